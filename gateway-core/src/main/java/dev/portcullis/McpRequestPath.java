@@ -1,0 +1,147 @@
+package dev.portcullis;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.portcullis.authn.Authenticate;
+import dev.portcullis.authz.Authorize;
+import dev.portcullis.exchange.Exchange;
+import dev.portcullis.failure.FailureResponses;
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import dev.portcullis.forward.Forward;
+import dev.portcullis.inspect.Inspect;
+import dev.portcullis.route.ProtectedResourceMetadata;
+import dev.portcullis.route.Route;
+import dev.portcullis.route.RouteTable;
+import dev.portcullis.route.RoutedRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
+import reactor.netty.http.server.HttpServerRequest;
+import reactor.netty.http.server.HttpServerResponse;
+
+/**
+ * The request path, top to bottom. Every MCP request goes through these stages in this order;
+ * each returns a richer value or signals a {@link GatewayFailure}, which {@link FailureResponses}
+ * renders. Nothing reaches the upstream before authenticate, inspect and authorize have passed.
+ *
+ * <pre>
+ *   route → authenticate → inspect → authorize → exchange → forward
+ * </pre>
+ *
+ * Well-known documents are answered by the gateway before routing and are never proxied (PRM-07).
+ */
+public final class McpRequestPath {
+    private static final Logger access = LoggerFactory.getLogger("portcullis.access");
+    private static final Logger log = LoggerFactory.getLogger(McpRequestPath.class);
+
+    private final RouteTable routes;
+    private final Authenticate authenticate;
+    private final Inspect inspect;
+    private final Authorize authorize;
+    private final Exchange exchange;
+    private final Forward forward;
+    private final FailureResponses failures;
+    private final ObjectMapper json;
+    private final boolean secure;
+
+    public McpRequestPath(RouteTable routes, Authenticate authenticate, Inspect inspect, Authorize authorize,
+                          Exchange exchange, Forward forward, ObjectMapper json, boolean secure) {
+        this.routes = routes;
+        this.authenticate = authenticate;
+        this.inspect = inspect;
+        this.authorize = authorize;
+        this.exchange = exchange;
+        this.forward = forward;
+        this.failures = new FailureResponses(json);
+        this.json = json;
+        this.secure = secure;
+    }
+
+    public Mono<Void> handle(HttpServerRequest request, HttpServerResponse response) {
+        String path = pathOf(request.uri());
+        if (path.startsWith("/.well-known/")) {
+            return wellKnown(request, response, path);
+        }
+        Optional<Route> route = hasDotSegments(path) ? Optional.empty() : routes.select(path);
+        if (route.isEmpty()) {
+            return fail(response, null, GatewayFailure.of(Reason.NO_ROUTE, "Not found"), request, "-");
+        }
+        HttpMethod method = request.method();
+        if (HttpMethod.OPTIONS.equals(method)) {
+            return response.status(204).header("Allow", "GET, POST, DELETE, OPTIONS").send().then();
+        }
+        if (!(HttpMethod.POST.equals(method) || HttpMethod.GET.equals(method) || HttpMethod.DELETE.equals(method))) {
+            return fail(response, route.get(), GatewayFailure.of(Reason.METHOD_NOT_ALLOWED, "Method not allowed"),
+                    request, "-");
+        }
+        String requestId = UUID.randomUUID().toString();
+        RoutedRequest routed = new RoutedRequest(request, route.get(), requestId, secure);
+        return authenticate.apply(routed)
+                .flatMap(inspect::apply)
+                .flatMap(authorize::apply)
+                .flatMap(exchange::apply)
+                .flatMap(upstream -> forward.apply(upstream, response))
+                .doOnSuccess(v -> access.info("route={} method={} status={} id={}", route.get().name(), method,
+                        response.status().code(), requestId))
+                .onErrorResume(e -> fail(response, route.get(), asFailure(e), request, requestId));
+    }
+
+    private Mono<Void> fail(HttpServerResponse response, Route route, GatewayFailure failure,
+                            HttpServerRequest request, String requestId) {
+        access.info("route={} method={} reason={} detail=\"{}\" id={}", route == null ? "-" : route.name(),
+                request.method(), failure.reason().name().toLowerCase(Locale.ROOT), failure.getMessage(), requestId);
+        if (response.hasSentHeaders()) {
+            // The response has started (an SSE stream broke mid-way): the status cannot change any more.
+            return Mono.empty();
+        }
+        return failures.respond(response, route, failure);
+    }
+
+    private static GatewayFailure asFailure(Throwable e) {
+        if (e instanceof GatewayFailure failure) {
+            return failure;
+        }
+        log.error("unexpected failure on the request path", e);
+        return GatewayFailure.of(Reason.INTERNAL, "Internal error", e.getClass().getName(), e);
+    }
+
+    /** RFC 9728 metadata: no authentication, GET/HEAD only, CORS open (PRM-07). */
+    private Mono<Void> wellKnown(HttpServerRequest request, HttpServerResponse response, String path) {
+        Optional<Route> route = routes.byMetadataPath(path);
+        if (route.isEmpty()) {
+            return response.status(404).header("Cache-Control", "no-store").send().then();
+        }
+        if (!(HttpMethod.GET.equals(request.method()) || HttpMethod.HEAD.equals(request.method()))) {
+            return response.status(405).header("Allow", "GET, HEAD").send().then();
+        }
+        byte[] document = ProtectedResourceMetadata.document(route.get(), json);
+        return response.status(200)
+                .header("Content-Type", "application/json")
+                .header("Access-Control-Allow-Origin", "*")
+                .header("Cache-Control", "public, max-age=300")
+                .sendByteArray(Mono.just(document)).then();
+    }
+
+    static String pathOf(String uri) {
+        int q = uri.indexOf('?');
+        return q < 0 ? uri : uri.substring(0, q);
+    }
+
+    /** "." and ".." segments (also percent-encoded) never match a route, so the upstream cannot resolve them elsewhere. */
+    static boolean hasDotSegments(String path) {
+        String lower = path.toLowerCase(Locale.ROOT);
+        if (lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("\\")) {
+            return true;
+        }
+        for (String segment : path.split("/", -1)) {
+            if (segment.equals(".") || segment.equals("..")) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,6 @@
+package dev.portcullis.authn;
+
+import dev.portcullis.route.RoutedRequest;
+
+/** A routed request whose bearer token has been validated for the route. */
+public record AuthenticatedRequest(RoutedRequest routed, Principal principal) {}

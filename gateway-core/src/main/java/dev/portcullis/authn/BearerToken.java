@@ -1,0 +1,44 @@
+package dev.portcullis.authn;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * A raw bearer token. Its value is reachable only through {@link #value()} (for verification and,
+ * later, token exchange); {@link #toString()} shows a SHA-256 prefix, which is also what logs use
+ * (SECURITY-05).
+ */
+public final class BearerToken {
+    private final String value;
+    private final String sha256;
+
+    public BearerToken(String value) {
+        this.value = value;
+        this.sha256 = sha256Hex(value);
+    }
+
+    public String value() {
+        return value;
+    }
+
+    /** Hex SHA-256 of the token: the cache key, and the only form that may be logged. */
+    public String sha256() {
+        return sha256;
+    }
+
+    @Override
+    public String toString() {
+        return "BearerToken[sha256:" + sha256.substring(0, 12) + "]";
+    }
+
+    static String sha256Hex(String value) {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            return HexFormat.of().formatHex(digest.digest(value.getBytes(StandardCharsets.US_ASCII)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package dev.portcullis.authn;
+
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Takes the bearer token from the {@code Authorization} header and nowhere else (AUTHN-02).
+ *
+ * <ul>
+ *   <li>no header → {@link Reason#NO_CREDENTIALS} (401 without {@code error}), even when the query
+ *       carries {@code access_token}: a query token is never accepted;</li>
+ *   <li>two Authorization headers, or a header plus a query token → 400 {@code invalid_request} (AUTHN-03);</li>
+ *   <li>a Bearer header whose value is not an RFC 6750 b64token → 400 {@code invalid_request};</li>
+ *   <li>another scheme (Basic, DPoP...) → treated as no bearer credentials.</li>
+ * </ul>
+ * The scheme name is case-insensitive.
+ */
+public final class BearerTokenExtractor {
+    private static final Pattern B64TOKEN = Pattern.compile("[A-Za-z0-9\\-._~+/]+=*");
+
+    public BearerToken extract(HttpHeaders headers, String uri) {
+        List<String> values = headers.getAll("Authorization");
+        boolean queryToken = new QueryStringDecoder(uri).parameters().containsKey("access_token");
+        if (values.size() > 1) {
+            throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "More than one Authorization header");
+        }
+        if (values.isEmpty()) {
+            throw GatewayFailure.of(Reason.NO_CREDENTIALS, "No bearer token");
+        }
+        if (queryToken) {
+            throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "Credentials presented more than one way");
+        }
+        String header = values.get(0).strip();
+        int space = header.indexOf(' ');
+        String scheme = space < 0 ? header : header.substring(0, space);
+        if (!scheme.equalsIgnoreCase("Bearer")) {
+            throw GatewayFailure.of(Reason.NO_CREDENTIALS, "No bearer token");
+        }
+        String token = space < 0 ? "" : header.substring(space + 1).strip();
+        if (!B64TOKEN.matcher(token).matches()) {
+            throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "Malformed Authorization header");
+        }
+        return new BearerToken(token);
+    }
+}

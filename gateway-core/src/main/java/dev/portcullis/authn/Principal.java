@@ -1,0 +1,44 @@
+package dev.portcullis.authn;
+
+import dev.portcullis.policy.Subject;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Who is calling, from a validated token. The raw token rides along only for the exchange stage;
+ * {@link #toString()} never shows it.
+ *
+ * @param issuer    {@code iss}
+ * @param subject   {@code sub}
+ * @param agent     the client acting for the subject ({@code client_id}/{@code azp}, per issuer preset), or ""
+ * @param scopes    granted scopes (case-sensitive)
+ * @param roles     roles/groups from the configured claim
+ * @param actor     the top-level {@code act} claim, if any (EXCHANGE-08: IdP-issued, audit only)
+ * @param tokenId   {@code jti}, or ""
+ * @param expiresAt {@code exp}
+ * @param token     the bearer token itself
+ */
+public record Principal(String issuer, String subject, String agent, Set<String> scopes, Set<String> roles,
+                        Map<String, Object> actor, String tokenId, Instant expiresAt, BearerToken token) {
+    public Principal {
+        Objects.requireNonNull(issuer);
+        Objects.requireNonNull(subject);
+        scopes = Set.copyOf(scopes);
+        roles = Set.copyOf(roles);
+        actor = actor == null ? Map.of() : Map.copyOf(actor);
+        tokenId = tokenId == null ? "" : tokenId;
+        agent = agent == null ? "" : agent;
+    }
+
+    public Subject asSubject() {
+        return new Subject(issuer, subject, agent, scopes, roles);
+    }
+
+    @Override
+    public String toString() {
+        return "Principal[iss=" + issuer + ", sub=" + subject + ", agent=" + agent + ", scopes=" + scopes
+                + ", jti=" + tokenId + ", exp=" + expiresAt + ", token=" + token + "]";
+    }
+}

@@ -1,0 +1,202 @@
+package dev.portcullis.authn;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.Ticker;
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSVerifier;
+import com.nimbusds.jose.crypto.factories.DefaultJWSVerifierFactory;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKMatcher;
+import com.nimbusds.jose.jwk.JWKSelector;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.KeyConverter;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import dev.portcullis.config.IssuerConfig;
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import java.security.Key;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import reactor.core.publisher.Mono;
+
+/**
+ * Verifies JWT access tokens with Nimbus against the issuers' cached keys.
+ *
+ * <p>The signature is checked once per token: the verified claims are cached under the token's
+ * SHA-256 until the token expires (bounded size). The claim checks that depend on the route or on
+ * time ({@code aud}, {@code exp}, {@code nbf}, {@code iat}) run on every request, so a cached token
+ * is still refused at the wrong endpoint (PRM-08) or once it expires.
+ *
+ * <p>Order of checks: parse (JWS only: {@code alg: none} and JWE fail here) → issuer by exact
+ * {@code iss} (AUTHN-06) → {@code alg} in the issuer's allow-list, {@code typ} (AUTHN-04, -09) →
+ * key chosen from the issuer's JWKS by {@code kid}, key type and algorithm, never from the token
+ * (AUTHN-05) → signature → claims.
+ */
+public final class TokenVerifier {
+    private static final JOSEObjectType AT_JWT = new JOSEObjectType("at+jwt");
+    private static final JOSEObjectType APPLICATION_AT_JWT = new JOSEObjectType("application/at+jwt");
+
+    private final Map<String, JwksCache> issuers;
+    private final Clock clock;
+    private final Cache<String, VerifiedToken> verified;
+    private final DefaultJWSVerifierFactory verifiers = new DefaultJWSVerifierFactory();
+
+    /** Claims whose signature has been checked; still subject to per-request claim checks. */
+    record VerifiedToken(JwksCache issuer, JWTClaimsSet claims) {}
+
+    public TokenVerifier(List<JwksCache> issuers, Clock clock, Ticker ticker, long maxCachedTokens) {
+        this.issuers = issuers.stream().collect(Collectors.toUnmodifiableMap(i -> i.config().issuer(), Function.identity()));
+        this.clock = clock;
+        this.verified = Caffeine.newBuilder()
+                .ticker(ticker)
+                .maximumSize(maxCachedTokens)
+                .expireAfter(Expiry.<String, VerifiedToken>creating((key, token) -> untilExpiry(token.claims())))
+                .build();
+    }
+
+    /**
+     * Validates a token for a route whose resource identifiers are {@code audiences}.
+     * Fails with {@link Reason#INVALID_TOKEN} or {@link Reason#KEYS_UNAVAILABLE}.
+     */
+    public Mono<Principal> verify(BearerToken token, Set<String> audiences) {
+        VerifiedToken cached = verified.getIfPresent(token.sha256());
+        Mono<VerifiedToken> checked = cached != null ? Mono.just(cached) : verifySignature(token)
+                .doOnNext(v -> verified.put(token.sha256(), v));
+        return checked.map(v -> toPrincipal(v, token, audiences));
+    }
+
+    private Mono<VerifiedToken> verifySignature(BearerToken token) {
+        SignedJWT jwt;
+        JWTClaimsSet claims;
+        try {
+            jwt = SignedJWT.parse(token.value());
+            claims = jwt.getJWTClaimsSet();
+        } catch (ParseException | IllegalArgumentException e) {
+            return Mono.error(invalid("The access token is malformed", "not a signed JWT"));
+        }
+        JwksCache issuer = claims.getIssuer() == null ? null : issuers.get(claims.getIssuer());
+        if (issuer == null) {
+            return Mono.error(invalid("The access token was not issued by a trusted issuer", "unknown or missing iss"));
+        }
+        IssuerConfig config = issuer.config();
+        JWSHeader header = jwt.getHeader();
+        if (!config.algorithms().contains(header.getAlgorithm().getName())) {
+            return Mono.error(invalid("The access token is signed with an unacceptable algorithm",
+                    "alg " + header.getAlgorithm() + " not in " + config.algorithms()));
+        }
+        if (config.requireAccessTokenType() && !isAccessTokenType(header.getType())) {
+            return Mono.error(invalid("The token is not an access token", "typ is not at+jwt"));
+        }
+        return issuer.keys()
+                .onErrorMap(e -> GatewayFailure.of(Reason.KEYS_UNAVAILABLE, "Signing keys are unavailable",
+                        "issuer " + config.issuer() + ": " + e, e))
+                .flatMap(keys -> {
+                    List<JWK> candidates = select(keys, header);
+                    if (candidates.isEmpty() && header.getKeyID() != null) {
+                        return issuer.refreshForUnknownKey().map(fresh -> select(fresh, header));
+                    }
+                    return Mono.just(candidates);
+                })
+                .flatMap(candidates -> {
+                    if (candidates.isEmpty()) {
+                        return Mono.error(invalid("The access token is signed with an unknown key", "no matching key"));
+                    }
+                    for (JWK key : candidates) {
+                        if (signatureValid(jwt, header, key)) {
+                            return Mono.just(new VerifiedToken(issuer, claims));
+                        }
+                    }
+                    return Mono.error(invalid("The access token signature is invalid", "signature check failed"));
+                });
+    }
+
+    private static List<JWK> select(JWKSet keys, JWSHeader header) {
+        // Matches kid (when the token has one), key type and curve for the algorithm, "use": "sig".
+        return new JWKSelector(JWKMatcher.forJWSHeader(header)).select(keys);
+    }
+
+    private boolean signatureValid(SignedJWT jwt, JWSHeader header, JWK jwk) {
+        try {
+            List<Key> keys = KeyConverter.toJavaKeys(List.of(jwk));
+            if (keys.isEmpty()) {
+                return false;
+            }
+            JWSVerifier verifier = verifiers.createJWSVerifier(header, keys.get(0));
+            return jwt.verify(verifier);
+        } catch (JOSEException | IllegalStateException e) {
+            return false;
+        }
+    }
+
+    private static boolean isAccessTokenType(JOSEObjectType type) {
+        if (type == null) {
+            return false;
+        }
+        String t = type.getType().toLowerCase(Locale.ROOT);
+        return t.equals(AT_JWT.getType()) || t.equals(APPLICATION_AT_JWT.getType());
+    }
+
+    /** The checks that run on every request, cached signature or not. */
+    private Principal toPrincipal(VerifiedToken v, BearerToken token, Set<String> audiences) {
+        JWTClaimsSet claims = v.claims();
+        IssuerConfig config = v.issuer().config();
+        Instant now = clock.instant();
+        Duration skew = config.clockSkew();
+        Date exp = claims.getExpirationTime();
+        if (exp == null) {
+            throw invalid("The access token has no expiry", "exp missing");
+        }
+        if (!now.isBefore(exp.toInstant().plus(skew))) {
+            verified.invalidate(token.sha256());
+            throw invalid("The access token is expired", "expired");
+        }
+        Date nbf = claims.getNotBeforeTime();
+        if (nbf != null && now.plus(skew).isBefore(nbf.toInstant())) {
+            throw invalid("The access token is not yet valid", "nbf in the future");
+        }
+        Date iat = claims.getIssueTime();
+        if (iat != null && now.plus(skew).isBefore(iat.toInstant())) {
+            throw invalid("The access token is not yet valid", "iat in the future");
+        }
+        List<String> aud = claims.getAudience();
+        if (aud == null || aud.stream().noneMatch(audiences::contains)) {
+            throw invalid("The access token is not intended for this resource", "aud does not contain the resource");
+        }
+        if (claims.getSubject() == null || claims.getSubject().isEmpty()) {
+            throw invalid("The access token has no subject", "sub missing");
+        }
+        if (config.requireAccessTokenType() && (claims.getJWTID() == null || iat == null
+                || (claims.getClaim("client_id") == null))) {
+            throw invalid("The access token lacks required claims", "RFC 9068 requires client_id, iat and jti");
+        }
+        return ClaimsMapping.principal(config, claims, token);
+    }
+
+    private Duration untilExpiry(JWTClaimsSet claims) {
+        Date exp = claims.getExpirationTime();
+        if (exp == null) {
+            return Duration.ZERO;
+        }
+        Duration left = Duration.between(clock.instant(), exp.toInstant());
+        return left.isNegative() ? Duration.ZERO : left;
+    }
+
+    private static GatewayFailure invalid(String description, String detail) {
+        return GatewayFailure.of(Reason.INVALID_TOKEN, description, detail);
+    }
+}

@@ -1,0 +1,52 @@
+package dev.portcullis.config;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The whole {@code gateway.yaml}: immutable and validated. Cross-field rules live here; each
+ * part validates itself.
+ *
+ * @param listen  the public listener
+ * @param admin   the admin listener (health, readiness, metrics)
+ * @param issuers the identity providers whose tokens are accepted (at least one)
+ * @param routes  the protected MCP endpoints (at least one)
+ */
+public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes) {
+    public GatewayConfig {
+        listen = listen == null ? ListenConfig.defaults() : listen;
+        admin = admin == null ? AdminConfig.defaults() : admin;
+        if (issuers == null || issuers.isEmpty()) {
+            throw new ConfigException("issuers", "is required (expected: at least one issuer)");
+        }
+        if (routes == null || routes.isEmpty()) {
+            throw new ConfigException("routes", "is required (expected: at least one route)");
+        }
+        issuers = List.copyOf(issuers);
+        routes = List.copyOf(routes);
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < issuers.size(); i++) {
+            if (!seen.add(issuers.get(i).issuer())) {
+                throw new ConfigException("issuers[" + i + "].issuer", "\"" + issuers.get(i).issuer()
+                        + "\" is configured twice (expected: each issuer once)");
+            }
+        }
+        Set<String> names = new HashSet<>();
+        Set<String> paths = new HashSet<>();
+        Set<String> resources = new HashSet<>();
+        for (int i = 0; i < routes.size(); i++) {
+            RouteConfig r = routes.get(i);
+            if (!names.add(r.name())) {
+                throw new ConfigException("routes[" + i + "].name", "\"" + r.name() + "\" is used twice (expected: unique names)");
+            }
+            if (!paths.add(r.path())) {
+                throw new ConfigException("routes[" + i + "].path", "\"" + r.path() + "\" is used twice (expected: unique paths)");
+            }
+            if (!resources.add(r.resource())) {
+                throw new ConfigException("routes[" + i + "].resource", "\"" + r.resource()
+                        + "\" is used twice (expected: each endpoint has its own resource: PRM-08)");
+            }
+        }
+    }
+}

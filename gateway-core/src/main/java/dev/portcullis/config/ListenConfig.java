@@ -1,0 +1,36 @@
+package dev.portcullis.config;
+
+import java.time.Duration;
+
+/**
+ * The public listener: where MCP clients connect.
+ *
+ * @param host           address to bind (default {@code 0.0.0.0}; tests and sidecars use {@code 127.0.0.1})
+ * @param port           TCP port (default 8443; 0 picks a free one)
+ * @param tls            TLS termination; absent means plain HTTP (local development, or behind a mesh that terminates TLS)
+ * @param maxBodySize    largest request body accepted, bytes or with a unit (default {@code 4MiB}); larger bodies get 413
+ * @param maxHeaderSize  largest request header block (default {@code 16KiB}); larger gets 431
+ * @param idleTimeout    a connection with no traffic for this long is closed (default {@code 120s})
+ * @param requestTimeout time allowed to receive a whole request body (default {@code 30s})
+ */
+public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize maxBodySize,
+                           DataSize maxHeaderSize, Duration idleTimeout, Duration requestTimeout) {
+    public ListenConfig {
+        host = host == null ? "0.0.0.0" : host;
+        port = Checks.port("port", port, 8443);
+        maxBodySize = maxBodySize == null ? DataSize.ofMebibytes(4) : maxBodySize;
+        maxHeaderSize = maxHeaderSize == null ? DataSize.ofKibibytes(16) : maxHeaderSize;
+        idleTimeout = idleTimeout == null ? Duration.ofSeconds(120) : idleTimeout;
+        requestTimeout = requestTimeout == null ? Duration.ofSeconds(30) : requestTimeout;
+        if (maxBodySize.bytes() < 1024 || maxBodySize.bytes() > Integer.MAX_VALUE - 8) {
+            throw ConfigException.expected("max-body-size", maxBodySize, "1KiB..2GiB");
+        }
+        if (maxHeaderSize.bytes() < 1024 || maxHeaderSize.bytes() > 1024 * 1024) {
+            throw ConfigException.expected("max-header-size", maxHeaderSize, "1KiB..1MiB");
+        }
+    }
+
+    public static ListenConfig defaults() {
+        return new ListenConfig(null, null, null, null, null, null, null);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.portcullis.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * One protected MCP endpoint: a path on the gateway, the upstream MCP server behind it, and the
+ * resource identifier tokens must be issued for.
+ *
+ * @param name            a short unique name (logs, metrics, audit)
+ * @param path            the path prefix clients use, e.g. {@code /mcp}; the longest matching prefix wins
+ * @param upstream        the upstream MCP server's streamable-HTTP endpoint URL
+ * @param resource        this endpoint's canonical resource URI R (RFC 8707/9728): tokens must carry it in
+ *                        {@code aud}; its Protected Resource Metadata is served at the path-inserted well-known URL
+ * @param resourceAliases extra accepted {@code aud} values (AUTHN-07: case variants are listed, never normalised)
+ * @param resourceName    human-readable name in the metadata document (default: the route name)
+ * @param scopes          baseline scopes: advertised as {@code scopes_supported} and in the 401 challenge
+ * @param policy          per-tool policy file (not available in this build; routes allow every authenticated caller)
+ * @param upstreamAuth    credentials for the upstream (default {@code {type: none}})
+ * @param connectTimeout  upstream connect timeout (default 5s); exceeded → 502
+ * @param responseTimeout time to wait for upstream response headers, and between reads of a JSON response
+ *                        (default 60s); exceeded → 504. SSE streams are not cut by it
+ * @param allowInsecureUpstream allow a plain-http upstream on a non-loopback host (default false: PROXY-10)
+ */
+public record RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
+                          String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
+                          Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream) {
+    public RouteConfig {
+        Checks.required("name", name);
+        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+            throw ConfigException.expected("name", name, "letters, digits, '.', '_' or '-', at most 63");
+        }
+        Checks.required("path", path);
+        if (!path.startsWith("/") || path.contains("?") || path.contains("#") || path.contains("//")
+                || (path.length() > 1 && path.endsWith("/")) || path.startsWith("/.well-known")) {
+            throw ConfigException.expected("path", path,
+                    "starts with \"/\", no trailing \"/\", no query, not under /.well-known");
+        }
+        allowInsecureUpstream = allowInsecureUpstream != null && allowInsecureUpstream;
+        Checks.httpUrl("upstream", upstream, allowInsecureUpstream);
+        URI r = Checks.httpUrl("resource", resource, false);
+        if (r.getRawPath() != null && r.getRawPath().length() > 1 && r.getRawPath().endsWith("/")) {
+            throw ConfigException.expected("resource", resource, "no trailing \"/\" (PRM-02)");
+        }
+        resourceAliases = resourceAliases == null ? List.of() : List.copyOf(resourceAliases);
+        resourceName = resourceName == null ? name : resourceName;
+        scopes = scopes == null ? List.of() : List.copyOf(scopes);
+        for (String scope : scopes) {
+            if (scope.isEmpty() || !scope.matches("[\\x21\\x23-\\x5B\\x5D-\\x7E]+")) {
+                throw ConfigException.expected("scopes", scope, "RFC 6749 scope tokens (no spaces, quotes or backslashes)");
+            }
+            if (scope.equals("offline_access")) {
+                throw ConfigException.expected("scopes", scope, "resource scopes only (offline_access is never advertised: V26-40)");
+            }
+        }
+        if (policy != null) {
+            throw ConfigException.expected("policy", policy.toString(),
+                    "no policy key: per-tool policy files are not available in this build yet");
+        }
+        upstreamAuth = upstreamAuth == null ? UpstreamAuthConfig.none() : upstreamAuth;
+        connectTimeout = connectTimeout == null ? Duration.ofSeconds(5) : connectTimeout;
+        responseTimeout = responseTimeout == null ? Duration.ofSeconds(60) : responseTimeout;
+    }
+
+    public URI upstreamUri() {
+        return URI.create(upstream);
+    }
+
+    public URI resourceUri() {
+        return URI.create(resource);
+    }
+}

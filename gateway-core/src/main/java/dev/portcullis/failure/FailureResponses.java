@@ -1,0 +1,117 @@
+package dev.portcullis.failure;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.portcullis.route.Route;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.util.ArrayList;
+import java.util.List;
+import reactor.core.publisher.Mono;
+import reactor.netty.http.server.HttpServerResponse;
+
+/**
+ * Renders every {@link GatewayFailure}: HTTP status, {@code WWW-Authenticate} challenge and the
+ * JSON-RPC error body. The one place where failures become responses.
+ *
+ * <p>Challenges (CHALLENGE-01..06, PRM-05): one {@code Bearer} challenge per response, always with
+ * {@code resource_metadata}; {@code error} only when a token was presented; quoted values; an
+ * {@code error_description} limited to printable ASCII without {@code "} or {@code \}.
+ */
+public final class FailureResponses {
+    /** JSONRPC-08b: outside -32768..-32000, so it cannot collide with spec-reserved codes. */
+    public static final int POLICY_DENIED_CODE = -31403;
+
+    private final ObjectMapper json;
+
+    public FailureResponses(ObjectMapper json) {
+        this.json = json;
+    }
+
+    /** Status, challenge and JSON-RPC code for one failure. */
+    record Shape(int status, String challengeError, boolean challenge, Integer jsonRpcCode) {}
+
+    static Shape shape(Reason reason) {
+        return switch (reason) {
+            case NO_ROUTE -> new Shape(404, null, false, null);
+            case METHOD_NOT_ALLOWED -> new Shape(405, null, false, null);
+            case NO_CREDENTIALS -> new Shape(401, null, true, null);
+            case INVALID_CREDENTIALS_REQUEST -> new Shape(400, "invalid_request", true, null);
+            case INVALID_TOKEN -> new Shape(401, "invalid_token", true, null);
+            case INSUFFICIENT_SCOPE -> new Shape(403, "insufficient_scope", true, null);
+            case KEYS_UNAVAILABLE -> new Shape(503, null, false, -32603);
+            case POLICY_DENIED -> new Shape(200, null, false, POLICY_DENIED_CODE);
+            case BODY_TOO_LARGE -> new Shape(413, null, false, -32600);
+            case UNSUPPORTED_MEDIA_TYPE -> new Shape(415, null, false, -32600);
+            case PARSE_ERROR -> new Shape(400, null, false, -32700);
+            case INVALID_JSONRPC -> new Shape(400, null, false, -32600);
+            case UPSTREAM_UNAVAILABLE, UPSTREAM_REJECTED_CREDENTIALS -> new Shape(502, null, false, -32603);
+            case UPSTREAM_TIMEOUT -> new Shape(504, null, false, -32603);
+            case INTERNAL -> new Shape(500, null, false, -32603);
+        };
+    }
+
+    /** Writes the response for {@code failure}; {@code route} is null when no route matched. */
+    public Mono<Void> respond(HttpServerResponse response, Route route, GatewayFailure failure) {
+        Shape shape = shape(failure.reason());
+        response.status(HttpResponseStatus.valueOf(shape.status()));
+        response.header("Cache-Control", "no-store");
+        if (shape.challenge() && route != null) {
+            response.header("WWW-Authenticate", challenge(route, shape.challengeError(), failure));
+        }
+        if (failure.reason() == Reason.METHOD_NOT_ALLOWED) {
+            response.header("Allow", "GET, POST, DELETE, OPTIONS");
+        }
+        if (failure.reason() == Reason.KEYS_UNAVAILABLE) {
+            response.header("Retry-After", "5");
+        }
+        if (shape.jsonRpcCode() == null) {
+            return response.send().then();
+        }
+        byte[] body = errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description());
+        response.header("Content-Type", "application/json");
+        return response.sendByteArray(Mono.just(body)).then();
+    }
+
+    /** The {@code WWW-Authenticate} value: a single Bearer challenge on one line. */
+    static String challenge(Route route, String error, GatewayFailure failure) {
+        List<String> params = new ArrayList<>();
+        if (error != null) {
+            params.add("error=\"" + error + "\"");
+            params.add("error_description=\"" + safeDescription(failure.description()) + "\"");
+        }
+        String scope = error == null ? String.join(" ", route.config().scopes())
+                : error.equals("insufficient_scope") ? String.join(" ", failure.scopes()) : "";
+        if (!scope.isEmpty()) {
+            params.add("scope=\"" + scope + "\"");
+        }
+        params.add("resource_metadata=\"" + route.metadataUrl() + "\"");
+        return "Bearer " + String.join(", ", params);
+    }
+
+    /** CHALLENGE-06: printable ASCII without quote or backslash. */
+    static String safeDescription(String text) {
+        StringBuilder out = new StringBuilder(text.length());
+        for (char c : text.toCharArray()) {
+            out.append(c >= 0x20 && c <= 0x7E && c != '"' && c != '\\' ? c : ' ');
+        }
+        return out.toString();
+    }
+
+    /** A JSON-RPC error; the id is omitted when unknown (JSONRPC-03). */
+    byte[] errorBody(JsonNode id, int code, String message) {
+        ObjectNode body = json.createObjectNode();
+        body.put("jsonrpc", "2.0");
+        if (id != null) {
+            body.set("id", id);
+        }
+        ObjectNode error = body.putObject("error");
+        error.put("code", code);
+        error.put("message", message);
+        try {
+            return json.writeValueAsBytes(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

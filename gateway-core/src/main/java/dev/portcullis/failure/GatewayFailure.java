@@ -1,0 +1,73 @@
+package dev.portcullis.failure;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The one failure type of the request path. Stages signal it and never build responses;
+ * {@link FailureResponses} renders it.
+ *
+ * <p>{@code description} may reach the client (in {@code error_description} or a JSON-RPC
+ * message), so it must be generic and never echo input. {@code detail} is for the operator's log
+ * only, and must never contain a token or secret.
+ */
+public final class GatewayFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    private final Reason reason;
+    private final String description;
+    private final transient JsonNode jsonRpcId;
+    private final Set<String> scopes;
+
+    private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
+                           Set<String> scopes, Throwable cause) {
+        super(detail == null ? description : detail, cause, false, false);
+        this.reason = Objects.requireNonNull(reason);
+        this.description = Objects.requireNonNull(description);
+        this.jsonRpcId = jsonRpcId;
+        this.scopes = Set.copyOf(scopes);
+    }
+
+    public static GatewayFailure of(Reason reason, String description) {
+        return new GatewayFailure(reason, description, null, null, Set.of(), null);
+    }
+
+    public static GatewayFailure of(Reason reason, String description, String detail) {
+        return new GatewayFailure(reason, description, detail, null, Set.of(), null);
+    }
+
+    public static GatewayFailure of(Reason reason, String description, String detail, Throwable cause) {
+        return new GatewayFailure(reason, description, detail, null, Set.of(), cause);
+    }
+
+    /** A 403 step-up: {@code scopes} is the full scope string the client should request (CHALLENGE-05). */
+    public static GatewayFailure insufficientScope(String description, Set<String> scopes) {
+        return new GatewayFailure(Reason.INSUFFICIENT_SCOPE, description, null, null, scopes, null);
+    }
+
+    /** The same failure, tied to the JSON-RPC request it answers (so the client can match it). */
+    public GatewayFailure withJsonRpcId(JsonNode id) {
+        if (id == null || jsonRpcId != null) {
+            return this;
+        }
+        return new GatewayFailure(reason, description, getMessage(), id, scopes, getCause());
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    /** The JSON-RPC id as parsed (type and digits preserved: JSONRPC-02), or null. */
+    public JsonNode jsonRpcId() {
+        return jsonRpcId;
+    }
+
+    public Set<String> scopes() {
+        return scopes;
+    }
+}

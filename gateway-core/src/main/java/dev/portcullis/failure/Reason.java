@@ -1,0 +1,41 @@
+package dev.portcullis.failure;
+
+/**
+ * Every way a request can fail at the gateway. {@link FailureResponses} maps each one to exactly
+ * one response shape with an exhaustive switch, so a new reason nobody mapped fails to compile.
+ * The lower-case name is used as the metric tag and the audit field.
+ */
+public enum Reason {
+    /** No route for the path (404). */
+    NO_ROUTE,
+    /** HTTP method the endpoint does not serve (405 with Allow). */
+    METHOD_NOT_ALLOWED,
+    /** No bearer token in the Authorization header (401 without {@code error}: CHALLENGE-01). */
+    NO_CREDENTIALS,
+    /** Credentials presented more than one way, or a malformed Authorization header (400 invalid_request: AUTHN-03). */
+    INVALID_CREDENTIALS_REQUEST,
+    /** Token present but not acceptable: bad signature, expired, wrong audience... (401 invalid_token: CHALLENGE-02). */
+    INVALID_TOKEN,
+    /** The issuer's signing keys could not be loaded, so no token can be judged (503, retryable). */
+    KEYS_UNAVAILABLE,
+    /** A valid token lacking scopes the operation needs (403 insufficient_scope: CHALLENGE-04). */
+    INSUFFICIENT_SCOPE,
+    /** Policy forbids the operation and no token could change that (200 + JSON-RPC error: JSONRPC-08b). */
+    POLICY_DENIED,
+    /** Request body over the configured limit (413). */
+    BODY_TOO_LARGE,
+    /** POST without a JSON content type (415). */
+    UNSUPPORTED_MEDIA_TYPE,
+    /** The body is not JSON (400, -32700). */
+    PARSE_ERROR,
+    /** JSON, but not a valid JSON-RPC message (400, -32600: JSONRPC-01). */
+    INVALID_JSONRPC,
+    /** The upstream could not be reached, or the exchange broke before any response (502). */
+    UPSTREAM_UNAVAILABLE,
+    /** The upstream did not answer in time (504). */
+    UPSTREAM_TIMEOUT,
+    /** The upstream refused the gateway's credentials with 401/403; never relayed (502: CHALLENGE-07). */
+    UPSTREAM_REJECTED_CREDENTIALS,
+    /** A bug or an unexpected condition (500); details only in the log. */
+    INTERNAL
+}

@@ -1,0 +1,137 @@
+package dev.portcullis.forward;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.portcullis.exchange.UpstreamRequest;
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import dev.portcullis.route.Route;
+import dev.portcullis.route.RoutedRequest;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.timeout.ReadTimeoutException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeoutException;
+import reactor.core.publisher.Mono;
+import reactor.netty.Connection;
+import reactor.netty.NettyPipeline;
+import reactor.netty.http.client.HttpClient;
+import reactor.netty.http.client.HttpClientResponse;
+import reactor.netty.http.client.PrematureCloseException;
+import reactor.netty.http.server.HttpServerRequest;
+import reactor.netty.http.server.HttpServerResponse;
+import reactor.netty.resources.ConnectionProvider;
+
+/**
+ * Stage 7: send the request upstream with a pooled, non-blocking client and stream the answer back.
+ *
+ * <p>How bytes and backpressure cross the proxy:
+ * <ol>
+ *   <li>The request body was read (bounded) by the inspect stage and is sent as those exact bytes.</li>
+ *   <li>When the upstream's status and headers arrive they are rewritten ({@link HeaderRewrite}) and
+ *       sent to the client at once.</li>
+ *   <li>The upstream body is relayed chunk by chunk as Netty reads it, each chunk flushed to the client
+ *       immediately, so an SSE event reaches the client as soon as the upstream emits it and nothing is
+ *       buffered whole (TRANSPORT-04). Reactor Netty requests the next upstream chunk only as the
+ *       client write side drains, so a slow client slows the upstream read instead of filling memory.</li>
+ *   <li>An SSE response is not subject to the response timeout once it has started: the timeout
+ *       handler is removed when the headers arrive, so a quiet stream is not cut.</li>
+ * </ol>
+ * An upstream 401/403 is never relayed (CHALLENGE-07): it becomes 502.
+ */
+public final class Forward {
+    private final Map<String, HttpClient> clients = new HashMap<>();
+    private final ConnectionProvider pool;
+
+    public Forward(List<Route> routes) {
+        this.pool = ConnectionProvider.builder("portcullis-upstream")
+                .maxConnections(512)
+                .pendingAcquireMaxCount(4096)
+                .maxIdleTime(Duration.ofSeconds(30))
+                .build();
+        for (Route route : routes) {
+            HttpClient client = HttpClient.create(pool)
+                    .followRedirect(false)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) route.config().connectTimeout().toMillis())
+                    .responseTimeout(route.config().responseTimeout())
+                    .doOnResponse(Forward::keepStreamsOpen);
+            clients.put(route.name(), client);
+        }
+    }
+
+    public Mono<Void> apply(UpstreamRequest upstream, HttpServerResponse response) {
+        var inspected = upstream.authorized().inspected();
+        RoutedRequest routed = inspected.authenticated().routed();
+        HttpServerRequest in = routed.request();
+        JsonNode errorId = inspected.errorId();
+        URI target = routed.route().upstreamUri(pathOf(in.uri()), queryOf(in.uri()));
+        InetSocketAddress remote = in.remoteAddress();
+        String clientAddress = remote != null && remote.getAddress() != null ? remote.getAddress().getHostAddress() : null;
+        byte[] body = inspected.body();
+
+        return clients.get(routed.route().name())
+                .headers(h -> HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(),
+                        clientAddress, routed.secure()))
+                .request(in.method())
+                .uri(target)
+                .send((request, out) -> body.length == 0 ? out : out.sendByteArray(Mono.just(body)))
+                .responseConnection((upstreamResponse, connection) -> relay(upstreamResponse, connection, response))
+                .then()
+                .onErrorMap(e -> !(e instanceof GatewayFailure), Forward::toFailure)
+                .onErrorMap(GatewayFailure.class, f -> f.withJsonRpcId(errorId));
+    }
+
+    private static Mono<Void> relay(HttpClientResponse upstream, Connection connection, HttpServerResponse response) {
+        int status = upstream.status().code();
+        if (status == 401 || status == 403) {
+            return connection.inbound().receive().then(Mono.error(GatewayFailure.of(
+                    Reason.UPSTREAM_REJECTED_CREDENTIALS, "Upstream MCP server refused the gateway's credentials",
+                    "upstream answered " + status)));
+        }
+        HeaderRewrite.toClient(upstream.responseHeaders(), response.responseHeaders(), isEventStream(upstream));
+        return response.status(HttpResponseStatus.valueOf(status))
+                .send(connection.inbound().receive().retain(), chunk -> true)
+                .then();
+    }
+
+    /** SSE streams may stay quiet for long; the response timeout only guards their headers. */
+    private static void keepStreamsOpen(HttpClientResponse upstream, Connection connection) {
+        if (isEventStream(upstream)) {
+            connection.removeHandler(NettyPipeline.ResponseTimeoutHandler);
+        }
+    }
+
+    private static boolean isEventStream(HttpClientResponse upstream) {
+        String type = upstream.responseHeaders().get("Content-Type", "");
+        return type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+    }
+
+    private static GatewayFailure toFailure(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof ReadTimeoutException || c instanceof TimeoutException) {
+                return GatewayFailure.of(Reason.UPSTREAM_TIMEOUT, "Upstream MCP server timed out", "upstream timeout", e);
+            }
+        }
+        String detail = e instanceof PrematureCloseException ? "upstream closed the connection early" : e.toString();
+        return GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable", detail, e);
+    }
+
+    static String pathOf(String uri) {
+        int q = uri.indexOf('?');
+        return q < 0 ? uri : uri.substring(0, q);
+    }
+
+    static String queryOf(String uri) {
+        int q = uri.indexOf('?');
+        return q < 0 ? null : uri.substring(q + 1);
+    }
+
+    public void close() {
+        pool.dispose();
+    }
+}

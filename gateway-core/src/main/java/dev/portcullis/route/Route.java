@@ -1,0 +1,78 @@
+package dev.portcullis.route;
+
+import dev.portcullis.config.RouteConfig;
+import dev.portcullis.policy.Policy;
+import java.net.URI;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A compiled route: what {@link RouteConfig} says, plus everything derived from it once at load
+ * time (accepted audiences, the metadata URL, the policy).
+ *
+ * @param config                the validated route config
+ * @param acceptedAudiences     R and its configured aliases; a token's {@code aud} must contain one (AUTHN-07)
+ * @param metadataUrl           the RFC 9728 well-known URL of R, sent as {@code resource_metadata}
+ * @param metadataPath          the path part of {@link #metadataUrl}, served by this gateway (PRM-01)
+ * @param authorizationServers  issuer identifiers listed in the metadata document (PRM-03)
+ * @param policy                decides each message (the authorize stage)
+ */
+public record Route(RouteConfig config, Set<String> acceptedAudiences, String metadataUrl, String metadataPath,
+                    List<String> authorizationServers, Policy policy) {
+
+    public Route {
+        acceptedAudiences = Set.copyOf(acceptedAudiences);
+        authorizationServers = List.copyOf(authorizationServers);
+    }
+
+    public static Route compile(RouteConfig config, List<String> authorizationServers, Policy policy) {
+        Set<String> audiences = new LinkedHashSet<>();
+        audiences.add(config.resource());
+        audiences.addAll(config.resourceAliases());
+        String url = ProtectedResourceMetadata.wellKnownUrl(config.resourceUri());
+        return new Route(config, audiences, url, URI.create(url).getRawPath(), authorizationServers, policy);
+    }
+
+    public String name() {
+        return config.name();
+    }
+
+    public String path() {
+        return config.path();
+    }
+
+    public String resource() {
+        return config.resource();
+    }
+
+    /** Does this route serve {@code path} (exactly, or as a prefix followed by "/")? */
+    public boolean matches(String path) {
+        String prefix = config.path();
+        return path.equals(prefix) || prefix.equals("/")
+                || (path.startsWith(prefix) && path.charAt(prefix.length()) == '/');
+    }
+
+    /** The upstream URI for a request path and raw query under this route. */
+    public URI upstreamUri(String path, String rawQuery) {
+        URI base = config.upstreamUri();
+        String rest = config.path().equals("/") ? path : path.substring(config.path().length());
+        String basePath = base.getRawPath() == null ? "" : base.getRawPath();
+        if (basePath.endsWith("/") && rest.startsWith("/")) {
+            rest = rest.substring(1);
+        }
+        StringBuilder uri = new StringBuilder(base.getScheme()).append("://").append(base.getRawAuthority())
+                .append(basePath).append(rest);
+        String query = joinQueries(base.getRawQuery(), rawQuery);
+        if (query != null) {
+            uri.append('?').append(query);
+        }
+        return URI.create(uri.toString());
+    }
+
+    private static String joinQueries(String a, String b) {
+        if (a == null || a.isEmpty()) return b == null || b.isEmpty() ? null : b;
+        if (b == null || b.isEmpty()) return a;
+        return a + "&" + b;
+    }
+}
