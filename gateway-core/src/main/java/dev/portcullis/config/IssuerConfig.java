@@ -44,7 +44,7 @@ public record IssuerConfig(String issuer, String jwksUri, List<String> algorithm
         }
         for (String alg : algorithms) {
             if (!SUPPORTED_ALGORITHMS.contains(alg)) {
-                throw ConfigException.expected("algorithms", alg, "one of " + SUPPORTED_ALGORITHMS
+                throw ConfigException.expected("algorithms", alg, "one of " + new java.util.TreeSet<>(SUPPORTED_ALGORITHMS)
                         + " (asymmetric only; none and HS* are never accepted)");
             }
         }

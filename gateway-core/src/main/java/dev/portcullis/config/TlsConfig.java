@@ -13,5 +13,11 @@ public record TlsConfig(Path certificate, Path privateKey) {
     public TlsConfig {
         Checks.required("certificate", certificate);
         Checks.required("private-key", privateKey);
+        if (!java.nio.file.Files.isReadable(certificate)) {
+            throw ConfigException.expected("certificate", certificate.toString(), "a readable PEM file");
+        }
+        if (!java.nio.file.Files.isReadable(privateKey)) {
+            throw ConfigException.expected("private-key", privateKey.toString(), "a readable PEM file");
+        }
     }
 }

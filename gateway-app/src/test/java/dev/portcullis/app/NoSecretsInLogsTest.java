@@ -1,0 +1,79 @@
+package dev.portcullis.app;
+
+import static dev.portcullis.app.GatewayHarness.RESOURCE;
+import static dev.portcullis.app.GatewayHarness.toolCall;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import dev.portcullis.testing.McpClients;
+import dev.portcullis.testing.TestIdp;
+import dev.portcullis.testing.TestMcpServer;
+import io.modelcontextprotocol.client.McpSyncClient;
+import io.modelcontextprotocol.spec.McpSchema;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SECURITY-05: a full run (a real client session, then every kind of refused token, an upstream
+ * failure) with the gateway's loggers at DEBUG, then every captured log line is searched for every
+ * token value used and for each token's signature part.
+ */
+class NoSecretsInLogsTest {
+    /** Test peers in the same JVM log their own traffic; they are not the product. */
+    private static final List<String> PEERS = List.of("no.nav.security", "okhttp3", "mockwebserver3",
+            "org.apache.catalina", "org.apache.tomcat", "org.apache.coyote", "io.modelcontextprotocol");
+
+    @Test
+    void noTokenValueAppearsInAnyLogLine() {
+        Logger portcullis = (Logger) LoggerFactory.getLogger("dev.portcullis");
+        Logger access = (Logger) LoggerFactory.getLogger("portcullis.access");
+        Level before = portcullis.getLevel();
+        portcullis.setLevel(Level.DEBUG);
+        access.setLevel(Level.DEBUG);
+        List<String> tokens = new ArrayList<>();
+        int linesBefore = CapturingAppender.lines().size();
+        try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start();
+             GatewayHarness gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, null)) {
+            String good = idp.accessToken(RESOURCE, "mcp:tools");
+            tokens.add(good);
+            try (McpSyncClient client = McpClients.streamable(gw.baseUrl(), "/mcp", good)) {
+                client.initialize();
+                client.listTools();
+                client.callTool(new McpSchema.CallToolRequest("echo", Map.of("text", "x")));
+            }
+            Instant now = Instant.now();
+            tokens.add(idp.accessToken(RESOURCE, "mcp:tools", Map.of("exp", now.minusSeconds(600).getEpochSecond(),
+                    "iat", now.minusSeconds(1200).getEpochSecond())));
+            tokens.add(idp.accessToken("https://elsewhere.example.com/mcp", "mcp:tools"));
+            tokens.add(idp.accessToken(RESOURCE, "mcp:tools", Map.of("iss", "https://evil.example.com")));
+            String[] parts = good.split("\\.");
+            tokens.add(parts[0] + "." + parts[1] + "." + new StringBuilder(parts[2]).reverse());
+            tokens.add("tok-SENTINEL-7f3a");
+            for (String token : tokens.subList(1, tokens.size())) {
+                gw.send(gw.post(toolCall(1, "echo")).header("Authorization", "Bearer " + token).build());
+            }
+            gw.send(gw.post(toolCall(1, "echo")).uri(java.net.URI.create(gw.baseUrl() + "/mcp?access_token=" + good)).build());
+            gw.send(gw.post(toolCall(1, "echo")).header("Authorization", "Bearer " + good)
+                    .header("Authorization", "Bearer tok-SENTINEL-7f3a").build());
+            gw.send(gw.post("{not json").header("Authorization", "Bearer " + good).build());
+        } finally {
+            portcullis.setLevel(before);
+            access.setLevel(null);
+        }
+
+        List<String> lines = CapturingAppender.lines().subList(linesBefore, CapturingAppender.lines().size()).stream()
+                .filter(line -> PEERS.stream().noneMatch(line::startsWith))
+                .toList();
+        assertThat(lines).as("the run produced gateway log lines").anyMatch(l -> l.startsWith("portcullis.access"));
+        for (String token : tokens) {
+            String[] parts = token.split("\\.");
+            String secretPart = parts.length == 3 ? parts[2] : token;
+            assertThat(lines).noneMatch(line -> line.contains(token) || line.contains(secretPart));
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package dev.portcullis.app.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.portcullis.config.GatewayConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+    private static final String VALID = """
+            listen:
+              host: 127.0.0.1
+              port: 8080
+              max-body-size: 1MiB
+            issuers:
+              - issuer: https://idp.example.com
+                algorithms: [RS256]
+            routes:
+              - name: todo
+                path: /mcp
+                upstream: http://127.0.0.1:3000/mcp
+                resource: https://gw.example.com/mcp
+                scopes: [mcp:tools]
+            """;
+
+    private static String error(String yaml) {
+        return assertThatThrownBy(() -> ConfigLoader.parse(yaml, "gateway.yaml", null, Map.of("SECRET", "s3cr3t-value")::get))
+                .isInstanceOf(ConfigLoader.InvalidConfigException.class)
+                .actual().getMessage();
+    }
+
+    @Test
+    void validConfigLoadsWithDefaults() {
+        GatewayConfig config = ConfigLoader.parse(VALID, "gateway.yaml");
+        assertThat(config.listen().port()).isEqualTo(8080);
+        assertThat(config.listen().maxBodySize().bytes()).isEqualTo(1024 * 1024);
+        assertThat(config.admin().host()).isEqualTo("127.0.0.1");
+        assertThat(config.issuers().get(0).clockSkew()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(config.issuers().get(0).requireAccessTokenType()).isTrue();
+        assertThat(config.routes().get(0).upstreamAuth().type()).isEqualTo("none");
+    }
+
+    @Test
+    void exampleConfigInTheRepositoryIsValid() {
+        GatewayConfig config = ConfigLoader.load(Path.of("..", "config", "gateway.yaml"));
+        assertThat(config.routes()).hasSize(1);
+        assertThat(config.listen().tls()).isNull();
+        assertThat(config.issuers().get(0).preset()).isEqualTo(dev.portcullis.config.ClaimsPreset.KEYCLOAK);
+    }
+
+    @Test
+    void badValueNamesFileLineFieldAndExpectation() {
+        String message = error(VALID.replace("path: /mcp", "path: mcp"));
+        assertThat(message).startsWith("gateway.yaml:10: routes[0].path: \"mcp\" (expected: starts with \"/\"");
+    }
+
+    @Test
+    void unknownKeyIsAnError() {
+        String message = error(VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    upstrem: x"));
+        assertThat(message).startsWith("gateway.yaml:14: routes[0].upstrem: unknown key (expected one of:")
+                .contains("upstream");
+    }
+
+    @Test
+    void wrongTypeIsAnError() {
+        String message = error(VALID.replace("port: 8080", "port: eighty"));
+        assertThat(message).startsWith("gateway.yaml:3: listen.port:").contains("expected");
+    }
+
+    @Test
+    void badDurationAndSizeSayWhatWasExpected() {
+        assertThat(error(VALID.replace("max-body-size: 1MiB", "max-body-size: lots")))
+                .startsWith("gateway.yaml:4: listen.max-body-size: \"lots\" (expected: a size");
+        assertThat(error(VALID.replace("    algorithms: [RS256]", "    algorithms: [RS256]\n    clock-skew: 5 minutes")))
+                .startsWith("gateway.yaml:8: issuers[0].clock-skew: \"5 minutes\" (expected: a duration");
+    }
+
+    @Test
+    void authn04SymmetricAndNoneAlgorithmsCannotBeConfigured() {
+        assertThat(error(VALID.replace("[RS256]", "[HS256]")))
+                .startsWith("gateway.yaml:7: issuers[0].algorithms: \"HS256\" (expected: one of");
+        assertThat(error(VALID.replace("[RS256]", "[none]"))).contains("none and HS* are never accepted");
+    }
+
+    @Test
+    void exchange10PassthroughIsNotAMode() {
+        String yaml = VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    upstream-auth: { type: passthrough }");
+        assertThat(error(yaml)).startsWith("gateway.yaml:14: routes[0].upstream-auth.type: \"passthrough\"")
+                .contains("there is no passthrough mode");
+    }
+
+    @Test
+    void plainHttpResourceOnAPublicHostIsRefused() {
+        assertThat(error(VALID.replace("resource: https://gw.example.com/mcp", "resource: http://gw.example.com/mcp")))
+                .startsWith("gateway.yaml:12: routes[0].resource:").contains("https");
+    }
+
+    @Test
+    void missingSectionsAndDuplicatesAreErrors() {
+        assertThat(error("listen: { port: 1 }\n")).contains("issuers: is required");
+        String twice = VALID + """
+                  - name: todo
+                    path: /other
+                    upstream: http://127.0.0.1:3001/mcp
+                    resource: https://gw.example.com/other
+                """;
+        assertThat(error(twice)).contains("routes[1].name: \"todo\" is used twice");
+    }
+
+    @Test
+    void environmentVariablesAreExpandedAndValuesNeverPrinted() {
+        String yaml = VALID.replace("path: /mcp", "path: ${SECRET}");
+        String message = error(yaml);
+        assertThat(message).doesNotContain("s3cr3t-value").startsWith("gateway.yaml:10: routes[0].path: \"${SECRET}\"");
+        assertThat(error(VALID.replace("name: todo", "name: ${UNSET_VARIABLE}")))
+                .isEqualTo("gateway.yaml:9: ${UNSET_VARIABLE} is not set (expected: an environment variable)");
+    }
+
+    @Test
+    void unreadableFileIsNamed() {
+        assertThatThrownBy(() -> ConfigLoader.load(Path.of("no-such-file.yaml")))
+                .hasMessageStartingWith("no-such-file.yaml: cannot be read");
+    }
+}

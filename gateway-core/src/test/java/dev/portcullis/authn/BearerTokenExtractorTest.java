@@ -1,0 +1,67 @@
+package dev.portcullis.authn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import org.junit.jupiter.api.Test;
+
+class BearerTokenExtractorTest {
+    private final BearerTokenExtractor extractor = new BearerTokenExtractor();
+
+    private static HttpHeaders headers(String... authorization) {
+        HttpHeaders h = new DefaultHttpHeaders();
+        for (String value : authorization) {
+            h.add("Authorization", value);
+        }
+        return h;
+    }
+
+    private void assertReason(HttpHeaders headers, String uri, Reason reason) {
+        assertThatThrownBy(() -> extractor.extract(headers, uri))
+                .isInstanceOfSatisfying(GatewayFailure.class, f -> assertThat(f.reason()).isEqualTo(reason));
+    }
+
+    @Test
+    void authn02SchemeIsCaseInsensitive() {
+        assertThat(extractor.extract(headers("bearer abc.def.ghi"), "/mcp").value()).isEqualTo("abc.def.ghi");
+        assertThat(extractor.extract(headers("BEARER abc"), "/mcp").value()).isEqualTo("abc");
+    }
+
+    @Test
+    void authn02QueryTokenAloneIsNoCredentials() {
+        assertReason(headers(), "/mcp?access_token=abc.def.ghi", Reason.NO_CREDENTIALS);
+    }
+
+    @Test
+    void authn03TwoAuthorizationHeadersIsInvalidRequest() {
+        assertReason(headers("Bearer a", "Bearer b"), "/mcp", Reason.INVALID_CREDENTIALS_REQUEST);
+    }
+
+    @Test
+    void authn03HeaderPlusQueryTokenIsInvalidRequest() {
+        assertReason(headers("Bearer a"), "/mcp?access_token=b", Reason.INVALID_CREDENTIALS_REQUEST);
+    }
+
+    @Test
+    void otherSchemesAreNoBearerCredentials() {
+        assertReason(headers("Basic dXNlcjpwYXNz"), "/mcp", Reason.NO_CREDENTIALS);
+        assertReason(headers(), "/mcp", Reason.NO_CREDENTIALS);
+    }
+
+    @Test
+    void malformedBearerValueIsInvalidRequest() {
+        assertReason(headers("Bearer"), "/mcp", Reason.INVALID_CREDENTIALS_REQUEST);
+        assertReason(headers("Bearer a b"), "/mcp", Reason.INVALID_CREDENTIALS_REQUEST);
+        assertReason(headers("Bearer \"quoted\""), "/mcp", Reason.INVALID_CREDENTIALS_REQUEST);
+    }
+
+    @Test
+    void tokenNeverAppearsInToString() {
+        BearerToken token = extractor.extract(headers("Bearer secret-token-value"), "/mcp");
+        assertThat(token.toString()).doesNotContain("secret-token-value").startsWith("BearerToken[sha256:");
+    }
+}

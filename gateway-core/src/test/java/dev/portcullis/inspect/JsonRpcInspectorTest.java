@@ -1,0 +1,93 @@
+package dev.portcullis.inspect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class JsonRpcInspectorTest {
+    private final JsonRpcInspector inspector = new JsonRpcInspector();
+
+    private List<McpMessage> inspect(String body) {
+        return inspector.inspect(body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void assertRejected(String body, Reason reason) {
+        assertThatThrownBy(() -> inspect(body))
+                .isInstanceOfSatisfying(GatewayFailure.class, f -> assertThat(f.reason()).isEqualTo(reason));
+    }
+
+    @Test
+    void classifiesToolCallWithTarget() {
+        McpMessage m = inspect("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{}}}").get(0);
+        assertThat(m.kind()).isEqualTo(McpMessage.Kind.REQUEST);
+        assertThat(m.method()).isEqualTo("tools/call");
+        assertThat(m.target()).contains("echo");
+    }
+
+    @Test
+    void classifiesNotificationsAndResponses() {
+        assertThat(inspect("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}").get(0).kind())
+                .isEqualTo(McpMessage.Kind.NOTIFICATION);
+        assertThat(inspect("{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"result\":{}}").get(0).kind())
+                .isEqualTo(McpMessage.Kind.RESPONSE);
+    }
+
+    @Test
+    void jsonrpc02LargeIdKeepsItsDigitsAndType() {
+        McpMessage m = inspect("{\"jsonrpc\":\"2.0\",\"id\":9007199254740993,\"method\":\"ping\"}").get(0);
+        assertThat(m.id().toString()).isEqualTo("9007199254740993");
+        McpMessage s = inspect("{\"jsonrpc\":\"2.0\",\"id\":\"7\",\"method\":\"ping\"}").get(0);
+        assertThat(s.id().isTextual()).isTrue();
+    }
+
+    @Test
+    void jsonrpc01NullOrFractionalIdIsInvalid() {
+        assertRejected("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", Reason.INVALID_JSONRPC);
+        assertRejected("{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}", Reason.INVALID_JSONRPC);
+    }
+
+    @Test
+    void jsonrpc01WrongVersionOrMissingMethodIsInvalid() {
+        assertRejected("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", Reason.INVALID_JSONRPC);
+        assertRejected("{\"jsonrpc\":\"2.0\",\"id\":1}", Reason.INVALID_JSONRPC);
+        assertRejected("[]", Reason.INVALID_JSONRPC);
+        assertRejected("42", Reason.INVALID_JSONRPC);
+    }
+
+    @Test
+    void invalidRequestKeepsAReadableId() {
+        assertThatThrownBy(() -> inspect("{\"jsonrpc\":\"1.0\",\"id\":5,\"method\":\"ping\"}"))
+                .isInstanceOfSatisfying(GatewayFailure.class, f -> assertThat(f.jsonRpcId().asInt()).isEqualTo(5));
+    }
+
+    @Test
+    void policy02DuplicateKeysAreRejected() {
+        assertRejected("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"safe\",\"name\":\"rm_rf\"}}",
+                Reason.PARSE_ERROR);
+    }
+
+    @Test
+    void transport12DepthBombIsRejected() {
+        String deep = "{\"a\":".repeat(200) + "1" + "}".repeat(200);
+        assertRejected("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":" + deep + "}", Reason.PARSE_ERROR);
+    }
+
+    @Test
+    void garbageAndTrailingTokensAreParseErrors() {
+        assertRejected("not json", Reason.PARSE_ERROR);
+        assertRejected("{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1} {}", Reason.PARSE_ERROR);
+        assertRejected("", Reason.PARSE_ERROR);
+    }
+
+    @Test
+    void batchElementsAreEachClassified() {
+        List<McpMessage> batch = inspect("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}]");
+        assertThat(batch).extracting(McpMessage::method).containsExactly("tools/list", "tools/call");
+    }
+}
