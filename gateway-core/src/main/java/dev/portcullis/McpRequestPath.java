@@ -1,6 +1,8 @@
 package dev.portcullis;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.portcullis.audit.Auditor;
+import dev.portcullis.audit.RequestProgress;
 import dev.portcullis.authn.Authenticate;
 import dev.portcullis.authz.Authorize;
 import dev.portcullis.exchange.Exchange;
@@ -46,10 +48,11 @@ public final class McpRequestPath {
     private final Forward forward;
     private final FailureResponses failures;
     private final ObjectMapper json;
+    private final Auditor auditor;
     private final boolean secure;
 
     public McpRequestPath(RouteTable routes, Authenticate authenticate, Inspect inspect, Authorize authorize,
-                          Exchange exchange, Forward forward, ObjectMapper json, boolean secure) {
+                          Exchange exchange, Forward forward, Auditor auditor, ObjectMapper json, boolean secure) {
         this.routes = routes;
         this.authenticate = authenticate;
         this.inspect = inspect;
@@ -58,6 +61,7 @@ public final class McpRequestPath {
         this.forward = forward;
         this.failures = new FailureResponses(json);
         this.json = json;
+        this.auditor = auditor;
         this.secure = secure;
     }
 
@@ -80,14 +84,23 @@ public final class McpRequestPath {
         }
         String requestId = UUID.randomUUID().toString();
         RoutedRequest routed = new RoutedRequest(request, route.get(), requestId, secure);
-        return authenticate.apply(routed)
-                .flatMap(inspect::apply)
-                .flatMap(authorize::apply)
-                .flatMap(exchange::apply)
+        RequestProgress progress = new RequestProgress(routed);
+        return authenticate.apply(routed).doOnNext(progress::reached)
+                .flatMap(inspect::apply).doOnNext(progress::reached)
+                .flatMap(authorize::apply).doOnNext(progress::reached)
+                .flatMap(exchange::apply).doOnNext(progress::reached)
+                .doOnNext(upstream -> auditor.overhead(progress))
                 .flatMap(upstream -> forward.apply(upstream, response))
-                .doOnSuccess(v -> access.info("route={} method={} status={} id={}", route.get().name(), method,
-                        response.status().code(), requestId))
-                .onErrorResume(e -> fail(response, route.get(), asFailure(e), request, requestId));
+                .doOnNext(result -> {
+                    auditor.forwarded(progress, result);
+                    access.info("route={} method={} status={} id={}", route.get().name(), method, result.status(), requestId);
+                })
+                .then()
+                .onErrorResume(e -> {
+                    GatewayFailure failure = asFailure(e);
+                    auditor.failed(progress, failure, FailureResponses.status(failure.reason()));
+                    return fail(response, route.get(), failure, request, requestId);
+                });
     }
 
     private Mono<Void> fail(HttpServerResponse response, Route route, GatewayFailure failure,

@@ -3,6 +3,10 @@ package dev.portcullis.app;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.portcullis.McpRequestPath;
+import dev.portcullis.audit.ArgumentLogging;
+import dev.portcullis.audit.AuditLog;
+import dev.portcullis.audit.Auditor;
+import dev.portcullis.audit.RequestMetrics;
 import dev.portcullis.authn.Authenticate;
 import dev.portcullis.authn.JwksCache;
 import dev.portcullis.authn.TokenVerifier;
@@ -19,6 +23,9 @@ import dev.portcullis.policy.Policy;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteTable;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -39,24 +46,38 @@ public final class Gateway implements AutoCloseable {
     private static final long MAX_CACHED_TOKENS = 100_000;
 
     private final DisposableServer server;
+    private final ChannelGroup connections;
     private final AdminServer admin;
     private final Forward forward;
     private final OutboundHttp outbound;
     private final List<JwksCache> keys;
+    private final ShutdownState state;
+    private final Duration shutdownGrace;
 
-    private Gateway(DisposableServer server, AdminServer admin, Forward forward, OutboundHttp outbound, List<JwksCache> keys) {
+    /** Set once shutdown begins: readiness turns false so load balancers stop sending traffic. */
+    static final class ShutdownState {
+        volatile boolean stopping;
+    }
+
+    private Gateway(DisposableServer server, ChannelGroup connections, AdminServer admin, Forward forward, OutboundHttp outbound, List<JwksCache> keys,
+                    ShutdownState state, Duration shutdownGrace) {
         this.server = server;
+        this.connections = connections;
         this.admin = admin;
         this.forward = forward;
         this.outbound = outbound;
         this.keys = keys;
+        this.state = state;
+        this.shutdownGrace = shutdownGrace;
     }
 
     public static Gateway start(GatewayConfig config) {
         ObjectMapper json = new ObjectMapper();
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        AuditAppender.install(config.audit(), registry);
         OutboundHttp outbound = new OutboundHttp(Duration.ofSeconds(5), Duration.ofSeconds(10));
         List<JwksCache> keys = config.issuers().stream()
-                .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker()))
+                .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
                 .toList();
         keys.forEach(JwksCache::preload);
         TokenVerifier verifier = new TokenVerifier(keys, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
@@ -68,6 +89,8 @@ public final class Gateway implements AutoCloseable {
         Map<String, UpstreamCredentials> credentials = routes.stream()
                 .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.none()));
         Forward forward = new Forward(routes);
+        Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
+                ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
 
         McpRequestPath path = new McpRequestPath(
                 new RouteTable(routes),
@@ -76,16 +99,19 @@ public final class Gateway implements AutoCloseable {
                 new Authorize(),
                 new Exchange(credentials),
                 forward,
+                auditor,
                 json,
                 config.listen().tls() != null);
 
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        DisposableServer server = GatewayServer.bind(config.listen(), path::handle);
-        AdminServer admin = AdminServer.bind(config.admin(), () -> keys.stream().allMatch(JwksCache::loaded), registry);
+        ChannelGroup connections = new DefaultChannelGroup("portcullis-connections", GlobalEventExecutor.INSTANCE);
+        DisposableServer server = GatewayServer.bind(config.listen(), connections, path::handle);
+        ShutdownState state = new ShutdownState();
+        AdminServer admin = AdminServer.bind(config.admin(),
+                () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry);
         log.info("Portcullis listening on {}:{} ({}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
                 config.listen().tls() != null ? "TLS" : "plain HTTP", config.admin().host(), admin.port(),
                 routes.stream().map(r -> r.path() + " -> " + r.name()).collect(Collectors.joining(", ")));
-        return new Gateway(server, admin, forward, outbound, keys);
+        return new Gateway(server, connections, admin, forward, outbound, keys, state, config.listen().shutdownGrace());
     }
 
     public int port() {
@@ -106,9 +132,24 @@ public final class Gateway implements AutoCloseable {
         server.onDispose().block();
     }
 
+    /**
+     * Graceful stop (SIGTERM): readiness turns false, the listener stops accepting, open SSE streams
+     * are ended cleanly, and in-flight requests get up to {@code listen.shutdown-grace} to finish.
+     */
     @Override
-    public void close() {
-        server.disposeNow(Duration.ofSeconds(10));
+    public synchronized void close() {
+        if (state.stopping && server.isDisposed()) {
+            return;
+        }
+        state.stopping = true;
+        log.info("Portcullis stopping: {} SSE stream(s) open, grace {}", forward.activeStreams(), shutdownGrace);
+        forward.endStreams();
+        try {
+            server.disposeNow(shutdownGrace);
+        } catch (IllegalStateException timedOut) {
+            log.warn("Portcullis: requests still in flight after {}; closing their connections", shutdownGrace);
+        }
+        connections.close().awaitUninterruptibly(Duration.ofSeconds(5).toMillis());
         admin.close();
         forward.close();
         outbound.close();

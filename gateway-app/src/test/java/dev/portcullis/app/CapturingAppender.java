@@ -15,6 +15,9 @@ public final class CapturingAppender extends AppenderBase<ILoggingEvent> {
     protected void append(ILoggingEvent event) {
         StringBuilder text = new StringBuilder(event.getLoggerName()).append(' ').append(event.getFormattedMessage());
         event.getMDCPropertyMap().forEach((k, v) -> text.append(' ').append(k).append('=').append(v));
+        if (event.getKeyValuePairs() != null) {
+            event.getKeyValuePairs().forEach(kv -> text.append(' ').append(kv.key).append('=').append(kv.value));
+        }
         for (IThrowableProxy t = event.getThrowableProxy(); t != null; t = t.getCause()) {
             text.append(' ').append(t.getClassName()).append(": ").append(t.getMessage());
             for (StackTraceElementProxy frame : t.getStackTraceElementProxyArray()) {

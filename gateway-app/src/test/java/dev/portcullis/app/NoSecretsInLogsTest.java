@@ -39,6 +39,12 @@ class NoSecretsInLogsTest {
         int linesBefore = CapturingAppender.lines().size();
         try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start();
              GatewayHarness gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, null)) {
+            // The audit logger has its own (JSON, asynchronous) appender; capture its events as well.
+            CapturingAppender auditCapture = new CapturingAppender();
+            Logger audit = (Logger) LoggerFactory.getLogger(dev.portcullis.audit.AuditLog.LOGGER);
+            auditCapture.setContext(audit.getLoggerContext());
+            auditCapture.start();
+            audit.addAppender(auditCapture);
             String good = idp.accessToken(RESOURCE, "mcp:tools");
             tokens.add(good);
             try (McpSyncClient client = McpClients.streamable(gw.baseUrl(), "/mcp", good)) {
@@ -70,6 +76,7 @@ class NoSecretsInLogsTest {
                 .filter(line -> PEERS.stream().noneMatch(line::startsWith))
                 .toList();
         assertThat(lines).as("the run produced gateway log lines").anyMatch(l -> l.startsWith("portcullis.access"));
+        assertThat(lines).as("and audit events").anyMatch(l -> l.startsWith("portcullis.audit"));
         for (String token : tokens) {
             String[] parts = token.split("\\.");
             String secretPart = parts.length == 3 ? parts[2] : token;

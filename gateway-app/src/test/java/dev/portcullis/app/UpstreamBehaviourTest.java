@@ -88,6 +88,7 @@ class UpstreamBehaviourTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(value = 30, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
     void transport04FirstSseEventReachesTheClientBeforeTheUpstreamFinishes() throws Exception {
         releaseSecondEvent = new CompletableFuture<>();
         upstreamFinished.set(false);

@@ -7,6 +7,9 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import com.nimbusds.jose.jwk.JWKSet;
 import dev.portcullis.config.IssuerConfig;
 import dev.portcullis.http.OutboundHttp;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
@@ -38,7 +41,15 @@ public final class JwksCache {
     private final AtomicLong lastForcedRefreshNanos;
     private volatile URI jwksUri;
 
+    private final MeterRegistry metrics;
+
     public JwksCache(IssuerConfig config, OutboundHttp http, ObjectMapper json, Ticker ticker) {
+        this(config, http, json, ticker, new SimpleMeterRegistry());
+    }
+
+    /** @param metrics receives {@code portcullis_jwks_fetches_total{issuer,outcome}} */
+    public JwksCache(IssuerConfig config, OutboundHttp http, ObjectMapper json, Ticker ticker, MeterRegistry metrics) {
+        this.metrics = metrics;
         this.config = config;
         this.http = http;
         this.json = json;
@@ -99,11 +110,20 @@ public final class JwksCache {
                     try {
                         JWKSet set = JWKSet.parse(new String(body, StandardCharsets.UTF_8)).toPublicJWKSet();
                         log.info("issuer {}: loaded {} signing key(s)", config.issuer(), set.size());
+                        counted("success");
                         return set;
                     } catch (java.text.ParseException e) {
                         throw new IllegalStateException("issuer " + config.issuer() + ": JWKS is not a valid JWK set", e);
                     }
                 })
-                .doOnError(e -> log.warn("issuer {}: fetching signing keys failed: {}", config.issuer(), e.toString()));
+                .doOnError(e -> {
+                    counted("failure");
+                    log.warn("issuer {}: fetching signing keys failed: {}", config.issuer(), e.toString());
+                });
+    }
+
+    private void counted(String outcome) {
+        Counter.builder("portcullis.jwks.fetches").description("JWKS fetches by issuer and outcome")
+                .tag("issuer", config.issuer()).tag("outcome", outcome).register(metrics).increment();
     }
 }

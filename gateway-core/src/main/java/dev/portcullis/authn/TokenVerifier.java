@@ -87,24 +87,24 @@ public final class TokenVerifier {
             jwt = SignedJWT.parse(token.value());
             claims = jwt.getJWTClaimsSet();
         } catch (ParseException | IllegalArgumentException e) {
-            return Mono.error(invalid("The access token is malformed", "not a signed JWT"));
+            return Mono.error(invalid("malformed", "The access token is malformed", "not a signed JWT"));
         }
         JwksCache issuer = claims.getIssuer() == null ? null : issuers.get(claims.getIssuer());
         if (issuer == null) {
-            return Mono.error(invalid("The access token was not issued by a trusted issuer", "unknown or missing iss"));
+            return Mono.error(invalid("untrusted_issuer", "The access token was not issued by a trusted issuer", "unknown or missing iss"));
         }
         IssuerConfig config = issuer.config();
         JWSHeader header = jwt.getHeader();
         if (!config.algorithms().contains(header.getAlgorithm().getName())) {
-            return Mono.error(invalid("The access token is signed with an unacceptable algorithm",
+            return Mono.error(invalid("algorithm", "The access token is signed with an unacceptable algorithm",
                     "alg " + header.getAlgorithm() + " not in " + config.algorithms()));
         }
         if (config.requireAccessTokenType() && !isAccessTokenType(header.getType())) {
-            return Mono.error(invalid("The token is not an access token", "typ is not at+jwt"));
+            return Mono.error(invalid("token_type", "The token is not an access token", "typ is not at+jwt"));
         }
         return issuer.keys()
                 .onErrorMap(e -> GatewayFailure.of(Reason.KEYS_UNAVAILABLE, "Signing keys are unavailable",
-                        "issuer " + config.issuer() + ": " + e, e))
+                        "issuer " + config.issuer() + ": " + e, e).withCode("keys_unavailable"))
                 .flatMap(keys -> {
                     List<JWK> candidates = select(keys, header);
                     if (candidates.isEmpty() && header.getKeyID() != null) {
@@ -114,14 +114,14 @@ public final class TokenVerifier {
                 })
                 .flatMap(candidates -> {
                     if (candidates.isEmpty()) {
-                        return Mono.error(invalid("The access token is signed with an unknown key", "no matching key"));
+                        return Mono.error(invalid("unknown_key", "The access token is signed with an unknown key", "no matching key"));
                     }
                     for (JWK key : candidates) {
                         if (signatureValid(jwt, header, key)) {
                             return Mono.just(new VerifiedToken(issuer, claims));
                         }
                     }
-                    return Mono.error(invalid("The access token signature is invalid", "signature check failed"));
+                    return Mono.error(invalid("signature", "The access token signature is invalid", "signature check failed"));
                 });
     }
 
@@ -159,30 +159,30 @@ public final class TokenVerifier {
         Duration skew = config.clockSkew();
         Date exp = claims.getExpirationTime();
         if (exp == null) {
-            throw invalid("The access token has no expiry", "exp missing");
+            throw invalid("no_expiry", "The access token has no expiry", "exp missing");
         }
         if (!now.isBefore(exp.toInstant().plus(skew))) {
             verified.invalidate(token.sha256());
-            throw invalid("The access token is expired", "expired");
+            throw invalid("expired", "The access token is expired", "expired");
         }
         Date nbf = claims.getNotBeforeTime();
         if (nbf != null && now.plus(skew).isBefore(nbf.toInstant())) {
-            throw invalid("The access token is not yet valid", "nbf in the future");
+            throw invalid("not_yet_valid", "The access token is not yet valid", "nbf in the future");
         }
         Date iat = claims.getIssueTime();
         if (iat != null && now.plus(skew).isBefore(iat.toInstant())) {
-            throw invalid("The access token is not yet valid", "iat in the future");
+            throw invalid("issued_in_future", "The access token is not yet valid", "iat in the future");
         }
         List<String> aud = claims.getAudience();
         if (aud == null || aud.stream().noneMatch(audiences::contains)) {
-            throw invalid("The access token is not intended for this resource", "aud does not contain the resource");
+            throw invalid("audience", "The access token is not intended for this resource", "aud does not contain the resource");
         }
         if (claims.getSubject() == null || claims.getSubject().isEmpty()) {
-            throw invalid("The access token has no subject", "sub missing");
+            throw invalid("no_subject", "The access token has no subject", "sub missing");
         }
         if (config.requireAccessTokenType() && (claims.getJWTID() == null || iat == null
                 || (claims.getClaim("client_id") == null))) {
-            throw invalid("The access token lacks required claims", "RFC 9068 requires client_id, iat and jti");
+            throw invalid("missing_claims", "The access token lacks required claims", "RFC 9068 requires client_id, iat and jti");
         }
         return ClaimsMapping.principal(config, claims, token);
     }
@@ -196,7 +196,7 @@ public final class TokenVerifier {
         return left.isNegative() ? Duration.ZERO : left;
     }
 
-    private static GatewayFailure invalid(String description, String detail) {
-        return GatewayFailure.of(Reason.INVALID_TOKEN, description, detail);
+    private static GatewayFailure invalid(String code, String description, String detail) {
+        return GatewayFailure.of(Reason.INVALID_TOKEN, description, detail).withCode(code);
     }
 }

@@ -37,12 +37,12 @@ public final class Authorize {
                     Set<String> scopes = new TreeSet<>(subject.scopes());
                     scopes.addAll(decision.requiredScopes());
                     return Mono.error(GatewayFailure.insufficientScope("Additional scope is required", scopes)
-                            .withJsonRpcId(message.id()));
+                            .withJsonRpcId(message.id()).withDecision(decision));
                 }
                 case DENY -> {
                     return Mono.error(GatewayFailure.of(dev.portcullis.failure.Reason.POLICY_DENIED,
                             "Denied by gateway policy", "rule " + decision.ruleId() + ": " + decision.reason())
-                            .withJsonRpcId(message.id()));
+                            .withJsonRpcId(message.id()).withDecision(decision));
                 }
             }
         }

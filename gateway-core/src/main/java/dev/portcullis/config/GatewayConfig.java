@@ -12,11 +12,14 @@ import java.util.Set;
  * @param admin   the admin listener (health, readiness, metrics)
  * @param issuers the identity providers whose tokens are accepted (at least one)
  * @param routes  the protected MCP endpoints (at least one)
+ * @param audit   the audit trail (defaults: argument digests, stdout)
  */
-public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes) {
+public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
+                            AuditConfig audit) {
     public GatewayConfig {
         listen = listen == null ? ListenConfig.defaults() : listen;
         admin = admin == null ? AdminConfig.defaults() : admin;
+        audit = audit == null ? AuditConfig.defaults() : audit;
         if (issuers == null || issuers.isEmpty()) {
             throw new ConfigException("issuers", "is required (expected: at least one issuer)");
         }

@@ -12,9 +12,11 @@ import java.time.Duration;
  * @param maxHeaderSize  largest request header block (default {@code 16KiB}); larger gets 431
  * @param idleTimeout    a connection with no traffic for this long is closed (default {@code 120s})
  * @param requestTimeout time allowed to receive a whole request body (default {@code 30s})
+ * @param shutdownGrace  on SIGTERM: stop accepting, end SSE streams cleanly, and let in-flight requests
+ *                       finish for at most this long (default {@code 20s})
  */
 public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize maxBodySize,
-                           DataSize maxHeaderSize, Duration idleTimeout, Duration requestTimeout) {
+                           DataSize maxHeaderSize, Duration idleTimeout, Duration requestTimeout, Duration shutdownGrace) {
     public ListenConfig {
         host = host == null ? "0.0.0.0" : host;
         port = Checks.port("port", port, 8443);
@@ -22,6 +24,7 @@ public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize ma
         maxHeaderSize = maxHeaderSize == null ? DataSize.ofKibibytes(16) : maxHeaderSize;
         idleTimeout = idleTimeout == null ? Duration.ofSeconds(120) : idleTimeout;
         requestTimeout = requestTimeout == null ? Duration.ofSeconds(30) : requestTimeout;
+        shutdownGrace = shutdownGrace == null ? Duration.ofSeconds(20) : shutdownGrace;
         if (maxBodySize.bytes() < 1024 || maxBodySize.bytes() > Integer.MAX_VALUE - 8) {
             throw ConfigException.expected("max-body-size", maxBodySize, "1KiB..2GiB");
         }
@@ -31,6 +34,6 @@ public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize ma
     }
 
     public static ListenConfig defaults() {
-        return new ListenConfig(null, null, null, null, null, null, null);
+        return new ListenConfig(null, null, null, null, null, null, null, null);
     }
 }

@@ -51,6 +51,11 @@ public final class FailureResponses {
         };
     }
 
+    /** The HTTP status a failure is answered with. */
+    public static int status(Reason reason) {
+        return shape(reason).status();
+    }
+
     /** Writes the response for {@code failure}; {@code route} is null when no route matched. */
     public Mono<Void> respond(HttpServerResponse response, Route route, GatewayFailure failure) {
         Shape shape = shape(failure.reason());

@@ -1,6 +1,7 @@
 package dev.portcullis.failure;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.portcullis.policy.Decision;
 import java.util.Objects;
 import java.util.Set;
 
@@ -19,14 +20,23 @@ public final class GatewayFailure extends RuntimeException {
     private final String description;
     private final transient JsonNode jsonRpcId;
     private final Set<String> scopes;
+    private final String code;
+    private final transient Decision decision;
 
     private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
-                           Set<String> scopes, Throwable cause) {
+                           Set<String> scopes, Throwable cause, String code, Decision decision) {
         super(detail == null ? description : detail, cause, false, false);
         this.reason = Objects.requireNonNull(reason);
         this.description = Objects.requireNonNull(description);
         this.jsonRpcId = jsonRpcId;
         this.scopes = Set.copyOf(scopes);
+        this.code = code;
+        this.decision = decision;
+    }
+
+    private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
+                           Set<String> scopes, Throwable cause) {
+        this(reason, description, detail, jsonRpcId, scopes, cause, null, null);
     }
 
     public static GatewayFailure of(Reason reason, String description) {
@@ -51,7 +61,27 @@ public final class GatewayFailure extends RuntimeException {
         if (id == null || jsonRpcId != null) {
             return this;
         }
-        return new GatewayFailure(reason, description, getMessage(), id, scopes, getCause());
+        return new GatewayFailure(reason, description, getMessage(), id, scopes, getCause(), code, decision);
+    }
+
+    /** The same failure with a short, bounded code (metric tag), e.g. {@code expired} for a token failure. */
+    public GatewayFailure withCode(String code) {
+        return new GatewayFailure(reason, description, getMessage(), jsonRpcId, scopes, getCause(), code, decision);
+    }
+
+    /** The same failure, remembering the policy decision that caused it (audit). */
+    public GatewayFailure withDecision(Decision decision) {
+        return new GatewayFailure(reason, description, getMessage(), jsonRpcId, scopes, getCause(), code, decision);
+    }
+
+    /** A bounded code refining the reason, or null. */
+    public String code() {
+        return code;
+    }
+
+    /** The policy decision behind a denial or step-up, or null. */
+    public Decision decision() {
+        return decision;
     }
 
     public Reason reason() {

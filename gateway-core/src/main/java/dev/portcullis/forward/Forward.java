@@ -6,6 +6,7 @@ import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RoutedRequest;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.timeout.ReadTimeoutException;
@@ -17,7 +18,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.netty.Connection;
 import reactor.netty.NettyPipeline;
 import reactor.netty.http.client.HttpClient;
@@ -47,6 +50,9 @@ import reactor.netty.resources.ConnectionProvider;
 public final class Forward {
     private final Map<String, HttpClient> clients = new HashMap<>();
     private final ConnectionProvider pool;
+    private final AtomicInteger activeStreams = new AtomicInteger();
+    /** Completes when the gateway shuts down: open SSE relays then end cleanly instead of being cut. */
+    private final Sinks.Empty<Void> shutdown = Sinks.empty();
 
     public Forward(List<Route> routes) {
         this.pool = ConnectionProvider.builder("portcullis-upstream")
@@ -64,7 +70,8 @@ public final class Forward {
         }
     }
 
-    public Mono<Void> apply(UpstreamRequest upstream, HttpServerResponse response) {
+    /** Relays the upstream's answer to {@code response}; emits when the whole body has been relayed. */
+    public Mono<ForwardResult> apply(UpstreamRequest upstream, HttpServerResponse response) {
         var inspected = upstream.authorized().inspected();
         RoutedRequest routed = inspected.authenticated().routed();
         HttpServerRequest in = routed.request();
@@ -73,6 +80,7 @@ public final class Forward {
         InetSocketAddress remote = in.remoteAddress();
         String clientAddress = remote != null && remote.getAddress() != null ? remote.getAddress().getHostAddress() : null;
         byte[] body = inspected.body();
+        long sent = System.nanoTime();
 
         return clients.get(routed.route().name())
                 .headers(h -> HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(),
@@ -80,23 +88,43 @@ public final class Forward {
                 .request(in.method())
                 .uri(target)
                 .send((request, out) -> body.length == 0 ? out : out.sendByteArray(Mono.just(body)))
-                .responseConnection((upstreamResponse, connection) -> relay(upstreamResponse, connection, response))
-                .then()
+                .responseConnection((upstreamResponse, connection) -> relay(upstreamResponse, connection, response, sent))
+                .next()
                 .onErrorMap(e -> !(e instanceof GatewayFailure), Forward::toFailure)
                 .onErrorMap(GatewayFailure.class, f -> f.withJsonRpcId(errorId));
     }
 
-    private static Mono<Void> relay(HttpClientResponse upstream, Connection connection, HttpServerResponse response) {
-        int status = upstream.status().code();
+    private Mono<ForwardResult> relay(HttpClientResponse upstream, Connection connection, HttpServerResponse response,
+                                      long sent) {
+        ForwardResult result = new ForwardResult(upstream.status().code(), sent, System.nanoTime());
+        int status = result.status();
         if (status == 401 || status == 403) {
             return connection.inbound().receive().then(Mono.error(GatewayFailure.of(
                     Reason.UPSTREAM_REJECTED_CREDENTIALS, "Upstream MCP server refused the gateway's credentials",
                     "upstream answered " + status)));
         }
-        HeaderRewrite.toClient(upstream.responseHeaders(), response.responseHeaders(), isEventStream(upstream));
-        return response.status(HttpResponseStatus.valueOf(status))
-                .send(connection.inbound().receive().retain(), chunk -> true)
-                .then();
+        boolean stream = isEventStream(upstream);
+        HeaderRewrite.toClient(upstream.responseHeaders(), response.responseHeaders(), stream);
+        response.status(HttpResponseStatus.valueOf(status));
+        if (!stream) {
+            return response.send(connection.inbound().receive().retain(), chunk -> true).then().thenReturn(result);
+        }
+        activeStreams.incrementAndGet();
+        return response.send(connection.inbound().receive().takeUntilOther(shutdown.asMono()).map(ByteBuf::retain),
+                        chunk -> true)
+                .then()
+                .doFinally(signal -> activeStreams.decrementAndGet())
+                .thenReturn(result);
+    }
+
+    /** SSE responses being relayed right now. */
+    public int activeStreams() {
+        return activeStreams.get();
+    }
+
+    /** Ends every open SSE relay cleanly (the client sees the stream end, not a reset); new ones end at once. */
+    public void endStreams() {
+        shutdown.tryEmitEmpty();
     }
 
     /** SSE streams may stay quiet for long; the response timeout only guards their headers. */

@@ -2,6 +2,7 @@ package dev.portcullis.listen;
 
 import dev.portcullis.config.ListenConfig;
 import dev.portcullis.config.TlsConfig;
+import io.netty.channel.group.ChannelGroup;
 import java.time.Duration;
 import java.util.function.BiFunction;
 import org.reactivestreams.Publisher;
@@ -19,9 +20,15 @@ import reactor.netty.http.server.HttpServerResponse;
 public final class GatewayServer {
     private GatewayServer() {}
 
-    public static DisposableServer bind(ListenConfig config,
+    /**
+     * @param connections every accepted connection joins this group: graceful shutdown waits for them
+     *                    (Reactor Netty's {@code disposeNow} only waits when a group is set) and then
+     *                    closes the ones still open after the grace period
+     */
+    public static DisposableServer bind(ListenConfig config, ChannelGroup connections,
                                         BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> handler) {
         HttpServer server = HttpServer.create()
+                .channelGroup(connections)
                 .host(config.host())
                 .port(config.port())
                 .idleTimeout(config.idleTimeout())

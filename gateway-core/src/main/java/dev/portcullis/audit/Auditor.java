@@ -1,0 +1,114 @@
+package dev.portcullis.audit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.nimbusds.jwt.JWTParser;
+import dev.portcullis.authn.Principal;
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.forward.ForwardResult;
+import dev.portcullis.inspect.McpMessage;
+import dev.portcullis.policy.Decision;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Stage 8 (on the side): one audit event per decided message, and the request metrics. Called
+ * once per request when its response is complete or has failed; never blocks (the audit logger's
+ * appender is asynchronous).
+ */
+public final class Auditor {
+    private final AuditLog log;
+    private final RequestMetrics metrics;
+    private final ArgumentLogging arguments;
+
+    public Auditor(AuditLog log, RequestMetrics metrics, ArgumentLogging arguments) {
+        this.log = log;
+        this.metrics = metrics;
+        this.arguments = arguments;
+    }
+
+    /** The request was forwarded and its response relayed. */
+    public void forwarded(RequestProgress progress, ForwardResult result) {
+        metrics.upstreamResponse(progress.routed.route().name(), Duration.ofNanos(result.headersNanos() - result.sentNanos()));
+        record(progress, result.status(), result.status(), null);
+    }
+
+    /** The request was refused or failed with {@code failure}, answered with {@code status}. */
+    public void failed(RequestProgress progress, GatewayFailure failure, int status) {
+        if (failure.code() != null && progress.authenticated == null) {
+            metrics.tokenFailure(failure.code());
+        }
+        record(progress, status, null, failure);
+    }
+
+    /** The time spent in the gateway before the upstream was called (authn, inspect, authz, exchange). */
+    public void overhead(RequestProgress progress) {
+        metrics.overhead(progress.routed.route().name(), Duration.ofNanos(progress.elapsedNanos()));
+    }
+
+    private void record(RequestProgress p, int status, Integer upstreamStatus, GatewayFailure failure) {
+        var request = p.routed.request();
+        String route = p.routed.route().name();
+        Principal principal = p.authenticated == null ? null : p.authenticated.principal();
+        String session = request.requestHeaders().get("Mcp-Session-Id");
+        String sessionHash = session == null ? null : "sha256:" + ArgumentLogging.sha256(session).substring(0, 16);
+        String traceparent = request.requestHeaders().get("traceparent");
+        String jti = p.upstream == null ? null : p.upstream.upstreamBearer().map(Auditor::jtiOf).orElse(null);
+        long latency = Duration.ofNanos(p.elapsedNanos()).toMillis();
+
+        List<McpMessage> messages = p.inspected == null ? List.of() : p.inspected.messages();
+        if (messages.isEmpty()) {
+            String method = request.method().name();
+            Outcome outcome = outcome(failure, null);
+            metrics.request(route, method, outcome.decision, status);
+            log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal == null ? null : principal.subject(),
+                    principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
+                    principal == null ? null : principal.actor(), sessionHash, method, null, outcome.decision,
+                    outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent, null));
+            return;
+        }
+        for (int i = 0; i < messages.size(); i++) {
+            McpMessage message = messages.get(i);
+            Decision decision = p.authorized == null ? null : p.authorized.decisions().get(i);
+            Outcome outcome = outcome(failure, decision);
+            String method = message.method() == null ? "response" : message.method();
+            metrics.request(route, method, outcome.decision, status);
+            JsonNode args = message.params() == null ? null : message.params().get("arguments");
+            log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal.subject(), principal.issuer(),
+                    principal.agent(), principal.actor(), sessionHash, method, message.target().orElse(null),
+                    outcome.decision, outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent,
+                    arguments.render(args)));
+        }
+    }
+
+    private record Outcome(String decision, String rule, String reason) {}
+
+    private static Outcome outcome(GatewayFailure failure, Decision decision) {
+        if (failure != null && failure.decision() != null) {
+            Decision d = failure.decision();
+            return new Outcome(d.outcome().name().toLowerCase(Locale.ROOT), d.ruleId(), d.reason());
+        }
+        if (failure != null) {
+            String kind = switch (failure.reason()) {
+                case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN -> "unauthenticated";
+                case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE -> "invalid";
+                default -> decision != null ? decision.outcome().name().toLowerCase(Locale.ROOT) : "error";
+            };
+            String rule = failure.reason().name().toLowerCase(Locale.ROOT)
+                    + (failure.code() == null ? "" : ":" + failure.code());
+            return new Outcome(kind, rule, failure.description());
+        }
+        if (decision != null) {
+            return new Outcome(decision.outcome().name().toLowerCase(Locale.ROOT), decision.ruleId(), decision.reason());
+        }
+        return new Outcome("allow", "authenticated", "no message to decide");
+    }
+
+    private static String jtiOf(String token) {
+        try {
+            return JWTParser.parse(token).getJWTClaimsSet().getJWTID();
+        } catch (java.text.ParseException | RuntimeException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.portcullis.audit;
+
+import dev.portcullis.authn.AuthenticatedRequest;
+import dev.portcullis.authz.AuthorizedRequest;
+import dev.portcullis.exchange.UpstreamRequest;
+import dev.portcullis.inspect.InspectedRequest;
+import dev.portcullis.route.RoutedRequest;
+import java.time.Instant;
+
+/**
+ * How far one request got along the path, for its audit events and metrics. Confined to the
+ * request: each stage's value is recorded once, in path order, by the request path.
+ */
+public final class RequestProgress {
+    final Instant arrived = Instant.now();
+    final long startNanos = System.nanoTime();
+    final RoutedRequest routed;
+    AuthenticatedRequest authenticated;
+    InspectedRequest inspected;
+    AuthorizedRequest authorized;
+    UpstreamRequest upstream;
+
+    public RequestProgress(RoutedRequest routed) {
+        this.routed = routed;
+    }
+
+    public void reached(AuthenticatedRequest value) {
+        authenticated = value;
+    }
+
+    public void reached(InspectedRequest value) {
+        inspected = value;
+    }
+
+    public void reached(AuthorizedRequest value) {
+        authorized = value;
+    }
+
+    public void reached(UpstreamRequest value) {
+        upstream = value;
+    }
+
+    /** Nanoseconds since the request arrived. */
+    public long elapsedNanos() {
+        return System.nanoTime() - startNanos;
+    }
+
+    public RoutedRequest routed() {
+        return routed;
+    }
+}
