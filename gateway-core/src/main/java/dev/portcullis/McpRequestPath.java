@@ -12,6 +12,7 @@ import dev.portcullis.failure.Reason;
 import dev.portcullis.forward.Forward;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.route.ProtectedResourceMetadata;
+import dev.portcullis.route.RequestOrigin;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteTable;
 import dev.portcullis.route.RoutedRequest;
@@ -49,10 +50,12 @@ public final class McpRequestPath {
     private final FailureResponses failures;
     private final ObjectMapper json;
     private final Auditor auditor;
+    private final RequestOrigin origin;
     private final boolean secure;
 
     public McpRequestPath(RouteTable routes, Authenticate authenticate, Inspect inspect, Authorize authorize,
-                          Exchange exchange, Forward forward, Auditor auditor, ObjectMapper json, boolean secure) {
+                          Exchange exchange, Forward forward, Auditor auditor, RequestOrigin origin, ObjectMapper json,
+                          boolean secure) {
         this.routes = routes;
         this.authenticate = authenticate;
         this.inspect = inspect;
@@ -62,6 +65,7 @@ public final class McpRequestPath {
         this.failures = new FailureResponses(json);
         this.json = json;
         this.auditor = auditor;
+        this.origin = origin;
         this.secure = secure;
     }
 
@@ -75,7 +79,15 @@ public final class McpRequestPath {
             return fail(response, null, GatewayFailure.of(Reason.NO_ROUTE, "Not found"), request, "-");
         }
         HttpMethod method = request.method();
+        // Host and Origin come first, before any token is looked at: a rebound DNS name or a foreign
+        // page must learn nothing, not even whether its token would have been accepted.
+        try {
+            origin.check(request.requestHeaders(), response.responseHeaders());
+        } catch (GatewayFailure failure) {
+            return fail(response, route.get(), failure, request, "-");
+        }
         if (HttpMethod.OPTIONS.equals(method)) {
+            RequestOrigin.preflight(response.responseHeaders());
             return response.status(204).header("Allow", "GET, POST, DELETE, OPTIONS").send().then();
         }
         if (!(HttpMethod.POST.equals(method) || HttpMethod.GET.equals(method) || HttpMethod.DELETE.equals(method))) {

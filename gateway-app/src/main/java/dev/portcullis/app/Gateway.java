@@ -22,6 +22,7 @@ import dev.portcullis.listen.GatewayServer;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteTable;
+import dev.portcullis.route.RequestOrigin;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -31,6 +32,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -100,6 +102,7 @@ public final class Gateway implements AutoCloseable {
                 new Exchange(credentials),
                 forward,
                 auditor,
+                requestOrigin(config, routes),
                 json,
                 config.listen().tls() != null);
 
@@ -112,6 +115,16 @@ public final class Gateway implements AutoCloseable {
                 config.listen().tls() != null ? "TLS" : "plain HTTP", config.admin().host(), admin.port(),
                 routes.stream().map(r -> r.path() + " -> " + r.name()).collect(Collectors.joining(", ")));
         return new Gateway(server, connections, admin, forward, outbound, keys, state, config.listen().shutdownGrace());
+    }
+
+    /** Host and Origin allow-lists: configured, or derived from the routes' resource identifiers. */
+    private static RequestOrigin requestOrigin(GatewayConfig config, List<Route> routes) {
+        Set<String> resources = routes.stream().flatMap(r -> r.acceptedAudiences().stream()).collect(Collectors.toSet());
+        Set<String> hosts = config.listen().allowedHosts() != null ? Set.copyOf(config.listen().allowedHosts())
+                : resources.stream().map(r -> java.net.URI.create(r).getHost()).collect(Collectors.toSet());
+        Set<String> origins = config.listen().allowedOrigins() != null ? Set.copyOf(config.listen().allowedOrigins())
+                : resources.stream().map(RequestOrigin::originOf).collect(Collectors.toSet());
+        return new RequestOrigin(hosts, origins);
     }
 
     public int port() {

@@ -29,7 +29,7 @@ class AdminAndReadinessTest {
         String issuer = "http://127.0.0.1:" + idpPort + "/default";
         try (TestMcpServer upstream = TestMcpServer.start()) {
             String yaml = """
-                    listen: { host: 127.0.0.1, port: 0 }
+                    listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1] }
                     admin: { host: 127.0.0.1, port: 0 }
                     issuers: [ { issuer: %s, require-access-token-type: false, algorithms: [RS256] } ]
                     routes: [ { name: t, path: /mcp, upstream: %s, resource: %s } ]
@@ -80,7 +80,7 @@ class AdminAndReadinessTest {
 
     private static GatewayHarness startUnready(String issuer, String upstream) {
         String yaml = """
-                listen: { host: 127.0.0.1, port: 0 }
+                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1] }
                 admin: { host: 127.0.0.1, port: 0 }
                 issuers: [ { issuer: %s, require-access-token-type: false, algorithms: [RS256] } ]
                 routes: [ { name: t, path: /mcp, upstream: %s, resource: %s } ]

@@ -29,7 +29,7 @@ final class GatewayHarness implements AutoCloseable {
     /** A gateway with one route {@code /mcp} to {@code upstream}, trusting {@code issuer} (JWKS discovered). */
     static GatewayHarness start(String issuer, String upstream, String extraRouteYaml, String extraIssuerYaml) {
         String yaml = """
-                listen: { host: 127.0.0.1, port: 0, max-body-size: 64KiB }
+                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], max-body-size: 64KiB }
                 admin: { host: 127.0.0.1, port: 0 }
                 issuers:
                   - issuer: %s

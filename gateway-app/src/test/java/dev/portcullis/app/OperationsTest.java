@@ -165,7 +165,7 @@ class OperationsTest {
 
     private static String yaml(TestIdp idp, String upstream, String extra) {
         return """
-                listen: { host: 127.0.0.1, port: 0, max-body-size: 64KiB }
+                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], max-body-size: 64KiB }
                 admin: { host: 127.0.0.1, port: 0 }
                 issuers: [ { issuer: %s, require-access-token-type: false, algorithms: [RS256] } ]
                 routes: [ { name: test, path: /mcp, upstream: %s, resource: %s, scopes: [mcp:tools] } ]

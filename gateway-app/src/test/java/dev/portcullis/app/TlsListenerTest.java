@@ -35,7 +35,7 @@ class TlsListenerTest {
 
         try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start()) {
             String yaml = """
-                    listen: { host: 127.0.0.1, port: 0, tls: { certificate: %s, private-key: %s } }
+                    listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], tls: { certificate: %s, private-key: %s } }
                     admin: { host: 127.0.0.1, port: 0 }
                     issuers: [ { issuer: %s, require-access-token-type: false, algorithms: [RS256] } ]
                     routes: [ { name: t, path: /mcp, upstream: %s, resource: %s } ]

@@ -91,7 +91,8 @@ public final class Auditor {
         if (failure != null) {
             String kind = switch (failure.reason()) {
                 case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN -> "unauthenticated";
-                case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE -> "invalid";
+                case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE,
+                        MISDIRECTED_HOST, ORIGIN_NOT_ALLOWED -> "invalid";
                 default -> decision != null ? decision.outcome().name().toLowerCase(Locale.ROOT) : "error";
             };
             String rule = failure.reason().name().toLowerCase(Locale.ROOT)

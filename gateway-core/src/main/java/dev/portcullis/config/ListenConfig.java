@@ -14,9 +14,14 @@ import java.time.Duration;
  * @param requestTimeout time allowed to receive a whole request body (default {@code 30s})
  * @param shutdownGrace  on SIGTERM: stop accepting, end SSE streams cleanly, and let in-flight requests
  *                       finish for at most this long (default {@code 20s})
+ * @param allowedHosts   accepted {@code Host} names (DNS-rebinding defence; no port). Default: the hosts of the
+ *                       routes' resource identifiers. {@code "*"} accepts any (only behind a proxy that checks it)
+ * @param allowedOrigins accepted browser {@code Origin}s. Default: the origins of the routes' resource
+ *                       identifiers. Requests without {@code Origin} are not affected
  */
 public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize maxBodySize,
-                           DataSize maxHeaderSize, Duration idleTimeout, Duration requestTimeout, Duration shutdownGrace) {
+                           DataSize maxHeaderSize, Duration idleTimeout, Duration requestTimeout, Duration shutdownGrace,
+                           java.util.List<String> allowedHosts, java.util.List<String> allowedOrigins) {
     public ListenConfig {
         host = host == null ? "0.0.0.0" : host;
         port = Checks.port("port", port, 8443);
@@ -25,6 +30,15 @@ public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize ma
         idleTimeout = idleTimeout == null ? Duration.ofSeconds(120) : idleTimeout;
         requestTimeout = requestTimeout == null ? Duration.ofSeconds(30) : requestTimeout;
         shutdownGrace = shutdownGrace == null ? Duration.ofSeconds(20) : shutdownGrace;
+        allowedHosts = allowedHosts == null ? null : java.util.List.copyOf(allowedHosts);
+        allowedOrigins = allowedOrigins == null ? null : java.util.List.copyOf(allowedOrigins);
+        if (allowedOrigins != null) {
+            for (String origin : allowedOrigins) {
+                if (!origin.equals("*") && !origin.matches("https?://[^/?#\\s]+")) {
+                    throw ConfigException.expected("allowed-origins", origin, "scheme://host[:port] without a path, or *");
+                }
+            }
+        }
         if (maxBodySize.bytes() < 1024 || maxBodySize.bytes() > Integer.MAX_VALUE - 8) {
             throw ConfigException.expected("max-body-size", maxBodySize, "1KiB..2GiB");
         }
@@ -34,6 +48,6 @@ public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize ma
     }
 
     public static ListenConfig defaults() {
-        return new ListenConfig(null, null, null, null, null, null, null, null);
+        return new ListenConfig(null, null, null, null, null, null, null, null, null, null);
     }
 }

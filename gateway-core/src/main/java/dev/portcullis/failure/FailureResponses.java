@@ -34,6 +34,8 @@ public final class FailureResponses {
     static Shape shape(Reason reason) {
         return switch (reason) {
             case NO_ROUTE -> new Shape(404, null, false, null);
+            case MISDIRECTED_HOST -> new Shape(421, null, false, -32600);
+            case ORIGIN_NOT_ALLOWED -> new Shape(403, null, false, -32600);
             case METHOD_NOT_ALLOWED -> new Shape(405, null, false, null);
             case NO_CREDENTIALS -> new Shape(401, null, true, null);
             case INVALID_CREDENTIALS_REQUEST -> new Shape(400, "invalid_request", true, null);

@@ -8,6 +8,10 @@ package dev.portcullis.failure;
 public enum Reason {
     /** No route for the path (404). */
     NO_ROUTE,
+    /** {@code Host} is not one of this gateway's names: DNS rebinding defence (421: PROXY-04). */
+    MISDIRECTED_HOST,
+    /** A browser {@code Origin} that is not allowed (403, JSON-RPC error without id: PROXY-05, E5g). */
+    ORIGIN_NOT_ALLOWED,
     /** HTTP method the endpoint does not serve (405 with Allow). */
     METHOD_NOT_ALLOWED,
     /** No bearer token in the Authorization header (401 without {@code error}: CHALLENGE-01). */

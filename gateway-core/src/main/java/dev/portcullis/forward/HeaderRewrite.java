@@ -20,7 +20,7 @@ import java.util.Set;
  *
  * <p>Upstream → client: everything but hop-by-hop headers, {@code WWW-Authenticate} (it would send
  * the client to the upstream's authorization server: CHALLENGE-07) and {@code Set-Cookie}
- * (PROXY-09). A {@code Cache-Control} is added when the upstream sent none, so no shared cache
+ * (PROXY-09), nor the upstream's CORS headers (the gateway answers CORS itself). A {@code Cache-Control} is added when the upstream sent none, so no shared cache
  * stores MCP responses.
  */
 public final class HeaderRewrite {
@@ -66,7 +66,8 @@ public final class HeaderRewrite {
         Set<String> dropped = connectionNamed(upstream);
         for (Map.Entry<String, String> header : upstream) {
             String name = header.getKey().toLowerCase(Locale.ROOT);
-            if (HOP_BY_HOP.contains(name) || NEVER_DOWNSTREAM.contains(name) || dropped.contains(name)) {
+            if (HOP_BY_HOP.contains(name) || NEVER_DOWNSTREAM.contains(name) || dropped.contains(name)
+                    || name.startsWith("access-control-")) {
                 continue;
             }
             out.add(header.getKey(), header.getValue());
