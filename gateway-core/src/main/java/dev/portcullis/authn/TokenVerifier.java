@@ -77,7 +77,16 @@ public final class TokenVerifier {
         VerifiedToken cached = verified.getIfPresent(token.sha256());
         Mono<VerifiedToken> checked = cached != null ? Mono.just(cached) : verifySignature(token)
                 .doOnNext(v -> verified.put(token.sha256(), v));
-        return checked.map(v -> toPrincipal(v, token, audiences));
+        return checked.map(v -> {
+            try {
+                return toPrincipal(v, token, audiences);
+            } catch (GatewayFailure failure) {
+                throw failure;
+            } catch (RuntimeException wrongType) {
+                // A claim of an unexpected type (aud as a number, act as a string...): never a 500.
+                throw invalid("claim_type", "The access token has a malformed claim", wrongType.getClass().getSimpleName());
+            }
+        });
     }
 
     private Mono<VerifiedToken> verifySignature(BearerToken token) {
@@ -85,8 +94,12 @@ public final class TokenVerifier {
         JWTClaimsSet claims;
         try {
             jwt = SignedJWT.parse(token.value());
+            // RFC 7519 §4: claim names are unique. Refuse duplicates rather than guess which one the
+            // issuer meant (the same for header parameters).
+            StrictJson.requireUniqueMembers(jwt.getHeader().getParsedBase64URL().decodeToString());
+            StrictJson.requireUniqueMembers(jwt.getPayload().toBase64URL().decodeToString());
             claims = jwt.getJWTClaimsSet();
-        } catch (ParseException | IllegalArgumentException e) {
+        } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
             return Mono.error(invalid("malformed", "The access token is malformed", "not a signed JWT"));
         }
         JwksCache issuer = claims.getIssuer() == null ? null : issuers.get(claims.getIssuer());
@@ -172,6 +185,10 @@ public final class TokenVerifier {
         Date iat = claims.getIssueTime();
         if (iat != null && now.plus(skew).isBefore(iat.toInstant())) {
             throw invalid("issued_in_future", "The access token is not yet valid", "iat in the future");
+        }
+        Date maxExpiry = Date.from((iat != null ? iat.toInstant() : now).plus(config.maxTokenLifetime()).plus(skew));
+        if (exp.after(maxExpiry)) {
+            throw invalid("lifetime", "The access token lifetime is too long", "exp beyond max-token-lifetime");
         }
         List<String> aud = claims.getAudience();
         if (aud == null || aud.stream().noneMatch(audiences::contains)) {

@@ -22,11 +22,13 @@ import java.util.Set;
  * @param jwksRefresh            keys are re-fetched in the background this long after the last fetch (default 5m)
  * @param jwksMinRefreshInterval an unknown {@code kid} triggers at most one fetch per this interval (default 30s: SECURITY-04)
  * @param allowInsecureHttp      allow plain-http issuer/JWKS URLs on non-loopback hosts (development only; default false)
+ * @param maxTokenLifetime       tokens whose {@code exp} lies further than this after {@code iat} (or now) are refused
+ *                               (default 24h): a far-future token is a stolen-forever token
  */
 public record IssuerConfig(String issuer, String jwksUri, List<String> algorithms, String claims,
                            String scopeClaim, String rolesClaim, String agentClaim, Duration clockSkew,
                            Boolean requireAccessTokenType, Duration jwksRefresh, Duration jwksMinRefreshInterval,
-                           Boolean allowInsecureHttp) {
+                           Boolean allowInsecureHttp, Duration maxTokenLifetime) {
 
     /** Asymmetric JWS algorithms only: HMAC against a public key and {@code none} can never be configured. */
     public static final Set<String> SUPPORTED_ALGORITHMS = Set.of(
@@ -61,6 +63,10 @@ public record IssuerConfig(String issuer, String jwksUri, List<String> algorithm
         requireAccessTokenType = requireAccessTokenType == null || requireAccessTokenType;
         jwksRefresh = jwksRefresh == null ? Duration.ofMinutes(5) : jwksRefresh;
         jwksMinRefreshInterval = jwksMinRefreshInterval == null ? Duration.ofSeconds(30) : jwksMinRefreshInterval;
+        maxTokenLifetime = maxTokenLifetime == null ? Duration.ofHours(24) : maxTokenLifetime;
+        if (maxTokenLifetime.compareTo(Duration.ofMinutes(1)) < 0) {
+            throw ConfigException.expected("max-token-lifetime", DurationText.format(maxTokenLifetime), "at least 1m");
+        }
         if (jwksRefresh.compareTo(Duration.ofSeconds(1)) < 0) {
             throw ConfigException.expected("jwks-refresh", DurationText.format(jwksRefresh), "at least 1s");
         }

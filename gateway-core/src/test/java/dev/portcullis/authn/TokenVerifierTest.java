@@ -54,7 +54,7 @@ class TokenVerifierTest {
 
     private IssuerConfig issuerConfig(String issuer, String refresh) {
         return new IssuerConfig(issuer, idp.jwksUri(), List.of("RS256", "ES256"), "generic", null, null, null,
-                null, true, dev.portcullis.config.DurationText.parse(refresh), Duration.ofSeconds(30), false);
+                null, true, dev.portcullis.config.DurationText.parse(refresh), Duration.ofSeconds(30), false, null);
     }
 
     private Principal verify(String token) {
@@ -209,7 +209,7 @@ class TokenVerifierTest {
     @Test
     void scopesFromScpArrayAndRolesFromNestedClaim() throws Exception {
         var config = new IssuerConfig(idp.issuer(), idp.jwksUri(), List.of("RS256"), "keycloak", "scp", null, null,
-                null, true, null, null, false);
+                null, true, null, null, false, null);
         var keycloak = new TokenVerifier(List.of(new JwksCache(config, http, new ObjectMapper(), Ticker.systemTicker())),
                 Clock.systemUTC(), Ticker.systemTicker(), 10);
         String token = idp.rs256(idp.claims().claim("scp", List.of("a", "B")).claim("azp", "kc-agent")

@@ -1,0 +1,28 @@
+package dev.portcullis.authn;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import java.io.IOException;
+
+/** Rejects JSON whose objects repeat a member name (token headers and claims). */
+final class StrictJson {
+    private static final JsonFactory STRICT = JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).build())
+            .build();
+
+    private StrictJson() {}
+
+    /** @throws IllegalStateException when a member name repeats or the text is not JSON */
+    static void requireUniqueMembers(String json) {
+        try (JsonParser parser = STRICT.createParser(json)) {
+            while (parser.nextToken() != null) {
+                // reading every token is what triggers the duplicate check
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("not strict JSON", e);
+        }
+    }
+}
