@@ -166,7 +166,7 @@ final class PolicyReader {
             problem(child(path, "arguments"), "unknown key (arguments apply to tools and prompts only; expected one of: "
                     + String.join(", ", RULE_KEYS.stream().sorted().toList()) + ")");
         }
-        onlyKeys(path, node, arguments ? RULE_KEYS_WITH_ARGUMENTS : List.of("deny", "scopes", "roles", "agents", "arguments"));
+        onlyKeys(path, node, RULE_KEYS_WITH_ARGUMENTS); // arguments outside tools and prompts: reported just above
         boolean deny = false;
         JsonNode denyNode = node.get("deny");
         if (denyNode != null) {
