@@ -17,8 +17,13 @@ import java.util.Optional;
 public record McpMessage(Kind kind, JsonNode id, String method, Optional<String> target, JsonNode params) {
     public enum Kind { REQUEST, NOTIFICATION, RESPONSE }
 
-    /** What policy decides on; responses (client answers to server requests) have no method. */
+    /**
+     * What policy decides on; responses (client answers to server requests) have no method.
+     * {@code params.arguments} rides along for {@code tools/call} and {@code prompts/get} only.
+     */
     public Operation operation() {
-        return new Operation(method == null ? "" : method, target);
+        boolean hasArguments = ("tools/call".equals(method) || "prompts/get".equals(method))
+                && params != null && params.isObject();
+        return new Operation(method == null ? "" : method, target, hasArguments ? params.get("arguments") : null);
     }
 }

@@ -30,6 +30,18 @@ class JsonRpcInspectorTest {
     }
 
     @Test
+    void operationCarriesToolArgumentsForPolicy() {
+        McpMessage m = inspect("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\","
+                + "\"params\":{\"name\":\"export\",\"arguments\":{\"limit\":5}}}").get(0);
+        assertThat(m.operation().arguments().get("limit").intValue()).isEqualTo(5);
+        McpMessage prompt = inspect("{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"prompts/get\","
+                + "\"params\":{\"name\":\"p\",\"arguments\":{\"tone\":\"formal\"}}}").get(0);
+        assertThat(prompt.operation().arguments().get("tone").textValue()).isEqualTo("formal");
+        McpMessage ping = inspect("{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\",\"params\":{\"arguments\":1}}").get(0);
+        assertThat(ping.operation().arguments().isMissingNode()).isTrue();
+    }
+
+    @Test
     void classifiesNotificationsAndResponses() {
         assertThat(inspect("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}").get(0).kind())
                 .isEqualTo(McpMessage.Kind.NOTIFICATION);

@@ -3,12 +3,30 @@ package dev.portcullis.policy;
 /**
  * Decides one operation for one subject. Implementations are pure: no I/O, no clock, no
  * mutable state, so a decision can be reproduced by {@code check} and {@code explain} without a
- * server.
+ * server. A policy loaded from a file is a {@link CompiledPolicy} (see {@link PolicyLoader}).
  */
 @FunctionalInterface
 public interface Policy {
 
     Decision decide(Subject subject, Operation operation);
+
+    /**
+     * Whether a list response may show this item to this caller (POLICY-05): true when the caller
+     * may use the item ignoring argument constraints, i.e. using it without arguments would be
+     * allowed, or denied only because of its arguments. Items that need a step-up are not visible.
+     *
+     * @param kind {@code tool}, {@code resource}, {@code resource-template} or {@code prompt}
+     * @param name the tool name, resource URI, URI template or prompt name, exactly as listed
+     * @throws IllegalArgumentException for an unknown kind
+     */
+    default boolean visible(Subject subject, String kind, String name) {
+        return visible(subject, ItemKind.of(kind), name);
+    }
+
+    /** As {@link #visible(Subject, String, String)}. */
+    default boolean visible(Subject subject, ItemKind kind, String name) {
+        return decide(subject, kind.use(name)).visible();
+    }
 
     /**
      * The policy of a route that names no policy file: every authenticated caller may send

@@ -1,0 +1,204 @@
+package dev.portcullis.policy;
+
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedSet;
+
+/**
+ * A policy file ready to decide: immutable, no I/O, no clock, so the same subject and operation
+ * always get the same decision (safe to share between threads).
+ *
+ * <p>Which rules a method consults:
+ * <ul>
+ *   <li>{@code tools/call} → {@code tools} by {@code params.name}; {@code resources/read},
+ *       {@code resources/subscribe}, {@code resources/unsubscribe} → {@code resources} by
+ *       {@code params.uri}; {@code prompts/get} → {@code prompts} by {@code params.name}.</li>
+ *   <li>Protocol plumbing ({@code initialize}, {@code ping}, {@code notifications/*}, {@code tools/list},
+ *       {@code resources/list}, {@code resources/templates/list}, {@code prompts/list}, and responses
+ *       (method "")) → allowed to any authenticated caller, unless {@code methods} names the method
+ *       exactly. Globs under {@code methods} never match plumbing.</li>
+ *   <li>Any other method ({@code completion/complete}, {@code logging/setLevel}, {@code tasks/*}, …)
+ *       → {@code methods}.</li>
+ *   <li>Nothing matched → {@code default} (deny unless the file says allow).</li>
+ * </ul>
+ *
+ * <p>Decision order: the server-wide {@code agents.allow} (deny) → the most specific rule →
+ * {@code deny: true} (deny) → the rule's {@code agents} (deny) → its {@code roles}, any of (deny) →
+ * its {@code scopes}, all of, counting implied scopes (step-up naming every missing scope) → its
+ * {@code arguments} (deny, visible) → allow, carrying the rule's scopes.
+ */
+public final class CompiledPolicy implements Policy {
+    private static final Set<String> PLUMBING = Set.of("initialize", "ping", "tools/list", "resources/list",
+            "resources/templates/list", "prompts/list");
+    private static final Map<String, Rule.Section> TARGETED = Map.of(
+            "tools/call", Rule.Section.TOOLS,
+            "resources/read", Rule.Section.RESOURCES,
+            "resources/subscribe", Rule.Section.RESOURCES,
+            "resources/unsubscribe", Rule.Section.RESOURCES,
+            "prompts/get", Rule.Section.PROMPTS);
+
+    private final String source;
+    private final boolean defaultAllow;
+    private final Optional<Set<String>> allowedAgents;
+    private final ScopeHierarchy scopes;
+    private final Map<Rule.Section, RuleSet> sections;
+    private final Map<String, Rule> rulesById;
+
+    CompiledPolicy(PolicyFile file) {
+        this.source = file.source();
+        this.defaultAllow = file.defaultAllow();
+        this.allowedAgents = file.allowedAgents();
+        this.scopes = file.scopes();
+        Map<Rule.Section, RuleSet> bySection = new EnumMap<>(Rule.Section.class);
+        Map<String, Rule> byId = new LinkedHashMap<>();
+        for (Rule.Section section : Rule.Section.values()) {
+            List<RuleSet.Entry> entries = file.rules(section);
+            bySection.put(section, new RuleSet(entries));
+            entries.forEach(entry -> byId.put(entry.rule().id(), entry.rule()));
+        }
+        this.sections = Collections.unmodifiableMap(bySection);
+        this.rulesById = Collections.unmodifiableMap(byId);
+    }
+
+    /** Whether {@code method} is protocol plumbing, allowed unless {@code methods} names it exactly. */
+    public static boolean isPlumbing(String method) {
+        return method.isEmpty() || PLUMBING.contains(method) || method.startsWith("notifications/");
+    }
+
+    /** The section {@code method} is decided by ({@code tools/call} → tools …), or empty for other methods. */
+    public static Optional<Rule.Section> sectionOf(String method) {
+        return Optional.ofNullable(TARGETED.get(method));
+    }
+
+    @Override
+    public Decision decide(Subject subject, Operation operation) {
+        if (allowedAgents.isPresent() && !allowedAgents.get().contains(subject.agent())) {
+            return Decision.deny("agents.allow", "agent " + Text.quoted(subject.agent())
+                    + " is not in the server-wide agents.allow list");
+        }
+        String method = operation.method();
+        Optional<Rule.Section> section = sectionOf(method);
+        if (section.isPresent()) {
+            return decideTarget(section.get(), subject, operation);
+        }
+        String what = "method " + Text.quoted(method);
+        RuleSet methods = sections.get(Rule.Section.METHODS);
+        if (isPlumbing(method)) {
+            Optional<Rule> named = methods.exact(method);
+            return named.isPresent()
+                    ? apply(named.get(), what, subject, operation)
+                    : Decision.allow("plumbing", (method.isEmpty() ? "a response" : what)
+                            + " is protocol plumbing, allowed to any authenticated caller");
+        }
+        Optional<Rule> rule = methods.match(method);
+        return rule.isPresent() ? apply(rule.get(), what, subject, operation) : byDefault(what);
+    }
+
+    private Decision decideTarget(Rule.Section section, Subject subject, Operation operation) {
+        if (operation.target().isEmpty()) {
+            return Decision.deny("default", operation.method() + " names no " + section.noun());
+        }
+        String what = section.noun() + " " + Text.quoted(operation.target().get());
+        Optional<Rule> rule = sections.get(section).match(operation.target().get());
+        return rule.isPresent() ? apply(rule.get(), what, subject, operation) : byDefault(what);
+    }
+
+    private Decision byDefault(String what) {
+        return defaultAllow
+                ? Decision.allow("default", "no rule covers " + what + "; default is allow")
+                : Decision.deny("default", "no rule covers " + what + "; default is deny");
+    }
+
+    /** The checks of one rule, in order; the first that fails decides. */
+    private Decision apply(Rule rule, String what, Subject subject, Operation operation) {
+        if (rule.deny()) {
+            return Decision.deny(rule.id(), what + " is denied by " + rule.id());
+        }
+        if (!rule.agents().isEmpty() && !rule.agents().contains(subject.agent())) {
+            return Decision.deny(rule.id(), what + " is limited to " + Text.plural(rule.agents().size(), "agent ", "agents ")
+                    + Text.list(rule.agents()) + "; caller's agent is " + Text.quoted(subject.agent()));
+        }
+        if (!rule.roles().isEmpty() && Collections.disjoint(rule.roles(), subject.roles())) {
+            return Decision.deny(rule.id(), what + " requires " + Text.plural(rule.roles().size(), "role ", "one of roles ")
+                    + Text.list(rule.roles()));
+        }
+        SortedSet<String> missing = scopes.missing(rule.scopes(), subject.scopes());
+        if (!missing.isEmpty()) {
+            return Decision.stepUp(rule.id(), what + " requires " + Text.plural(rule.scopes().size(), "scope ", "scopes ")
+                    + Text.list(rule.scopes()) + " (missing: " + Text.list(missing) + ")", missing);
+        }
+        for (ArgumentConstraint constraint : rule.arguments()) {
+            Optional<String> violation = constraint.violation(operation.arguments());
+            if (violation.isPresent()) {
+                return Decision.denyVisible(rule.id(), what + ": " + violation.get());
+            }
+        }
+        return Decision.allow(rule.id(), what + " is allowed by " + rule.id(), rule.scopes());
+    }
+
+    /**
+     * As {@link Policy#visible(Subject, ItemKind, String)}. A resource template is visible when the
+     * most specific rules it overlaps let the caller through: rules are tried most specific first;
+     * the first overlapping rule the caller passes makes it visible; the first overlapping rule the
+     * caller fails that matches the template's own text (so covers, as far as a glob can tell, every
+     * URI it produces: {@code file:///secret/**} covers {@code file:///secret/{name}}) hides it;
+     * with neither, {@code default} decides.
+     */
+    @Override
+    public boolean visible(Subject subject, ItemKind kind, String name) {
+        if (kind != ItemKind.RESOURCE_TEMPLATE) {
+            return Policy.super.visible(subject, kind, name);
+        }
+        if (allowedAgents.isPresent() && !allowedAgents.get().contains(subject.agent())) {
+            return false;
+        }
+        Glob template = Glob.uriTemplate(name);
+        Operation read = Operation.resourceRead(name);
+        for (RuleSet.Entry entry : sections.get(Rule.Section.RESOURCES).byPriority()) {
+            if (!entry.glob().overlaps(template)) {
+                continue;
+            }
+            if (apply(entry.rule(), "resource template", subject, read).visible()) {
+                return true;
+            }
+            if (entry.glob().matches(name)) {
+                return false;
+            }
+        }
+        return defaultAllow;
+    }
+
+    /** The rule with this id ({@link Decision#ruleId()}), if a file rule decided. */
+    public Optional<Rule> rule(String ruleId) {
+        return Optional.ofNullable(rulesById.get(ruleId));
+    }
+
+    /** Every rule, section by section, in file order. */
+    public List<Rule> rules() {
+        return List.copyOf(rulesById.values());
+    }
+
+    /** {@code default: allow}. */
+    public boolean defaultAllows() {
+        return defaultAllow;
+    }
+
+    /** {@code agents.allow}, or empty when any agent may call. */
+    public Optional<Set<String>> allowedAgents() {
+        return allowedAgents;
+    }
+
+    public ScopeHierarchy scopeHierarchy() {
+        return scopes;
+    }
+
+    /** The file name the policy came from (for messages). */
+    public String source() {
+        return source;
+    }
+}

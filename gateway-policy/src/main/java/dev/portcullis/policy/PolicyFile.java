@@ -1,0 +1,28 @@
+package dev.portcullis.policy;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The validated content of one policy file, as {@link PolicyReader} read it; {@link CompiledPolicy}
+ * indexes it for decisions.
+ *
+ * @param source        the file name used in messages
+ * @param defaultAllow  {@code default: allow}; false for {@code deny} or when absent
+ * @param allowedAgents {@code agents.allow}, or empty when any agent may call
+ * @param scopes        {@code scopes.implies}
+ * @param rules         each section's rules in file order
+ */
+record PolicyFile(String source, boolean defaultAllow, Optional<Set<String>> allowedAgents, ScopeHierarchy scopes,
+                  Map<Rule.Section, List<RuleSet.Entry>> rules) {
+    PolicyFile {
+        allowedAgents = allowedAgents.map(Set::copyOf);
+        rules = Map.copyOf(rules);
+    }
+
+    List<RuleSet.Entry> rules(Rule.Section section) {
+        return rules.getOrDefault(section, List.of());
+    }
+}

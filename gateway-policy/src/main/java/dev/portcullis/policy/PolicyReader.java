@@ -1,0 +1,384 @@
+package dev.portcullis.policy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Reads the YAML tree of a policy file into a {@link PolicyFile}, checking every key, type and value
+ * on the way. It does not stop at the first problem: every problem is collected, each as
+ * {@code file:line: field: problem (expected: …)}.
+ */
+final class PolicyReader {
+    private static final List<String> TOP_KEYS = List.of("default", "agents", "scopes", "tools", "resources",
+            "prompts", "methods");
+    private static final List<String> RULE_KEYS = List.of("deny", "scopes", "roles", "agents");
+    private static final List<String> RULE_KEYS_WITH_ARGUMENTS = List.of("deny", "scopes", "roles", "agents", "arguments");
+    private static final List<String> CONSTRAINT_KEYS = List.of("equals", "one-of", "min", "max", "pattern",
+            "max-length", "optional");
+    static final String SCOPE_TOKEN = "a scope token: printable ASCII without spaces, quotes or backslashes";
+
+    private final String source;
+    private final LineIndex lines;
+    private final List<Problem> problems = new ArrayList<>();
+
+    private record Problem(int line, String text) {}
+
+    PolicyReader(String source, LineIndex lines) {
+        this.source = source;
+        this.lines = lines;
+    }
+
+    /** The problems found by {@link #read}, in line order; the file is usable only when there are none. */
+    List<String> problems() {
+        return problems.stream().sorted(java.util.Comparator.comparingInt(Problem::line)).map(Problem::text).toList();
+    }
+
+    PolicyFile read(JsonNode root) {
+        if (root == null || root.isMissingNode() || root.isNull()) {
+            problems.add(new Problem(0, source + ": is empty (expected: a mapping with default, agents, scopes, tools,"
+                    + " resources, prompts, methods)"));
+            return null;
+        }
+        List<Object> top = List.of();
+        if (!root.isObject()) {
+            expected(top, root, "a mapping with default, agents, scopes, tools, resources, prompts, methods");
+            return null;
+        }
+        onlyKeys(top, root, TOP_KEYS);
+        boolean defaultAllow = readDefault(root.get("default"));
+        Optional<Set<String>> agents = readAgents(root.get("agents"));
+        ScopeHierarchy scopes = readScopes(root.get("scopes"));
+        Map<Rule.Section, List<RuleSet.Entry>> rules = new EnumMap<>(Rule.Section.class);
+        for (Rule.Section section : Rule.Section.values()) {
+            rules.put(section, readSection(section, root.get(section.key())));
+        }
+        return new PolicyFile(source, defaultAllow, agents, scopes, rules);
+    }
+
+    private boolean readDefault(JsonNode node) {
+        if (node == null) {
+            return false;
+        }
+        if (node.isTextual() && (node.textValue().equals("deny") || node.textValue().equals("allow"))) {
+            return node.textValue().equals("allow");
+        }
+        expected(List.of("default"), node, "deny or allow");
+        return false;
+    }
+
+    private Optional<Set<String>> readAgents(JsonNode node) {
+        if (node == null) {
+            return Optional.empty();
+        }
+        List<Object> path = List.of("agents");
+        if (!node.isObject()) {
+            expected(path, node, "a mapping: { allow: [agent ids] }");
+            return Optional.empty();
+        }
+        onlyKeys(path, node, List.of("allow"));
+        JsonNode allow = node.get("allow");
+        if (allow == null) {
+            problem(path, "no allow list (expected: allow: [agent ids]; remove agents to admit any agent)");
+            return Optional.empty();
+        }
+        List<Object> allowPath = List.of("agents", "allow");
+        Set<String> ids = strings(allowPath, allow, "a list of agent ids (client_id)", "an agent id", s -> !s.isEmpty());
+        if (allow.isArray() && allow.isEmpty()) {
+            expected(allowPath, allow, "at least one agent id; remove agents to admit any agent");
+        }
+        return Optional.of(ids);
+    }
+
+    private ScopeHierarchy readScopes(JsonNode node) {
+        if (node == null) {
+            return ScopeHierarchy.none();
+        }
+        List<Object> path = List.of("scopes");
+        if (!node.isObject()) {
+            expected(path, node, "a mapping: { implies: { broader-scope: [narrower scopes] } }");
+            return ScopeHierarchy.none();
+        }
+        onlyKeys(path, node, List.of("implies"));
+        JsonNode implies = node.get("implies");
+        if (implies == null) {
+            return ScopeHierarchy.none();
+        }
+        List<Object> impliesPath = List.of("scopes", "implies");
+        if (!implies.isObject()) {
+            expected(impliesPath, implies, "a mapping of a broader scope to the list of scopes it implies");
+            return ScopeHierarchy.none();
+        }
+        Map<String, Set<String>> map = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> entry : fields(implies)) {
+            List<Object> scopePath = child(impliesPath, entry.getKey());
+            if (!isScopeToken(entry.getKey())) {
+                problem(scopePath, "not a scope token (expected: printable ASCII without spaces, quotes or backslashes)");
+                continue;
+            }
+            map.put(entry.getKey(), strings(scopePath, entry.getValue(), "a list of the scopes "
+                    + entry.getKey() + " implies", SCOPE_TOKEN, PolicyReader::isScopeToken));
+        }
+        return ScopeHierarchy.of(map);
+    }
+
+    private List<RuleSet.Entry> readSection(Rule.Section section, JsonNode node) {
+        List<RuleSet.Entry> entries = new ArrayList<>();
+        if (node == null || node.isNull()) {
+            return entries;
+        }
+        List<Object> path = List.of(section.key());
+        if (!node.isObject()) {
+            expected(path, node, "a mapping of " + section.noun() + " name or glob to rule");
+            return entries;
+        }
+        for (Map.Entry<String, JsonNode> entry : fields(node)) {
+            readRule(section, entry.getKey(), entry.getValue(), entries.size()).ifPresent(entries::add);
+        }
+        return entries;
+    }
+
+    private Optional<RuleSet.Entry> readRule(Rule.Section section, String name, JsonNode node, int order) {
+        List<Object> path = List.of(section.key(), name);
+        Glob glob;
+        try {
+            glob = section == Rule.Section.RESOURCES ? Glob.uri(name) : Glob.name(name);
+        } catch (IllegalArgumentException e) {
+            problem(path, "not a valid " + section.noun() + " pattern (" + e.getMessage() + ")");
+            return Optional.empty();
+        }
+        if (!node.isObject()) {
+            expected(path, node, "a rule mapping, e.g. { scopes: [...] }, or {} for any authenticated caller");
+            return Optional.empty();
+        }
+        boolean arguments = section == Rule.Section.TOOLS || section == Rule.Section.PROMPTS;
+        if (!arguments && node.has("arguments")) {
+            problem(child(path, "arguments"), "unknown key (arguments apply to tools and prompts only; expected one of: "
+                    + String.join(", ", RULE_KEYS.stream().sorted().toList()) + ")");
+        }
+        onlyKeys(path, node, RULE_KEYS_WITH_ARGUMENTS); // arguments outside tools and prompts: reported just above
+        boolean deny = false;
+        JsonNode denyNode = node.get("deny");
+        if (denyNode != null) {
+            if (denyNode.isBoolean()) {
+                deny = denyNode.booleanValue();
+            } else {
+                expected(child(path, "deny"), denyNode, "true or false");
+            }
+            if (deny && node.size() > 1) {
+                problem(child(path, "deny"), "true (expected: deny alone; a denying rule has no scopes, roles, agents"
+                        + " or arguments)");
+            }
+        }
+        Set<String> scopes = optionalStrings(path, node, "scopes", "a list of scopes", SCOPE_TOKEN,
+                PolicyReader::isScopeToken);
+        Set<String> roles = optionalStrings(path, node, "roles", "a list of role names", "a role name",
+                s -> !s.isEmpty());
+        Set<String> agents = optionalStrings(path, node, "agents", "a list of agent ids (client_id)", "an agent id",
+                s -> !s.isEmpty());
+        List<ArgumentConstraint> constraints = arguments ? readArguments(child(path, "arguments"), node.get("arguments"))
+                : List.of();
+        Rule rule = new Rule(Rule.idOf(section, name), section, name, lines.lineOf(path), deny, scopes, roles, agents,
+                constraints);
+        return Optional.of(new RuleSet.Entry(rule, glob, order));
+    }
+
+    private List<ArgumentConstraint> readArguments(List<Object> path, JsonNode node) {
+        List<ArgumentConstraint> out = new ArrayList<>();
+        if (node == null) {
+            return out;
+        }
+        if (!node.isObject()) {
+            expected(path, node, "a mapping of argument name to checks, e.g. { limit: { max: 100 } }");
+            return out;
+        }
+        for (Map.Entry<String, JsonNode> entry : fields(node)) {
+            readConstraint(child(path, entry.getKey()), entry.getKey(), entry.getValue()).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    private Optional<ArgumentConstraint> readConstraint(List<Object> path, String argument, JsonNode node) {
+        int before = problems.size();
+        for (String segment : argument.split("\\.", -1)) {
+            if (segment.isEmpty()) {
+                problem(path, "not a valid argument path (expected: an argument name or a dotted path such as options.limit)");
+                return Optional.empty();
+            }
+        }
+        if (!node.isObject()) {
+            expected(path, node, "a mapping of checks: equals, one-of, min, max, pattern, max-length, optional");
+            return Optional.empty();
+        }
+        onlyKeys(path, node, CONSTRAINT_KEYS);
+        JsonNode equalTo = node.get("equals");
+        if (equalTo != null && !JsonValues.isScalar(equalTo)) {
+            expected(child(path, "equals"), equalTo, "a string, number or true/false");
+        }
+        List<JsonNode> oneOf = null;
+        JsonNode oneOfNode = node.get("one-of");
+        if (oneOfNode != null) {
+            oneOf = new ArrayList<>();
+            if (!oneOfNode.isArray() || oneOfNode.isEmpty()) {
+                expected(child(path, "one-of"), oneOfNode, "a non-empty list of strings, numbers or true/false");
+            } else {
+                for (int i = 0; i < oneOfNode.size(); i++) {
+                    if (JsonValues.isScalar(oneOfNode.get(i))) {
+                        oneOf.add(oneOfNode.get(i));
+                    } else {
+                        expected(child(path, "one-of", i), oneOfNode.get(i), "a string, number or true/false");
+                    }
+                }
+            }
+        }
+        BigDecimal min = number(child(path, "min"), node.get("min"));
+        BigDecimal max = number(child(path, "max"), node.get("max"));
+        if (min != null && max != null && min.compareTo(max) > 0) {
+            expected(child(path, "max"), node.get("max"), "at least min " + min.toPlainString());
+        }
+        Pattern pattern = null;
+        JsonNode patternNode = node.get("pattern");
+        if (patternNode != null) {
+            if (!patternNode.isTextual()) {
+                expected(child(path, "pattern"), patternNode, "a Java regular expression in a string");
+            } else {
+                try {
+                    pattern = Pattern.compile(patternNode.textValue());
+                } catch (PatternSyntaxException e) {
+                    expected(child(path, "pattern"), patternNode, "a Java regular expression; "
+                            + e.getDescription() + " near index " + e.getIndex());
+                }
+            }
+        }
+        Integer maxLength = null;
+        JsonNode maxLengthNode = node.get("max-length");
+        if (maxLengthNode != null) {
+            if (maxLengthNode.isIntegralNumber() && maxLengthNode.canConvertToInt() && maxLengthNode.intValue() >= 0) {
+                maxLength = maxLengthNode.intValue();
+            } else {
+                expected(child(path, "max-length"), maxLengthNode, "a whole number, 0 or more");
+            }
+        }
+        boolean optional = false;
+        JsonNode optionalNode = node.get("optional");
+        if (optionalNode != null) {
+            if (optionalNode.isBoolean()) {
+                optional = optionalNode.booleanValue();
+            } else {
+                expected(child(path, "optional"), optionalNode, "true or false");
+            }
+        }
+        boolean numberChecks = node.has("min") || node.has("max");
+        boolean stringChecks = node.has("pattern") || node.has("max-length");
+        if (numberChecks && stringChecks) {
+            problem(path, "number checks (min, max) and string checks (pattern, max-length) together can never pass"
+                    + " (expected: one kind)");
+        }
+        if (problems.size() == before && !node.has("equals") && oneOfNode == null && !numberChecks && !stringChecks) {
+            problem(path, "no checks (expected: at least one of equals, one-of, min, max, pattern, max-length)");
+        }
+        if (problems.size() > before) {
+            return Optional.empty();
+        }
+        return Optional.of(new ArgumentConstraint(argument, equalTo, oneOf, min, max, pattern, maxLength, optional));
+    }
+
+    private BigDecimal number(List<Object> path, JsonNode node) {
+        if (node == null) {
+            return null;
+        }
+        Optional<BigDecimal> value = JsonValues.decimal(node);
+        if (value.isEmpty()) {
+            expected(path, node, "a number");
+            return null;
+        }
+        return value.get();
+    }
+
+    private Set<String> optionalStrings(List<Object> rulePath, JsonNode rule, String key, String listExpectation,
+                                        String elementExpectation, Predicate<String> valid) {
+        JsonNode node = rule.get(key);
+        return node == null ? Set.of()
+                : strings(child(rulePath, key), node, listExpectation, elementExpectation, valid);
+    }
+
+    /** A list of strings, each checked; problems are reported and the bad elements dropped. */
+    private Set<String> strings(List<Object> path, JsonNode node, String listExpectation, String elementExpectation,
+                                Predicate<String> valid) {
+        Set<String> out = new LinkedHashSet<>();
+        if (!node.isArray()) {
+            expected(path, node, listExpectation);
+            return out;
+        }
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode element = node.get(i);
+            if (element.isTextual() && valid.test(element.textValue())) {
+                out.add(element.textValue());
+            } else {
+                expected(child(path, i), element, elementExpectation);
+            }
+        }
+        return out;
+    }
+
+    /** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E, at least one. Safe inside a quoted challenge. */
+    static boolean isScopeToken(String scope) {
+        if (scope.isEmpty()) return false;
+        for (int i = 0; i < scope.length(); i++) {
+            char c = scope.charAt(i);
+            if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+        }
+        return true;
+    }
+
+    private void onlyKeys(List<Object> path, JsonNode node, List<String> allowed) {
+        for (Map.Entry<String, JsonNode> entry : fields(node)) {
+            if (!allowed.contains(entry.getKey())) {
+                problem(child(path, entry.getKey()), "unknown key (expected one of: "
+                        + String.join(", ", allowed.stream().sorted().toList()) + ")");
+            }
+        }
+    }
+
+    private static List<Map.Entry<String, JsonNode>> fields(JsonNode node) {
+        List<Map.Entry<String, JsonNode>> out = new ArrayList<>();
+        out.addAll(node.properties());
+        return out;
+    }
+
+    private void expected(List<Object> path, JsonNode value, String expectation) {
+        String hint = value != null && value.isBoolean() && !expectation.contains("true")
+                ? "; unquoted yes, no, on and off are true/false in YAML, so quote them" : "";
+        problem(path, shown(value) + " (expected: " + expectation + hint + ")");
+    }
+
+    private void problem(List<Object> path, String message) {
+        String field = path.isEmpty() ? "" : Text.path(path) + ": ";
+        int line = Math.max(1, lines.lineOf(path));
+        problems.add(new Problem(line, source + ":" + line + ": " + field + message));
+    }
+
+    static String shown(JsonNode value) {
+        if (value == null || value.isNull() || value.isMissingNode()) return "no value";
+        if (value.isTextual()) return Text.quoted(value.textValue());
+        if (value.isArray()) return value.isEmpty() ? "an empty list" : "a list";
+        if (value.isObject()) return value.isEmpty() ? "an empty mapping" : "a mapping";
+        return value.asText();
+    }
+
+    private static List<Object> child(List<Object> path, Object... more) {
+        List<Object> out = new ArrayList<>(path);
+        out.addAll(List.of(more));
+        return List.copyOf(out);
+    }
+}
