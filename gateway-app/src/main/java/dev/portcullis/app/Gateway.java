@@ -42,13 +42,16 @@ public final class Gateway implements AutoCloseable {
     private final AdminServer admin;
     private final Forward forward;
     private final OutboundHttp outbound;
+    private final OutboundHttp tokenEndpoints;
     private final List<JwksCache> keys;
 
-    private Gateway(DisposableServer server, AdminServer admin, Forward forward, OutboundHttp outbound, List<JwksCache> keys) {
+    private Gateway(DisposableServer server, AdminServer admin, Forward forward, OutboundHttp outbound,
+                    OutboundHttp tokenEndpoints, List<JwksCache> keys) {
         this.server = server;
         this.admin = admin;
         this.forward = forward;
         this.outbound = outbound;
+        this.tokenEndpoints = tokenEndpoints;
         this.keys = keys;
     }
 
@@ -65,8 +68,12 @@ public final class Gateway implements AutoCloseable {
         List<Route> routes = config.routes().stream()
                 .map(route -> Route.compile(route, issuers, Policy.authenticatedOnly()))
                 .toList();
+        // Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse).
+        OutboundHttp tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, Duration.ofSeconds(5),
+                Duration.ofSeconds(60));
         Map<String, UpstreamCredentials> credentials = routes.stream()
-                .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.none()));
+                .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
+                        route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker())));
         Forward forward = new Forward(routes);
 
         McpRequestPath path = new McpRequestPath(
@@ -84,8 +91,9 @@ public final class Gateway implements AutoCloseable {
         AdminServer admin = AdminServer.bind(config.admin(), () -> keys.stream().allMatch(JwksCache::loaded), registry);
         log.info("Portcullis listening on {}:{} ({}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
                 config.listen().tls() != null ? "TLS" : "plain HTTP", config.admin().host(), admin.port(),
-                routes.stream().map(r -> r.path() + " -> " + r.name()).collect(Collectors.joining(", ")));
-        return new Gateway(server, admin, forward, outbound, keys);
+                routes.stream().map(r -> r.path() + " -> " + r.name() + " (upstream-auth "
+                        + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
+        return new Gateway(server, admin, forward, outbound, tokenEndpoints, keys);
     }
 
     public int port() {
@@ -112,6 +120,7 @@ public final class Gateway implements AutoCloseable {
         admin.close();
         forward.close();
         outbound.close();
+        tokenEndpoints.close();
     }
 
 }
