@@ -50,20 +50,6 @@ final class Checks {
         return uri;
     }
 
-    /** An absolute URI without fragment (an RFC 8707 resource indicator). */
-    static URI absoluteUri(String field, String value) {
-        required(field, value);
-        try {
-            URI uri = new URI(value);
-            if (uri.isAbsolute() && uri.getFragment() == null) {
-                return uri;
-            }
-        } catch (URISyntaxException e) {
-            // reported below
-        }
-        throw ConfigException.expected(field, value, "an absolute URI without fragment (RFC 8707)");
-    }
-
     static boolean isLoopback(String host) {
         String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
         if (h.equalsIgnoreCase("localhost")) {

@@ -1,6 +1,8 @@
 package dev.portcullis.config;
 
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,7 +82,10 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
             }
             flavor = flavor == null ? "rfc8693" : flavor;
             Flavor parsedFlavor = parse(Flavor.class, "flavor", flavor, "rfc8693 or entra-obo");
-            Checks.httpUrl("token-endpoint", tokenEndpoint, false);
+            URI endpoint = Checks.httpUrl("token-endpoint", tokenEndpoint, true);
+            if (endpoint.getScheme().equalsIgnoreCase("http") && !Checks.isLoopback(endpoint.getHost())) {
+                throw ConfigException.expected("token-endpoint", tokenEndpoint, "https (plain http only for loopback hosts: EXCHANGE-09)");
+            }
             Checks.required("client-id", clientId);
             if (clientId.isBlank()) {
                 throw ConfigException.expected("client-id", clientId, "the gateway's client id at the IdP");
@@ -124,7 +129,7 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
                 throw ConfigException.expected("audience", audience, "the upstream's name at the IdP");
             }
             if (resource != null) {
-                Checks.absoluteUri("resource", resource);
+                absoluteUri("resource", resource);
             }
             for (String scope : scopes) {
                 if (scope.isEmpty() || !scope.matches("[\\x21\\x23-\\x5B\\x5D-\\x7E]+")) {
@@ -198,6 +203,19 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
             throw new ConfigException("client-secret", "is required (expected: client-secret: ${ENV_VARIABLE} or client-secret-file)");
         }
         return inline;
+    }
+
+    /** An RFC 8707 resource indicator: an absolute URI without fragment. */
+    private static void absoluteUri(String field, String value) {
+        try {
+            URI uri = new URI(value);
+            if (uri.isAbsolute() && uri.getFragment() == null) {
+                return;
+            }
+        } catch (URISyntaxException e) {
+            // reported below
+        }
+        throw ConfigException.expected(field, value, "an absolute URI without fragment (RFC 8707)");
     }
 
     private static <E extends Enum<E>> E parse(Class<E> type, String field, String value, String expectation) {

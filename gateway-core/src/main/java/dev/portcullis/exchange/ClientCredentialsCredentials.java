@@ -59,8 +59,12 @@ public final class ClientCredentialsCredentials implements UpstreamCredentials {
     private Mono<IssuedToken> token(String scope) {
         return cache.get(key(scope), Instant.MAX, () -> tokenEndpoint.request(GrantRequest.clientCredentials(audience, resource, scope))
                 .doOnNext(issued -> log.debug("route={} client-credentials token for client={} audience={} resource={} "
-                                + "scope=\"{}\": sha256:{} jti={} expires={}", route, tokenEndpoint.clientId(), audience, resource,
+                                + "scope=\"{}\": sha256:{} jti={} expires={}", route, tokenEndpoint.clientId(), orDash(audience), orDash(resource),
                         scope, issued.fingerprint(), issued.tokenId(), issued.expiresAt())));
+    }
+
+    private static String orDash(String value) {
+        return value == null ? "-" : value;
     }
 
     private ExchangedTokenCache.Key key(String scope) {

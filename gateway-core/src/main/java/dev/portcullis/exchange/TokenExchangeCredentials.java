@@ -75,7 +75,7 @@ public final class TokenExchangeCredentials implements UpstreamCredentials {
                             + "subject_token=sha256:{} subject_jti={} -> issued sha256:{} jti={} granted_scope=\"{}\" expires={}",
                     route, config.flavor(), principal.subject(), principal.agent().isEmpty() ? "-" : principal.agent(),
                     actorToken.map(t -> tokenEndpoint.clientId() + " (actor_token sha256:" + t.fingerprint() + ")").orElse("-"),
-                    config.audience(), config.resource(), scope, principal.token().sha256().substring(0, 12),
+                    orDash(config.audience()), orDash(config.resource()), scope, principal.token().sha256().substring(0, 12),
                     principal.tokenId().isEmpty() ? "-" : principal.tokenId(), issued.fingerprint(), issued.tokenId(),
                     issued.grantedScope(), issued.expiresAt());
         }
@@ -88,6 +88,10 @@ public final class TokenExchangeCredentials implements UpstreamCredentials {
 
     private static Principal principal(AuthorizedRequest request) {
         return request.inspected().authenticated().principal();
+    }
+
+    private static String orDash(String value) {
+        return value == null ? "-" : value;
     }
 
     private static String nonNull(String value) {
