@@ -77,11 +77,13 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
             onlyWithCredentials("safety-margin", safetyMargin);
             onlyWithCredentials("negative-cache", negativeCache);
         } else {
-            if (flavor != null && parsedType != Type.TOKEN_EXCHANGE) {
+            Flavor parsedFlavor = null;
+            if (parsedType == Type.TOKEN_EXCHANGE) {
+                flavor = flavor == null ? "rfc8693" : flavor;
+                parsedFlavor = parse(Flavor.class, "flavor", flavor, "rfc8693 or entra-obo");
+            } else if (flavor != null) {
                 throw ConfigException.expected("flavor", flavor, "only with type token-exchange");
             }
-            flavor = flavor == null ? "rfc8693" : flavor;
-            Flavor parsedFlavor = parse(Flavor.class, "flavor", flavor, "rfc8693 or entra-obo");
             URI endpoint = Checks.httpUrl("token-endpoint", tokenEndpoint, true);
             if (endpoint.getScheme().equalsIgnoreCase("http") && !Checks.isLoopback(endpoint.getHost())) {
                 throw ConfigException.expected("token-endpoint", tokenEndpoint, "https (plain http only for loopback hosts: EXCHANGE-09)");
@@ -111,7 +113,7 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
                 notWith("algorithm", algorithm, clientAuth);
                 clientSecret = secret(clientSecret, clientSecretFile);
             }
-            if (parsedType == Type.TOKEN_EXCHANGE && parsedFlavor == Flavor.ENTRA_OBO) {
+            if (parsedFlavor == Flavor.ENTRA_OBO) {
                 notWith("audience", audience, "flavor entra-obo (name the upstream in scopes, e.g. api://todo/.default)");
                 notWith("resource", resource, "flavor entra-obo (name the upstream in scopes, e.g. api://todo/.default)");
                 notWith("actor-token", actorToken, "flavor entra-obo");
@@ -119,7 +121,7 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
                     throw new ConfigException("scopes", "is required with flavor entra-obo (expected: e.g. [api://todo/.default])");
                 }
             }
-            if (parsedType == Type.TOKEN_EXCHANGE && parsedFlavor == Flavor.RFC8693 && audience == null && resource == null) {
+            if (parsedFlavor == Flavor.RFC8693 && audience == null && resource == null) {
                 throw new ConfigException("audience", "is required (expected: audience and/or resource naming the upstream: EXCHANGE-02)");
             }
             if (parsedType == Type.CLIENT_CREDENTIALS) {

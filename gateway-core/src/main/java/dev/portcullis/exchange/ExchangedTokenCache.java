@@ -110,12 +110,6 @@ public final class ExchangedTokenCache {
         }
     }
 
-    /** Entries currently held (tests, metrics). */
-    public long size() {
-        cache.synchronous().cleanUp();
-        return cache.synchronous().estimatedSize();
-    }
-
     private long lifetimeNanos(Outcome outcome) {
         if (outcome.failure() != null) {
             return negativeTtl.toNanos();

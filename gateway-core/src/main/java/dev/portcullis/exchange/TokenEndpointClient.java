@@ -74,10 +74,8 @@ public final class TokenEndpointClient {
             String body = form.entrySet().stream()
                     .map(e -> ClientAuthentication.formEncode(e.getKey()) + "=" + ClientAuthentication.formEncode(e.getValue()))
                     .collect(Collectors.joining("&"));
-            return http.postForm(endpoint, body, headers, timeout);
-        })
-                .onErrorMap(e -> !(e instanceof GatewayFailure), this::transportFailure)
-                .flatMap(response -> Mono.fromCallable(() -> read(grant, response)));
+            return http.postForm(endpoint, body, headers, timeout).onErrorMap(this::transportFailure);
+        }).flatMap(response -> Mono.fromCallable(() -> read(grant, response)));
     }
 
     private GatewayFailure transportFailure(Throwable e) {
