@@ -41,6 +41,8 @@ public final class McpRequestPath {
     private static final Logger access = LoggerFactory.getLogger("portcullis.access");
     private static final Logger log = LoggerFactory.getLogger(McpRequestPath.class);
 
+    private static final java.time.Duration DISCARD_BODY_TIMEOUT = java.time.Duration.ofSeconds(2);
+
     private final RouteTable routes;
     private final Authenticate authenticate;
     private final Inspect inspect;
@@ -123,7 +125,18 @@ public final class McpRequestPath {
             // The response has started (an SSE stream broke mid-way): the status cannot change any more.
             return Mono.empty();
         }
-        return failures.respond(response, route, failure);
+        return unreadBodyDiscarded(request).then(failures.respond(response, route, failure));
+    }
+
+    /**
+     * A request refused before its body was read still has the body on the wire. Read and drop it
+     * (briefly) before answering, or closing the connection with unread data makes the kernel send a
+     * reset that can destroy the answer before the client reads it.
+     */
+    private static Mono<Void> unreadBodyDiscarded(HttpServerRequest request) {
+        return request.receive().then()
+                .timeout(DISCARD_BODY_TIMEOUT, Mono.empty())
+                .onErrorResume(alreadyRead -> Mono.empty());
     }
 
     private static GatewayFailure asFailure(Throwable e) {

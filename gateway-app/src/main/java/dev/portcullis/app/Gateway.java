@@ -52,6 +52,7 @@ public final class Gateway implements AutoCloseable {
     private final AdminServer admin;
     private final Forward forward;
     private final OutboundHttp outbound;
+    private final OutboundHttp tokenEndpoints;
     private final List<JwksCache> keys;
     private final ShutdownState state;
     private final Duration shutdownGrace;
@@ -61,13 +62,15 @@ public final class Gateway implements AutoCloseable {
         volatile boolean stopping;
     }
 
-    private Gateway(DisposableServer server, ChannelGroup connections, AdminServer admin, Forward forward, OutboundHttp outbound, List<JwksCache> keys,
+    private Gateway(DisposableServer server, ChannelGroup connections, AdminServer admin, Forward forward,
+                    OutboundHttp outbound, OutboundHttp tokenEndpoints, List<JwksCache> keys,
                     ShutdownState state, Duration shutdownGrace) {
         this.server = server;
         this.connections = connections;
         this.admin = admin;
         this.forward = forward;
         this.outbound = outbound;
+        this.tokenEndpoints = tokenEndpoints;
         this.keys = keys;
         this.state = state;
         this.shutdownGrace = shutdownGrace;
@@ -88,8 +91,12 @@ public final class Gateway implements AutoCloseable {
         List<Route> routes = config.routes().stream()
                 .map(route -> Route.compile(route, issuers, Policy.authenticatedOnly()))
                 .toList();
+        // Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse).
+        OutboundHttp tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, Duration.ofSeconds(5),
+                Duration.ofSeconds(60));
         Map<String, UpstreamCredentials> credentials = routes.stream()
-                .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.none()));
+                .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
+                        route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker())));
         Forward forward = new Forward(routes);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
@@ -113,8 +120,10 @@ public final class Gateway implements AutoCloseable {
                 () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry);
         log.info("Portcullis listening on {}:{} ({}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
                 config.listen().tls() != null ? "TLS" : "plain HTTP", config.admin().host(), admin.port(),
-                routes.stream().map(r -> r.path() + " -> " + r.name()).collect(Collectors.joining(", ")));
-        return new Gateway(server, connections, admin, forward, outbound, keys, state, config.listen().shutdownGrace());
+                routes.stream().map(r -> r.path() + " -> " + r.name() + " (upstream-auth "
+                        + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
+        return new Gateway(server, connections, admin, forward, outbound, tokenEndpoints, keys, state,
+                config.listen().shutdownGrace());
     }
 
     /** Host and Origin allow-lists: configured, or derived from the routes' resource identifiers. */
@@ -166,6 +175,7 @@ public final class Gateway implements AutoCloseable {
         admin.close();
         forward.close();
         outbound.close();
+        tokenEndpoints.close();
     }
 
 }

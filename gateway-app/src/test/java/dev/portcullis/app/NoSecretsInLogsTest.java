@@ -83,4 +83,59 @@ class NoSecretsInLogsTest {
             assertThat(lines).noneMatch(line -> line.contains(token) || line.contains(secretPart));
         }
     }
+
+    /**
+     * SECURITY-05 with token exchange: the caller's token, the exchanged token, the gateway's actor
+     * token and its client secret never appear in a log line, while the DEBUG delegation chain does
+     * (subject, agent, the gateway as actor, the upstream audience), with token fingerprints only.
+     */
+    @Test
+    void exchangeLogsTheDelegationChainButNoTokenOrSecret() {
+        Logger portcullis = (Logger) LoggerFactory.getLogger("dev.portcullis");
+        Level before = portcullis.getLevel();
+        portcullis.setLevel(Level.DEBUG);
+        String secret = "sec-SENTINEL-99ab";
+        List<String> secrets = new ArrayList<>();
+        int linesBefore = CapturingAppender.lines().size();
+        try (TestIdp idp = TestIdp.startWithTokenExchange(); TestMcpServer upstream = TestMcpServer.start();
+             GatewayHarness gw = GatewayHarness.start(idp.issuer(), upstream.url(), """
+                     upstream-auth:
+                       type: token-exchange
+                       token-endpoint: %s
+                       client-id: portcullis
+                       client-auth: client_secret_post
+                       client-secret: %s
+                       audience: todo-server
+                       scopes: [todo:read]
+                       actor-token: true""".formatted(idp.tokenEndpoint(), secret), null)) {
+            String caller = idp.accessToken(RESOURCE, "mcp:tools");
+            secrets.add(caller);
+            secrets.add(secret);
+            try (McpSyncClient client = McpClients.streamable(gw.baseUrl(), "/mcp", caller)) {
+                client.initialize();
+                String seen = McpClients.text(client.callTool(new McpSchema.CallToolRequest("whoami", Map.of())));
+                secrets.add(seen.substring("Bearer ".length()));
+            }
+            idp.tokenRequests().forEach(form -> {
+                if (form.containsKey("actor_token")) {
+                    secrets.add(form.get("actor_token"));
+                }
+            });
+        } finally {
+            portcullis.setLevel(before);
+        }
+
+        assertThat(secrets).hasSize(4);
+        List<String> lines = CapturingAppender.lines().subList(linesBefore, CapturingAppender.lines().size()).stream()
+                .filter(line -> PEERS.stream().noneMatch(line::startsWith))
+                .toList();
+        assertThat(lines).anyMatch(line -> line.contains("exchanged (rfc8693) subject=" + TestIdp.SUBJECT)
+                && line.contains("agent=" + TestIdp.CLIENT_ID) && line.contains("actor=portcullis")
+                && line.contains("audience=todo-server") && line.contains("subject_token=sha256:"));
+        for (String value : secrets) {
+            String[] parts = value.split("\\.");
+            String secretPart = parts.length == 3 ? parts[2] : value;
+            assertThat(lines).noneMatch(line -> line.contains(value) || line.contains(secretPart));
+        }
+    }
 }

@@ -13,7 +13,9 @@ import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
 import com.nimbusds.jose.proc.SecurityContext;
+import com.nimbusds.jwt.SignedJWT;
 import com.nimbusds.oauth2.sdk.TokenRequest;
+import com.nimbusds.oauth2.sdk.tokenexchange.TokenExchangeGrant;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.BindException;
@@ -71,9 +73,14 @@ public final class TestIdp implements AutoCloseable {
 
     private record Recorded(String method, String path, String body) {}
 
-    private TestIdp(int port, boolean resourceAudience) {
-        Set<OAuth2TokenCallback> callbacks =
-                resourceAudience ? Set.of(new ResourceAudienceCallback()) : Set.of();
+    private enum Mode { DEFAULT, RESOURCE_AUDIENCE, TOKEN_EXCHANGE }
+
+    private TestIdp(int port, Mode mode) {
+        Set<OAuth2TokenCallback> callbacks = switch (mode) {
+            case DEFAULT -> Set.of();
+            case RESOURCE_AUDIENCE -> Set.of(new ResourceAudienceCallback());
+            case TOKEN_EXCHANGE -> Set.of(new TokenExchangeCallback());
+        };
         var httpServer = new MockWebServerWrapper();
         this.server = new MockOAuth2Server(new OAuth2Config(
                 false, null, null, false, new OAuth2TokenProvider(keys), callbacks, httpServer));
@@ -84,12 +91,12 @@ public final class TestIdp implements AutoCloseable {
 
     /** Starts on a free port. */
     public static TestIdp start() {
-        return startOnFreePort(false);
+        return startOnFreePort(Mode.DEFAULT);
     }
 
     /** Starts on the given port, e.g. to bring an IdP back on the port of a stopped one (it has a new key). */
     public static TestIdp start(int port) {
-        return new TestIdp(port, false);
+        return new TestIdp(port, Mode.DEFAULT);
     }
 
     /**
@@ -98,18 +105,41 @@ public final class TestIdp implements AutoCloseable {
      * {@code client_id} = {@code azp} = the requesting client, and {@code scope} if requested.
      */
     public static TestIdp startWithResourceAudience() {
-        return startOnFreePort(true);
+        return startOnFreePort(Mode.RESOURCE_AUDIENCE);
     }
+
+    /**
+     * Starts on a free port as an RFC 8693 token exchange server, the way a real IdP would answer a
+     * gateway. mock-oauth2-server builds an exchanged token from the subject token's claims (so
+     * {@code sub} stays the caller's) and overrides {@code iss}, {@code exp}, {@code iat}, {@code nbf},
+     * {@code jti} and {@code aud}; this callback sets:
+     * <ul>
+     *   <li>{@code aud} = the {@code audience} parameter(s), else the {@code resource} parameter(s), else
+     *       {@value #DEFAULT_AUDIENCE};</li>
+     *   <li>{@code scope} = the requested scope, or "" when none was requested (never the subject's);</li>
+     *   <li>{@code client_id} = {@code azp} = the exchanging client;</li>
+     *   <li>{@code act: {sub: <the actor token's sub>}} when an {@code actor_token} is sent.</li>
+     * </ul>
+     * Client-credentials tokens get {@code sub} = {@code client_id} = {@code azp} = the client,
+     * {@code aud} from {@code audience}/{@code resource} and {@code scope} if requested. Exchanged and
+     * client-credentials tokens live {@value #EXCHANGED_TOKEN_LIFETIME} s.
+     */
+    public static TestIdp startWithTokenExchange() {
+        return startOnFreePort(Mode.TOKEN_EXCHANGE);
+    }
+
+    /** Lifetime of tokens issued by {@link #startWithTokenExchange()}'s token endpoint, in seconds. */
+    public static final long EXCHANGED_TOKEN_LIFETIME = 3600;
 
     /**
      * Picks the port itself rather than binding port 0: MockWebServer sets SO_REUSEADDR only for an
      * explicit port, and without it a later start(port) on the same port fails while old
      * connections sit in TIME_WAIT.
      */
-    private static TestIdp startOnFreePort(boolean resourceAudience) {
+    private static TestIdp startOnFreePort(Mode mode) {
         for (int attempt = 1; ; attempt++) {
             try {
-                return new TestIdp(freePort(), resourceAudience);
+                return new TestIdp(freePort(), mode);
             } catch (Exception e) { // the Kotlin code throws BindException without declaring it
                 if (!(e instanceof BindException) || attempt == 5) {
                     throw e;
@@ -375,11 +405,79 @@ public final class TestIdp implements AutoCloseable {
             return 3600;
         }
 
-        private static String clientId(TokenRequest request) {
+        static String clientId(TokenRequest request) {
             if (request.getClientAuthentication() != null) {
                 return request.getClientAuthentication().getClientID().getValue();
             }
             return request.getClientID() == null ? null : request.getClientID().getValue();
+        }
+    }
+
+    /** Token-endpoint callback for {@link #startWithTokenExchange()}. */
+    private static final class TokenExchangeCallback implements OAuth2TokenCallback {
+        @Override
+        public String issuerId() {
+            return ISSUER_ID;
+        }
+
+        @Override
+        public String subject(TokenRequest request) {
+            // Not consulted for token exchange (the subject token's sub is kept); the client otherwise.
+            return ResourceAudienceCallback.clientId(request);
+        }
+
+        @Override
+        public String typeHeader(TokenRequest request) {
+            return JOSEObjectType.JWT.getType();
+        }
+
+        @Override
+        public List<String> audience(TokenRequest request) {
+            List<String> audiences = new ArrayList<>();
+            if (request.getAuthorizationGrant() instanceof TokenExchangeGrant exchange && exchange.getAudience() != null) {
+                exchange.getAudience().forEach(a -> audiences.add(a.getValue()));
+            }
+            List<String> custom = request.getCustomParameter("audience");
+            if (custom != null) {
+                audiences.addAll(custom);
+            }
+            if (audiences.isEmpty() && request.getResources() != null) {
+                request.getResources().forEach(r -> audiences.add(r.toString()));
+            }
+            return audiences.isEmpty() ? List.of(DEFAULT_AUDIENCE) : audiences;
+        }
+
+        @Override
+        public Map<String, Object> addClaims(TokenRequest request) {
+            Map<String, Object> claims = new LinkedHashMap<>();
+            String clientId = ResourceAudienceCallback.clientId(request);
+            if (clientId != null) {
+                claims.put("client_id", clientId);
+                claims.put("azp", clientId);
+            }
+            boolean exchange = request.getAuthorizationGrant() instanceof TokenExchangeGrant;
+            if (request.getScope() != null) {
+                claims.put("scope", request.getScope().toString());
+            } else if (exchange) {
+                claims.put("scope", "");
+            }
+            if (request.getAuthorizationGrant() instanceof TokenExchangeGrant grant && grant.getActorToken() != null) {
+                claims.put("act", Map.of("sub", subjectOf(grant.getActorToken().getValue())));
+            }
+            return claims;
+        }
+
+        @Override
+        public long tokenExpiry() {
+            return EXCHANGED_TOKEN_LIFETIME;
+        }
+
+        private static String subjectOf(String jwt) {
+            try {
+                return SignedJWT.parse(jwt).getJWTClaimsSet().getSubject();
+            } catch (java.text.ParseException e) {
+                return "unparseable-actor-token";
+            }
         }
     }
 }

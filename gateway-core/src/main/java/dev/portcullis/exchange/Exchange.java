@@ -1,6 +1,7 @@
 package dev.portcullis.exchange;
 
 import dev.portcullis.authz.AuthorizedRequest;
+import dev.portcullis.failure.GatewayFailure;
 import java.util.Map;
 import reactor.core.publisher.Mono;
 
@@ -19,6 +20,8 @@ public final class Exchange {
         if (credentials == null) {
             return Mono.error(new IllegalStateException("no upstream credentials configured for route " + route));
         }
-        return credentials.bearerFor(authorized).map(bearer -> new UpstreamRequest(authorized, bearer));
+        return credentials.bearerFor(authorized)
+                .map(bearer -> new UpstreamRequest(authorized, bearer, credentials))
+                .onErrorMap(GatewayFailure.class, f -> f.withJsonRpcId(authorized.inspected().errorId()));
     }
 }

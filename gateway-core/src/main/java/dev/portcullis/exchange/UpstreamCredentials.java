@@ -1,6 +1,13 @@
 package dev.portcullis.exchange;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.portcullis.authz.AuthorizedRequest;
+import dev.portcullis.config.UpstreamAuthConfig;
+import dev.portcullis.http.OutboundHttp;
+import java.net.URI;
+import java.time.Clock;
+import java.util.List;
 import java.util.Optional;
 import reactor.core.publisher.Mono;
 
@@ -12,11 +19,53 @@ import reactor.core.publisher.Mono;
 @FunctionalInterface
 public interface UpstreamCredentials {
 
-    /** The bearer token to send upstream, or empty to send no Authorization header. */
+    /** Cached tokens per route; beyond this the least used are dropped. */
+    long MAX_CACHED_TOKENS = 10_000;
+
+    /**
+     * The bearer token to send upstream, or empty to send no Authorization header. Fails with a
+     * {@link dev.portcullis.failure.GatewayFailure} when no credential can be had (never falls back
+     * to the caller's token).
+     */
     Mono<Optional<String>> bearerFor(AuthorizedRequest request);
+
+    /**
+     * The upstream refused {@code rejectedBearer} (401): forget it, so the next
+     * {@link #bearerFor} asks the IdP again (CHALLENGE-07). Does nothing if it is no longer cached.
+     */
+    default void invalidate(AuthorizedRequest request, String rejectedBearer) {
+    }
 
     /** Route mode {@code none}: the upstream receives no credentials. */
     static UpstreamCredentials none() {
         return request -> Mono.just(Optional.empty());
+    }
+
+    /**
+     * The credentials a route's {@code upstream-auth} describes.
+     *
+     * @param http   the client for token endpoint requests
+     * @param clock  wall-clock time (token expiries, client assertions)
+     * @param ticker the caches' time source
+     */
+    static UpstreamCredentials forRoute(String route, UpstreamAuthConfig config, OutboundHttp http, ObjectMapper json,
+                                        Clock clock, Ticker ticker) {
+        if (config.parsedType() == UpstreamAuthConfig.Type.NONE) {
+            return none();
+        }
+        TokenEndpointClient tokenEndpoint = new TokenEndpointClient(URI.create(config.tokenEndpoint()),
+                ClientAuthentication.from(config, clock), http, json, config.timeout(), clock);
+        if (config.parsedType() == UpstreamAuthConfig.Type.CLIENT_CREDENTIALS) {
+            return new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker),
+                    config.audience(), config.resource(), config.scopes());
+        }
+        ClientCredentialsCredentials actor = config.actorToken()
+                ? new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker), null, null, List.of())
+                : null;
+        return new TokenExchangeCredentials(route, config, tokenEndpoint, cache(config, clock, ticker), actor);
+    }
+
+    private static ExchangedTokenCache cache(UpstreamAuthConfig config, Clock clock, Ticker ticker) {
+        return new ExchangedTokenCache(MAX_CACHED_TOKENS, config.safetyMargin(), config.negativeCache(), clock, ticker);
     }
 }

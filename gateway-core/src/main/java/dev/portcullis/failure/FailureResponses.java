@@ -49,6 +49,10 @@ public final class FailureResponses {
             case INVALID_JSONRPC -> new Shape(400, null, false, -32600);
             case UPSTREAM_UNAVAILABLE, UPSTREAM_REJECTED_CREDENTIALS -> new Shape(502, null, false, -32603);
             case UPSTREAM_TIMEOUT -> new Shape(504, null, false, -32603);
+            case EXCHANGE_UNAVAILABLE -> new Shape(503, null, false, -32603);
+            case EXCHANGE_SUBJECT_REJECTED -> new Shape(401, "invalid_token", true, -32603);
+            case EXCHANGE_DENIED -> new Shape(200, null, false, POLICY_DENIED_CODE);
+            case EXCHANGE_CLIENT_REJECTED, EXCHANGE_INVALID_RESPONSE -> new Shape(502, null, false, -32603);
             case INTERNAL -> new Shape(500, null, false, -32603);
         };
     }
@@ -69,7 +73,7 @@ public final class FailureResponses {
         if (failure.reason() == Reason.METHOD_NOT_ALLOWED) {
             response.header("Allow", "GET, POST, DELETE, OPTIONS");
         }
-        if (failure.reason() == Reason.KEYS_UNAVAILABLE) {
+        if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.EXCHANGE_UNAVAILABLE) {
             response.header("Retry-After", "5");
         }
         if (shape.jsonRpcCode() == null) {

@@ -40,6 +40,16 @@ public enum Reason {
     UPSTREAM_TIMEOUT,
     /** The upstream refused the gateway's credentials with 401/403; never relayed (502: CHALLENGE-07). */
     UPSTREAM_REJECTED_CREDENTIALS,
+    /** The token endpoint could not be reached, timed out, or answered 5xx/429 (503 + Retry-After: EXCHANGE-05). */
+    EXCHANGE_UNAVAILABLE,
+    /** The IdP refused the caller's token as a subject ({@code invalid_request}, {@code invalid_grant}): 401 invalid_token, so the client re-authenticates (EXCHANGE-05). */
+    EXCHANGE_SUBJECT_REJECTED,
+    /** The IdP will not issue a token for this upstream or scope ({@code invalid_target}, {@code invalid_scope}, {@code unauthorized_client}): a policy denial, not a 401 (EXCHANGE-05, JSONRPC-08b). */
+    EXCHANGE_DENIED,
+    /** The IdP refused the gateway's own client credentials ({@code invalid_client}, or any error in client-credentials mode): 502 and an ERROR log (EXCHANGE-05). */
+    EXCHANGE_CLIENT_REJECTED,
+    /** The token endpoint's answer was not a valid token response (EXCHANGE-04), or an error the gateway cannot map: 502. */
+    EXCHANGE_INVALID_RESPONSE,
     /** A bug or an unexpected condition (500); details only in the log. */
     INTERNAL
 }

@@ -19,6 +19,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.Connection;
@@ -45,9 +47,11 @@ import reactor.netty.resources.ConnectionProvider;
  *   <li>An SSE response is not subject to the response timeout once it has started: the timeout
  *       handler is removed when the headers arrive, so a quiet stream is not cut.</li>
  * </ol>
- * An upstream 401/403 is never relayed (CHALLENGE-07): it becomes 502.
+ * An upstream 401/403 is never relayed (CHALLENGE-07): it becomes 502, after one retry with a
+ * renewed token when the 401 refused a token the gateway obtained.
  */
 public final class Forward {
+    private static final Logger log = LoggerFactory.getLogger(Forward.class);
     private final Map<String, HttpClient> clients = new HashMap<>();
     private final ConnectionProvider pool;
     private final AtomicInteger activeStreams = new AtomicInteger();
@@ -72,15 +76,27 @@ public final class Forward {
 
     /** Relays the upstream's answer to {@code response}; emits when the whole body has been relayed. */
     public Mono<ForwardResult> apply(UpstreamRequest upstream, HttpServerResponse response) {
+        JsonNode errorId = upstream.authorized().inspected().errorId();
+        return send(upstream, response, true)
+                .onErrorMap(e -> !(e instanceof GatewayFailure), Forward::toFailure)
+                .onErrorMap(GatewayFailure.class, f -> f.withJsonRpcId(errorId));
+    }
+
+    /**
+     * One upstream attempt. When the upstream answers 401 to a token the gateway obtained, that
+     * token is dropped and the request is sent once more with a fresh one (CHALLENGE-07); a second
+     * refusal is final (502).
+     */
+    private Mono<ForwardResult> send(UpstreamRequest upstream, HttpServerResponse response, boolean mayRenew) {
         var inspected = upstream.authorized().inspected();
         RoutedRequest routed = inspected.authenticated().routed();
         HttpServerRequest in = routed.request();
-        JsonNode errorId = inspected.errorId();
         URI target = routed.route().upstreamUri(pathOf(in.uri()), queryOf(in.uri()));
         InetSocketAddress remote = in.remoteAddress();
         String clientAddress = remote != null && remote.getAddress() != null ? remote.getAddress().getHostAddress() : null;
         byte[] body = inspected.body();
         long sent = System.nanoTime();
+        boolean renewOn401 = mayRenew && upstream.renewable();
 
         return clients.get(routed.route().name())
                 .headers(h -> HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(),
@@ -88,16 +104,22 @@ public final class Forward {
                 .request(in.method())
                 .uri(target)
                 .send((request, out) -> body.length == 0 ? out : out.sendByteArray(Mono.just(body)))
-                .responseConnection((upstreamResponse, connection) -> relay(upstreamResponse, connection, response, sent))
+                .responseConnection((upstreamResponse, connection) ->
+                        relay(upstreamResponse, connection, response, sent, renewOn401))
                 .next()
-                .onErrorMap(e -> !(e instanceof GatewayFailure), Forward::toFailure)
-                .onErrorMap(GatewayFailure.class, f -> f.withJsonRpcId(errorId));
+                .onErrorResume(CredentialRefused.class, refused -> {
+                    log.info("route={} upstream refused the gateway's token with 401; renewing it once", routed.route().name());
+                    return upstream.renewed().flatMap(renewed -> send(renewed, response, false));
+                });
     }
 
     private Mono<ForwardResult> relay(HttpClientResponse upstream, Connection connection, HttpServerResponse response,
-                                      long sent) {
+                                      long sent, boolean renewOn401) {
         ForwardResult result = new ForwardResult(upstream.status().code(), sent, System.nanoTime());
         int status = result.status();
+        if (status == 401 && renewOn401) {
+            return connection.inbound().receive().then(Mono.error(new CredentialRefused()));
+        }
         if (status == 401 || status == 403) {
             return connection.inbound().receive().then(Mono.error(GatewayFailure.of(
                     Reason.UPSTREAM_REJECTED_CREDENTIALS, "Upstream MCP server refused the gateway's credentials",
@@ -125,6 +147,15 @@ public final class Forward {
     /** Ends every open SSE relay cleanly (the client sees the stream end, not a reset); new ones end at once. */
     public void endStreams() {
         shutdown.tryEmitEmpty();
+    }
+
+    /** The upstream answered 401 to a token that can be renewed; internal to one forward. */
+    private static final class CredentialRefused extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        CredentialRefused() {
+            super("upstream answered 401", null, false, false);
+        }
     }
 
     /** SSE streams may stay quiet for long; the response timeout only guards their headers. */

@@ -2,13 +2,16 @@ package dev.portcullis.http;
 
 import io.netty.channel.ChannelOption;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Map;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionProvider;
 
 /**
- * The client for fetches the gateway makes on configuration's behalf (issuer metadata, JWKS).
+ * The client for fetches the gateway makes on configuration's behalf (issuer metadata, JWKS, token
+ * endpoint requests).
  * Only configured URLs are fetched; redirects are never followed; responses are capped in size
  * and time (SECURITY-03). Non-blocking: results arrive as {@link Mono}s.
  */
@@ -20,7 +23,16 @@ public final class OutboundHttp {
     private final ConnectionProvider pool;
 
     public OutboundHttp(Duration connectTimeout, Duration responseTimeout) {
-        this.pool = ConnectionProvider.builder("portcullis-outbound").maxConnections(16)
+        this("portcullis-outbound", 16, connectTimeout, responseTimeout);
+    }
+
+    /**
+     * @param name           the connection pool's name (metrics)
+     * @param maxConnections pooled connections; up to 64 times as many requests may wait for one
+     */
+    public OutboundHttp(String name, int maxConnections, Duration connectTimeout, Duration responseTimeout) {
+        this.pool = ConnectionProvider.builder(name).maxConnections(maxConnections)
+                .pendingAcquireMaxCount(64 * maxConnections)
                 .maxIdleTime(Duration.ofSeconds(30)).build();
         this.client = HttpClient.create(pool)
                 .followRedirect(false)
@@ -54,6 +66,39 @@ public final class OutboundHttp {
                     return BoundedBody.collect(body, MAX_RESPONSE_BYTES);
                 })
                 .next();
+    }
+
+    /** An answer of any status, with its body (capped at {@link #MAX_RESPONSE_BYTES}). */
+    public record Response(int status, String contentType, byte[] body) {
+        @Override
+        public String toString() {
+            return "Response[status=" + status + ", contentType=" + contentType + ", " + body.length + " bytes]";
+        }
+    }
+
+    /**
+     * POST an {@code application/x-www-form-urlencoded} body (a token request). Every status is
+     * returned as a {@link Response}; connection failures, timeouts and oversized bodies fail the Mono.
+     * Neither the form nor the answer is logged or cached here (they carry credentials: SECURITY-05).
+     *
+     * @param form    the encoded form
+     * @param headers extra request headers (e.g. {@code Authorization: Basic ...})
+     * @param timeout the whole exchange (connect, send, headers and body) must finish within it
+     */
+    public Mono<Response> postForm(URI uri, String form, Map<String, String> headers, Duration timeout) {
+        byte[] bytes = form.getBytes(StandardCharsets.US_ASCII);
+        return client
+                .headers(h -> {
+                    h.set("Content-Type", "application/x-www-form-urlencoded");
+                    h.set("Cache-Control", "no-store");
+                    headers.forEach(h::set);
+                })
+                .post().uri(uri)
+                .send((request, out) -> out.sendByteArray(Mono.just(bytes)))
+                .response((response, body) -> BoundedBody.collect(body, MAX_RESPONSE_BYTES)
+                        .map(b -> new Response(response.status().code(), response.responseHeaders().get("Content-Type", ""), b)))
+                .next()
+                .timeout(timeout);
     }
 
     public void close() {

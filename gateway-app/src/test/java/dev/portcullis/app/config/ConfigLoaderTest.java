@@ -124,4 +124,42 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.load(Path.of("no-such-file.yaml")))
                 .hasMessageStartingWith("no-such-file.yaml: cannot be read");
     }
+
+    private static final String EXCHANGE = VALID + """
+                upstream-auth:
+                  type: token-exchange
+                  token-endpoint: https://idp.example.com/token
+                  client-id: portcullis
+                  client-secret: ${SECRET}
+                  audience: todo-server
+                  scopes: [todo:read]
+            """;
+
+    @Test
+    void upstreamAuthTokenExchangeLoadsWithDefaultsAndHidesTheSecret() {
+        GatewayConfig config = ConfigLoader.parse(EXCHANGE, "gateway.yaml", null, Map.of("SECRET", "s3cr3t-value")::get);
+        var auth = config.routes().get(0).upstreamAuth();
+        assertThat(auth.parsedType()).isEqualTo(dev.portcullis.config.UpstreamAuthConfig.Type.TOKEN_EXCHANGE);
+        assertThat(auth.clientSecret()).isEqualTo("s3cr3t-value");
+        assertThat(auth.timeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(config.toString()).doesNotContain("s3cr3t-value");
+    }
+
+    @Test
+    void upstreamAuthErrorsNameLineAndFieldAndNeverTheSecret() {
+        assertThat(error(EXCHANGE.replace("https://idp.example.com/token", "http://idp.example.com/token")))
+                .startsWith("gateway.yaml:16: routes[0].upstream-auth.token-endpoint: \"http://idp.example.com/token\" (expected: https (plain http only for loopback hosts: EXCHANGE-09)");
+        assertThat(error(EXCHANGE.replace("client-secret: ${SECRET}", "client-secret-file: /no/such/secret")))
+                .startsWith("gateway.yaml:18: routes[0].upstream-auth.client-secret-file: \"/no/such/secret\" (expected: a readable file");
+        assertThat(error(EXCHANGE.replace("      client-id: portcullis\n", "")))
+                .startsWith("gateway.yaml:").contains("routes[0].upstream-auth.client-id: is required");
+        assertThat(error(EXCHANGE.replace("type: token-exchange", "type: token-exchange\n      client-auth: private_key_jwt")))
+                .contains("routes[0].upstream-auth.client-secret: is set (expected: no client secret with client-auth private_key_jwt)");
+        assertThat(error(EXCHANGE.replace("audience: todo-server", "audience: todo-server\n      acto-token: true")))
+                .contains("routes[0].upstream-auth.acto-token: unknown key (expected one of:").contains("actor-token");
+        assertThat(error(EXCHANGE.replace("client-secret: ${SECRET}", "client-secret: literal-secret-1\n      flavor: nope")))
+                .contains("upstream-auth.flavor: \"nope\"").doesNotContain("literal-secret-1");
+        assertThat(error(VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    upstream-auth: { type: none, audience: x }")))
+                .contains("routes[0].upstream-auth.audience: is set (expected: only with type token-exchange or client-credentials)");
+    }
 }
