@@ -11,6 +11,9 @@ import dev.portcullis.authn.Authenticate;
 import dev.portcullis.authn.JwksCache;
 import dev.portcullis.authn.TokenVerifier;
 import dev.portcullis.authz.Authorize;
+import dev.portcullis.authz.PolicySource;
+import dev.portcullis.config.RouteConfig;
+import io.micrometer.core.instrument.MeterRegistry;
 import dev.portcullis.config.GatewayConfig;
 import dev.portcullis.config.IssuerConfig;
 import dev.portcullis.exchange.Exchange;
@@ -32,6 +35,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -60,6 +66,7 @@ public final class Gateway implements AutoCloseable {
     /** Set once shutdown begins: readiness turns false so load balancers stop sending traffic. */
     static final class ShutdownState {
         volatile boolean stopping;
+        ScheduledExecutorService reloads;
     }
 
     private Gateway(DisposableServer server, ChannelGroup connections, AdminServer admin, Forward forward,
@@ -88,8 +95,13 @@ public final class Gateway implements AutoCloseable {
         TokenVerifier verifier = new TokenVerifier(keys, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
 
         List<String> issuers = config.issuers().stream().map(IssuerConfig::issuer).toList();
+        ScheduledExecutorService reloads = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "portcullis-policy-reload");
+            thread.setDaemon(true);
+            return thread;
+        });
         List<Route> routes = config.routes().stream()
-                .map(route -> Route.compile(route, issuers, Policy.authenticatedOnly()))
+                .map(route -> Route.compile(route, issuers, policyFor(route, registry, reloads)))
                 .toList();
         // Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse).
         OutboundHttp tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, Duration.ofSeconds(5),
@@ -116,6 +128,7 @@ public final class Gateway implements AutoCloseable {
         ChannelGroup connections = new DefaultChannelGroup("portcullis-connections", GlobalEventExecutor.INSTANCE);
         DisposableServer server = GatewayServer.bind(config.listen(), connections, path::handle);
         ShutdownState state = new ShutdownState();
+        state.reloads = reloads;
         AdminServer admin = AdminServer.bind(config.admin(),
                 () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry);
         log.info("Portcullis listening on {}:{} ({}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
@@ -124,6 +137,20 @@ public final class Gateway implements AutoCloseable {
                         + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
         return new Gateway(server, connections, admin, forward, outbound, tokenEndpoints, keys, state,
                 config.listen().shutdownGrace());
+    }
+
+    /**
+     * The route's policy: its file, watched for changes (a bad file at start is an error: the gateway
+     * does not start), or {@link Policy#authenticatedOnly()} when the route names none.
+     */
+    private static Policy policyFor(RouteConfig route, MeterRegistry metrics, ScheduledExecutorService reloads) {
+        if (route.policy() == null) {
+            return Policy.authenticatedOnly();
+        }
+        PolicySource source = PolicySource.load(route.name(), route.policy(), metrics);
+        long every = route.policyReloadInterval().toMillis();
+        reloads.scheduleWithFixedDelay(source::reloadIfChanged, every, every, TimeUnit.MILLISECONDS);
+        return source;
     }
 
     /** Host and Origin allow-lists: configured, or derived from the routes' resource identifiers. */
@@ -165,6 +192,7 @@ public final class Gateway implements AutoCloseable {
         }
         state.stopping = true;
         log.info("Portcullis stopping: {} SSE stream(s) open, grace {}", forward.activeStreams(), shutdownGrace);
+        state.reloads.shutdownNow();
         forward.endStreams();
         try {
             server.disposeNow(shutdownGrace);

@@ -2,6 +2,13 @@ package dev.portcullis.app;
 
 import dev.portcullis.app.config.ConfigLoader;
 import dev.portcullis.config.GatewayConfig;
+import dev.portcullis.config.RouteConfig;
+import dev.portcullis.policy.InvalidPolicyException;
+import dev.portcullis.policy.LoadedPolicy;
+import dev.portcullis.policy.Operation;
+import dev.portcullis.policy.PolicyLoader;
+import dev.portcullis.policy.Subject;
+import dev.portcullis.policy.SubjectClaims;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -11,7 +18,7 @@ import picocli.CommandLine.Option;
 /** {@code portcullis run --config FILE} and {@code portcullis check --config FILE}. */
 @Command(name = "portcullis", mixinStandardHelpOptions = true, version = "Portcullis 0.1.0",
         description = "Identity-enforcing reverse proxy for MCP servers.",
-        subcommands = {Main.Run.class, Main.Check.class})
+        subcommands = {Main.Run.class, Main.Check.class, Main.Explain.class})
 public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
@@ -38,26 +45,104 @@ public final class Main implements Callable<Integer> {
                 System.err.println(e.getMessage());
                 return 1;
             }
-            Gateway gateway = Gateway.start(loaded);
+            Gateway gateway;
+            try {
+                gateway = Gateway.start(loaded);
+            } catch (InvalidPolicyException e) {
+                System.err.println(e.getMessage());
+                return 1;
+            }
             Runtime.getRuntime().addShutdownHook(new Thread(gateway::close, "portcullis-shutdown"));
             gateway.awaitShutdown();
             return 0;
         }
     }
 
-    @Command(name = "check", description = "Validate a configuration file and exit (non-zero with the error).")
+    @Command(name = "check", description = "Validate a configuration file (and its policies), or one policy file; "
+            + "exit non-zero with the error.")
     static final class Check implements Callable<Integer> {
-        @Option(names = {"-c", "--config"}, required = true, description = "gateway.yaml")
+        @Option(names = {"-c", "--config"}, description = "gateway.yaml")
         Path config;
+
+        @Option(names = {"-p", "--policy"}, description = "a policy file on its own")
+        Path policy;
 
         @Override
         public Integer call() {
+            if ((config == null) == (policy == null)) {
+                System.err.println("name exactly one of --config or --policy");
+                return 2;
+            }
             try {
+                if (policy != null) {
+                    LoadedPolicy loaded = PolicyLoader.load(policy);
+                    System.out.println(policy + ": OK (" + loaded.policy().rules().size() + " rule(s))");
+                    loaded.warnings().forEach(w -> System.out.println("warning: " + w));
+                    return 0;
+                }
                 GatewayConfig loaded = ConfigLoader.load(config);
                 System.out.println(config + ": OK (" + loaded.issuers().size() + " issuer(s), "
                         + loaded.routes().size() + " route(s))");
+                for (RouteConfig route : loaded.routes()) {
+                    if (route.policy() != null) {
+                        LoadedPolicy policy = PolicyLoader.load(route.policy());
+                        System.out.println(route.policy() + ": OK (" + policy.policy().rules().size() + " rule(s))");
+                        policy.warnings().forEach(w -> System.out.println("warning: " + w));
+                    }
+                }
                 return 0;
-            } catch (ConfigLoader.InvalidConfigException e) {
+            } catch (ConfigLoader.InvalidConfigException | InvalidPolicyException e) {
+                System.err.println(e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    @Command(name = "explain", description = "Print how a policy decides one call, without a server.")
+    static final class Explain implements Callable<Integer> {
+        @Option(names = "--policy", required = true, description = "policy file")
+        Path policy;
+
+        @Option(names = "--claims", required = true, description = "JSON file with the token's claims (sub, client_id, scope, roles)")
+        Path claims;
+
+        @Option(names = "--tool", description = "tool name (tools/call)")
+        String tool;
+
+        @Option(names = "--resource", description = "resource URI (resources/read)")
+        String resource;
+
+        @Option(names = "--prompt", description = "prompt name (prompts/get)")
+        String prompt;
+
+        @Option(names = "--method", description = "any other JSON-RPC method")
+        String method;
+
+        @Option(names = "--arguments", description = "tool or prompt arguments as JSON", defaultValue = "{}")
+        String arguments;
+
+        @Override
+        public Integer call() throws Exception {
+            try {
+                LoadedPolicy loaded = PolicyLoader.load(policy);
+                Subject subject = SubjectClaims.fromJson(java.nio.file.Files.readString(claims));
+                var args = new com.fasterxml.jackson.databind.ObjectMapper().readTree(arguments);
+                Operation operation;
+                if (tool != null) {
+                    operation = Operation.toolCall(tool, args);
+                } else if (resource != null) {
+                    operation = Operation.resourceRead(resource);
+                } else if (prompt != null) {
+                    operation = Operation.promptGet(prompt, args);
+                } else if (method != null) {
+                    operation = Operation.method(method);
+                } else {
+                    System.err.println("name one of --tool, --resource, --prompt or --method");
+                    return 2;
+                }
+                System.out.println(dev.portcullis.policy.Explain.explain(loaded, subject, operation));
+                return 0;
+            } catch (InvalidPolicyException e) {
                 System.err.println(e.getMessage());
                 return 1;
             }

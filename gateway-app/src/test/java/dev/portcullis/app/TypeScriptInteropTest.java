@@ -111,7 +111,14 @@ class TypeScriptInteropTest {
                     resource: "%s"
                     scopes: ["%s"]
                     upstream-auth: { type: none }
-                """.formatted(gatewayPort, idp.issuer(), idp.jwksUri(), upstreamPort, resource, SCOPE);
+                  - name: everything-with-policy
+                    path: /mcp-policy
+                    upstream: "http://127.0.0.1:%d/mcp"
+                    resource: "%s"
+                    scopes: ["%s"]
+                    policy: "%s"
+                """.formatted(gatewayPort, idp.issuer(), idp.jwksUri(), upstreamPort, resource, SCOPE,
+                upstreamPort, policyResource(), SCOPE, writePolicy());
         Files.writeString(OUT_DIR.resolve("gateway.yaml"), yaml);
         GatewayConfig config = ConfigLoader.parse(yaml, "TypeScriptInteropTest");
         gateway = Gateway.start(config);
@@ -142,6 +149,47 @@ class TypeScriptInteropTest {
             }
         }
         stop(everything);
+    }
+
+    /** The route with a per-tool policy: echo for the baseline scope, get-sum needs more, the rest hidden. */
+    private static String policyResource() {
+        return resource + "-policy";
+    }
+
+    private static String writePolicy() throws Exception {
+        Path policy = OUT_DIR.resolve("everything-policy.yaml");
+        Files.writeString(policy, """
+                default: deny
+                tools:
+                  echo: { scopes: [%s] }
+                  get-sum: { scopes: [%s, mcp:write] }
+                """.formatted(SCOPE, SCOPE));
+        return policy.toAbsolutePath().toString();
+    }
+
+    @Test
+    void tsClientSeesTheFilteredToolListAndTheStepUpChallenge() throws Exception {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("MCP_URL", policyResource());
+        env.put("MCP_TOKEN", idp.accessToken(policyResource(), SCOPE));
+        ClientRun run = runClient("client-policy", env);
+
+        assertThat(run.exitCode()).as(run::diagnostics).isZero();
+        // POLICY-05: only echo is visible (get-sum needs a step-up; everything else is denied by default).
+        assertThat(run.first("listTools").path("names")).as(run::diagnostics)
+                .extracting(JsonNode::asText).containsExactly("echo");
+        assertThat(run.first("allowed").path("text").asText()).as(run::diagnostics).contains("allowed");
+        // CHALLENGE-04/05: 403 insufficient_scope naming the granted plus the missing scope.
+        JsonNode stepUp = run.first("stepUp");
+        assertThat(stepUp.path("outcome").asText()).as(run::diagnostics).isEqualTo("failed");
+        assertThat(stepUp.path("status").asInt()).as(run::diagnostics).isEqualTo(403);
+        assertThat(stepUp.path("challenge").asText()).as(run::diagnostics)
+                .contains("error=\"insufficient_scope\"", "scope=\"" + SCOPE + " mcp:write\"", "resource_metadata=");
+        // JSONRPC-08b: a hidden tool is answered exactly like an unknown one.
+        JsonNode hidden = run.first("hidden");
+        assertThat(hidden.path("code").asInt()).as(run::diagnostics).isEqualTo(-32602);
+        assertThat(hidden.path("message").asText()).as(run::diagnostics).contains("Unknown tool: get-env");
+        run.first("done");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.portcullis.authz;
 
 import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.Decision;
@@ -13,39 +14,114 @@ import reactor.core.publisher.Mono;
 
 /**
  * Stage 5: the route's {@link dev.portcullis.policy.Policy} decides every message before anything
- * is forwarded. A step-up becomes a 403 {@code insufficient_scope} challenge listing the granted
- * scopes plus the missing ones (CHALLENGE-04/05); a denial becomes a JSON-RPC error carrying the
- * request id (JSONRPC-08b). Responses posted by the client (answers to server requests) carry no
- * method and are not policy subjects.
+ * is forwarded, from the parsed body only (POLICY-01). How a refusal is answered (JSONRPC-08):
+ *
+ * <ul>
+ *   <li>missing scopes the caller could obtain → HTTP 403 {@code insufficient_scope} listing the
+ *       granted scopes plus the missing ones (CHALLENGE-04/05), or, on routes with
+ *       {@code step-up: error}, the JSON-RPC denial below;</li>
+ *   <li>forbidden and the item visible to the caller (e.g. an argument constraint) → HTTP 200, JSON-RPC
+ *       error {@code -31403 "Denied by gateway policy"} with {@code data.rule};</li>
+ *   <li>forbidden and the item hidden from the caller → answered exactly as if it did not exist:
+ *       {@code -32602 "Unknown tool: <name>"} (tools, prompts), {@code -32002} (resources), {@code -32601}
+ *       (methods), so nothing leaks;</li>
+ *   <li>a refused notification → HTTP 403 and never a JSON-RPC response (JSONRPC-06);</li>
+ *   <li>a batch with any refused element is refused whole, with an error per request element
+ *       (POLICY-07): nothing undecided, and nothing partially forwarded.</li>
+ * </ul>
+ * Responses posted by the client (answers to server requests) carry no method and are not policy subjects.
  */
 public final class Authorize {
 
     public Mono<AuthorizedRequest> apply(InspectedRequest inspected) {
         var authenticated = inspected.authenticated();
-        var policy = authenticated.routed().route().policy();
+        var route = authenticated.routed().route();
         Subject subject = authenticated.principal().asSubject();
+        boolean challengeStepUp = route.config().stepUp().equals("challenge");
         List<Decision> decisions = new ArrayList<>(inspected.messages().size());
+        List<GatewayFailure> refusals = new ArrayList<>();
+        GatewayFailure stepUp = null;
         for (McpMessage message : inspected.messages()) {
-            if (message.kind() == McpMessage.Kind.RESPONSE) {
-                decisions.add(Decision.allow("response", "responses to server requests are not policy subjects"));
+            Decision decision = message.kind() == McpMessage.Kind.RESPONSE
+                    ? Decision.allow("response", "responses to server requests are not policy subjects")
+                    : route.policy().decide(subject, message.operation());
+            decisions.add(decision);
+            if (decision.allowed()) {
                 continue;
             }
-            Decision decision = policy.decide(subject, message.operation());
-            switch (decision.outcome()) {
-                case ALLOW -> decisions.add(decision);
-                case STEP_UP -> {
-                    Set<String> scopes = new TreeSet<>(subject.scopes());
-                    scopes.addAll(decision.requiredScopes());
-                    return Mono.error(GatewayFailure.insufficientScope("Additional scope is required", scopes)
-                            .withJsonRpcId(message.id()).withDecision(decision));
+            GatewayFailure refusal = refusal(message, decision, subject, challengeStepUp);
+            if (refusal.reason() == Reason.INSUFFICIENT_SCOPE && stepUp == null) {
+                stepUp = refusal;
+            }
+            refusals.add(refusal);
+        }
+        if (refusals.isEmpty()) {
+            return Mono.just(new AuthorizedRequest(inspected, decisions));
+        }
+        if (stepUp != null) {
+            // A token with more scope could make the request pass: challenge, even inside a batch.
+            return Mono.error(stepUp);
+        }
+        if (!inspected.batch()) {
+            return Mono.error(refusals.get(0));
+        }
+        return Mono.error(batchRefusal(inspected, decisions, refusals));
+    }
+
+    private static GatewayFailure refusal(McpMessage message, Decision decision, Subject subject, boolean challenge) {
+        if (message.kind() == McpMessage.Kind.NOTIFICATION) {
+            return GatewayFailure.of(Reason.NOTIFICATION_DENIED, "Forbidden",
+                    "notification " + message.method() + " refused by " + decision.ruleId()).withDecision(decision);
+        }
+        if (decision.outcome() == Decision.Outcome.STEP_UP) {
+            Set<String> scopes = new TreeSet<>(subject.scopes());
+            scopes.addAll(decision.requiredScopes());
+            if (challenge) {
+                return GatewayFailure.insufficientScope("Additional scope is required", scopes)
+                        .withJsonRpcId(message.id()).withDecision(decision);
+            }
+            return GatewayFailure.of(Reason.POLICY_DENIED, "Denied by gateway policy", "step-up answered as an error: "
+                    + decision.reason()).withJsonRpcId(message.id()).withDecision(decision);
+        }
+        if (decision.hidden()) {
+            String name = message.target().orElse(message.method());
+            GatewayFailure hidden = switch (message.method()) {
+                case "tools/call" -> GatewayFailure.of(Reason.UNKNOWN_TOOL, "Unknown tool: " + name, decision.reason());
+                case "prompts/get" -> GatewayFailure.of(Reason.UNKNOWN_TOOL, "Unknown prompt: " + name, decision.reason());
+                case "resources/read", "resources/subscribe", "resources/unsubscribe" ->
+                        GatewayFailure.of(Reason.RESOURCE_NOT_FOUND, "Resource not found", decision.reason());
+                default -> GatewayFailure.of(Reason.METHOD_NOT_FOUND, "Method not found", decision.reason());
+            };
+            return hidden.withJsonRpcId(message.id()).withDecision(decision);
+        }
+        return GatewayFailure.of(Reason.POLICY_DENIED, "Denied by gateway policy",
+                "rule " + decision.ruleId() + ": " + decision.reason()).withJsonRpcId(message.id()).withDecision(decision);
+    }
+
+    private static GatewayFailure batchRefusal(InspectedRequest inspected, List<Decision> decisions,
+                                               List<GatewayFailure> refusals) {
+        List<GatewayFailure> elements = new ArrayList<>();
+        int refused = 0;
+        for (int i = 0; i < inspected.messages().size(); i++) {
+            McpMessage message = inspected.messages().get(i);
+            Decision decision = decisions.get(i);
+            if (message.kind() != McpMessage.Kind.REQUEST) {
+                if (!decision.allowed()) {
+                    refused++;
                 }
-                case DENY -> {
-                    return Mono.error(GatewayFailure.of(dev.portcullis.failure.Reason.POLICY_DENIED,
-                            "Denied by gateway policy", "rule " + decision.ruleId() + ": " + decision.reason())
-                            .withJsonRpcId(message.id()).withDecision(decision));
-                }
+                continue;
+            }
+            if (decision.allowed()) {
+                elements.add(GatewayFailure.of(Reason.INVALID_JSONRPC, "Batch refused: another message in it was denied")
+                        .withJsonRpcId(message.id()));
+            } else {
+                elements.add(refusals.get(refused++));
             }
         }
-        return Mono.just(new AuthorizedRequest(inspected, decisions));
+        if (elements.isEmpty()) {
+            // Only notifications (and responses): no JSON-RPC response may be sent (JSONRPC-06).
+            return refusals.get(0);
+        }
+        return GatewayFailure.batch(refusals.size() + " message(s) of the batch refused", elements);
     }
 }

@@ -17,16 +17,22 @@ import java.util.List;
  * @param resourceAliases extra accepted {@code aud} values (AUTHN-07: case variants are listed, never normalised)
  * @param resourceName    human-readable name in the metadata document (default: the route name)
  * @param scopes          baseline scopes: advertised as {@code scopes_supported} and in the 401 challenge
- * @param policy          per-tool policy file (not available in this build; routes allow every authenticated caller)
+ * @param policy          per-tool policy file (see gateway-policy/README.md), reloaded when it changes; without one
+ *                        the route admits every authenticated caller to every tool
  * @param upstreamAuth    credentials for the upstream (default {@code {type: none}})
  * @param connectTimeout  upstream connect timeout (default 5s); exceeded → 502
  * @param responseTimeout time to wait for upstream response headers, and between reads of a JSON response
  *                        (default 60s); exceeded → 504. SSE streams are not cut by it
  * @param allowInsecureUpstream allow a plain-http upstream on a non-loopback host (default false: PROXY-10)
+ * @param stepUp          how a call needing more scopes is answered: {@code challenge} (default: HTTP 403
+ *                        {@code insufficient_scope}, CHALLENGE-04) or {@code error} (a JSON-RPC error, for
+ *                        clients that cannot step up: spec digest §3 item 9)
+ * @param policyReloadInterval how often the policy file is checked for changes (default 2s)
  */
 public record RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
                           String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
-                          Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream) {
+                          Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream,
+                          String stepUp, Duration policyReloadInterval) {
     public RouteConfig {
         Checks.required("name", name);
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
@@ -55,9 +61,16 @@ public record RouteConfig(String name, String path, String upstream, String reso
                 throw ConfigException.expected("scopes", scope, "resource scopes only (offline_access is never advertised: V26-40)");
             }
         }
-        if (policy != null) {
-            throw ConfigException.expected("policy", policy.toString(),
-                    "no policy key: per-tool policy files are not available in this build yet");
+        if (policy != null && !java.nio.file.Files.isReadable(policy)) {
+            throw ConfigException.expected("policy", policy.toString(), "a readable policy file");
+        }
+        stepUp = stepUp == null ? "challenge" : stepUp;
+        if (!stepUp.equals("challenge") && !stepUp.equals("error")) {
+            throw ConfigException.expected("step-up", stepUp, "challenge (403 insufficient_scope) or error (JSON-RPC error)");
+        }
+        policyReloadInterval = policyReloadInterval == null ? Duration.ofSeconds(2) : policyReloadInterval;
+        if (policyReloadInterval.compareTo(Duration.ofMillis(100)) < 0) {
+            throw ConfigException.expected("policy-reload-interval", DurationText.format(policyReloadInterval), "at least 100ms");
         }
         upstreamAuth = upstreamAuth == null ? UpstreamAuthConfig.none() : upstreamAuth;
         connectTimeout = connectTimeout == null ? Duration.ofSeconds(5) : connectTimeout;

@@ -43,6 +43,11 @@ public final class FailureResponses {
             case INSUFFICIENT_SCOPE -> new Shape(403, "insufficient_scope", true, null);
             case KEYS_UNAVAILABLE -> new Shape(503, null, false, -32603);
             case POLICY_DENIED -> new Shape(200, null, false, POLICY_DENIED_CODE);
+            case UNKNOWN_TOOL -> new Shape(200, null, false, -32602);
+            case RESOURCE_NOT_FOUND -> new Shape(200, null, false, -32002);
+            case METHOD_NOT_FOUND -> new Shape(200, null, false, -32601);
+            case NOTIFICATION_DENIED -> new Shape(403, null, false, -32600);
+            case BATCH_DENIED -> new Shape(200, null, false, -32600);
             case BODY_TOO_LARGE -> new Shape(413, null, false, -32600);
             case UNSUPPORTED_MEDIA_TYPE -> new Shape(415, null, false, -32600);
             case PARSE_ERROR -> new Shape(400, null, false, -32700);
@@ -79,7 +84,8 @@ public final class FailureResponses {
         if (shape.jsonRpcCode() == null) {
             return response.send().then();
         }
-        byte[] body = errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description());
+        byte[] body = failure.reason() == Reason.BATCH_DENIED ? batchBody(failure)
+                : errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description(), data(failure));
         response.header("Content-Type", "application/json");
         return response.sendByteArray(Mono.just(body)).then();
     }
@@ -109,8 +115,47 @@ public final class FailureResponses {
         return out.toString();
     }
 
-    /** A JSON-RPC error; the id is omitted when unknown (JSONRPC-03). */
+    /** An array with one JSON-RPC error per request element of a refused batch. */
+    private byte[] batchBody(GatewayFailure batch) {
+        var array = json.createArrayNode();
+        for (GatewayFailure element : batch.elements()) {
+            array.add(errorNode(element.jsonRpcId(), shape(element.reason()).jsonRpcCode(), element.description(), data(element)));
+        }
+        try {
+            return json.writeValueAsBytes(array);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** {@code data} of a policy denial: the deciding rule (JSONRPC-08b) and, for a step-up answered as an error, the scopes. */
+    private ObjectNode data(GatewayFailure failure) {
+        if (failure.reason() != Reason.POLICY_DENIED || failure.decision() == null) {
+            return null;
+        }
+        ObjectNode data = json.createObjectNode();
+        data.put("rule", failure.decision().ruleId());
+        if (!failure.scopes().isEmpty()) {
+            var scopes = data.putArray("scope");
+            failure.scopes().forEach(scopes::add);
+        }
+        return data;
+    }
+
     byte[] errorBody(JsonNode id, int code, String message) {
+        return errorBody(id, code, message, null);
+    }
+
+    /** A JSON-RPC error; the id is omitted when unknown (JSONRPC-03). */
+    byte[] errorBody(JsonNode id, int code, String message, ObjectNode data) {
+        try {
+            return json.writeValueAsBytes(errorNode(id, code, message, data));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private ObjectNode errorNode(JsonNode id, int code, String message, ObjectNode data) {
         ObjectNode body = json.createObjectNode();
         body.put("jsonrpc", "2.0");
         if (id != null) {
@@ -119,10 +164,9 @@ public final class FailureResponses {
         ObjectNode error = body.putObject("error");
         error.put("code", code);
         error.put("message", message);
-        try {
-            return json.writeValueAsBytes(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
+        if (data != null) {
+            error.set("data", data);
         }
+        return body;
     }
 }

@@ -2,6 +2,7 @@ package dev.portcullis.failure;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.portcullis.policy.Decision;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
@@ -22,16 +23,37 @@ public final class GatewayFailure extends RuntimeException {
     private final Set<String> scopes;
     private final String code;
     private final transient Decision decision;
+    private final transient List<GatewayFailure> elements;
 
     private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
                            Set<String> scopes, Throwable cause, String code, Decision decision) {
+        this(reason, description, detail, jsonRpcId, scopes, cause, code, decision, List.of());
+    }
+
+    private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
+                           Set<String> scopes, Throwable cause, String code, Decision decision,
+                           List<GatewayFailure> elements) {
         super(detail == null ? description : detail, cause, false, false);
         this.reason = Objects.requireNonNull(reason);
         this.description = Objects.requireNonNull(description);
         this.jsonRpcId = jsonRpcId;
-        this.scopes = Set.copyOf(scopes);
+        this.scopes = java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(scopes)); // keeps the caller's order
         this.code = code;
         this.decision = decision;
+        this.elements = List.copyOf(elements);
+    }
+
+    /**
+     * A batch refused as a whole: {@code elements} holds one failure per request element that
+     * gets a JSON-RPC error (its own denial, or "refused with its batch"), each with its id.
+     */
+    public static GatewayFailure batch(String detail, List<GatewayFailure> elements) {
+        return new GatewayFailure(Reason.BATCH_DENIED, "Batch refused", detail, null, Set.of(), null, null, null, elements);
+    }
+
+    /** For {@link Reason#BATCH_DENIED}: the per-element failures, in request order. */
+    public List<GatewayFailure> elements() {
+        return elements;
     }
 
     private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,

@@ -24,8 +24,18 @@ public enum Reason {
     KEYS_UNAVAILABLE,
     /** A valid token lacking scopes the operation needs (403 insufficient_scope: CHALLENGE-04). */
     INSUFFICIENT_SCOPE,
-    /** Policy forbids the operation and no token could change that (200 + JSON-RPC error: JSONRPC-08b). */
+    /** Policy forbids the operation and no token could change that (200 + JSON-RPC error -31403: JSONRPC-08b). */
     POLICY_DENIED,
+    /** Policy hides the tool or prompt from this caller: answered exactly like an unknown one (200, -32602). */
+    UNKNOWN_TOOL,
+    /** Policy hides the resource from this caller: answered like a missing one (200, -32002). */
+    RESOURCE_NOT_FOUND,
+    /** Policy hides the method from this caller, or no rule knows it (200, -32601: POLICY-04). */
+    METHOD_NOT_FOUND,
+    /** A notification policy refuses: never a JSON-RPC response (JSONRPC-06), only 403 (TRANSPORT-03). */
+    NOTIFICATION_DENIED,
+    /** A batch with a denied element: refused whole, an error per request element (POLICY-07). */
+    BATCH_DENIED,
     /** Request body over the configured limit (413). */
     BODY_TOO_LARGE,
     /** POST without a JSON content type (415). */

@@ -6,7 +6,9 @@ import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RoutedRequest;
+import dev.portcullis.http.BoundedBody;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.timeout.ReadTimeoutException;
@@ -21,6 +23,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.netty.Connection;
@@ -54,6 +57,9 @@ public final class Forward {
     private static final Logger log = LoggerFactory.getLogger(Forward.class);
     private final Map<String, HttpClient> clients = new HashMap<>();
     private final ConnectionProvider pool;
+    /** A list response larger than this cannot be filtered and is refused (fail closed). */
+    static final long MAX_FILTERED_BODY = 16L * 1024 * 1024;
+
     private final AtomicInteger activeStreams = new AtomicInteger();
     /** Completes when the gateway shuts down: open SSE relays then end cleanly instead of being cut. */
     private final Sinks.Empty<Void> shutdown = Sinks.empty();
@@ -105,7 +111,8 @@ public final class Forward {
                 .uri(target)
                 .send((request, out) -> body.length == 0 ? out : out.sendByteArray(Mono.just(body)))
                 .responseConnection((upstreamResponse, connection) ->
-                        relay(upstreamResponse, connection, response, sent, renewOn401))
+                        relay(upstreamResponse, connection, response, sent, renewOn401,
+                                ListFilter.forRequest(upstream.authorized()).orElse(null)))
                 .next()
                 .onErrorResume(CredentialRefused.class, refused -> {
                     log.info("route={} upstream refused the gateway's token with 401; renewing it once", routed.route().name());
@@ -114,7 +121,7 @@ public final class Forward {
     }
 
     private Mono<ForwardResult> relay(HttpClientResponse upstream, Connection connection, HttpServerResponse response,
-                                      long sent, boolean renewOn401) {
+                                      long sent, boolean renewOn401, ListFilter filter) {
         ForwardResult result = new ForwardResult(upstream.status().code(), sent, System.nanoTime());
         int status = result.status();
         if (status == 401 && renewOn401) {
@@ -128,12 +135,28 @@ public final class Forward {
         boolean stream = isEventStream(upstream);
         HeaderRewrite.toClient(upstream.responseHeaders(), response.responseHeaders(), stream);
         response.status(HttpResponseStatus.valueOf(status));
+        if (filter != null && status == 200) {
+            // The list is rewritten, so its length changes.
+            response.responseHeaders().remove("Content-Length");
+        }
         if (!stream) {
+            if (filter != null && status == 200) {
+                // A list answer must be whole before it can be filtered; bounded, and failed closed beyond.
+                Mono<byte[]> filtered = BoundedBody.collect(connection.inbound().receive(), MAX_FILTERED_BODY)
+                        .onErrorMap(BoundedBody.TooLarge.class, e -> GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
+                                "Upstream MCP server unavailable", "list response too large to filter"))
+                        .map(filter::filterJson);
+                return response.sendByteArray(filtered).then().thenReturn(result);
+            }
             return response.send(connection.inbound().receive().retain(), chunk -> true).then().thenReturn(result);
         }
         activeStreams.incrementAndGet();
-        return response.send(connection.inbound().receive().takeUntilOther(shutdown.asMono()).map(ByteBuf::retain),
-                        chunk -> true)
+        Flux<ByteBuf> events = filter != null && status == 200
+                // Only the event carrying this request's list result is rewritten; the rest pass as they are.
+                ? SseEvents.rewriteEach(connection.inbound().receive().asByteArray(), filter::filterEvent)
+                        .takeUntilOther(shutdown.asMono()).map(Unpooled::wrappedBuffer)
+                : connection.inbound().receive().takeUntilOther(shutdown.asMono()).map(ByteBuf::retain);
+        return response.send(events, chunk -> true)
                 .then()
                 .doFinally(signal -> activeStreams.decrementAndGet())
                 .thenReturn(result);

@@ -34,6 +34,11 @@ public record Route(RouteConfig config, Set<String> acceptedAudiences, String me
         return new Route(config, audiences, url, URI.create(url).getRawPath(), authorizationServers, policy);
     }
 
+    /** Whether list responses must be filtered: the route has a policy file (not {@code authenticatedOnly}). */
+    public boolean filtersLists() {
+        return config.policy() != null;
+    }
+
     public String name() {
         return config.name();
     }

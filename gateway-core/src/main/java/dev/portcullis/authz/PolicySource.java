@@ -1,0 +1,132 @@
+package dev.portcullis.authz;
+
+import dev.portcullis.policy.Decision;
+import dev.portcullis.policy.InvalidPolicyException;
+import dev.portcullis.policy.ItemKind;
+import dev.portcullis.policy.LoadedPolicy;
+import dev.portcullis.policy.Operation;
+import dev.portcullis.policy.Policy;
+import dev.portcullis.policy.PolicyLoader;
+import dev.portcullis.policy.PolicyWarning;
+import dev.portcullis.policy.Subject;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A route's policy file, kept in force while it changes on disk.
+ *
+ * <p>{@link #reloadIfChanged()} reads the file's bytes (following symlinks, so the Kubernetes
+ * ConfigMap swap of the {@code ..data} link is seen like any edit), and when they differ from the
+ * policy in force, parses them; a valid file replaces the policy atomically, an invalid one is
+ * reported (log and {@code portcullis_policy_reloads_total{outcome="failure"}}) and the last good
+ * policy stays in force (SECURITY-11). Reloads run on a scheduler thread, never on the event loop;
+ * decisions read the current policy without locking.
+ */
+public final class PolicySource implements Policy {
+    private static final Logger log = LoggerFactory.getLogger(PolicySource.class);
+
+    private final String route;
+    private final Path file;
+    private final MeterRegistry metrics;
+    private final AtomicReference<LoadedPolicy> current;
+    private volatile byte[] digest;
+
+    private PolicySource(String route, Path file, MeterRegistry metrics, LoadedPolicy initial, byte[] digest) {
+        this.route = route;
+        this.file = file;
+        this.metrics = metrics;
+        this.current = new AtomicReference<>(initial);
+        this.digest = digest;
+    }
+
+    /** Loads the file once; a bad file is an error here (the gateway refuses to start: SECURITY-11). */
+    public static PolicySource load(String route, Path file, MeterRegistry metrics) {
+        byte[] bytes = read(file);
+        LoadedPolicy loaded = PolicyLoader.parse(new String(bytes, java.nio.charset.StandardCharsets.UTF_8), file.toString());
+        warn(route, loaded);
+        return new PolicySource(route, file, metrics, loaded, sha256(bytes));
+    }
+
+    /** Re-reads the file; returns true when a new policy came into force. Never throws. */
+    public boolean reloadIfChanged() {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            failed("cannot read " + file + ": " + e.getClass().getSimpleName());
+            return false;
+        }
+        byte[] next = sha256(bytes);
+        if (Arrays.equals(next, digest)) {
+            return false;
+        }
+        try {
+            LoadedPolicy loaded = PolicyLoader.parse(new String(bytes, java.nio.charset.StandardCharsets.UTF_8), file.toString());
+            warn(route, loaded);
+            current.set(loaded);
+            digest = next;
+            count("success");
+            log.info("route {}: policy {} reloaded ({} rules)", route, file, loaded.policy().rules().size());
+            return true;
+        } catch (InvalidPolicyException e) {
+            digest = next; // report a bad file once, not on every check
+            failed("invalid policy, keeping the last good one:\n" + e.getMessage());
+            return false;
+        }
+    }
+
+    private void failed(String message) {
+        count("failure");
+        log.error("route {}: policy reload failed: {}", route, message);
+    }
+
+    private void count(String outcome) {
+        Counter.builder("portcullis.policy.reloads").description("Policy file reloads by route and outcome")
+                .tag("route", route).tag("outcome", outcome).register(metrics).increment();
+    }
+
+    private static void warn(String route, LoadedPolicy loaded) {
+        for (PolicyWarning warning : loaded.warnings()) {
+            log.warn("route {}: policy warning: {}", route, warning);
+        }
+    }
+
+    public LoadedPolicy loaded() {
+        return current.get();
+    }
+
+    @Override
+    public Decision decide(Subject subject, Operation operation) {
+        return current.get().policy().decide(subject, operation);
+    }
+
+    @Override
+    public boolean visible(Subject subject, ItemKind kind, String name) {
+        return current.get().policy().visible(subject, kind, name);
+    }
+
+    private static byte[] read(Path file) {
+        try {
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot be read (" + e.getClass().getSimpleName() + ")");
+        }
+    }
+
+    private static byte[] sha256(byte[] bytes) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(bytes);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

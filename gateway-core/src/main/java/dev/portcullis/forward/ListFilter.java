@@ -1,0 +1,122 @@
+package dev.portcullis.forward;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.portcullis.authz.AuthorizedRequest;
+import dev.portcullis.inspect.McpMessage;
+import dev.portcullis.policy.ItemKind;
+import dev.portcullis.policy.Policy;
+import dev.portcullis.policy.Subject;
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * Removes from a list result ({@code tools/list}, {@code resources/list},
+ * {@code resources/templates/list}, {@code prompts/list}) what the caller may not use, so a caller
+ * never sees a tool it may not call (POLICY-05). Only the list array changes: {@code nextCursor}
+ * and every other field are kept, and each kept item is left untouched (its {@code inputSchema}
+ * included: V26-13). An item without the field that names it is dropped (fail closed).
+ */
+final class ListFilter {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final JsonNode id;
+    private final ItemKind kind;
+    private final Subject subject;
+    private final Policy policy;
+
+    private ListFilter(JsonNode id, ItemKind kind, Subject subject, Policy policy) {
+        this.id = id;
+        this.kind = kind;
+        this.subject = subject;
+        this.policy = policy;
+    }
+
+    /** A filter when the request is a single list request on a route whose policy can hide items. */
+    static Optional<ListFilter> forRequest(AuthorizedRequest authorized) {
+        var inspected = authorized.inspected();
+        var route = inspected.authenticated().routed().route();
+        if (!route.filtersLists() || inspected.batch() || inspected.messages().size() != 1) {
+            return Optional.empty();
+        }
+        McpMessage message = inspected.messages().get(0);
+        if (message.kind() != McpMessage.Kind.REQUEST) {
+            return Optional.empty();
+        }
+        return ItemKind.listedBy(message.method()).map(kind ->
+                new ListFilter(message.id(), kind, inspected.authenticated().principal().asSubject(), route.policy()));
+    }
+
+    /** A JSON body: the filtered response, or the body unchanged when it is not this request's list result. */
+    byte[] filterJson(byte[] body) {
+        try {
+            JsonNode message = JSON.readTree(body);
+            return filtered(message) ? JSON.writeValueAsBytes(message) : body;
+        } catch (IOException e) {
+            return body;
+        }
+    }
+
+    /** One SSE event: rewritten only when its data is this request's list result. */
+    byte[] filterEvent(byte[] event) {
+        String data = SseEvents.data(event);
+        if (data == null || data.isEmpty()) {
+            return event;
+        }
+        try {
+            JsonNode message = JSON.readTree(data);
+            return filtered(message) ? SseEvents.withData(event, JSON.writeValueAsString(message)) : event;
+        } catch (IOException e) {
+            return event;
+        }
+    }
+
+    /** JSON-RPC ids compare by type and value: 1 and 1 (however parsed) match, "1" and 1 do not. */
+    static boolean sameId(JsonNode a, JsonNode b) {
+        if (a == null || b == null) {
+            return false;
+        }
+        if (a.isTextual() && b.isTextual()) {
+            return a.textValue().equals(b.textValue());
+        }
+        return a.isIntegralNumber() && b.isIntegralNumber() && a.bigIntegerValue().equals(b.bigIntegerValue());
+    }
+
+    /** Filters in place; true when the message was this request's result and was filtered. */
+    private boolean filtered(JsonNode message) {
+        if (message == null || !message.isObject() || !sameId(id, message.get("id"))) {
+            return false;
+        }
+        JsonNode result = message.get("result");
+        if (result == null || !result.isObject()) {
+            return false;
+        }
+        String field = switch (kind) {
+            case TOOL -> "tools";
+            case RESOURCE -> "resources";
+            case RESOURCE_TEMPLATE -> "resourceTemplates";
+            case PROMPT -> "prompts";
+        };
+        String nameField = switch (kind) {
+            case TOOL, PROMPT -> "name";
+            case RESOURCE -> "uri";
+            case RESOURCE_TEMPLATE -> "uriTemplate";
+        };
+        JsonNode items = result.get(field);
+        if (items == null || !items.isArray()) {
+            return false;
+        }
+        ArrayNode kept = JSON.createArrayNode();
+        for (JsonNode item : items) {
+            JsonNode name = item.get(nameField);
+            if (name != null && name.isTextual() && policy.visible(subject, kind, name.textValue())) {
+                kept.add(item);
+            }
+        }
+        ((ObjectNode) result).set(field, kept);
+        return true;
+    }
+
+}

@@ -1,0 +1,92 @@
+package dev.portcullis.forward;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.portcullis.authn.AuthenticatedRequest;
+import dev.portcullis.authn.BearerToken;
+import dev.portcullis.authn.Principal;
+import dev.portcullis.authz.AuthorizedRequest;
+import dev.portcullis.config.RouteConfig;
+import dev.portcullis.inspect.InspectedRequest;
+import dev.portcullis.inspect.JsonRpcInspector;
+import dev.portcullis.policy.PolicyLoader;
+import dev.portcullis.route.Route;
+import dev.portcullis.route.RoutedRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** POLICY-05: list results carry only what the caller may use; nothing else changes. */
+class ListFilterTest {
+    private static final String POLICY = """
+            default: deny
+            tools:
+              read_file: { scopes: [files:read] }
+              write_file: { scopes: [files:write] }
+            resources:
+              "file:///public/**": { scopes: [files:read] }
+            """;
+    private final ObjectMapper json = new ObjectMapper();
+
+    private ListFilter filter(Path dir, String method, String id) throws Exception {
+        Path policyFile = Files.writeString(dir.resolve("p.yaml"), POLICY);
+        RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
+                null, null, null, policyFile, null, null, null, null, null, null);
+        Route route = Route.compile(config, List.of("https://idp"), PolicyLoader.load(policyFile).policy());
+        Principal principal = new Principal("https://idp", "u", "agent", Set.of("files:read"), Set.of(), Map.of(), "j",
+                Instant.now().plusSeconds(60), new BearerToken("t"));
+        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"" + method + "\"}").getBytes(StandardCharsets.UTF_8);
+        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
+                body, new JsonRpcInspector().inspect(body), false);
+        return ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
+    }
+
+    @Test
+    void jsonToolListKeepsOnlyVisibleToolsAndEveryOtherField(@TempDir Path dir) throws Exception {
+        String response = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"read_file\",\"inputSchema\":"
+                + "{\"type\":\"object\",\"x-mcp-header\":\"a\"}},{\"name\":\"write_file\"},{\"name\":\"rm\"},{\"noname\":1}],"
+                + "\"nextCursor\":\"c2\",\"_meta\":{\"k\":\"v\"}}}";
+        JsonNode out = json.readTree(filter(dir, "tools/list", "1").filterJson(response.getBytes(StandardCharsets.UTF_8)));
+        assertThat(out.at("/result/tools")).hasSize(1);
+        assertThat(out.at("/result/tools/0/name").asText()).isEqualTo("read_file");
+        assertThat(out.at("/result/tools/0/inputSchema/x-mcp-header").asText()).isEqualTo("a");
+        assertThat(out.at("/result/nextCursor").asText()).isEqualTo("c2");
+        assertThat(out.at("/result/_meta/k").asText()).isEqualTo("v");
+    }
+
+    @Test
+    void resourcesAreFilteredByUri(@TempDir Path dir) throws Exception {
+        String response = "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":{\"resources\":[{\"uri\":\"file:///public/x\"},"
+                + "{\"uri\":\"file:///secret/y\"}]}}";
+        JsonNode out = json.readTree(filter(dir, "resources/list", "\"a\"").filterJson(response.getBytes(StandardCharsets.UTF_8)));
+        assertThat(out.at("/result/resources")).hasSize(1);
+    }
+
+    @Test
+    void otherMessagesAndOtherIdsAreNotTouched(@TempDir Path dir) throws Exception {
+        ListFilter filter = filter(dir, "tools/list", "1");
+        byte[] other = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[{\"name\":\"rm\"}]}}".getBytes(StandardCharsets.UTF_8);
+        assertThat(filter.filterJson(other)).isSameAs(other);
+        byte[] stringId = "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"tools\":[{\"name\":\"rm\"}]}}".getBytes(StandardCharsets.UTF_8);
+        assertThat(filter.filterJson(stringId)).isSameAs(stringId);
+        byte[] notification = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n"
+                .getBytes(StandardCharsets.UTF_8);
+        assertThat(filter.filterEvent(notification)).isSameAs(notification);
+    }
+
+    @Test
+    void sseEventWithTheListIsRewrittenKeepingItsId(@TempDir Path dir) throws Exception {
+        byte[] event = ("event: message\nid: ev-9\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":"
+                + "[{\"name\":\"read_file\"},{\"name\":\"write_file\"}]}}\n\n").getBytes(StandardCharsets.UTF_8);
+        String out = new String(filter(dir, "tools/list", "1").filterEvent(event), StandardCharsets.UTF_8);
+        assertThat(out).startsWith("event: message\nid: ev-9\ndata: ").contains("read_file").doesNotContain("write_file").endsWith("\n\n");
+    }
+}
