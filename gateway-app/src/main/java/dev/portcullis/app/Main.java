@@ -1,6 +1,7 @@
 package dev.portcullis.app;
 
 import dev.portcullis.app.config.ConfigLoader;
+import dev.portcullis.app.demo.Demo;
 import dev.portcullis.config.GatewayConfig;
 import dev.portcullis.config.RouteConfig;
 import dev.portcullis.policy.InvalidPolicyException;
@@ -18,7 +19,7 @@ import picocli.CommandLine.Option;
 /** {@code portcullis run --config FILE} and {@code portcullis check --config FILE}. */
 @Command(name = "portcullis", mixinStandardHelpOptions = true, version = "Portcullis 0.1.0",
         description = "Identity-enforcing reverse proxy for MCP servers.",
-        subcommands = {Main.Run.class, Main.Check.class, Main.Explain.class})
+        subcommands = {Main.Run.class, Main.Check.class, Main.Explain.class, Main.DemoCommand.class})
 public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
@@ -146,6 +147,28 @@ public final class Main implements Callable<Integer> {
                 System.err.println(e.getMessage());
                 return 1;
             }
+        }
+    }
+
+    @Command(name = "demo", description = "Start the gateway with a development-only token issuer and a sample MCP "
+            + "server on 127.0.0.1, and print what to try.")
+    static final class DemoCommand implements Callable<Integer> {
+        @Option(names = "--port", defaultValue = "8080", description = "the gateway's port (default 8080; 0 picks one)")
+        int port;
+
+        @Override
+        public Integer call() throws Exception {
+            Demo demo = Demo.start(port);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    demo.close();
+                } catch (Exception e) {
+                    System.err.println("stopping the demo: " + e);
+                }
+            }, "portcullis-demo-shutdown"));
+            demo.printGuide(System.out);
+            demo.awaitShutdown();
+            return 0;
         }
     }
 }
