@@ -8,6 +8,7 @@ import dev.portcullis.audit.AuditLog;
 import dev.portcullis.audit.Auditor;
 import dev.portcullis.audit.RequestMetrics;
 import dev.portcullis.authn.Authenticate;
+import dev.portcullis.authn.SessionBinding;
 import dev.portcullis.authn.JwksCache;
 import dev.portcullis.authn.TokenVerifier;
 import dev.portcullis.authz.Authorize;
@@ -109,13 +110,15 @@ public final class Gateway implements AutoCloseable {
         Map<String, UpstreamCredentials> credentials = routes.stream()
                 .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
                         route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker())));
-        Forward forward = new Forward(routes);
+        SessionBinding sessions = config.sessions().keyFile() != null
+                ? new SessionBinding(config.sessions().key()) : SessionBinding.withRandomKey();
+        Forward forward = new Forward(routes, sessions);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
 
         McpRequestPath path = new McpRequestPath(
                 new RouteTable(routes),
-                new Authenticate(verifier),
+                new Authenticate(verifier, sessions),
                 new Inspect(config.listen().maxBodySize().bytes()),
                 new Authorize(),
                 new Exchange(credentials),

@@ -91,6 +91,7 @@ public final class Auditor {
         if (failure != null) {
             String kind = switch (failure.reason()) {
                 case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN -> "unauthenticated";
+                case SESSION_NOT_FOUND -> "deny";
                 case BATCH_DENIED -> "deny";
                 case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE,
                         MISDIRECTED_HOST, ORIGIN_NOT_ALLOWED -> "invalid";

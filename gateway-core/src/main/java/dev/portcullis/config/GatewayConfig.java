@@ -13,10 +13,12 @@ import java.util.Set;
  * @param issuers the identity providers whose tokens are accepted (at least one)
  * @param routes  the protected MCP endpoints (at least one)
  * @param audit   the audit trail (defaults: argument digests, stdout)
+ * @param sessions how session ids are sealed and bound to their principal
  */
 public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
-                            AuditConfig audit) {
+                            AuditConfig audit, SessionsConfig sessions) {
     public GatewayConfig {
+        sessions = sessions == null ? SessionsConfig.defaults() : sessions;
         listen = listen == null ? ListenConfig.defaults() : listen;
         admin = admin == null ? AdminConfig.defaults() : admin;
         audit = audit == null ? AuditConfig.defaults() : audit;

@@ -36,6 +36,8 @@ public enum Reason {
     NOTIFICATION_DENIED,
     /** A batch with a denied element: refused whole, an error per request element (POLICY-07). */
     BATCH_DENIED,
+    /** A session id this gateway did not issue to this principal on this route (404, like an unknown one: SESSION-01/03). */
+    SESSION_NOT_FOUND,
     /** Request body over the configured limit (413). */
     BODY_TOO_LARGE,
     /** POST without a JSON content type (415). */

@@ -1,6 +1,7 @@
 package dev.portcullis.forward;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.portcullis.authn.SessionBinding;
 import dev.portcullis.exchange.UpstreamRequest;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
@@ -64,7 +65,10 @@ public final class Forward {
     /** Completes when the gateway shuts down: open SSE relays then end cleanly instead of being cut. */
     private final Sinks.Empty<Void> shutdown = Sinks.empty();
 
-    public Forward(List<Route> routes) {
+    private final SessionBinding sessions;
+
+    public Forward(List<Route> routes, SessionBinding sessions) {
+        this.sessions = sessions;
         this.pool = ConnectionProvider.builder("portcullis-upstream")
                 .maxConnections(512)
                 .pendingAcquireMaxCount(4096)
@@ -105,13 +109,17 @@ public final class Forward {
         boolean renewOn401 = mayRenew && upstream.renewable();
 
         return clients.get(routed.route().name())
-                .headers(h -> HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(),
-                        clientAddress, routed.secure()))
+                .headers(h -> {
+                    HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(), clientAddress, routed.secure());
+                    // The client holds the gateway's session id; the upstream gets its own back.
+                    h.remove("Mcp-Session-Id");
+                    inspected.authenticated().upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
+                })
                 .request(in.method())
                 .uri(target)
                 .send((request, out) -> body.length == 0 ? out : out.sendByteArray(Mono.just(body)))
                 .responseConnection((upstreamResponse, connection) ->
-                        relay(upstreamResponse, connection, response, sent, renewOn401,
+                        relay(upstream, upstreamResponse, connection, response, sent, renewOn401,
                                 ListFilter.forRequest(upstream.authorized()).orElse(null)))
                 .next()
                 .onErrorResume(CredentialRefused.class, refused -> {
@@ -120,8 +128,8 @@ public final class Forward {
                 });
     }
 
-    private Mono<ForwardResult> relay(HttpClientResponse upstream, Connection connection, HttpServerResponse response,
-                                      long sent, boolean renewOn401, ListFilter filter) {
+    private Mono<ForwardResult> relay(UpstreamRequest request, HttpClientResponse upstream, Connection connection,
+                                      HttpServerResponse response, long sent, boolean renewOn401, ListFilter filter) {
         ForwardResult result = new ForwardResult(upstream.status().code(), sent, System.nanoTime());
         int status = result.status();
         if (status == 401 && renewOn401) {
@@ -134,6 +142,12 @@ public final class Forward {
         }
         boolean stream = isEventStream(upstream);
         HeaderRewrite.toClient(upstream.responseHeaders(), response.responseHeaders(), stream);
+        String upstreamSession = upstream.responseHeaders().get("Mcp-Session-Id");
+        if (upstreamSession != null) {
+            var authenticated = request.authorized().inspected().authenticated();
+            response.responseHeaders().set("Mcp-Session-Id", sessions.seal(upstreamSession, authenticated.principal(),
+                    authenticated.routed().route().name()));
+        }
         response.status(HttpResponseStatus.valueOf(status));
         if (filter != null && status == 200) {
             // The list is rewritten, so its length changes.

@@ -1,0 +1,106 @@
+package dev.portcullis.authn;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.nimbusds.jose.EncryptionMethod;
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWEAlgorithm;
+import com.nimbusds.jose.JWEHeader;
+import com.nimbusds.jose.JWEObject;
+import com.nimbusds.jose.Payload;
+import com.nimbusds.jose.crypto.DirectDecrypter;
+import com.nimbusds.jose.crypto.DirectEncrypter;
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import java.security.SecureRandom;
+import java.text.ParseException;
+import java.util.Map;
+import javax.crypto.SecretKey;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * Binds MCP sessions to the principal that created them (SESSION-01/02, SECURITY-06).
+ *
+ * <p>The upstream's {@code Mcp-Session-Id} never reaches the client. The client gets a gateway id
+ * instead: the upstream id, the route and a fingerprint of the principal (issuer, subject, agent),
+ * encrypted and authenticated with AES-256-GCM (compact JWE, {@code dir}), so it is unguessable,
+ * visible ASCII, and cannot be forged or moved to another caller. When a request carries it, it is
+ * opened and checked: another principal's session, another route's session or an id this gateway
+ * did not make is answered {@code 404} like an unknown session, and the upstream is not contacted.
+ * A session id is never a credential: the bearer token is checked first, on every request.
+ *
+ * <p>Stateless: any replica sharing the key ({@code sessions.key-file}) can serve any request of the
+ * session; without a configured key each process makes its own, so sessions then need sticky routing.
+ */
+public final class SessionBinding {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JWEHeader HEADER = new JWEHeader(JWEAlgorithm.DIR, EncryptionMethod.A256GCM);
+
+    private final DirectEncrypter encrypter;
+    private final DirectDecrypter decrypter;
+
+    public SessionBinding(byte[] key) {
+        if (key.length != 32) {
+            throw new IllegalArgumentException("a session key is 32 bytes (AES-256)");
+        }
+        SecretKey secret = new SecretKeySpec(key, "AES");
+        try {
+            this.encrypter = new DirectEncrypter(secret);
+            this.decrypter = new DirectDecrypter(secret);
+        } catch (JOSEException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A binding with a fresh random key (one process; sessions need sticky routing across replicas). */
+    public static SessionBinding withRandomKey() {
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        return new SessionBinding(key);
+    }
+
+    /** The gateway session id the client gets for the upstream's {@code upstreamId}. */
+    public String seal(String upstreamId, Principal principal, String route) {
+        try {
+            byte[] claims = JSON.writeValueAsBytes(Map.of("u", upstreamId, "p", fingerprint(principal), "r", route));
+            JWEObject jwe = new JWEObject(HEADER, new Payload(claims));
+            jwe.encrypt(encrypter);
+            return jwe.serialize();
+        } catch (JOSEException | com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot seal a session id", e);
+        }
+    }
+
+    /** The upstream session id behind {@code gatewayId}, if it belongs to this principal and route; else 404. */
+    public String open(String gatewayId, Principal principal, String route) {
+        try {
+            JWEObject jwe = JWEObject.parse(gatewayId);
+            if (!JWEAlgorithm.DIR.equals(jwe.getHeader().getAlgorithm())
+                    || !EncryptionMethod.A256GCM.equals(jwe.getHeader().getEncryptionMethod())) {
+                throw notFound("not a gateway session id");
+            }
+            jwe.decrypt(decrypter);
+            JsonNode claims = JSON.readTree(jwe.getPayload().toBytes());
+            if (!fingerprint(principal).equals(claims.path("p").asText()) || !route.equals(claims.path("r").asText())) {
+                throw notFound("session belongs to another principal or route");
+            }
+            String upstream = claims.path("u").asText("");
+            if (upstream.isEmpty()) {
+                throw notFound("no upstream session");
+            }
+            return upstream;
+        } catch (ParseException | JOSEException | java.io.IOException | IllegalStateException e) {
+            throw notFound("not a gateway session id");
+        }
+    }
+
+    private static GatewayFailure notFound(String detail) {
+        return GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", detail);
+    }
+
+    /** Issuer, subject and agent: the same user through another agent is another principal. */
+    static String fingerprint(Principal principal) {
+        return BearerToken.sha256Hex(principal.issuer() + "\n" + principal.subject() + "\n" + principal.agent()).substring(0, 32);
+    }
+
+}

@@ -1,0 +1,65 @@
+package dev.portcullis.authn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class SessionBindingTest {
+    private final SessionBinding binding = SessionBinding.withRandomKey();
+
+    private static Principal principal(String sub, String agent, String jti) {
+        return new Principal("https://idp", sub, agent, Set.of(), Set.of(), Map.of(), jti, Instant.now().plusSeconds(60),
+                new BearerToken("t-" + jti));
+    }
+
+    private void assertNotFound(Runnable open) {
+        assertThatThrownBy(open::run).isInstanceOfSatisfying(GatewayFailure.class,
+                f -> assertThat(f.reason()).isEqualTo(Reason.SESSION_NOT_FOUND));
+    }
+
+    @Test
+    void session02SealedIdIsVisibleAsciiUnguessableAndHidesTheUpstreamId() {
+        String sealed = binding.seal("upstream-session-1", principal("alice", "ide", "j1"), "todo");
+        assertThat(sealed).matches("^[\\x21-\\x7E]{22,}$").doesNotContain("upstream-session-1");
+        assertThat(binding.seal("upstream-session-1", principal("alice", "ide", "j1"), "todo")).isNotEqualTo(sealed);
+        assertThat(binding.open(sealed, principal("alice", "ide", "j1"), "todo")).isEqualTo("upstream-session-1");
+    }
+
+    @Test
+    void session06ARefreshedTokenOfTheSamePrincipalKeepsTheSession() {
+        String sealed = binding.seal("u1", principal("alice", "ide", "j1"), "todo");
+        assertThat(binding.open(sealed, principal("alice", "ide", "j2"), "todo")).isEqualTo("u1");
+    }
+
+    @Test
+    void session01AnotherPrincipalAgentOrRouteGets404() {
+        String sealed = binding.seal("u1", principal("alice", "ide", "j1"), "todo");
+        assertNotFound(() -> binding.open(sealed, principal("mallory", "ide", "j9"), "todo"));
+        assertNotFound(() -> binding.open(sealed, principal("alice", "other-agent", "j1"), "todo"));
+        assertNotFound(() -> binding.open(sealed, principal("alice", "ide", "j1"), "billing"));
+    }
+
+    @Test
+    void session03ForgedTamperedOrForeignIdsGet404() {
+        String sealed = binding.seal("u1", principal("alice", "ide", "j1"), "todo");
+        Principal alice = principal("alice", "ide", "j1");
+        assertNotFound(() -> binding.open("u1", alice, "todo"));
+        assertNotFound(() -> binding.open(sealed.substring(0, sealed.length() - 2) + "AA", alice, "todo"));
+        assertNotFound(() -> SessionBinding.withRandomKey().open(sealed, alice, "todo"));
+        assertNotFound(() -> binding.open("eyJhbGciOiJub25lIn0.e30.", alice, "todo"));
+    }
+
+    @Test
+    void replicasSharingTheKeyOpenEachOthersSessions() {
+        byte[] key = new byte[32];
+        key[0] = 7;
+        String sealed = new SessionBinding(key).seal("u1", principal("alice", "ide", "j1"), "todo");
+        assertThat(new SessionBinding(key).open(sealed, principal("alice", "ide", "j1"), "todo")).isEqualTo("u1");
+    }
+}
