@@ -118,8 +118,8 @@ public final class Gateway implements AutoCloseable {
 
         McpRequestPath path = new McpRequestPath(
                 new RouteTable(routes),
-                new Authenticate(verifier, sessions),
-                new Inspect(config.listen().maxBodySize().bytes()),
+                new Authenticate(verifier),
+                new Inspect(config.listen().maxBodySize().bytes(), sessions),
                 new Authorize(),
                 new Exchange(credentials),
                 forward,

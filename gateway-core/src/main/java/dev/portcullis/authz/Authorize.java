@@ -2,6 +2,7 @@ package dev.portcullis.authz;
 
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
+import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.Decision;
@@ -49,7 +50,7 @@ public final class Authorize {
             if (decision.allowed()) {
                 continue;
             }
-            GatewayFailure refusal = refusal(message, decision, subject, challengeStepUp);
+            GatewayFailure refusal = refusal(message, decision, subject, challengeStepUp, inspected.era());
             if (refusal.reason() == Reason.INSUFFICIENT_SCOPE && stepUp == null) {
                 stepUp = refusal;
             }
@@ -68,7 +69,8 @@ public final class Authorize {
         return Mono.error(batchRefusal(inspected, decisions, refusals));
     }
 
-    private static GatewayFailure refusal(McpMessage message, Decision decision, Subject subject, boolean challenge) {
+    private static GatewayFailure refusal(McpMessage message, Decision decision, Subject subject, boolean challenge,
+                                          Era era) {
         if (message.kind() == McpMessage.Kind.NOTIFICATION) {
             return GatewayFailure.of(Reason.NOTIFICATION_DENIED, "Forbidden",
                     "notification " + message.method() + " refused by " + decision.ruleId()).withDecision(decision);
@@ -90,7 +92,9 @@ public final class Authorize {
                 case "prompts/get" -> GatewayFailure.of(Reason.UNKNOWN_TOOL, "Unknown prompt: " + name, decision.reason());
                 case "resources/read", "resources/subscribe", "resources/unsubscribe" ->
                         GatewayFailure.of(Reason.RESOURCE_NOT_FOUND, "Resource not found", decision.reason());
-                default -> GatewayFailure.of(Reason.METHOD_NOT_FOUND, "Method not found", decision.reason());
+                // V26-25: a modern request for a method the route does not know is a 404.
+                default -> GatewayFailure.of(era == Era.MODERN ? Reason.MODERN_METHOD_NOT_FOUND : Reason.METHOD_NOT_FOUND,
+                        "Method not found", decision.reason());
             };
             return hidden.withJsonRpcId(message.id()).withDecision(decision);
         }

@@ -53,6 +53,10 @@ public final class FailureResponses {
             case UNSUPPORTED_MEDIA_TYPE -> new Shape(415, null, false, -32600);
             case PARSE_ERROR -> new Shape(400, null, false, -32700);
             case INVALID_JSONRPC -> new Shape(400, null, false, -32600);
+            case HEADER_MISMATCH -> new Shape(400, null, false, -32020);
+            case UNSUPPORTED_VERSION -> new Shape(400, null, false, -32022);
+            case INVALID_PARAMS -> new Shape(400, null, false, -32602);
+            case MODERN_METHOD_NOT_FOUND -> new Shape(404, null, false, -32601);
             case UPSTREAM_UNAVAILABLE, UPSTREAM_REJECTED_CREDENTIALS -> new Shape(502, null, false, -32603);
             case UPSTREAM_TIMEOUT -> new Shape(504, null, false, -32603);
             case EXCHANGE_UNAVAILABLE -> new Shape(503, null, false, -32603);
@@ -131,6 +135,9 @@ public final class FailureResponses {
 
     /** {@code data} of a policy denial: the deciding rule (JSONRPC-08b) and, for a step-up answered as an error, the scopes. */
     private ObjectNode data(GatewayFailure failure) {
+        if (!failure.data().isEmpty()) {
+            return json.valueToTree(failure.data());
+        }
         if (failure.reason() != Reason.POLICY_DENIED || failure.decision() == null) {
             return null;
         }

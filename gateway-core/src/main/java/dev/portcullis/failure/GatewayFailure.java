@@ -24,6 +24,7 @@ public final class GatewayFailure extends RuntimeException {
     private final String code;
     private final transient Decision decision;
     private final transient List<GatewayFailure> elements;
+    private final transient java.util.Map<String, Object> data;
 
     private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
                            Set<String> scopes, Throwable cause, String code, Decision decision) {
@@ -33,6 +34,12 @@ public final class GatewayFailure extends RuntimeException {
     private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
                            Set<String> scopes, Throwable cause, String code, Decision decision,
                            List<GatewayFailure> elements) {
+        this(reason, description, detail, jsonRpcId, scopes, cause, code, decision, elements, java.util.Map.of());
+    }
+
+    private GatewayFailure(Reason reason, String description, String detail, JsonNode jsonRpcId,
+                           Set<String> scopes, Throwable cause, String code, Decision decision,
+                           List<GatewayFailure> elements, java.util.Map<String, Object> data) {
         super(detail == null ? description : detail, cause, false, false);
         this.reason = Objects.requireNonNull(reason);
         this.description = Objects.requireNonNull(description);
@@ -41,6 +48,17 @@ public final class GatewayFailure extends RuntimeException {
         this.code = code;
         this.decision = decision;
         this.elements = List.copyOf(elements);
+        this.data = java.util.Map.copyOf(data);
+    }
+
+    /** The same failure with {@code error.data} for the JSON-RPC error (e.g. the supported versions). */
+    public GatewayFailure withData(java.util.Map<String, Object> data) {
+        return new GatewayFailure(reason, description, getMessage(), jsonRpcId, scopes, getCause(), code, decision, elements, data);
+    }
+
+    /** {@code error.data} of the JSON-RPC error, or empty. */
+    public java.util.Map<String, Object> data() {
+        return data;
     }
 
     /**
@@ -83,17 +101,17 @@ public final class GatewayFailure extends RuntimeException {
         if (id == null || jsonRpcId != null) {
             return this;
         }
-        return new GatewayFailure(reason, description, getMessage(), id, scopes, getCause(), code, decision);
+        return new GatewayFailure(reason, description, getMessage(), id, scopes, getCause(), code, decision, elements, data);
     }
 
     /** The same failure with a short, bounded code (metric tag), e.g. {@code expired} for a token failure. */
     public GatewayFailure withCode(String code) {
-        return new GatewayFailure(reason, description, getMessage(), jsonRpcId, scopes, getCause(), code, decision);
+        return new GatewayFailure(reason, description, getMessage(), jsonRpcId, scopes, getCause(), code, decision, elements, data);
     }
 
     /** The same failure, remembering the policy decision that caused it (audit). */
     public GatewayFailure withDecision(Decision decision) {
-        return new GatewayFailure(reason, description, getMessage(), jsonRpcId, scopes, getCause(), code, decision);
+        return new GatewayFailure(reason, description, getMessage(), jsonRpcId, scopes, getCause(), code, decision, elements, data);
     }
 
     /** A bounded code refining the reason, or null. */

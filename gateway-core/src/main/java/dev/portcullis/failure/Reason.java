@@ -46,6 +46,14 @@ public enum Reason {
     PARSE_ERROR,
     /** JSON, but not a valid JSON-RPC message (400, -32600: JSONRPC-01). */
     INVALID_JSONRPC,
+    /** 2026-07-28: MCP headers missing or disagreeing with the body (400, -32020: V26-3, V26-8). */
+    HEADER_MISMATCH,
+    /** A protocol version this route cannot serve (400; -32022 with data.supported for modern requests: V26-2, TRANSPORT-09). */
+    UNSUPPORTED_VERSION,
+    /** A malformed modern envelope (400, -32602: V26-4). */
+    INVALID_PARAMS,
+    /** A modern request for a method that does not exist (404, -32601: V26-25, V26-27). */
+    MODERN_METHOD_NOT_FOUND,
     /** The upstream could not be reached, or the exchange broke before any response (502). */
     UPSTREAM_UNAVAILABLE,
     /** The upstream did not answer in time (504). */

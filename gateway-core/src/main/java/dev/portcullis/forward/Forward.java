@@ -113,7 +113,8 @@ public final class Forward {
                     HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(), clientAddress, routed.secure());
                     // The client holds the gateway's session id; the upstream gets its own back.
                     h.remove("Mcp-Session-Id");
-                    inspected.authenticated().upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
+                    inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
+                    MirroredHeaders.rebuild(inspected, h);
                 })
                 .request(in.method())
                 .uri(target)

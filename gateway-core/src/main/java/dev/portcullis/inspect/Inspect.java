@@ -1,6 +1,9 @@
 package dev.portcullis.inspect;
 
 import dev.portcullis.authn.AuthenticatedRequest;
+import dev.portcullis.authn.SessionBinding;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.util.Optional;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import dev.portcullis.http.BoundedBody;
@@ -16,16 +19,19 @@ import reactor.netty.http.server.HttpServerRequest;
  */
 public final class Inspect {
     private final long maxBodyBytes;
+    private final SessionBinding sessions;
     private final JsonRpcInspector inspector = new JsonRpcInspector();
 
-    public Inspect(long maxBodyBytes) {
+    public Inspect(long maxBodyBytes, SessionBinding sessions) {
         this.maxBodyBytes = maxBodyBytes;
+        this.sessions = sessions;
     }
 
     public Mono<InspectedRequest> apply(AuthenticatedRequest authenticated) {
         HttpServerRequest request = authenticated.routed().request();
         if (!HttpMethod.POST.equals(request.method())) {
-            return Mono.just(new InspectedRequest(authenticated, new byte[0], List.of(), false));
+            // GET and DELETE exist only in the legacy revisions.
+            return Mono.fromCallable(() -> legacy(authenticated, new byte[0], List.of(), false));
         }
         String contentType = request.requestHeaders().get("Content-Type", "");
         if (!contentType.toLowerCase(Locale.ROOT).startsWith("application/json")) {
@@ -41,8 +47,54 @@ public final class Inspect {
                 .map(body -> {
                     List<McpMessage> messages = inspector.inspect(body);
                     boolean batch = body.length > 0 && firstNonWhitespace(body) == '[';
-                    return new InspectedRequest(authenticated, body, messages, batch);
+                    return classified(authenticated, body, messages, batch);
                 });
+    }
+
+    /** V26-1: the body decides the era; the header may only agree. */
+    private InspectedRequest classified(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages,
+                                        boolean batch) {
+        HttpHeaders headers = authenticated.routed().request().requestHeaders();
+        if (batch) {
+            if (messages.stream().anyMatch(m -> ModernRequestRules.envelopeVersion(m) != null)) {
+                throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "a batch holding a 2026-07-28 message");
+            }
+            return legacy(authenticated, body, messages, true);
+        }
+        McpMessage message = messages.get(0);
+        String version = ModernRequestRules.envelopeVersion(message);
+        if (version != null) {
+            ModernRequestRules.check(message, version, headers);
+            // V26-15: a modern request has no session; an Mcp-Session-Id it carries is ignored.
+            return new InspectedRequest(authenticated, body, messages, false, Era.MODERN, version, Optional.empty());
+        }
+        String header = headers.get("MCP-Protocol-Version");
+        if (header != null && Era.MODERN_VERSIONS.contains(header.strip())) {
+            throw GatewayFailure.of(Reason.INVALID_PARAMS, "Invalid params: missing " + Era.VERSION_KEY,
+                    "2026-07-28 header without an envelope").withJsonRpcId(
+                    message.kind() == McpMessage.Kind.REQUEST ? message.id() : null);
+        }
+        return legacy(authenticated, body, messages, false);
+    }
+
+    /**
+     * Legacy rules: a known {@code MCP-Protocol-Version} (TRANSPORT-09), and a session id, when
+     * present, must be one this gateway issued to this principal on this route ({@link SessionBinding}).
+     */
+    private InspectedRequest legacy(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages, boolean batch) {
+        HttpHeaders headers = authenticated.routed().request().requestHeaders();
+        String header = headers.get("MCP-Protocol-Version");
+        if (header != null && !Era.LEGACY_VERSIONS.contains(header.strip())) {
+            List<String> supported = new java.util.ArrayList<>(Era.LEGACY_VERSIONS);
+            supported.addAll(Era.MODERN_VERSIONS);
+            supported.sort(java.util.Comparator.reverseOrder());
+            throw GatewayFailure.of(Reason.UNSUPPORTED_VERSION, "Unsupported protocol version", "header " + header)
+                    .withData(java.util.Map.of("supported", supported, "requested", header));
+        }
+        String gatewayId = headers.get("Mcp-Session-Id");
+        Optional<String> upstreamSession = gatewayId == null ? Optional.empty()
+                : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.routed().route().name()));
+        return new InspectedRequest(authenticated, body, messages, batch, Era.LEGACY, null, upstreamSession);
     }
 
     private static int firstNonWhitespace(byte[] body) {
