@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.portcullis.authz.AuthorizedRequest;
+import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.ItemKind;
 import dev.portcullis.policy.Policy;
@@ -17,7 +18,8 @@ import java.util.Optional;
  * {@code resources/templates/list}, {@code prompts/list}) what the caller may not use, so a caller
  * never sees a tool it may not call (POLICY-05). Only the list array changes: {@code nextCursor}
  * and every other field are kept, and each kept item is left untouched (its {@code inputSchema}
- * included: V26-13). An item without the field that names it is dropped (fail closed).
+ * included: V26-13). An item without the field that names it is dropped (fail closed). For
+ * 2026-07-28 requests the result's cache hints are made safe (V26-32, V26-33).
  */
 final class ListFilter {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -26,12 +28,15 @@ final class ListFilter {
     private final ItemKind kind;
     private final Subject subject;
     private final Policy policy;
+    /** For 2026-07-28 requests: the {@code ttlMs} ceiling (the policy reload interval), else -1. */
+    private final long maxTtlMillis;
 
-    private ListFilter(JsonNode id, ItemKind kind, Subject subject, Policy policy) {
+    private ListFilter(JsonNode id, ItemKind kind, Subject subject, Policy policy, long maxTtlMillis) {
         this.id = id;
         this.kind = kind;
         this.subject = subject;
         this.policy = policy;
+        this.maxTtlMillis = maxTtlMillis;
     }
 
     /** A filter when the request is a single list request on a route whose policy can hide items. */
@@ -45,8 +50,17 @@ final class ListFilter {
         if (message.kind() != McpMessage.Kind.REQUEST) {
             return Optional.empty();
         }
-        return ItemKind.listedBy(message.method()).map(kind ->
-                new ListFilter(message.id(), kind, inspected.authenticated().principal().asSubject(), route.policy()));
+        long maxTtl = inspected.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
+        Subject subject = inspected.authenticated().principal().asSubject();
+        Optional<ItemKind> kind = ItemKind.listedBy(message.method());
+        if (kind.isPresent()) {
+            return Optional.of(new ListFilter(message.id(), kind.get(), subject, route.policy(), maxTtl));
+        }
+        // Other cacheable 2026 results whose answer policy can make differ between callers (V26-32).
+        if (maxTtl >= 0 && (message.method().equals("resources/read") || message.method().equals("server/discover"))) {
+            return Optional.of(new ListFilter(message.id(), null, subject, route.policy(), maxTtl));
+        }
+        return Optional.empty();
     }
 
     /** A JSON body: the filtered response, or the body unchanged when it is not this request's list result. */
@@ -73,6 +87,19 @@ final class ListFilter {
         }
     }
 
+    /**
+     * V26-32: the answer depends on the caller, so no shared cache may serve it to another: always
+     * {@code cacheScope: private}. V26-33: {@code ttlMs} is never raised, and capped at the policy
+     * reload interval so a cached list cannot outlive a policy change.
+     */
+    private void cacheHints(ObjectNode result) {
+        result.put("cacheScope", "private");
+        JsonNode ttl = result.get("ttlMs");
+        if (ttl != null && ttl.canConvertToLong() && ttl.asLong() > maxTtlMillis) {
+            result.put("ttlMs", maxTtlMillis);
+        }
+    }
+
     /** JSON-RPC ids compare by type and value: 1 and 1 (however parsed) match, "1" and 1 do not. */
     static boolean sameId(JsonNode a, JsonNode b) {
         if (a == null || b == null) {
@@ -92,6 +119,12 @@ final class ListFilter {
         JsonNode result = message.get("result");
         if (result == null || !result.isObject()) {
             return false;
+        }
+        if (maxTtlMillis >= 0) {
+            cacheHints((ObjectNode) result);
+        }
+        if (kind == null) {
+            return maxTtlMillis >= 0;
         }
         String field = switch (kind) {
             case TOOL -> "tools";

@@ -83,6 +83,30 @@ class ListFilterTest {
     }
 
     @Test
+    void v26_32ModernListsArePrivateAndTtlNeverExceedsTheReloadInterval(@TempDir Path dir) throws Exception {
+        Path policyFile = Files.writeString(dir.resolve("p.yaml"), POLICY);
+        RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
+                null, null, null, policyFile, null, null, null, null, null, null);
+        Route route = Route.compile(config, List.of("https://idp"), PolicyLoader.load(policyFile).policy());
+        Principal principal = new Principal("https://idp", "u", "agent", Set.of("files:read"), Set.of(), Map.of(), "j",
+                Instant.now().plusSeconds(60), new BearerToken("t"));
+        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
+                + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}").getBytes(StandardCharsets.UTF_8);
+        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
+                body, new JsonRpcInspector().inspect(body), false, dev.portcullis.inspect.Era.MODERN, "2026-07-28",
+                java.util.Optional.empty());
+        ListFilter filter = ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
+        String response = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"ttlMs\":600000,"
+                + "\"cacheScope\":\"public\",\"tools\":[{\"name\":\"read_file\"}]}}";
+        JsonNode out = json.readTree(filter.filterJson(response.getBytes(StandardCharsets.UTF_8)));
+        assertThat(out.at("/result/cacheScope").asText()).isEqualTo("private");
+        assertThat(out.at("/result/ttlMs").asLong()).isEqualTo(2000);
+        String shortTtl = response.replace("600000", "500");
+        assertThat(json.readTree(filter.filterJson(shortTtl.getBytes(StandardCharsets.UTF_8))).at("/result/ttlMs").asLong())
+                .isEqualTo(500); // V26-33: never raised
+    }
+
+    @Test
     void sseEventWithTheListIsRewrittenKeepingItsId(@TempDir Path dir) throws Exception {
         byte[] event = ("event: message\nid: ev-9\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":"
                 + "[{\"name\":\"read_file\"},{\"name\":\"write_file\"}]}}\n\n").getBytes(StandardCharsets.UTF_8);
