@@ -43,12 +43,18 @@ final class ListFilter {
     static Optional<ListFilter> forRequest(AuthorizedRequest authorized) {
         var inspected = authorized.inspected();
         var route = inspected.authenticated().routed().route();
-        if (!route.filtersLists() || inspected.batch() || inspected.messages().size() != 1) {
+        if (inspected.batch() || inspected.messages().size() != 1) {
             return Optional.empty();
         }
         McpMessage message = inspected.messages().get(0);
         if (message.kind() != McpMessage.Kind.REQUEST) {
             return Optional.empty();
+        }
+        if (!route.filtersLists()) {
+            // V26-5 holds on every route: discover results only offer versions the gateway polices.
+            return message.method().equals("server/discover") && inspected.era() == Era.MODERN
+                    ? Optional.of(new ListFilter(message.id(), null, null, route.policy(), Long.MAX_VALUE))
+                    : Optional.empty();
         }
         long maxTtl = inspected.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
         Subject subject = inspected.authenticated().principal().asSubject();
@@ -100,6 +106,25 @@ final class ListFilter {
         }
     }
 
+    /**
+     * V26-5: a {@code server/discover} result offers only the versions the gateway can both parse and
+     * police; others the upstream may speak are removed from {@code supportedVersions}.
+     */
+    private static void narrowSupportedVersions(ObjectNode result) {
+        JsonNode versions = result.get("supportedVersions");
+        if (versions == null || !versions.isArray()) {
+            return;
+        }
+        ArrayNode kept = JSON.createArrayNode();
+        for (JsonNode version : versions) {
+            if (version.isTextual() && (Era.MODERN_VERSIONS.contains(version.textValue())
+                    || Era.LEGACY_VERSIONS.contains(version.textValue()))) {
+                kept.add(version);
+            }
+        }
+        result.set("supportedVersions", kept);
+    }
+
     /** JSON-RPC ids compare by type and value: 1 and 1 (however parsed) match, "1" and 1 do not. */
     static boolean sameId(JsonNode a, JsonNode b) {
         if (a == null || b == null) {
@@ -120,9 +145,10 @@ final class ListFilter {
         if (result == null || !result.isObject()) {
             return false;
         }
-        if (maxTtlMillis >= 0) {
+        if (maxTtlMillis >= 0 && maxTtlMillis != Long.MAX_VALUE) {
             cacheHints((ObjectNode) result);
         }
+        narrowSupportedVersions((ObjectNode) result);
         if (kind == null) {
             return maxTtlMillis >= 0;
         }

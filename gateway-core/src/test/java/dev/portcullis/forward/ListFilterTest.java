@@ -107,6 +107,26 @@ class ListFilterTest {
     }
 
     @Test
+    void v26_5DiscoverOffersOnlyVersionsTheGatewayPolicesEvenWithoutAPolicy() throws Exception {
+        RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
+                null, null, null, null, null, null, null, null, null, null);
+        Route route = Route.compile(config, List.of("https://idp"), dev.portcullis.policy.Policy.authenticatedOnly());
+        Principal principal = new Principal("https://idp", "u", "agent", Set.of(), Set.of(), Map.of(), "j",
+                Instant.now().plusSeconds(60), new BearerToken("t"));
+        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{\"_meta\":"
+                + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}").getBytes(StandardCharsets.UTF_8);
+        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
+                body, new JsonRpcInspector().inspect(body), false, dev.portcullis.inspect.Era.MODERN, "2026-07-28",
+                java.util.Optional.empty());
+        ListFilter filter = ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
+        String response = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"supportedVersions\":[\"2027-01-01\",\"2026-07-28\","
+                + "\"2025-11-25\"],\"capabilities\":{}}}";
+        JsonNode out = json.readTree(filter.filterJson(response.getBytes(StandardCharsets.UTF_8)));
+        assertThat(out.at("/result/supportedVersions")).extracting(JsonNode::asText).containsExactly("2026-07-28", "2025-11-25");
+        assertThat(out.at("/result/capabilities").isObject()).isTrue();
+    }
+
+    @Test
     void sseEventWithTheListIsRewrittenKeepingItsId(@TempDir Path dir) throws Exception {
         byte[] event = ("event: message\nid: ev-9\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":"
                 + "[{\"name\":\"read_file\"},{\"name\":\"write_file\"}]}}\n\n").getBytes(StandardCharsets.UTF_8);
