@@ -59,6 +59,8 @@ class UpstreamBehaviourTest {
                             return req.receive().then().thenMany(res.header("Content-Type", "text/event-stream")
                                     .sendString(events, StandardCharsets.UTF_8));
                         })
+                        .post("/forever", (req, res) -> req.receive().then().thenMany(res.header("Content-Type",
+                                "text/event-stream").sendString(Flux.concat(Mono.just("id: 1\ndata: {}\n\n"), Mono.never()))))
                         .post("/silent", (req, res) -> {
                             hits.incrementAndGet();
                             return Mono.never();
@@ -122,6 +124,39 @@ class UpstreamBehaviourTest {
             return reader.readLine();
         } catch (java.io.IOException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 30, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void transport08StreamEndsWhenItsTokenExpires() throws Exception {
+        try (GatewayHarness gw = gateway("/forever")) {
+            long exp = java.time.Instant.now().getEpochSecond() + 3;
+            String token = idp.accessToken(RESOURCE, "mcp:tools", java.util.Map.of("exp", exp));
+            var request = gw.post(toolCall(1, "stream")).header("Authorization", "Bearer " + token).build();
+            long start = System.nanoTime();
+            HttpResponse<InputStream> response = gw.http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
+            long seconds = Duration.ofNanos(System.nanoTime() - start).toSeconds();
+            assertThat(body).isEqualTo("id: 1\ndata: {}\n\n");
+            assertThat(seconds).isBetween(1L, 10L);
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 30, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void v26_21ListenStreamEndsWithItsResultWhenTheTokenExpires() throws Exception {
+        try (GatewayHarness gw = gateway("/forever")) {
+            long exp = java.time.Instant.now().getEpochSecond() + 3;
+            String token = idp.accessToken(RESOURCE, "mcp:tools", java.util.Map.of("exp", exp));
+            String listen = "{\"jsonrpc\":\"2.0\",\"id\":\"l-1\",\"method\":\"subscriptions/listen\",\"params\":{\"_meta\":"
+                    + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
+            var request = gw.post(listen).header("Authorization", "Bearer " + token)
+                    .header("MCP-Protocol-Version", "2026-07-28").header("Mcp-Method", "subscriptions/listen").build();
+            HttpResponse<InputStream> response = gw.http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(body).startsWith("id: 1\ndata: {}\n\n")
+                    .endsWith("data: {\"jsonrpc\":\"2.0\",\"id\":\"l-1\",\"result\":{\"resultType\":\"complete\"}}\n\n");
         }
     }
 

@@ -166,15 +166,38 @@ public final class Forward {
             return response.send(connection.inbound().receive().retain(), chunk -> true).then().thenReturn(result);
         }
         activeStreams.incrementAndGet();
+        // A stream lives no longer than the token that authorised it (TRANSPORT-08, V26-21): the client
+        // reconnects with a fresh token, which is checked like any request.
+        var inspected = request.authorized().inspected();
+        Duration tokenLeft = Duration.between(java.time.Instant.now(), inspected.authenticated().principal().expiresAt());
+        java.util.concurrent.atomic.AtomicBoolean endedHere = new java.util.concurrent.atomic.AtomicBoolean();
+        Mono<Long> ended = Mono.firstWithSignal(shutdown.asMono().thenReturn(0L),
+                        Mono.delay(tokenLeft.isNegative() ? Duration.ZERO : tokenLeft))
+                .doOnNext(signal -> endedHere.set(true));
         Flux<ByteBuf> events = filter != null && status == 200
                 // Only the event carrying this request's list result is rewritten; the rest pass as they are.
                 ? SseEvents.rewriteEach(connection.inbound().receive().asByteArray(), filter::filterEvent)
-                        .takeUntilOther(shutdown.asMono()).map(Unpooled::wrappedBuffer)
-                : connection.inbound().receive().takeUntilOther(shutdown.asMono()).map(ByteBuf::retain);
+                        .takeUntilOther(ended).map(Unpooled::wrappedBuffer)
+                : connection.inbound().receive().takeUntilOther(ended).map(ByteBuf::retain);
+        if (inspected.era() == dev.portcullis.inspect.Era.MODERN
+                && "subscriptions/listen".equals(inspected.messages().get(0).method())) {
+            events = events.concatWith(Mono.defer(() -> endedHere.get()
+                    ? Mono.just(Unpooled.wrappedBuffer(endOfSubscription(inspected.messages().get(0).id())))
+                    : Mono.empty()));
+        }
         return response.send(events, chunk -> true)
                 .then()
                 .doFinally(signal -> activeStreams.decrementAndGet())
                 .thenReturn(result);
+    }
+
+    /**
+     * The last event of a 2026-07-28 {@code subscriptions/listen} stream the gateway ends (token expiry,
+     * shutdown): the listen request's result, so the client knows to listen again (V26-21).
+     */
+    static byte[] endOfSubscription(com.fasterxml.jackson.databind.JsonNode id) {
+        String json = "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"result\":{\"resultType\":\"complete\"}}";
+        return ("event: message\ndata: " + json + "\n\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** SSE responses being relayed right now. */
