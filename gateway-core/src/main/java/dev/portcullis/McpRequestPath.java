@@ -10,6 +10,7 @@ import dev.portcullis.failure.FailureResponses;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import dev.portcullis.forward.Forward;
+import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.route.ProtectedResourceMetadata;
 import dev.portcullis.route.RequestOrigin;
@@ -53,11 +54,12 @@ public final class McpRequestPath {
     private final ObjectMapper json;
     private final Auditor auditor;
     private final RequestOrigin origin;
+    private final LegacyStreams legacyStreams;
     private final boolean secure;
 
     public McpRequestPath(RouteTable routes, Authenticate authenticate, Inspect inspect, Authorize authorize,
-                          Exchange exchange, Forward forward, Auditor auditor, RequestOrigin origin, ObjectMapper json,
-                          boolean secure) {
+                          Exchange exchange, Forward forward, Auditor auditor, RequestOrigin origin,
+                          LegacyStreams legacyStreams, ObjectMapper json, boolean secure) {
         this.routes = routes;
         this.authenticate = authenticate;
         this.inspect = inspect;
@@ -68,6 +70,7 @@ public final class McpRequestPath {
         this.json = json;
         this.auditor = auditor;
         this.origin = origin;
+        this.legacyStreams = legacyStreams;
         this.secure = secure;
     }
 
@@ -112,9 +115,27 @@ public final class McpRequestPath {
                 .then()
                 .onErrorResume(e -> {
                     GatewayFailure failure = asFailure(e);
+                    if (deliveredOnLegacyStream(progress, failure)) {
+                        auditor.failed(progress, failure, 202);
+                        return response.status(202).send().then();
+                    }
                     auditor.failed(progress, failure, FailureResponses.status(failure.reason()));
                     return fail(response, route.get(), failure, request, requestId);
                 });
+    }
+
+    /**
+     * 2024-11-05 HTTP+SSE: answers travel on the caller's stream, so a request the gateway refuses
+     * after it was read (a policy denial, say) is answered there, and the POST gets 202 (TRANSPORT-11).
+     */
+    private boolean deliveredOnLegacyStream(RequestProgress progress, GatewayFailure failure) {
+        var inspected = progress.inspected();
+        if (inspected == null || !progress.routed().route().config().legacySse() || inspected.upstreamSessionId().isEmpty()
+                || failure.reason() == dev.portcullis.failure.Reason.INSUFFICIENT_SCOPE) {
+            return false;
+        }
+        byte[] error = failures.jsonRpcError(failure);
+        return error != null && legacyStreams.deliver(inspected.upstreamSessionId().get(), error);
     }
 
     private Mono<Void> fail(HttpServerResponse response, Route route, GatewayFailure failure,

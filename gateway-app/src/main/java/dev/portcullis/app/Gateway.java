@@ -20,6 +20,7 @@ import dev.portcullis.config.IssuerConfig;
 import dev.portcullis.exchange.Exchange;
 import dev.portcullis.exchange.UpstreamCredentials;
 import dev.portcullis.forward.Forward;
+import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.http.OutboundHttp;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.listen.GatewayServer;
@@ -112,7 +113,8 @@ public final class Gateway implements AutoCloseable {
                         route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker())));
         SessionBinding sessions = config.sessions().keyFile() != null
                 ? new SessionBinding(config.sessions().key()) : SessionBinding.withRandomKey();
-        Forward forward = new Forward(routes, sessions);
+        LegacyStreams legacyStreams = new LegacyStreams();
+        Forward forward = new Forward(routes, sessions, legacyStreams);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
 
@@ -125,6 +127,7 @@ public final class Gateway implements AutoCloseable {
                 forward,
                 auditor,
                 requestOrigin(config, routes),
+                legacyStreams,
                 json,
                 config.listen().tls() != null);
 

@@ -59,6 +59,8 @@ class TypeScriptInteropTest {
     private static String node;
     private static Process everything;
     private static Path everythingLog;
+    private static Process everythingSse;
+    private static Path everythingSseLog;
     private static TestIdp idp;
     private static Gateway gateway;
     private static String resource;
@@ -89,6 +91,19 @@ class TypeScriptInteropTest {
         everything = pb.start();
         awaitOutput(everything, everythingLog, EVERYTHING_READY + upstreamPort, STARTUP_TIMEOUT);
 
+        // The same server over the 2024-11-05 HTTP+SSE transport.
+        int ssePort = freePort();
+        everythingSseLog = OUT_DIR.resolve("server-everything-sse.log");
+        ProcessBuilder sse = new ProcessBuilder(node, "--require", "./loopback-preload.cjs",
+                "node_modules/@modelcontextprotocol/server-everything/dist/index.js", "sse")
+                .directory(NODE_DIR.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(everythingSseLog.toFile());
+        sse.environment().clear();
+        sse.environment().put("PORT", Integer.toString(ssePort));
+        everythingSse = sse.start();
+        awaitOutput(everythingSse, everythingSseLog, "Server is running on port " + ssePort, STARTUP_TIMEOUT);
+
         idp = TestIdp.startWithResourceAudience();
 
         // R contains the gateway's port, so the port is chosen before the gateway starts.
@@ -117,8 +132,15 @@ class TypeScriptInteropTest {
                     resource: "%s"
                     scopes: ["%s"]
                     policy: "%s"
+                  - name: everything-over-sse
+                    path: /legacy
+                    transport: sse
+                    upstream: "http://127.0.0.1:%d/sse"
+                    resource: "%s"
+                    scopes: ["%s"]
+                    policy: "%s"
                 """.formatted(gatewayPort, idp.issuer(), idp.jwksUri(), upstreamPort, resource, SCOPE,
-                upstreamPort, policyResource(), SCOPE, writePolicy());
+                upstreamPort, policyResource(), SCOPE, writePolicy(), ssePort, legacyResource(), SCOPE, writePolicy());
         Files.writeString(OUT_DIR.resolve("gateway.yaml"), yaml);
         GatewayConfig config = ConfigLoader.parse(yaml, "TypeScriptInteropTest");
         gateway = Gateway.start(config);
@@ -149,6 +171,45 @@ class TypeScriptInteropTest {
             }
         }
         stop(everything);
+        stop(everythingSse);
+    }
+
+    /** The 2024-11-05 HTTP+SSE route (same policy). */
+    private static String legacyResource() {
+        return resource.substring(0, resource.length() - "/mcp".length()) + "/legacy";
+    }
+
+    @Test
+    void tsClientOverLegacyHttpSseIsAuthenticatedDecidedAndFiltered() throws Exception {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("MCP_URL", legacyResource());
+        env.put("MCP_TOKEN", idp.accessToken(legacyResource(), SCOPE));
+        ClientRun run = runClient("client-sse", env);
+
+        assertThat(run.exitCode()).as(run::diagnostics).isZero();
+        // TRANSPORT-11: the endpoint is the gateway's, on its own origin; the upstream's session id is sealed away.
+        String endpoint = run.first("endpoint").path("url").asText();
+        assertThat(endpoint).as(run::diagnostics).startsWith(legacyResource() + "/messages?sessionId=")
+                .doesNotContain("/message?");
+        // POLICY-05 on the stream: the list result arriving as an SSE event is filtered.
+        assertThat(run.first("listTools").path("names")).as(run::diagnostics)
+                .extracting(JsonNode::asText).containsExactly("echo");
+        assertThat(run.first("callTool").path("text").asText()).as(run::diagnostics).contains("over sse");
+        assertThat(run.first("hidden").path("code").asInt()).as(run::diagnostics).isEqualTo(-32602);
+        run.first("done");
+    }
+
+    @Test
+    void legacyMessageEndpointIsBoundToItsCaller() throws Exception {
+        // Another caller (valid token, other subject) presenting a session id it did not get: 404 (SESSION-07).
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        String mallory = idp.accessToken(legacyResource(), SCOPE);
+        var response = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(legacyResource()
+                        + "/messages?sessionId=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..AAAA.BBBB.CCCC"))
+                .header("Authorization", "Bearer " + mallory).header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).isEqualTo(404);
     }
 
     /** The route with a per-tool policy: echo for the baseline scope, get-sum needs more, the rest hidden. */

@@ -48,4 +48,9 @@ public final class RequestProgress {
     public RoutedRequest routed() {
         return routed;
     }
+
+    /** The inspected request, or null when the request failed before its body was read. */
+    public InspectedRequest inspected() {
+        return inspected;
+    }
 }

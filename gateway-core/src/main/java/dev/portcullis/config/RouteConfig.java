@@ -28,11 +28,14 @@ import java.util.List;
  *                        {@code insufficient_scope}, CHALLENGE-04) or {@code error} (a JSON-RPC error, for
  *                        clients that cannot step up: spec digest §3 item 9)
  * @param policyReloadInterval how often the policy file is checked for changes (default 2s)
+ * @param transport       the upstream's transport: {@code streamable-http} (default; 2025-03-26 and later) or
+ *                        {@code sse} (2024-11-05 HTTP+SSE: {@code upstream} is its SSE URL; clients GET {@code path}
+ *                        for the stream and POST to the endpoint the gateway announces on it)
  */
 public record RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
                           String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
                           Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream,
-                          String stepUp, Duration policyReloadInterval) {
+                          String stepUp, Duration policyReloadInterval, String transport) {
     public RouteConfig {
         Checks.required("name", name);
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
@@ -69,12 +72,21 @@ public record RouteConfig(String name, String path, String upstream, String reso
             throw ConfigException.expected("step-up", stepUp, "challenge (403 insufficient_scope) or error (JSON-RPC error)");
         }
         policyReloadInterval = policyReloadInterval == null ? Duration.ofSeconds(2) : policyReloadInterval;
+        transport = transport == null ? "streamable-http" : transport;
+        if (!transport.equals("streamable-http") && !transport.equals("sse")) {
+            throw ConfigException.expected("transport", transport, "streamable-http, or sse for 2024-11-05 HTTP+SSE servers");
+        }
         if (policyReloadInterval.compareTo(Duration.ofMillis(100)) < 0) {
             throw ConfigException.expected("policy-reload-interval", DurationText.format(policyReloadInterval), "at least 100ms");
         }
         upstreamAuth = upstreamAuth == null ? UpstreamAuthConfig.none() : upstreamAuth;
         connectTimeout = connectTimeout == null ? Duration.ofSeconds(5) : connectTimeout;
         responseTimeout = responseTimeout == null ? Duration.ofSeconds(60) : responseTimeout;
+    }
+
+    /** Whether the upstream speaks the 2024-11-05 HTTP+SSE transport. */
+    public boolean legacySse() {
+        return transport.equals("sse");
     }
 
     public URI upstreamUri() {

@@ -72,6 +72,15 @@ public final class FailureResponses {
         return shape(reason).status();
     }
 
+    /** The JSON-RPC error a failure answers a request with, or null when it has none (no id, or no body). */
+    public byte[] jsonRpcError(GatewayFailure failure) {
+        Shape shape = shape(failure.reason());
+        if (shape.jsonRpcCode() == null || failure.jsonRpcId() == null || failure.reason() == Reason.BATCH_DENIED) {
+            return null;
+        }
+        return errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description(), data(failure));
+    }
+
     /** Writes the response for {@code failure}; {@code route} is null when no route matched. */
     public Mono<Void> respond(HttpServerResponse response, Route route, GatewayFailure failure) {
         Shape shape = shape(failure.reason());

@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -66,9 +67,11 @@ public final class Forward {
     private final Sinks.Empty<Void> shutdown = Sinks.empty();
 
     private final SessionBinding sessions;
+    private final LegacyStreams legacyStreams;
 
-    public Forward(List<Route> routes, SessionBinding sessions) {
+    public Forward(List<Route> routes, SessionBinding sessions, LegacyStreams legacyStreams) {
         this.sessions = sessions;
+        this.legacyStreams = legacyStreams;
         this.pool = ConnectionProvider.builder("portcullis-upstream")
                 .maxConnections(512)
                 .pendingAcquireMaxCount(4096)
@@ -101,7 +104,8 @@ public final class Forward {
         var inspected = upstream.authorized().inspected();
         RoutedRequest routed = inspected.authenticated().routed();
         HttpServerRequest in = routed.request();
-        URI target = routed.route().upstreamUri(pathOf(in.uri()), queryOf(in.uri()));
+        URI target = LegacySse.target(inspected)
+                .orElseGet(() -> routed.route().upstreamUri(pathOf(in.uri()), queryOf(in.uri())));
         InetSocketAddress remote = in.remoteAddress();
         String clientAddress = remote != null && remote.getAddress() != null ? remote.getAddress().getHostAddress() : null;
         byte[] body = inspected.body();
@@ -113,7 +117,9 @@ public final class Forward {
                     HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(), clientAddress, routed.secure());
                     // The client holds the gateway's session id; the upstream gets its own back.
                     h.remove("Mcp-Session-Id");
-                    inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
+                    if (!routed.route().config().legacySse()) {
+                        inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
+                    }
                     MirroredHeaders.rebuild(inspected, h);
                 })
                 .request(in.method())
@@ -174,7 +180,12 @@ public final class Forward {
         Mono<Long> ended = Mono.firstWithSignal(shutdown.asMono().thenReturn(0L),
                         Mono.delay(tokenLeft.isNegative() ? Duration.ZERO : tokenLeft))
                 .doOnNext(signal -> endedHere.set(true));
-        Flux<ByteBuf> events = filter != null && status == 200
+        Optional<LegacySse> legacy = status == 200 ? LegacySse.forStream(request, sessions, legacyStreams) : Optional.empty();
+        Flux<ByteBuf> events = legacy.isPresent()
+                // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
+                ? legacy.get().relay(connection.inbound().receive().asByteArray())
+                        .takeUntilOther(ended).map(Unpooled::wrappedBuffer)
+                : filter != null && status == 200
                 // Only the event carrying this request's list result is rewritten; the rest pass as they are.
                 ? SseEvents.rewriteEach(connection.inbound().receive().asByteArray(), filter::filterEvent)
                         .takeUntilOther(ended).map(Unpooled::wrappedBuffer)

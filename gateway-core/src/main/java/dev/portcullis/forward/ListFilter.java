@@ -69,6 +69,14 @@ final class ListFilter {
         return Optional.empty();
     }
 
+    /**
+     * For a 2024-11-05 GET stream: every result on it that carries a list (the requests were POSTed
+     * elsewhere, so the ids are not known here) is filtered by the shape of its result.
+     */
+    static ListFilter anyListResult(Subject subject, Policy policy) {
+        return new ListFilter(null, null, subject, policy, -1);
+    }
+
     /** A JSON body: the filtered response, or the body unchanged when it is not this request's list result. */
     byte[] filterJson(byte[] body) {
         try {
@@ -125,6 +133,17 @@ final class ListFilter {
         result.set("supportedVersions", kept);
     }
 
+    /** Filters whichever list arrays the result holds (a 2024-11-05 stream result of unknown request). */
+    private boolean filterByShape(ObjectNode result) {
+        boolean changed = false;
+        for (ItemKind each : ItemKind.values()) {
+            if (result.has(field(each))) {
+                changed |= filterItems(result, each);
+            }
+        }
+        return changed;
+    }
+
     /** JSON-RPC ids compare by type and value: 1 and 1 (however parsed) match, "1" and 1 do not. */
     static boolean sameId(JsonNode a, JsonNode b) {
         if (a == null || b == null) {
@@ -138,12 +157,15 @@ final class ListFilter {
 
     /** Filters in place; true when the message was this request's result and was filtered. */
     private boolean filtered(JsonNode message) {
-        if (message == null || !message.isObject() || !sameId(id, message.get("id"))) {
+        if (message == null || !message.isObject() || (id != null && !sameId(id, message.get("id")))) {
             return false;
         }
         JsonNode result = message.get("result");
         if (result == null || !result.isObject()) {
             return false;
+        }
+        if (id == null && subject != null) {
+            return filterByShape((ObjectNode) result);
         }
         if (maxTtlMillis >= 0 && maxTtlMillis != Long.MAX_VALUE) {
             cacheHints((ObjectNode) result);
@@ -152,30 +174,40 @@ final class ListFilter {
         if (kind == null) {
             return maxTtlMillis >= 0;
         }
-        String field = switch (kind) {
-            case TOOL -> "tools";
-            case RESOURCE -> "resources";
-            case RESOURCE_TEMPLATE -> "resourceTemplates";
-            case PROMPT -> "prompts";
-        };
-        String nameField = switch (kind) {
-            case TOOL, PROMPT -> "name";
-            case RESOURCE -> "uri";
-            case RESOURCE_TEMPLATE -> "uriTemplate";
-        };
-        JsonNode items = result.get(field);
+        return filterItems((ObjectNode) result, kind);
+    }
+
+    private boolean filterItems(ObjectNode result, ItemKind itemKind) {
+        JsonNode items = result.get(field(itemKind));
         if (items == null || !items.isArray()) {
             return false;
         }
         ArrayNode kept = JSON.createArrayNode();
         for (JsonNode item : items) {
-            JsonNode name = item.get(nameField);
-            if (name != null && name.isTextual() && policy.visible(subject, kind, name.textValue())) {
+            JsonNode name = item.get(nameField(itemKind));
+            if (name != null && name.isTextual() && policy.visible(subject, itemKind, name.textValue())) {
                 kept.add(item);
             }
         }
-        ((ObjectNode) result).set(field, kept);
+        result.set(field(itemKind), kept);
         return true;
+    }
+
+    private static String field(ItemKind kind) {
+        return switch (kind) {
+            case TOOL -> "tools";
+            case RESOURCE -> "resources";
+            case RESOURCE_TEMPLATE -> "resourceTemplates";
+            case PROMPT -> "prompts";
+        };
+    }
+
+    private static String nameField(ItemKind kind) {
+        return switch (kind) {
+            case TOOL, PROMPT -> "name";
+            case RESOURCE -> "uri";
+            case RESOURCE_TEMPLATE -> "uriTemplate";
+        };
     }
 
 }

@@ -91,7 +91,11 @@ public final class Inspect {
             throw GatewayFailure.of(Reason.UNSUPPORTED_VERSION, "Unsupported protocol version", "header " + header)
                     .withData(java.util.Map.of("supported", supported, "requested", header));
         }
-        String gatewayId = headers.get("Mcp-Session-Id");
+        // 2024-11-05 HTTP+SSE carries the session in the message endpoint's query (SESSION-07).
+        String gatewayId = authenticated.routed().route().config().legacySse()
+                ? new io.netty.handler.codec.http.QueryStringDecoder(authenticated.routed().request().uri())
+                        .parameters().getOrDefault("sessionId", List.of()).stream().findFirst().orElse(null)
+                : headers.get("Mcp-Session-Id");
         Optional<String> upstreamSession = gatewayId == null ? Optional.empty()
                 : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.routed().route().name()));
         return new InspectedRequest(authenticated, body, messages, batch, Era.LEGACY, null, upstreamSession);

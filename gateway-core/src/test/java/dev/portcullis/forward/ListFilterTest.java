@@ -39,7 +39,7 @@ class ListFilterTest {
     private ListFilter filter(Path dir, String method, String id) throws Exception {
         Path policyFile = Files.writeString(dir.resolve("p.yaml"), POLICY);
         RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
-                null, null, null, policyFile, null, null, null, null, null, null);
+                null, null, null, policyFile, null, null, null, null, null, null, null);
         Route route = Route.compile(config, List.of("https://idp"), PolicyLoader.load(policyFile).policy());
         Principal principal = new Principal("https://idp", "u", "agent", Set.of("files:read"), Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
@@ -86,7 +86,7 @@ class ListFilterTest {
     void v26_32ModernListsArePrivateAndTtlNeverExceedsTheReloadInterval(@TempDir Path dir) throws Exception {
         Path policyFile = Files.writeString(dir.resolve("p.yaml"), POLICY);
         RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
-                null, null, null, policyFile, null, null, null, null, null, null);
+                null, null, null, policyFile, null, null, null, null, null, null, null);
         Route route = Route.compile(config, List.of("https://idp"), PolicyLoader.load(policyFile).policy());
         Principal principal = new Principal("https://idp", "u", "agent", Set.of("files:read"), Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
@@ -109,7 +109,7 @@ class ListFilterTest {
     @Test
     void v26_5DiscoverOffersOnlyVersionsTheGatewayPolicesEvenWithoutAPolicy() throws Exception {
         RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
-                null, null, null, null, null, null, null, null, null, null);
+                null, null, null, null, null, null, null, null, null, null, null);
         Route route = Route.compile(config, List.of("https://idp"), dev.portcullis.policy.Policy.authenticatedOnly());
         Principal principal = new Principal("https://idp", "u", "agent", Set.of(), Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));

@@ -1,0 +1,94 @@
+package dev.portcullis.forward;
+
+import dev.portcullis.authn.SessionBinding;
+import dev.portcullis.exchange.UpstreamRequest;
+import dev.portcullis.inspect.InspectedRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+
+/**
+ * The 2024-11-05 HTTP+SSE transport through the gateway (TRANSPORT-11, SESSION-07).
+ *
+ * <ol>
+ *   <li>The client GETs the route's path; the gateway opens the upstream's SSE URL.</li>
+ *   <li>The upstream's first event, {@code event: endpoint}, names where to POST messages (e.g.
+ *       {@code /message?sessionId=u1}). The gateway replaces it with {@code <route path>/messages?sessionId=<id>}
+ *       on its own origin, where {@code <id>} seals the upstream's endpoint for this principal and route
+ *       ({@link SessionBinding}): the upstream's session never reaches the client, and another caller
+ *       presenting the id gets 404.</li>
+ *   <li>A POST there is authenticated and decided like any request, then sent to the sealed upstream endpoint.</li>
+ *   <li>Results arrive on the stream as {@code event: message}; on a route with a policy, list results
+ *       among them are filtered like any list.</li>
+ * </ol>
+ */
+final class LegacySse {
+    static final String MESSAGES = "/messages";
+
+    private final UpstreamRequest request;
+    private final SessionBinding sessions;
+    private final ListFilter lists;
+    private final LegacyStreams streams;
+    private final reactor.core.publisher.Sinks.Many<byte[]> injected;
+    private volatile String endpoint;
+
+    private LegacySse(UpstreamRequest request, SessionBinding sessions, ListFilter lists, LegacyStreams streams) {
+        this.request = request;
+        this.sessions = sessions;
+        this.lists = lists;
+        this.streams = streams;
+        this.injected = streams.open();
+    }
+
+    /** The stream to send the client: the upstream's events (rewritten) merged with the gateway's own answers. */
+    reactor.core.publisher.Flux<byte[]> relay(reactor.core.publisher.Flux<byte[]> upstream) {
+        return reactor.core.publisher.Flux.merge(SseEvents.rewriteEach(upstream, this::rewrite)
+                                .doOnTerminate(injected::tryEmitComplete).doOnCancel(injected::tryEmitComplete),
+                        LegacyStreams.events(injected))
+                .doFinally(signal -> {
+                    if (endpoint != null) {
+                        streams.unregister(endpoint, injected);
+                    }
+                });
+    }
+
+    /** The rewriter for the GET stream of an HTTP+SSE route. */
+    static Optional<LegacySse> forStream(UpstreamRequest request, SessionBinding sessions, LegacyStreams streams) {
+        InspectedRequest inspected = request.authorized().inspected();
+        var route = inspected.authenticated().routed().route();
+        if (!route.config().legacySse() || !HttpMethod.GET.equals(inspected.authenticated().routed().request().method())) {
+            return Optional.empty();
+        }
+        ListFilter lists = route.filtersLists()
+                ? ListFilter.anyListResult(inspected.authenticated().principal().asSubject(), route.policy()) : null;
+        return Optional.of(new LegacySse(request, sessions, lists, streams));
+    }
+
+    /** For a POST to the announced endpoint: the upstream endpoint sealed in its session id. */
+    static Optional<URI> target(InspectedRequest inspected) {
+        var route = inspected.authenticated().routed().route();
+        if (!route.config().legacySse() || inspected.upstreamSessionId().isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(route.config().upstreamUri().resolve(inspected.upstreamSessionId().get()));
+    }
+
+    byte[] rewrite(byte[] event) {
+        String text = new String(event, StandardCharsets.UTF_8);
+        if (text.startsWith("event: endpoint") || text.contains("\nevent: endpoint")) {
+            String endpoint = SseEvents.data(event);
+            if (endpoint != null) {
+                URI upstream = request.authorized().inspected().authenticated().routed().route().config().upstreamUri()
+                        .resolve(endpoint.strip());
+                String pathAndQuery = upstream.getRawPath() + (upstream.getRawQuery() == null ? "" : "?" + upstream.getRawQuery());
+                var authenticated = request.authorized().inspected().authenticated();
+                String sealed = sessions.seal(pathAndQuery, authenticated.principal(), authenticated.routed().route().name());
+                this.endpoint = pathAndQuery;
+                streams.register(pathAndQuery, injected);
+                return SseEvents.withData(event, authenticated.routed().route().path() + MESSAGES + "?sessionId=" + sealed);
+            }
+        }
+        return lists == null ? event : lists.filterEvent(event);
+    }
+}
