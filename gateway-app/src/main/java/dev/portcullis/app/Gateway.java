@@ -27,6 +27,7 @@ import dev.portcullis.listen.GatewayServer;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteTable;
+import dev.portcullis.route.UpstreamEras;
 import dev.portcullis.route.RequestOrigin;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.netty.channel.group.ChannelGroup;
@@ -69,6 +70,7 @@ public final class Gateway implements AutoCloseable {
     static final class ShutdownState {
         volatile boolean stopping;
         ScheduledExecutorService reloads;
+        UpstreamEras upstreamEras;
     }
 
     private Gateway(DisposableServer server, ChannelGroup connections, AdminServer admin, Forward forward,
@@ -114,6 +116,8 @@ public final class Gateway implements AutoCloseable {
         SessionBinding sessions = config.sessions().keyFile() != null
                 ? new SessionBinding(config.sessions().key()) : SessionBinding.withRandomKey();
         LegacyStreams legacyStreams = new LegacyStreams();
+        UpstreamEras upstreamEras = new UpstreamEras();
+        upstreamEras.probe(routes, Duration.ofSeconds(30));
         Forward forward = new Forward(routes, sessions, legacyStreams);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
@@ -121,7 +125,7 @@ public final class Gateway implements AutoCloseable {
         McpRequestPath path = new McpRequestPath(
                 new RouteTable(routes),
                 new Authenticate(verifier),
-                new Inspect(config.listen().maxBodySize().bytes(), sessions),
+                new Inspect(config.listen().maxBodySize().bytes(), sessions, upstreamEras),
                 new Authorize(),
                 new Exchange(credentials),
                 forward,
@@ -135,6 +139,7 @@ public final class Gateway implements AutoCloseable {
         DisposableServer server = GatewayServer.bind(config.listen(), connections, path::handle);
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
+        state.upstreamEras = upstreamEras;
         AdminServer admin = AdminServer.bind(config.admin(),
                 () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry);
         log.info("Portcullis listening on {}:{} ({}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
@@ -199,6 +204,7 @@ public final class Gateway implements AutoCloseable {
         state.stopping = true;
         log.info("Portcullis stopping: {} SSE stream(s) open, grace {}", forward.activeStreams(), shutdownGrace);
         state.reloads.shutdownNow();
+        state.upstreamEras.close();
         forward.endStreams();
         try {
             server.disposeNow(shutdownGrace);

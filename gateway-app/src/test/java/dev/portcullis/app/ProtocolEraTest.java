@@ -42,12 +42,18 @@ class ProtocolEraTest {
     void start() {
         idp = TestIdp.start();
         upstream = HttpServer.create().host("127.0.0.1").port(0)
-                .handle((req, res) -> {
+                .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
+                    // A dual-era upstream: its discover result lists both revisions.
+                    if (body.contains("portcullis-probe")) {
+                        return res.header("Content-Type", "application/json").sendString(Mono.just(
+                                "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"result\":{\"supportedVersions\":"
+                                        + "[\"2026-07-28\",\"2025-11-25\"],\"capabilities\":{}}}")).then();
+                    }
                     seen.add(req.requestHeaders().copy());
-                    return req.receive().then().then(res.header("Content-Type", "application/json")
+                    return res.header("Content-Type", "application/json")
                             .sendString(Mono.just("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"content\":[]}}"))
-                            .then());
-                })
+                            .then();
+                }))
                 .bindNow();
         gw = GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + upstream.port() + "/mcp", null, null);
     }
@@ -151,6 +157,56 @@ class ProtocolEraTest {
         assertThat(response.statusCode()).isEqualTo(400);
         assertThat(json.readTree(response.body()).path("error").path("data").path("supported").toString()).contains("2025-11-25");
         assertThat(seen).isEmpty();
+    }
+
+    @Test
+    void v26_45ModernRequestToALegacyOnlyUpstreamGetsANonModernErrorSoTheClientFallsBack() throws Exception {
+        try (dev.portcullis.testing.TestMcpServer legacy = dev.portcullis.testing.TestMcpServer.start();
+             GatewayHarness mirror = GatewayHarness.start(idp.issuer(), legacy.url(), null, null)) {
+            HttpResponse<String> response = null;
+            for (int i = 0; i < 50; i++) { // until the probe has answered
+                response = mirror.send(mirror.post(modernCall("echo")).header("Authorization", "Bearer "
+                        + idp.accessToken(RESOURCE, "mcp:tools")).header("MCP-Protocol-Version", "2026-07-28")
+                        .header("Mcp-Method", "tools/call").header("Mcp-Name", "echo").build());
+                if (response.statusCode() == 400) {
+                    break;
+                }
+                GatewayHarness.sleep(100);
+            }
+            assertThat(response.statusCode()).isEqualTo(400);
+            JsonNode error = json.readTree(response.body()).path("error");
+            assertThat(error.path("code").asInt()).isEqualTo(-32600);
+            assertThat(error.path("message").asText()).contains("2025-11-25");
+            // The probe reached the Java SDK (legacy-only) server; the modern call never did.
+            assertThat(legacy.probes()).isPositive();
+            assertThat(legacy.requests()).isEmpty();
+        }
+    }
+
+    @Test
+    void v26_7InitializeToAModernOnlyUpstreamNamesTheSupportedVersions() throws Exception {
+        DisposableServer modernOnly = HttpServer.create().host("127.0.0.1").port(0)
+                .handle((req, res) -> req.receive().then().then(res.header("Content-Type", "application/json")
+                        .sendString(Mono.just("{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"result\":"
+                                + "{\"supportedVersions\":[\"2026-07-28\"],\"capabilities\":{}}}")).then()))
+                .bindNow();
+        try (GatewayHarness mirror = GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + modernOnly.port() + "/mcp", null, null)) {
+            String initialize = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+                    + "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
+            HttpResponse<String> response = null;
+            for (int i = 0; i < 50; i++) {
+                response = mirror.send(mirror.post(initialize).header("Authorization", "Bearer "
+                        + idp.accessToken(RESOURCE, "mcp:tools")).build());
+                if (response.statusCode() == 400) {
+                    break;
+                }
+                GatewayHarness.sleep(100);
+            }
+            assertThat(response.statusCode()).isEqualTo(400);
+            assertThat(json.readTree(response.body()).path("error").path("message").asText()).contains("2026-07-28");
+        } finally {
+            modernOnly.disposeNow();
+        }
     }
 
     @Test

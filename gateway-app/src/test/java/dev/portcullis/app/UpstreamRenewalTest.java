@@ -39,21 +39,26 @@ class UpstreamRenewalTest {
         upstream = HttpServer.create().host("127.0.0.1").port(0)
                 .route(r -> r
                         // Refuses the first token it ever sees, accepts any other.
-                        .post("/reject-first", (req, res) -> req.receive().then(Mono.defer(() -> {
+                        .post("/reject-first", (req, res) -> req.receive().then(isProbe(req) ? res.status(400).send().then() : Mono.defer(() -> {
                             String token = req.requestHeaders().get("Authorization");
                             boolean first = seen.isEmpty() || seen.get(0).equals(token);
                             seen.add(token);
                             return first ? challenge(res, 401) : ok(res);
                         })))
-                        .post("/reject-all", (req, res) -> req.receive().then(Mono.defer(() -> {
+                        .post("/reject-all", (req, res) -> req.receive().then(isProbe(req) ? res.status(400).send().then() : Mono.defer(() -> {
                             seen.add(req.requestHeaders().get("Authorization"));
                             return challenge(res, 401);
                         })))
-                        .post("/forbidden", (req, res) -> req.receive().then(Mono.defer(() -> {
+                        .post("/forbidden", (req, res) -> req.receive().then(isProbe(req) ? res.status(400).send().then() : Mono.defer(() -> {
                             seen.add(req.requestHeaders().get("Authorization"));
                             return challenge(res, 403);
                         }))))
                 .bindNow();
+    }
+
+    /** The gateway's era probe at start is not a client request: answered, not counted. */
+    private static boolean isProbe(reactor.netty.http.server.HttpServerRequest req) {
+        return "server/discover".equals(req.requestHeaders().get("Mcp-Method"));
     }
 
     private static Mono<Void> challenge(HttpServerResponse res, int status) {

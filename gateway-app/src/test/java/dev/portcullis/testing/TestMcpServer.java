@@ -65,6 +65,7 @@ public final class TestMcpServer implements AutoCloseable {
     }
 
     private final List<RecordedRequest> requests = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicInteger probes = new java.util.concurrent.atomic.AtomicInteger();
     private final Path baseDir;
     private final Tomcat tomcat;
     private final McpSyncServer mcp;
@@ -142,6 +143,11 @@ public final class TestMcpServer implements AutoCloseable {
     /** Every HTTP request received (any path), in arrival order. */
     public List<RecordedRequest> requests() {
         return List.copyOf(requests);
+    }
+
+    /** How many era probes the gateway sent (see the recording filter). */
+    public int probes() {
+        return probes.get();
     }
 
     public void clearRequests() {
@@ -251,8 +257,14 @@ public final class TestMcpServer implements AutoCloseable {
                 headers.computeIfAbsent(name.toLowerCase(Locale.ROOT), n -> new ArrayList<>())
                         .addAll(Collections.list(http.getHeaders(name)));
             }
-            requests.add(new RecordedRequest(http.getMethod(), http.getRequestURI(), headers,
-                    new String(body, StandardCharsets.UTF_8)));
+            String text = new String(body, StandardCharsets.UTF_8);
+            // The gateway's own era probe (server/discover, once per upstream at start) is not a client
+            // request: tests that count what reached the upstream on a client's behalf do not see it.
+            if (text.contains("\"id\":\"portcullis-probe\"")) {
+                probes.incrementAndGet();
+            } else {
+                requests.add(new RecordedRequest(http.getMethod(), http.getRequestURI(), headers, text));
+            }
             chain.doFilter(new CachedBodyRequest(http, body), res);
         }
     }

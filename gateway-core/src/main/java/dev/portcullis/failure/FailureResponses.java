@@ -56,6 +56,7 @@ public final class FailureResponses {
             case HEADER_MISMATCH -> new Shape(400, null, false, -32020);
             case UNSUPPORTED_VERSION -> new Shape(400, null, false, -32022);
             case INVALID_PARAMS -> new Shape(400, null, false, -32602);
+            case ERA_NOT_SERVED -> new Shape(400, null, false, -32600);
             case MODERN_METHOD_NOT_FOUND -> new Shape(404, null, false, -32601);
             case UPSTREAM_UNAVAILABLE, UPSTREAM_REJECTED_CREDENTIALS -> new Shape(502, null, false, -32603);
             case UPSTREAM_TIMEOUT -> new Shape(504, null, false, -32603);

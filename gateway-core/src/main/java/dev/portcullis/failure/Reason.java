@@ -50,6 +50,8 @@ public enum Reason {
     HEADER_MISMATCH,
     /** A protocol version this route cannot serve (400; -32022 with data.supported for modern requests: V26-2, TRANSPORT-09). */
     UNSUPPORTED_VERSION,
+    /** A revision the route's upstream does not speak (mirror mode: 400 with a non-modern error, V26-7, V26-45). */
+    ERA_NOT_SERVED,
     /** A malformed modern envelope (400, -32602: V26-4). */
     INVALID_PARAMS,
     /** A modern request for a method that does not exist (404, -32601: V26-25, V26-27). */

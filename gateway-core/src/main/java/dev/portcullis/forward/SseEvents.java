@@ -13,7 +13,7 @@ import reactor.core.publisher.Flux;
  * event passes through byte for byte (TRANSPORT-05). Events end at an empty line; lines end with
  * CRLF, LF or CR (WHATWG). A trailing partial event is passed on as it is when the stream ends.
  */
-final class SseEvents {
+public final class SseEvents {
     private SseEvents() {}
 
     /** Applies {@code rewrite} to each whole event (raw bytes including its terminating blank line). */
@@ -66,7 +66,7 @@ final class SseEvents {
     }
 
     /** The joined {@code data} of an event (multi-line data joined by LF), or null when it has none. */
-    static String data(byte[] event) {
+    public static String data(byte[] event) {
         StringBuilder data = null;
         for (String line : lines(event)) {
             if (line.startsWith("data")) {

@@ -2,6 +2,7 @@ package dev.portcullis.inspect;
 
 import dev.portcullis.authn.AuthenticatedRequest;
 import dev.portcullis.authn.SessionBinding;
+import dev.portcullis.route.UpstreamEras;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.Optional;
 import dev.portcullis.failure.GatewayFailure;
@@ -20,11 +21,13 @@ import reactor.netty.http.server.HttpServerRequest;
 public final class Inspect {
     private final long maxBodyBytes;
     private final SessionBinding sessions;
+    private final UpstreamEras upstreamEras;
     private final JsonRpcInspector inspector = new JsonRpcInspector();
 
-    public Inspect(long maxBodyBytes, SessionBinding sessions) {
+    public Inspect(long maxBodyBytes, SessionBinding sessions, UpstreamEras upstreamEras) {
         this.maxBodyBytes = maxBodyBytes;
         this.sessions = sessions;
+        this.upstreamEras = upstreamEras;
     }
 
     public Mono<InspectedRequest> apply(AuthenticatedRequest authenticated) {
@@ -65,6 +68,7 @@ public final class Inspect {
         String version = ModernRequestRules.envelopeVersion(message);
         if (version != null) {
             ModernRequestRules.check(message, version, headers);
+            requireServed(authenticated, Era.MODERN, message);
             // V26-15: a modern request has no session; an Mcp-Session-Id it carries is ignored.
             return new InspectedRequest(authenticated, body, messages, false, Era.MODERN, version, Optional.empty());
         }
@@ -75,6 +79,20 @@ public final class Inspect {
                     message.kind() == McpMessage.Kind.REQUEST ? message.id() : null);
         }
         return legacy(authenticated, body, messages, false);
+    }
+
+    /** Mirror mode (V26-45): only the eras the upstream speaks are offered; unknown yet → nothing assumed. */
+    private void requireServed(AuthenticatedRequest authenticated, Era era, McpMessage message) {
+        var served = upstreamEras.of(authenticated.routed().route());
+        if (served.isEmpty() || served.contains(era)) {
+            return;
+        }
+        // A non-modern error for a modern request, so a dual-era client falls back to initialize; for
+        // a legacy request, a message naming the versions this route serves (V26-7).
+        String versions = era == Era.MODERN ? "2025-11-25, 2025-06-18, 2025-03-26" : String.join(", ", Era.MODERN_VERSIONS);
+        throw GatewayFailure.of(Reason.ERA_NOT_SERVED, "Unsupported protocol version: this server supports " + versions,
+                era + " request to an upstream that speaks " + served)
+                .withJsonRpcId(message != null && message.kind() == McpMessage.Kind.REQUEST ? message.id() : null);
     }
 
     /**
@@ -92,6 +110,7 @@ public final class Inspect {
                     .withData(java.util.Map.of("supported", supported, "requested", header));
         }
         // 2024-11-05 HTTP+SSE carries the session in the message endpoint's query (SESSION-07).
+        requireServed(authenticated, Era.LEGACY, messages.isEmpty() ? null : messages.get(0));
         String gatewayId = authenticated.routed().route().config().legacySse()
                 ? new io.netty.handler.codec.http.QueryStringDecoder(authenticated.routed().request().uri())
                         .parameters().getOrDefault("sessionId", List.of()).stream().findFirst().orElse(null)
