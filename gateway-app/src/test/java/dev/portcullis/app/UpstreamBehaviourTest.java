@@ -130,7 +130,9 @@ class UpstreamBehaviourTest {
     @Test
     @org.junit.jupiter.api.Timeout(value = 30, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
     void transport08StreamEndsWhenItsTokenExpires() throws Exception {
-        try (GatewayHarness gw = gateway("/forever")) {
+        // The stream may live until the token stops being accepted: exp plus the issuer's clock skew (1s here).
+        try (GatewayHarness gw = GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + upstream.port() + "/forever",
+                null, "clock-skew: 1s")) {
             long exp = java.time.Instant.now().getEpochSecond() + 3;
             String token = idp.accessToken(RESOURCE, "mcp:tools", java.util.Map.of("exp", exp));
             var request = gw.post(toolCall(1, "stream")).header("Authorization", "Bearer " + token).build();
@@ -146,7 +148,8 @@ class UpstreamBehaviourTest {
     @Test
     @org.junit.jupiter.api.Timeout(value = 30, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
     void v26_21ListenStreamEndsWithItsResultWhenTheTokenExpires() throws Exception {
-        try (GatewayHarness gw = gateway("/forever")) {
+        try (GatewayHarness gw = GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + upstream.port() + "/forever",
+                null, "clock-skew: 1s")) {
             long exp = java.time.Instant.now().getEpochSecond() + 3;
             String token = idp.accessToken(RESOURCE, "mcp:tools", java.util.Map.of("exp", exp));
             String listen = "{\"jsonrpc\":\"2.0\",\"id\":\"l-1\",\"method\":\"subscriptions/listen\",\"params\":{\"_meta\":"

@@ -25,7 +25,8 @@ final class ClaimsMapping {
         @SuppressWarnings("unchecked")
         Map<String, Object> act = claims.getClaim("act") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
         return new Principal(claims.getIssuer(), claims.getSubject(), agent, scopes, roles, act,
-                claims.getJWTID(), claims.getExpirationTime().toInstant(), token);
+                claims.getJWTID(), claims.getExpirationTime().toInstant(), token,
+                claims.getExpirationTime().toInstant().plus(config.clockSkew()));
     }
 
     /** Follows a dot path ({@code realm_access.roles}) into the claims. */

@@ -19,9 +19,17 @@ import java.util.Set;
  * @param tokenId   {@code jti}, or ""
  * @param expiresAt {@code exp}
  * @param token     the bearer token itself
+ * @param acceptedUntil the last moment the token is accepted: {@code exp} plus the issuer's clock skew
  */
 public record Principal(String issuer, String subject, String agent, Set<String> scopes, Set<String> roles,
-                        Map<String, Object> actor, String tokenId, Instant expiresAt, BearerToken token) {
+                        Map<String, Object> actor, String tokenId, Instant expiresAt, BearerToken token,
+                        Instant acceptedUntil) {
+    /** A principal accepted until exactly {@code expiresAt} (no clock skew). */
+    public Principal(String issuer, String subject, String agent, Set<String> scopes, Set<String> roles,
+                     Map<String, Object> actor, String tokenId, Instant expiresAt, BearerToken token) {
+        this(issuer, subject, agent, scopes, roles, actor, tokenId, expiresAt, token, expiresAt);
+    }
+
     public Principal {
         Objects.requireNonNull(issuer);
         Objects.requireNonNull(subject);
@@ -30,6 +38,7 @@ public record Principal(String issuer, String subject, String agent, Set<String>
         actor = actor == null ? Map.of() : Map.copyOf(actor);
         tokenId = tokenId == null ? "" : tokenId;
         agent = agent == null ? "" : agent;
+        acceptedUntil = acceptedUntil == null ? expiresAt : acceptedUntil;
     }
 
     public Subject asSubject() {

@@ -175,7 +175,7 @@ public final class Forward {
         // A stream lives no longer than the token that authorised it (TRANSPORT-08, V26-21): the client
         // reconnects with a fresh token, which is checked like any request.
         var inspected = request.authorized().inspected();
-        Duration tokenLeft = Duration.between(java.time.Instant.now(), inspected.authenticated().principal().expiresAt());
+        Duration tokenLeft = Duration.between(java.time.Instant.now(), inspected.authenticated().principal().acceptedUntil());
         java.util.concurrent.atomic.AtomicBoolean endedHere = new java.util.concurrent.atomic.AtomicBoolean();
         Mono<Long> ended = Mono.firstWithSignal(shutdown.asMono().thenReturn(0L),
                         Mono.delay(tokenLeft.isNegative() ? Duration.ZERO : tokenLeft))

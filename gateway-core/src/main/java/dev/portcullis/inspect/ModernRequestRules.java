@@ -28,13 +28,15 @@ final class ModernRequestRules {
 
     static void check(McpMessage message, String version, HttpHeaders headers) {
         JsonNode id = message.kind() == McpMessage.Kind.REQUEST ? message.id() : null;
-        if (!Era.MODERN_VERSIONS.contains(version)) {
-            throw GatewayFailure.of(Reason.UNSUPPORTED_VERSION, "Unsupported protocol version", "envelope " + version)
-                    .withJsonRpcId(id).withData(Map.of("supported", Era.MODERN_VERSIONS, "requested", version));
-        }
+        // Header agreement first, then whether the version is served (the order the TypeScript SDK's
+        // server and the conformance suite use: a mismatch is -32020 even for an unknown version).
         String header = headers.get("MCP-Protocol-Version");
         if (header == null || !header.strip().equals(version)) {
             throw mismatch(id, "MCP-Protocol-Version header missing or different from the envelope");
+        }
+        if (!Era.MODERN_VERSIONS.contains(version)) {
+            throw GatewayFailure.of(Reason.UNSUPPORTED_VERSION, "Unsupported protocol version", "envelope " + version)
+                    .withJsonRpcId(id).withData(Map.of("supported", Era.MODERN_VERSIONS, "requested", version));
         }
         if (message.params().path("_meta").get(Era.CAPABILITIES_KEY) == null) {
             throw GatewayFailure.of(Reason.INVALID_PARAMS, "Invalid params: missing " + Era.CAPABILITIES_KEY,

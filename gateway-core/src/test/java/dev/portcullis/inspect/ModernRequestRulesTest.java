@@ -75,7 +75,8 @@ class ModernRequestRulesTest {
 
     @Test
     void v26_2UnsupportedVersionNamesWhatIsSupported() {
-        assertThatThrownBy(() -> ModernRequestRules.check(call("echo", "2099-01-01"), "2099-01-01", headers("tools/call", "echo")))
+        assertThatThrownBy(() -> ModernRequestRules.check(call("echo", "2099-01-01"), "2099-01-01",
+                headers("tools/call", "echo").set("MCP-Protocol-Version", "2099-01-01")))
                 .isInstanceOfSatisfying(GatewayFailure.class, f -> {
                     assertThat(f.reason()).isEqualTo(Reason.UNSUPPORTED_VERSION);
                     assertThat(f.data()).containsEntry("requested", "2099-01-01");

@@ -33,8 +33,15 @@ import java.util.SortedSet;
  * {@code arguments} (deny, visible) → allow, carrying the rule's scopes.
  */
 public final class CompiledPolicy implements Policy {
-    private static final Set<String> PLUMBING = Set.of("initialize", "ping", "tools/list", "resources/list",
-            "resources/templates/list", "prompts/list");
+    /**
+     * Protocol plumbing every authenticated caller may send unless a {@code methods} rule names it:
+     * the handshake and discovery of each revision ({@code initialize}, and 2026-07-28's
+     * {@code server/discover}, whose refusal would make dual-era clients fall back to the older
+     * revision), liveness, the lists (filtered to what the caller may use), and 2026-07-28's
+     * {@code subscriptions/listen} (the successor of the legacy GET stream).
+     */
+    private static final Set<String> PLUMBING = Set.of("initialize", "server/discover", "ping", "tools/list",
+            "resources/list", "resources/templates/list", "prompts/list", "subscriptions/listen");
     private static final Map<String, Rule.Section> TARGETED = Map.of(
             "tools/call", Rule.Section.TOOLS,
             "resources/read", Rule.Section.RESOURCES,
