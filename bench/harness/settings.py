@@ -1,0 +1,103 @@
+"""The run's knobs, read from the environment (bench/README.md lists them)."""
+import math
+import os
+import time
+from dataclasses import dataclass
+
+
+def _env(name, default):
+    return os.environ.get(name, str(default))
+
+
+@dataclass
+class Settings:
+    bench_dir: str
+    repo_dir: str
+    results_dir: str
+    rounds: int
+    duration: int              # seconds of wrk per target and round (throughput)
+    warmup: int                # seconds of wrk before each measurement (not recorded)
+    initial_warmup: int        # seconds of wrk per target before the first round (JIT warm-up)
+    connections: int           # wrk connections
+    wrk_threads: int
+    rate: int                  # requests/s of the open-loop client (latency)
+    rate_duration: int         # seconds measured at that rate
+    open_loop_warmup: int      # seconds at that rate before measuring (client and target JIT)
+    open_loop_connections: int
+    many_tokens: int           # fresh tokens per round for the many-tokens throughput run
+    targets: list
+    sse_streams: int
+    sse_hold: int
+    sse_open_timeout: int
+    jmh: bool
+    jmh_args: str
+    loadgen_cpus: str
+    proxy_cpus: str
+    gateway_java_opts: str
+    client_java_opts: str
+
+    @property
+    def gateway_jar(self):
+        return os.path.join(self.repo_dir, "gateway-app", "target", "portcullis.jar")
+
+    @property
+    def tools_jar(self):
+        return os.path.join(self.bench_dir, "loadgen", "target", "portcullis-bench.jar")
+
+    @property
+    def jmh_jar(self):
+        return os.path.join(self.bench_dir, "jmh", "target", "benchmarks.jar")
+
+    @property
+    def body_file(self):
+        return os.path.join(self.bench_dir, "payload", "tools-call.json")
+
+    @property
+    def rate_tokens(self):
+        """Fresh tokens one open-loop run of the many-tokens target sends."""
+        return math.ceil(self.rate * (self.rate_duration + self.open_loop_warmup))
+
+    WARM_TOKENS = 3000
+
+    def fresh_tokens_needed(self):
+        if "portcullis-many-tokens" not in self.targets:
+            return 10
+        return 10 + self.WARM_TOKENS + self.rounds * (self.many_tokens + self.rate_tokens)
+
+
+def from_environment(bench_dir):
+    repo_dir = os.path.dirname(bench_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    from targets import CATALOGUE
+    all_targets = [t.name for t in CATALOGUE]
+    chosen = [t.strip() for t in _env("TARGETS", ",".join(all_targets)).split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in all_targets]
+    if unknown:
+        raise SystemExit(f"unknown TARGETS {unknown}; known: {', '.join(all_targets)}")
+    cpus = os.cpu_count() or 1
+    return Settings(
+        bench_dir=bench_dir,
+        repo_dir=repo_dir,
+        results_dir=os.path.abspath(_env("RESULTS_DIR", os.path.join(bench_dir, "results", stamp))),
+        rounds=int(_env("ROUNDS", 3)),
+        duration=int(_env("DURATION", 10)),
+        warmup=int(_env("WARMUP", 3)),
+        initial_warmup=int(_env("INITIAL_WARMUP", 15)),
+        connections=int(_env("CONNECTIONS", 32)),
+        wrk_threads=int(_env("WRK_THREADS", 1)),
+        rate=int(_env("RATE", 1000)),
+        rate_duration=int(_env("RATE_DURATION", 10)),
+        open_loop_warmup=int(_env("OPEN_LOOP_WARMUP", 2)),
+        open_loop_connections=int(_env("OPEN_LOOP_CONNECTIONS", 16)),
+        many_tokens=int(_env("MANY_TOKENS", 5000)),
+        targets=chosen,
+        sse_streams=int(_env("SSE_STREAMS", 10000)),
+        sse_hold=int(_env("SSE_HOLD", 15)),
+        sse_open_timeout=int(_env("SSE_OPEN_TIMEOUT", 60)),
+        jmh=_env("JMH", "1") == "1",
+        jmh_args=_env("JMH_ARGS", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
+        loadgen_cpus=_env("LOADGEN_CPUS", "0" if cpus > 1 else ""),
+        proxy_cpus=_env("PROXY_CPUS", str(cpus - 1) if cpus > 1 else ""),
+        gateway_java_opts=_env("GATEWAY_JAVA_OPTS", "-Xms256m -Xmx1g"),
+        client_java_opts=_env("CLIENT_JAVA_OPTS", "-Xmx512m -XX:+UseSerialGC"),
+    )
