@@ -109,11 +109,14 @@ def machine_description(s):
             return "not installed"
 
     openidc = version(["dpkg-query", "-W", "-f", "${Version}", "libapache2-mod-auth-openidc"])
+    def strip(text, prefix):
+        return text.split(prefix, 1)[-1].strip()
+
     return {
         "cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_gib, 1),
         "kernel": platform.release(), "os": _os_name(),
         "java": version(["java", "-version"]),
-        "nginx": version(["nginx", "-v"]), "apache": version(["apache2", "-v"]),
+        "nginx": strip(version(["nginx", "-v"]), "version:"), "apache": strip(version(["apache2", "-v"]), "version:"),
         "mod_auth_openidc": openidc, "haproxy": version(["haproxy", "-v"]), "wrk": version(["wrk", "-v"]),
         "loadgen_cpus": s.loadgen_cpus or "unpinned", "proxy_cpus": s.proxy_cpus or "unpinned",
     }
@@ -305,12 +308,7 @@ def main():
         results["summary"] = report.summarise(results)
         with open(os.path.join(s.results_dir, "results.json"), "w") as f:
             json.dump(results, f, indent=2)
-        markdown = report.markdown(results)
-        with open(os.path.join(s.results_dir, "summary.md"), "w") as f:
-            f.write(markdown)
-        chart = os.path.join(s.results_dir, "chart.svg")
-        with open(chart, "w") as f:
-            f.write(report.svg(results))
+        markdown, chart = report.write(results, s.results_dir)
         print(markdown)
         print(f"Results: {os.path.relpath(s.results_dir, s.repo_dir)}/  (summary.md, results.json, raw/, configs/)")
         print(f"Chart:   {os.path.relpath(chart, s.repo_dir)}")

@@ -51,7 +51,13 @@ class ProcessMeter:
     def figures(self):
         return {"cpu_s": round(self.cpu, 3), "wall_s": round(self.wall, 3),
                 "cpu_util": round(self.cpu / self.wall, 3) if self.wall else 0,
-                "rss_kib": self.rss_kib, "max_rss_kib": self.max_rss_kib}
+                "rss_kib": self.rss_kib, "max_rss_kib": self.max_rss_kib, "loadavg_1m": load_average()}
+
+
+def load_average():
+    """The machine's 1-minute load average: other work on the machine shows up here."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
 
 
 def run_wrk(settings, url, token_file, rotate, duration, log_path):

@@ -37,6 +37,14 @@ def _ratio_per_round(rounds, name, peer, pick):
     return _median(ratios)
 
 
+def load_range(results):
+    """(lowest, highest) 1-minute load average seen at the end of the measurements."""
+    loads = [m[run]["process"].get("loadavg_1m") for r in results["rounds"] for m in r.values()
+             for run in ("throughput", "latency")]
+    loads = [v for v in loads if v is not None]
+    return (min(loads), max(loads)) if loads else (None, None)
+
+
 def summarise(results):
     rounds = results["rounds"]
     rps = lambda m: m["throughput"]["rps"]
@@ -80,8 +88,28 @@ def _n(value, digits=0):
     return f"{value:,.{digits}f}"
 
 
+def _number(value):
+    """JMH writes "NaN" (a string) for the error of a run with too few iterations."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
 def _x(value):
     return "–" if value is None else f"{value:.2f}×"
+
+
+def _load_warning(results):
+    low, high = load_range(results)
+    if high is None:
+        return []
+    text = (f"Machine load (1-min average) at the end of the measurements: {low:.1f}–{high:.1f}. "
+            "The bench itself keeps about two CPUs busy (load generator and target)")
+    if high > results["machine"]["cores"] + 1.5:
+        return [text + "; more means other work shared the CPUs, and **these figures are noise**: re-run on an idle machine.", ""]
+    return [text + ".", ""]
 
 
 def markdown(results):
@@ -100,27 +128,42 @@ def markdown(results):
         f"Pinning (taskset): load generator and stub upstream on CPU {m['loadgen_cpus']}, the target alone on "
         f"CPU {m['proxy_cpus']}. Run time {results['runtime_s'] // 60} min {results['runtime_s'] % 60} s.",
         "",
-        f"| Target | req/s | vs nginx | vs Apache | CPU µs/req | RSS MiB | p50 µs | p99 µs | p99.9 µs "
-        f"| +p50 µs | +p99 µs | +p99.9 µs | errors |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        *_load_warning(results),
+        "| Target | req/s | vs nginx | vs Apache | CPU µs/req | CPU vs nginx | CPU vs Apache | RSS MiB | errors |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for t in results["targets"]:
-        row = summary.get(t["name"])
-        if row is None:
-            continue
+    shown = [(t, summary[t["name"]]) for t in results["targets"] if t["name"] in summary]
+    for t, row in shown:
         lines.append(
             f"| {t['name']} | {_n(row['rps'])} | {_x(row['rps_vs_nginx'])} | {_x(row['rps_vs_apache'])} "
-            f"| {_n(row['cpu_us_per_req'], 1)} | {_n(row['rss_mib'])} | {_n(row['p50'])} | {_n(row['p99'])} "
-            f"| {_n(row['p999'])} | {_n(row['added_p50'])} | {_n(row['added_p99'])} | {_n(row['added_p999'])} "
-            f"| {row['errors']} |")
+            f"| {_n(row['cpu_us_per_req'], 1)} | {_x(row['cpu_vs_nginx'])} | {_x(row['cpu_vs_apache'])} "
+            f"| {_n(row['rss_mib'])} | {row['errors']} |")
     lines += [
         "",
-        "req/s: maximum throughput (median over rounds); vs nginx / vs Apache: that ratio computed within each round, "
-        "then the median. CPU µs/req: the target's process tree's utime+stime (/proc) during the throughput run "
+        f"Latency at {st['rate']:,} req/s (open loop), in µs; +pXX is the target's pXX minus the stub's in the same round:",
+        "",
+        "| Target | p50 | p99 | p99.9 | +p50 | +p99 | +p99.9 |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    saturated = False
+    for t, row in shown:
+        mark = ""
+        if row["rps"] is not None and row["rps"] < 1.1 * st["rate"]:
+            mark, saturated = " †", True
+        lines.append(
+            f"| {t['name']}{mark} | {_n(row['p50'])} | {_n(row['p99'])} | {_n(row['p999'])} "
+            f"| {_n(row['added_p50'])} | {_n(row['added_p99'])} | {_n(row['added_p999'])} |")
+    if saturated:
+        lines += ["", f"† its maximum throughput here is below 1.1 × {st['rate']:,} req/s: at this rate it is "
+                      "saturated and its latency is mostly queueing (lower RATE to compare it unsaturated)."]
+    lines += [
+        "",
+        "req/s: maximum throughput (median over rounds); vs nginx / vs Apache: the ratio to that peer computed within "
+        "each round, then the median (for CPU, below 1× means cheaper than the peer). CPU µs/req: the target's process tree's utime+stime (/proc) during the throughput run "
         "divided by the requests it served (the upstream stub's CPU is not included). RSS: largest resident set during "
-        "the throughput run (summed over the target's processes). p50/p99/p99.9: latency at the fixed rate; "
-        "+pXX: minus the stub's own pXX in the same round (the latency the proxy adds, including its hop to the stub). "
-        "errors: non-2xx answers, socket errors and unanswered requests, all rounds.",
+        "the throughput run (summed over the target's processes). errors: non-2xx answers, socket errors and "
+        "unanswered requests, all rounds and both runs. +pXX is the latency the proxy adds, including its own hop "
+        "to the stub.",
         "",
     ]
     lines += ["| Target | what it is |", "|---|---|"]
@@ -147,13 +190,15 @@ def markdown(results):
             f"Idle SSE streams through one gateway ({sse['streams']:,} requested, held {sse['hold_s']} s, "
             f"upstream: nginx holding each stream open):",
             "",
-            "| streams open | failed | ended while held | RSS before | RSS with streams | RSS per stream | heap before | heap with streams |",
-            "|--:|--:|--:|--:|--:|--:|--:|--:|",
-            f"| {est:,} | {opened.get('failed', 0):,} | {done.get('ended_while_held', '–')} "
+            "| streams open | failed | still waiting | ended while held | RSS before | RSS with streams | RSS per stream | heap before | heap with streams |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            f"| {est:,} | {opened.get('failed', 0):,} "
+            f"| {opened.get('requested', 0) - est - opened.get('failed', 0):,} | {done.get('ended_while_held', '–')} "
             f"| {_n(before.get('rss_mib'))} MiB | {_n(during.get('rss_mib'))} MiB | {_n(per_stream, 1)} KiB "
             f"| {_n(before.get('heap_mib_after_gc'), 1)} MiB | {_n(during.get('heap_mib_after_gc'), 1)} MiB |",
             "",
             (f"{sse['note']}. " if sse.get("note") else "")
+            + f"Still waiting: no answer {opened.get('open_seconds', 0):.0f} s after the first stream was opened. "
             + f"Failures while opening: {failures}. Heap: used after a full GC (`jcmd GC.heap_info`)."
             + (" Gateway warnings: " + "; ".join(escape(e) for e in sse.get("gateway_errors", [])[:2])
                if sse.get("gateway_errors") else ""),
@@ -169,9 +214,7 @@ def markdown(results):
         for b in jmh["results"]:
             name = b["benchmark"].rsplit(".", 2)
             score = b["primaryMetric"]
-            err = score.get("scoreError")
-            lines.append(f"| {name[-2]}.{name[-1]} | {score['score']:.3f} | "
-                         f"{'–' if err is None or err != err else f'{err:.3f}'} |")
+            lines.append(f"| {name[-2]}.{name[-1]} | {_number(score['score']):.3f} | {_n(_number(score.get('scoreError')), 3)} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -231,10 +274,18 @@ def _grouped_panel(title, rows, y, width, unit):
             w = abs(v) * scale
             x = zero_x if v >= 0 else zero_x - w
             parts.append(f'<rect x="{x:.1f}" y="{by}" width="{max(1, w):.1f}" height="{bar_h - 1}" fill="{PCT_COLOURS[i]}"/>')
-            parts.append(f'<text x="{max(x + w, zero_x) + 6:.1f}" y="{by + bar_h - 1}" class="small">{v:,.0f} {unit}</text>')
+            parts.append(f'<text x="{max(x + w, zero_x) + 6:.1f}" y="{by + bar_h - 1}" class="small">{_duration(v)}</text>')
         yy += 3 * bar_h + gap
     parts.append(f'<line x1="{zero_x:.1f}" y1="{y + 26}" x2="{zero_x:.1f}" y2="{yy - gap + 2}" stroke="#57606a"/>')
     return parts, yy - y + 14
+
+
+def _duration(us):
+    if abs(us) >= 1e6:
+        return f"{us / 1e6:,.2f} s"
+    if abs(us) >= 1e4:
+        return f"{us / 1e3:,.1f} ms"
+    return f"{us:,.0f} µs"
 
 
 def svg(results):
@@ -242,9 +293,10 @@ def svg(results):
     summary = results["summary"]
     names = [t["name"] for t in results["targets"] if t["name"] in summary]
     st = results["settings"]
-    parts, y = [], 44
+    parts, y = [], 46
     header = (f"Portcullis benchmark, {results['date_utc']}: {results['machine']['cores']} cores, "
-              f"medians of {st['rounds']} rounds ({results['command']})")
+              f"medians of {st['rounds']} rounds")
+    subheader = f"`{results['command']}`; target pinned alone on CPU {results['machine']['proxy_cpus']}"
     panel, h = _bar_panel("Maximum throughput (requests/s, wrk, %d connections)" % st["connections"],
                           [(n, summary[n]["rps"], _colour(n)) for n in names], y, width, "req/s")
     parts += panel
@@ -265,7 +317,32 @@ def svg(results):
         "<style>.title{font-size:14px;font-weight:600;fill:#24292f}.label{font-size:12px;fill:#24292f}"
         ".value{font-size:11px;fill:#57606a}.small{font-size:9px;fill:#57606a}.head{font-size:12px;fill:#57606a}</style>",
         f'<rect width="{width}" height="{y + 10}" fill="white"/>',
-        f'<text x="10" y="22" class="head">{escape(header)}</text>',
+        f'<text x="10" y="18" class="head">{escape(header)}</text>',
+        f'<text x="10" y="34" class="head">{escape(subheader)}</text>',
         *parts,
         "</svg>",
     ])
+
+
+def write(results, results_dir):
+    """summary.md and chart.svg from a results.json; returns (markdown, chart path)."""
+    import os
+    text = markdown(results)
+    with open(os.path.join(results_dir, "summary.md"), "w") as f:
+        f.write(text)
+    chart = os.path.join(results_dir, "chart.svg")
+    with open(chart, "w") as f:
+        f.write(svg(results))
+    return text, chart
+
+
+if __name__ == "__main__":
+    # Re-draw a run's summary.md and chart.svg:  python3 bench/harness/report.py bench/results/<run>
+    import json
+    import os
+    import sys
+    run_dir = sys.argv[1]
+    with open(os.path.join(run_dir, "results.json")) as f:
+        loaded = json.load(f)
+    loaded["summary"] = summarise(loaded)
+    print(write(loaded, run_dir)[0])
