@@ -181,8 +181,6 @@ def measure_round(s, round_no, targets, keys_dir, fresh, raw_dir):
         with ProcessMeter(t.pid) as meter:
             latency = run_open_loop(s, t.url, rate_tokens, s.rate, s.rate_duration, stem + "-open-loop.txt")
         latency["process"] = meter.figures()
-        if t.java_pid:
-            latency["process"]["heap_mib_after_gc"] = None  # measured once, in the SSE benchmark
         results[t.name] = {"throughput": throughput, "latency": latency}
         with open(stem + ".json", "w") as f:
             json.dump(results[t.name], f, indent=2)
@@ -192,7 +190,7 @@ def measure_round(s, round_no, targets, keys_dir, fresh, raw_dir):
     return results
 
 
-def idle_sse_benchmark(s, launcher, processes, keys_dir, raw_dir, echo_available):
+def idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available):
     """N idle SSE streams through a fresh gateway: memory before and at steady state."""
     if s.sse_streams <= 0:
         return {"skipped": "SSE_STREAMS=0"}
@@ -274,8 +272,8 @@ def main():
         keys_dir = prepare_tokens(s)
         fresh = FreshTokens(keys_dir, work)
         launcher = Launcher(s, processes, work, configs_dir, keys_dir)
-        (launcher.upstream_port, launcher.upstream_tls_port, upstream_pid,
-         echo_available) = launcher.start_stub("stub-upstream", s.loadgen_cpus)
+        launcher.upstream_port, launcher.upstream_tls_port, _, echo_available = launcher.start_stub(
+            "stub-upstream", s.loadgen_cpus)
         log(f"stub upstream on 127.0.0.1:{launcher.upstream_port} (CPU {s.loadgen_cpus or 'any'})")
 
         targets = [t for t in CATALOGUE if t.name in s.targets]
@@ -288,7 +286,7 @@ def main():
         for r in range(s.rounds):
             rounds.append(measure_round(s, r, targets, keys_dir, fresh, raw_dir))
 
-        idle_sse = idle_sse_benchmark(s, launcher, processes, keys_dir, raw_dir, echo_available)
+        idle_sse = idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available)
         for entry in list(processes.started):  # free the proxy CPU before JMH
             processes.stop(entry)
         jmh = run_jmh(s, raw_dir)
@@ -296,7 +294,7 @@ def main():
         results = {
             "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started_at)),
             "runtime_s": round(time.time() - started_at),
-            "command": report.command_line(s),
+            "command": settings_module.command_line(s),
             "machine": machine,
             "settings": {k: v for k, v in vars(s).items() if k not in ("bench_dir", "repo_dir", "results_dir")},
             "targets": [{"name": t.name, "description": t.description, "skipped": t.skipped, "tokens": t.tokens}

@@ -3,14 +3,7 @@ import statistics
 from xml.sax.saxutils import escape
 
 FLOOR, NGINX, APACHE = "stub", "nginx", "apache-oidc"
-
-
-def command_line(s):
-    knobs = {"ROUNDS": (s.rounds, 3), "DURATION": (s.duration, 10), "RATE": (s.rate, 1000),
-             "RATE_DURATION": (s.rate_duration, 10), "CONNECTIONS": (s.connections, 32),
-             "SSE_STREAMS": (s.sse_streams, 10000)}
-    changed = " ".join(f"{k}={v}" for k, (v, default) in knobs.items() if v != default)
-    return (changed + " " if changed else "") + "bench/run.sh"
+CLIENT_LAG_LIMIT_US = 1000
 
 
 def _median(values):
@@ -73,6 +66,7 @@ def summarise(results):
                      for r in rounds if name in r and FLOOR in r]
             row[f"added_{p}"] = _median(added) if name != FLOOR else None
         row["max_queue_wait_us"] = max(_per_round(rounds, name, lambda m: m["latency"]["max_queue_wait_us"]))
+        row["client_lag_p99_us"] = _median(_per_round(rounds, name, lambda m: m["latency"].get("client_lag_p99_us")))
         if t["tokens"] == "rotate":
             row["fresh_token_share"] = _median(_per_round(rounds, name, lambda m: min(
                 1.0, m["throughput"].get("distinct_tokens", 0) / max(1, m["throughput"]["requests"]))))
@@ -145,17 +139,23 @@ def markdown(results):
         "| Target | p50 | p99 | p99.9 | +p50 | +p99 | +p99.9 |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
-    saturated = False
+    saturated = lagging = False
     for t, row in shown:
         mark = ""
         if row["rps"] is not None and row["rps"] < 1.1 * st["rate"]:
             mark, saturated = " †", True
+        if (row.get("client_lag_p99_us") or 0) > CLIENT_LAG_LIMIT_US:
+            mark, lagging = mark + " ‡", True
         lines.append(
             f"| {t['name']}{mark} | {_n(row['p50'])} | {_n(row['p99'])} | {_n(row['p999'])} "
             f"| {_n(row['added_p50'])} | {_n(row['added_p99'])} | {_n(row['added_p999'])} |")
     if saturated:
         lines += ["", f"† its maximum throughput here is below 1.1 × {st['rate']:,} req/s: at this rate it is "
                       "saturated and its latency is mostly queueing (lower RATE to compare it unsaturated)."]
+    if lagging:
+        lines += ["", f"‡ the load generator itself fell behind its schedule (p99 of its own lag above "
+                      f"{CLIENT_LAG_LIMIT_US / 1000:.0f} ms: its CPU was busy with something else), so these latencies "
+                      "measure the client as much as the target."]
     lines += [
         "",
         "req/s: maximum throughput (median over rounds); vs nginx / vs Apache: the ratio to that peer computed within "

@@ -65,6 +65,28 @@ class Settings:
         return 10 + self.WARM_TOKENS + self.rounds * (self.many_tokens + self.rate_tokens)
 
 
+# Knob (environment variable) → (Settings field, default). bench/README.md lists them.
+KNOBS = {
+    "ROUNDS": ("rounds", 3),
+    "DURATION": ("duration", 10),
+    "WARMUP": ("warmup", 3),
+    "INITIAL_WARMUP": ("initial_warmup", 15),
+    "CONNECTIONS": ("connections", 32),
+    "WRK_THREADS": ("wrk_threads", 1),
+    "RATE": ("rate", 1000),
+    "RATE_DURATION": ("rate_duration", 10),
+    "OPEN_LOOP_WARMUP": ("open_loop_warmup", 2),
+    "OPEN_LOOP_CONNECTIONS": ("open_loop_connections", 16),
+    "MANY_TOKENS": ("many_tokens", 5000),
+    "SSE_STREAMS": ("sse_streams", 10000),
+    "SSE_HOLD": ("sse_hold", 15),
+    "SSE_OPEN_TIMEOUT": ("sse_open_timeout", 60),
+    "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
+    "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g"),
+    "CLIENT_JAVA_OPTS": ("client_java_opts", "-Xmx512m -XX:+UseSerialGC"),
+}
+
+
 def from_environment(bench_dir):
     repo_dir = os.path.dirname(bench_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -75,29 +97,26 @@ def from_environment(bench_dir):
     if unknown:
         raise SystemExit(f"unknown TARGETS {unknown}; known: {', '.join(all_targets)}")
     cpus = os.cpu_count() or 1
+    knobs = {field: type(default)(_env(name, default)) for name, (field, default) in KNOBS.items()}
     return Settings(
         bench_dir=bench_dir,
         repo_dir=repo_dir,
         results_dir=os.path.abspath(_env("RESULTS_DIR", os.path.join(bench_dir, "results", stamp))),
-        rounds=int(_env("ROUNDS", 3)),
-        duration=int(_env("DURATION", 10)),
-        warmup=int(_env("WARMUP", 3)),
-        initial_warmup=int(_env("INITIAL_WARMUP", 15)),
-        connections=int(_env("CONNECTIONS", 32)),
-        wrk_threads=int(_env("WRK_THREADS", 1)),
-        rate=int(_env("RATE", 1000)),
-        rate_duration=int(_env("RATE_DURATION", 10)),
-        open_loop_warmup=int(_env("OPEN_LOOP_WARMUP", 2)),
-        open_loop_connections=int(_env("OPEN_LOOP_CONNECTIONS", 16)),
-        many_tokens=int(_env("MANY_TOKENS", 5000)),
         targets=chosen,
-        sse_streams=int(_env("SSE_STREAMS", 10000)),
-        sse_hold=int(_env("SSE_HOLD", 15)),
-        sse_open_timeout=int(_env("SSE_OPEN_TIMEOUT", 60)),
         jmh=_env("JMH", "1") == "1",
-        jmh_args=_env("JMH_ARGS", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
         loadgen_cpus=_env("LOADGEN_CPUS", "0" if cpus > 1 else ""),
         proxy_cpus=_env("PROXY_CPUS", str(cpus - 1) if cpus > 1 else ""),
-        gateway_java_opts=_env("GATEWAY_JAVA_OPTS", "-Xms256m -Xmx1g"),
-        client_java_opts=_env("CLIENT_JAVA_OPTS", "-Xmx512m -XX:+UseSerialGC"),
+        **knobs,
     )
+
+
+def command_line(s):
+    """The command that reproduces this run: bench/run.sh with the knobs that differ from the defaults."""
+    changed = [f"{name}={getattr(s, field)}" if " " not in str(getattr(s, field)) else f'{name}="{getattr(s, field)}"'
+               for name, (field, default) in KNOBS.items() if getattr(s, field) != default]
+    from targets import CATALOGUE
+    if s.targets != [t.name for t in CATALOGUE]:
+        changed.append("TARGETS=" + ",".join(s.targets))
+    if not s.jmh:
+        changed.append("JMH=0")
+    return " ".join(changed + ["bench/run.sh"])

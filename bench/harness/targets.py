@@ -29,7 +29,6 @@ class Target:
     tokens: str = "single"        # "single": one RS256 token; "rotate": a fresh token per request
     port: int = 0
     pid: int = 0
-    java_pid: bool = False        # heap figures via jcmd
     skipped: str = ""             # why it was not measured
     notes: list = field(default_factory=list)
 
@@ -44,12 +43,12 @@ CATALOGUE = [
     Target("nginx", "nginx proxy_pass, upstream keep-alive, no authentication"),
     Target("apache-oidc", "Apache httpd + mod_auth_openidc: JWT (RS256) checked against the JWKS, then mod_proxy"),
     Target("haproxy-jwt", "HAProxy jwt_verify (RS256, PEM key) + iss/aud/exp checks"),
-    Target("portcullis", "Portcullis: authentication (principal cache hit), inspection, forward", java_pid=True),
-    Target("portcullis-policy", "Portcullis + per-tool policy file", java_pid=True),
-    Target("portcullis-exchange", "Portcullis + RFC 8693 token exchange (cached)", java_pid=True),
+    Target("portcullis", "Portcullis: authentication (principal cache hit), inspection, forward"),
+    Target("portcullis-policy", "Portcullis + per-tool policy file"),
+    Target("portcullis-exchange", "Portcullis + RFC 8693 token exchange (cached)"),
     Target("portcullis-many-tokens", "Portcullis, a new token on every request: RS256 signature checked each time",
-           tokens="rotate", java_pid=True),
-    Target("portcullis-sse", "Portcullis, upstream answers text/event-stream", java_pid=True),
+           tokens="rotate"),
+    Target("portcullis-sse", "Portcullis, upstream answers text/event-stream"),
 ]
 
 

@@ -51,7 +51,10 @@ import java.util.concurrent.locks.LockSupport;
  * through {@code execute}).
  *
  * <p>Output (stdout, one JSON object): requests scheduled and completed in the measured window,
- * status counts, p50/p90/p99/p99.9/max latency in microseconds, the achieved rate.
+ * status counts, p50/p90/p99/p99.9/max latency in microseconds, the achieved rate, and the client's
+ * own lag ({@code client_lag_*}: how late the event loop took a request up after its send time). A
+ * large client lag means the load generator itself fell behind (a starved CPU), and the latencies
+ * then say more about the client than about the server.
  */
 final class OpenLoopClient {
     private final URI url;
@@ -73,6 +76,9 @@ final class OpenLoopClient {
     private final ArrayDeque<long[]> queued = new ArrayDeque<>();
     private final long[] latencies;
     private int recorded;
+    /** How late the event loop picked each measured request up: the client's own lag, not the server's. */
+    private final long[] lags;
+    private int lagged;
     private long completed;
     private long failures;
     private long maxQueueWaitNanos;
@@ -101,6 +107,7 @@ final class OpenLoopClient {
             headers.put(h.substring(0, colon).strip(), h.substring(colon + 1).strip());
         }
         latencies = new long[(int) measuredCount];
+        lags = new long[(int) measuredCount];
     }
 
     static void run(Options options) throws Exception {
@@ -172,6 +179,9 @@ final class OpenLoopClient {
 
     /** On the event loop: send request {@code index} now, or queue it until a connection is idle. */
     private void dispatch(long scheduledNanos, long index) {
+        if (index >= warmupCount && lagged < lags.length) {
+            lags[lagged++] = System.nanoTime() - scheduledNanos;
+        }
         scheduledSoFar++;
         inFlight++;
         Connection c = idle.poll();
@@ -249,6 +259,8 @@ final class OpenLoopClient {
         }
         long[] sorted = Arrays.copyOf(latencies, recorded);
         Arrays.sort(sorted);
+        long[] sortedLags = Arrays.copyOf(lags, lagged);
+        Arrays.sort(sortedLags);
         double seconds = (measuredEndNanos - measuredStartNanos) / 1e9;
         StringBuilder status = new StringBuilder("{");
         statuses.forEach((k, v) -> status.append(status.length() > 1 ? ", " : "").append('"').append(k).append("\": ").append(v));
@@ -256,11 +268,13 @@ final class OpenLoopClient {
         return String.format(Locale.ROOT, "{\"rate\": %.1f, \"duration_s\": %.3f, \"connections\": %d, \"scheduled\": %d, "
                         + "\"completed\": %d, \"non_200\": %d, \"unfinished\": %d, \"statuses\": %s, "
                         + "\"achieved_rps\": %.1f, \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
-                        + "\"max_us\": %.1f, \"mean_us\": %.1f, \"max_queue_wait_us\": %.1f, \"distinct_tokens\": %d, \"reconnects\": %d}",
+                        + "\"max_us\": %.1f, \"mean_us\": %.1f, \"max_queue_wait_us\": %.1f, \"distinct_tokens\": %d, \"reconnects\": %d, "
+                        + "\"client_lag_p99_us\": %.1f, \"client_lag_max_us\": %.1f}",
                 rate, seconds, connections, measuredCount, completed, failures, unfinished, status,
                 completed / seconds, pct(sorted, 0.50), pct(sorted, 0.90), pct(sorted, 0.99), pct(sorted, 0.999),
                 sorted.length == 0 ? 0 : sorted[sorted.length - 1] / 1e3, mean(sorted), maxQueueWaitNanos / 1e3,
-                Math.min(tokens.size(), warmupCount + measuredCount), reconnects);
+                Math.min(tokens.size(), warmupCount + measuredCount), reconnects,
+                pct(sortedLags, 0.99), sortedLags.length == 0 ? 0 : sortedLags[sortedLags.length - 1] / 1e3);
     }
 
     private static double pct(long[] sorted, double p) {
