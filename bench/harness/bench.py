@@ -16,7 +16,7 @@ import time
 
 import report
 import settings as settings_module
-from load import ProcessMeter, run_open_loop, run_sse_hold, run_wrk
+from load import ProcessMeter, run_open_loop, run_sse_hold, run_wrk, warm_up
 from processes import ProcessSet, rss_kib
 from targets import CATALOGUE, ISSUER, RESOURCE, Launcher, jvm_heap, smoke_request
 
@@ -163,9 +163,10 @@ def measure_round(s, round_no, targets, keys_dir, fresh, raw_dir):
         stem = os.path.join(raw_dir, f"round{round_no + 1}-{t.name}")
         if round_no == 0 and s.initial_warmup > 0:
             # The JVM targets run interpreted code for their first thousands of requests: warm every
-            # target up once, longer, before anything is recorded (the single token: the common path).
-            log(f"round 1/{s.rounds} {t.name}: initial warm-up {s.initial_warmup}s")
-            run_wrk(s, t.url, single, False, s.initial_warmup, stem + "-initial-warmup.txt")
+            # target up once, by request count (what JIT thresholds count), bounded in time, before
+            # anything is recorded (the single token: the common path).
+            requests, seconds = warm_up(s, t.url, single, stem + "-initial-warmup.txt")
+            log(f"round 1/{s.rounds} {t.name}: initial warm-up: {requests:,} requests in {seconds:.0f}s")
         log(f"round {round_no + 1}/{s.rounds} {t.name}: warm-up {s.warmup}s, throughput {s.duration}s, "
             f"{s.rate} req/s for {s.rate_duration}s")
         warm_tokens = (fresh.slice_file(s.WARM_TOKENS // max(1, s.rounds), f"{t.name}-warm-{round_no}")

@@ -61,7 +61,9 @@ def load_average():
 
 
 def run_wrk(settings, url, token_file, rotate, duration, log_path):
-    """wrk with the MCP POST script; returns the script's summary (requests, errors, latency)."""
+    """wrk with the MCP POST script; returns the script's summary (requests, errors, latency) and
+    `rps`: requests/s over wrk's duration or, when the rotating script ran out of fresh tokens
+    early, over the part of the run that had them."""
     script = os.path.join(settings.bench_dir, "lua", "mcp-post-rotate.lua" if rotate else "mcp-post.lua")
     env = dict(os.environ, BENCH_BODY_FILE=settings.body_file, BENCH_TOKEN_FILE=token_file,
                BENCH_WRK_THREADS=str(settings.wrk_threads))
@@ -73,10 +75,32 @@ def run_wrk(settings, url, token_file, rotate, duration, log_path):
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             summary = json.loads(line[len("BENCH_JSON "):])
-            summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6) if summary["duration_us"] else 0
+            if summary.get("active_us"):
+                summary["rps"] = summary["active_responses"] / (summary["active_us"] / 1e6)
+            else:
+                summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6) if summary["duration_us"] else 0
             summary["non_2xx"] = summary["errors"]["status"]
             return summary
     raise RuntimeError(f"wrk printed no summary (exit {done.returncode}): {(done.stderr or done.stdout)[-300:]}")
+
+
+def warm_up(settings, url, token_file, log_path):
+    """wrk in 5 s pieces until INITIAL_WARMUP_REQUESTS were answered or INITIAL_WARMUP seconds
+    passed (wrk itself cannot stop on a count); returns (requests, seconds)."""
+    requests, began = 0, time.monotonic()
+    with open(log_path, "w"):
+        pass
+    while requests < settings.initial_warmup_requests:
+        left = settings.initial_warmup - (time.monotonic() - began)
+        if left < 1:
+            break
+        piece = run_wrk(settings, url, token_file, False, int(min(5, left)), log_path + ".part")
+        with open(log_path + ".part") as part, open(log_path, "a") as log:
+            log.write(part.read())
+        requests += piece["requests"]
+    if os.path.exists(log_path + ".part"):
+        os.remove(log_path + ".part")
+    return requests, time.monotonic() - began
 
 
 def run_open_loop(settings, url, token_file, rate, duration, log_path, extra=()):

@@ -17,7 +17,8 @@ class Settings:
     rounds: int
     duration: int              # seconds of wrk per target and round (throughput)
     warmup: int                # seconds of wrk before each measurement (not recorded)
-    initial_warmup: int        # seconds of wrk per target before the first round (JIT warm-up)
+    initial_warmup: int        # at most this many seconds of wrk per target before round 1 (JIT warm-up)
+    initial_warmup_requests: int  # ... or until this many requests were answered
     connections: int           # wrk connections
     wrk_threads: int
     rate: int                  # requests/s of the open-loop client (latency)
@@ -70,7 +71,8 @@ KNOBS = {
     "ROUNDS": ("rounds", 3),
     "DURATION": ("duration", 10),
     "WARMUP": ("warmup", 3),
-    "INITIAL_WARMUP": ("initial_warmup", 15),
+    "INITIAL_WARMUP": ("initial_warmup", 30),
+    "INITIAL_WARMUP_REQUESTS": ("initial_warmup_requests", 30000),
     "CONNECTIONS": ("connections", 32),
     "WRK_THREADS": ("wrk_threads", 1),
     "RATE": ("rate", 1000),
