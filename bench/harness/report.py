@@ -1,5 +1,6 @@
 """Turning a run's raw figures into medians, ratios, a Markdown report and an SVG chart."""
 import statistics
+import textwrap
 from xml.sax.saxutils import escape
 
 FLOOR, NGINX, APACHE = "stub", "nginx", "apache-oidc"
@@ -185,21 +186,30 @@ def markdown(results):
         before, during = sse.get("before") or {}, sse.get("with_streams") or {}
         est = opened.get("established", 0)
         per_stream = ((during.get("rss_mib", 0) - before.get("rss_mib", 0)) * 1024 / est) if est else None
+        per_stream = per_stream if per_stream is None or per_stream > 0 else None  # below the noise
+        heap_per_stream = None
+        if est and during.get("heap_mib_after_gc") is not None and before.get("heap_mib_after_gc") is not None:
+            heap_per_stream = (during["heap_mib_after_gc"] - before["heap_mib_after_gc"]) * 1024 / est
         failures = ", ".join(f"{k}: {v}" for k, v in (opened.get("failures") or {}).items()) or "none"
         lines += [
             f"Idle SSE streams through one gateway ({sse['streams']:,} requested, held {sse['hold_s']} s, "
             f"upstream: nginx holding each stream open):",
             "",
-            "| streams open | failed | still waiting | ended while held | RSS before | RSS with streams | RSS per stream | heap before | heap with streams |",
-            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "| streams open | failed | still waiting | ended while held | RSS before | RSS with streams | RSS per stream "
+            "| heap before | heap with streams | heap per stream |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
             f"| {est:,} | {opened.get('failed', 0):,} "
             f"| {opened.get('requested', 0) - est - opened.get('failed', 0):,} | {done.get('ended_while_held', '–')} "
             f"| {_n(before.get('rss_mib'))} MiB | {_n(during.get('rss_mib'))} MiB | {_n(per_stream, 1)} KiB "
-            f"| {_n(before.get('heap_mib_after_gc'), 1)} MiB | {_n(during.get('heap_mib_after_gc'), 1)} MiB |",
+            f"| {_n(before.get('heap_mib_after_gc'), 1)} MiB | {_n(during.get('heap_mib_after_gc'), 1)} MiB "
+            f"| {_n(heap_per_stream, 1)} KiB |",
             "",
             (f"{sse['note']}. " if sse.get("note") else "")
             + f"Still waiting: no answer {opened.get('open_seconds', 0):.0f} s after the first stream was opened. "
-            + f"Failures while opening: {failures}. Heap: used after a full GC (`jcmd GC.heap_info`)."
+            + (f"Heap and RSS with streams also hold the requests still waiting. "
+               if opened.get("requested", 0) - est - opened.get("failed", 0) > 0 else "")
+            + f"Failures while opening: {failures}. Heap: used after a full GC (`jcmd GC.heap_info`); "
+            + "RSS per stream is left out when the difference is within the noise."
             + (" Gateway warnings: " + "; ".join(escape(e) for e in sse.get("gateway_errors", [])[:2])
                if sse.get("gateway_errors") else ""),
             "",
@@ -293,10 +303,11 @@ def svg(results):
     summary = results["summary"]
     names = [t["name"] for t in results["targets"] if t["name"] in summary]
     st = results["settings"]
-    parts, y = [], 46
     header = (f"Portcullis benchmark, {results['date_utc']}: {results['machine']['cores']} cores, "
               f"medians of {st['rounds']} rounds")
-    subheader = f"`{results['command']}`; target pinned alone on CPU {results['machine']['proxy_cpus']}"
+    subheader = f"{results['command']}; target pinned alone on CPU {results['machine']['proxy_cpus']}"
+    head_lines = [header] + textwrap.wrap(subheader, 110)
+    parts, y = [], 14 + 16 * len(head_lines)
     panel, h = _bar_panel("Maximum throughput (requests/s, wrk, %d connections)" % st["connections"],
                           [(n, summary[n]["rps"], _colour(n)) for n in names], y, width, "req/s")
     parts += panel
@@ -317,8 +328,7 @@ def svg(results):
         "<style>.title{font-size:14px;font-weight:600;fill:#24292f}.label{font-size:12px;fill:#24292f}"
         ".value{font-size:11px;fill:#57606a}.small{font-size:9px;fill:#57606a}.head{font-size:12px;fill:#57606a}</style>",
         f'<rect width="{width}" height="{y + 10}" fill="white"/>',
-        f'<text x="10" y="18" class="head">{escape(header)}</text>',
-        f'<text x="10" y="34" class="head">{escape(subheader)}</text>',
+        *(f'<text x="10" y="{18 + 16 * i}" class="head">{escape(line)}</text>' for i, line in enumerate(head_lines)),
         *parts,
         "</svg>",
     ])
