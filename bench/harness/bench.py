@@ -317,4 +317,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt as interrupted:
+        log(f"interrupted ({interrupted or 'Ctrl-C'}); every process the run started has been stopped")
+        sys.exit(130)
