@@ -1,0 +1,151 @@
+"""Starting, pinning, watching and stopping the processes of a run.
+
+Every process the harness starts goes through ProcessSet.start, which records its PID; stop_all
+ends exactly those PIDs (and their own children, found by parent PID), never anything by name.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=60.0, process=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def pinned(cpus, argv):
+    """argv run on the given CPU list (taskset syntax, e.g. "1" or "0,1"); empty means unpinned."""
+    return ["taskset", "-c", cpus, *argv] if cpus else list(argv)
+
+
+@dataclass
+class Started:
+    name: str
+    process: subprocess.Popen
+    log_path: str
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+
+@dataclass
+class ProcessSet:
+    started: list = field(default_factory=list)
+
+    def start(self, name, argv, log_path, cpus="", env=None, cwd=None):
+        log = open(log_path, "ab")
+        process = subprocess.Popen(pinned(cpus, argv), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+        log.close()
+        entry = Started(name, process, log_path)
+        self.started.append(entry)
+        return entry
+
+    def stop(self, entry, grace=10.0):
+        """SIGTERM to the process and its children, SIGKILL to whatever is left after `grace` seconds."""
+        if entry.process.poll() is None:
+            tree = process_tree(entry.pid)
+            for pid in tree:
+                _signal(pid, signal.SIGTERM)
+            try:
+                entry.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+            for pid in tree:
+                if _alive(pid):
+                    _signal(pid, signal.SIGKILL)
+            try:
+                entry.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if entry in self.started:
+            self.started.remove(entry)
+
+    def stop_all(self):
+        for entry in reversed(list(self.started)):
+            self.stop(entry)
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _stat_fields(pid):
+    """Fields of /proc/PID/stat after the command name (index 0 is the state)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def process_tree(root):
+    """root and all its descendants (nginx and Apache workers, forked helpers)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                ppid = int(_stat_fields(int(name))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def cpu_seconds(root):
+    """utime + stime of the process tree, in seconds (from /proc/PID/stat)."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            fields = _stat_fields(pid)
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / CLOCK_TICKS
+
+
+def rss_kib(root):
+    """Resident set size of the process tree, in KiB (summed: shared pages count once per process)."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE_KIB
+        except (OSError, IndexError, ValueError):
+            continue
+    return total

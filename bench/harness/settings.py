@@ -1,0 +1,124 @@
+"""The run's knobs, read from the environment (bench/README.md lists them)."""
+import math
+import os
+import time
+from dataclasses import dataclass
+
+
+def _env(name, default):
+    return os.environ.get(name, str(default))
+
+
+@dataclass
+class Settings:
+    bench_dir: str
+    repo_dir: str
+    results_dir: str
+    rounds: int
+    duration: int              # seconds of wrk per target and round (throughput)
+    warmup: int                # seconds of wrk before each measurement (not recorded)
+    initial_warmup: int        # at most this many seconds of wrk per target before round 1 (JIT warm-up)
+    initial_warmup_requests: int  # ... or until this many requests were answered
+    connections: int           # wrk connections
+    wrk_threads: int
+    rate: int                  # requests/s of the open-loop client (latency)
+    rate_duration: int         # seconds measured at that rate
+    open_loop_warmup: int      # seconds at that rate before measuring (client and target JIT)
+    open_loop_connections: int
+    many_tokens: int           # fresh tokens per round for the many-tokens throughput run
+    targets: list
+    sse_streams: int
+    sse_hold: int
+    sse_open_timeout: int
+    jmh: bool
+    jmh_args: str
+    loadgen_cpus: str
+    proxy_cpus: str
+    gateway_java_opts: str
+    client_java_opts: str
+
+    @property
+    def gateway_jar(self):
+        return os.path.join(self.repo_dir, "gateway-app", "target", "portcullis.jar")
+
+    @property
+    def tools_jar(self):
+        return os.path.join(self.bench_dir, "loadgen", "target", "portcullis-bench.jar")
+
+    @property
+    def jmh_jar(self):
+        return os.path.join(self.bench_dir, "jmh", "target", "benchmarks.jar")
+
+    @property
+    def body_file(self):
+        return os.path.join(self.bench_dir, "payload", "tools-call.json")
+
+    @property
+    def rate_tokens(self):
+        """Fresh tokens one open-loop run of the many-tokens target sends."""
+        return math.ceil(self.rate * (self.rate_duration + self.open_loop_warmup))
+
+    WARM_TOKENS = 3000
+
+    def fresh_tokens_needed(self):
+        if "portcullis-many-tokens" not in self.targets:
+            return 10
+        return 10 + self.WARM_TOKENS + self.rounds * (self.many_tokens + self.rate_tokens)
+
+
+# Knob (environment variable) → (Settings field, default). bench/README.md lists them.
+KNOBS = {
+    "ROUNDS": ("rounds", 3),
+    "DURATION": ("duration", 10),
+    "WARMUP": ("warmup", 3),
+    "INITIAL_WARMUP": ("initial_warmup", 30),
+    "INITIAL_WARMUP_REQUESTS": ("initial_warmup_requests", 30000),
+    "CONNECTIONS": ("connections", 32),
+    "WRK_THREADS": ("wrk_threads", 1),
+    "RATE": ("rate", 1000),
+    "RATE_DURATION": ("rate_duration", 10),
+    "OPEN_LOOP_WARMUP": ("open_loop_warmup", 2),
+    "OPEN_LOOP_CONNECTIONS": ("open_loop_connections", 16),
+    "MANY_TOKENS": ("many_tokens", 5000),
+    "SSE_STREAMS": ("sse_streams", 10000),
+    "SSE_HOLD": ("sse_hold", 15),
+    "SSE_OPEN_TIMEOUT": ("sse_open_timeout", 60),
+    "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
+    "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g"),
+    "CLIENT_JAVA_OPTS": ("client_java_opts", "-Xmx512m -XX:+UseSerialGC"),
+}
+
+
+def from_environment(bench_dir):
+    repo_dir = os.path.dirname(bench_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    from targets import CATALOGUE
+    all_targets = [t.name for t in CATALOGUE]
+    chosen = [t.strip() for t in _env("TARGETS", ",".join(all_targets)).split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in all_targets]
+    if unknown:
+        raise SystemExit(f"unknown TARGETS {unknown}; known: {', '.join(all_targets)}")
+    cpus = os.cpu_count() or 1
+    knobs = {field: type(default)(_env(name, default)) for name, (field, default) in KNOBS.items()}
+    return Settings(
+        bench_dir=bench_dir,
+        repo_dir=repo_dir,
+        results_dir=os.path.abspath(_env("RESULTS_DIR", os.path.join(bench_dir, "results", stamp))),
+        targets=chosen,
+        jmh=_env("JMH", "1") == "1",
+        loadgen_cpus=_env("LOADGEN_CPUS", "0" if cpus > 1 else ""),
+        proxy_cpus=_env("PROXY_CPUS", str(cpus - 1) if cpus > 1 else ""),
+        **knobs,
+    )
+
+
+def command_line(s):
+    """The command that reproduces this run: bench/run.sh with the knobs that differ from the defaults."""
+    changed = [f"{name}={getattr(s, field)}" if " " not in str(getattr(s, field)) else f'{name}="{getattr(s, field)}"'
+               for name, (field, default) in KNOBS.items() if getattr(s, field) != default]
+    from targets import CATALOGUE
+    if s.targets != [t.name for t in CATALOGUE]:
+        changed.append("TARGETS=" + ",".join(s.targets))
+    if not s.jmh:
+        changed.append("JMH=0")
+    return " ".join(changed + ["bench/run.sh"])
