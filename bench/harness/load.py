@@ -109,7 +109,7 @@ def run_open_loop(settings, url, token_file, rate, duration, log_path, extra=())
         "java", *settings.client_java_opts.split(), "-jar", settings.tools_jar, "open-loop",
         "--url", url, "--rate", str(rate), "--duration", str(duration), "--warmup", str(settings.open_loop_warmup),
         "--connections", str(settings.open_loop_connections), "--body", settings.body_file, "--tokens", token_file,
-        "--header", "MCP-Protocol-Version: 2025-11-25", "--header", "Mcp-Session-Id: bench-session", *extra])
+        "--header", "MCP-Protocol-Version: 2025-11-25", *extra])
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + settings.open_loop_warmup + 90)
     with open(log_path, "w") as f:
         f.write(done.stdout + done.stderr)

@@ -255,7 +255,7 @@ def smoke_request(url, body, token, accept_sse=False):
     """One request as the load generators send it: (status, first bytes of the body)."""
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": "2025-11-25", "Mcp-Session-Id": "bench-session",
+        "MCP-Protocol-Version": "2025-11-25",
         "Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as r:

@@ -32,7 +32,6 @@ local headers = {
   ["Content-Type"] = "application/json",
   ["Accept"] = "application/json, text/event-stream",
   ["MCP-Protocol-Version"] = "2025-11-25",
-  ["Mcp-Session-Id"] = "bench-session",
 }
 -- With several wrk threads (BENCH_WRK_THREADS), thread k sends tokens k+1, k+1+n, k+1+2n, ...
 local stride = tonumber(os.getenv("BENCH_WRK_THREADS") or "1")

@@ -16,7 +16,6 @@ wrk.body = read_file(os.getenv("BENCH_BODY_FILE"))
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
-wrk.headers["Mcp-Session-Id"] = "bench-session"
 wrk.headers["Authorization"] = "Bearer " .. token
 
 -- One machine-readable line for the harness (latency in microseconds).

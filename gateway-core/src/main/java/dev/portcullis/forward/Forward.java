@@ -59,6 +59,9 @@ public final class Forward {
     private static final Logger log = LoggerFactory.getLogger(Forward.class);
     private final Map<String, HttpClient> clients = new HashMap<>();
     private final ConnectionProvider pool;
+    /** Upstream connections per route at most (each open SSE stream holds one). */
+    static final int MAX_UPSTREAM_CONNECTIONS = 20_000;
+
     /** A list response larger than this cannot be filtered and is refused (fail closed). */
     static final long MAX_FILTERED_BODY = 16L * 1024 * 1024;
 
@@ -72,8 +75,10 @@ public final class Forward {
     public Forward(List<Route> routes, SessionBinding sessions, LegacyStreams legacyStreams) {
         this.sessions = sessions;
         this.legacyStreams = legacyStreams;
+        // Every open SSE stream holds one upstream connection for its whole life (HTTP/1.1), so the pool
+        // is sized for streams, not for request rate: idle connections are cheap, a full pool is a 504.
         this.pool = ConnectionProvider.builder("portcullis-upstream")
-                .maxConnections(512)
+                .maxConnections(MAX_UPSTREAM_CONNECTIONS)
                 .pendingAcquireMaxCount(4096)
                 .maxIdleTime(Duration.ofSeconds(30))
                 .build();

@@ -157,7 +157,6 @@ final class IdleSseClient {
                     .set(HttpHeaderNames.HOST, url.getHost() + (url.getPort() > 0 ? ":" + url.getPort() : ""))
                     .set(HttpHeaderNames.ACCEPT, "text/event-stream")
                     .set("MCP-Protocol-Version", "2025-11-25")
-                    .set("Mcp-Session-Id", "bench-session")
                     .set(HttpHeaderNames.AUTHORIZATION, "Bearer " + token);
             channelOf().writeAndFlush(get);
         }
