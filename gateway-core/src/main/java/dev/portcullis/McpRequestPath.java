@@ -99,7 +99,7 @@ public final class McpRequestPath {
             return fail(response, route.get(), GatewayFailure.of(Reason.METHOD_NOT_ALLOWED, "Method not allowed"),
                     request, "-");
         }
-        String requestId = UUID.randomUUID().toString();
+        String requestId = requestId();
         RoutedRequest routed = new RoutedRequest(request, route.get(), requestId, secure);
         RequestProgress progress = new RequestProgress(routed);
         return authenticate.apply(routed).doOnNext(progress::reached)
@@ -158,6 +158,15 @@ public final class McpRequestPath {
         return request.receive().then()
                 .timeout(DISCARD_BODY_TIMEOUT, Mono.empty())
                 .onErrorResume(alreadyRead -> Mono.empty());
+    }
+
+    /**
+     * A request id for logs and audit: unique enough to correlate, not a secret. Not
+     * {@code UUID.randomUUID()}: its shared SecureRandom takes a lock, which the event loop must not.
+     */
+    static String requestId() {
+        java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+        return new UUID(random.nextLong(), random.nextLong()).toString();
     }
 
     private static GatewayFailure asFailure(Throwable e) {
