@@ -112,7 +112,7 @@ public final class Gateway implements AutoCloseable {
                 Duration.ofSeconds(60));
         Map<String, UpstreamCredentials> credentials = routes.stream()
                 .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
-                        route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker())));
+                        route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
         SessionBinding sessions = config.sessions().keyFile() != null
                 ? new SessionBinding(config.sessions().key()) : SessionBinding.withRandomKey();
         LegacyStreams legacyStreams = new LegacyStreams();

@@ -180,6 +180,11 @@ class TokenExchangeTest {
             List<String> seen = calls.stream().map(CompletableFuture::join).distinct().toList();
             assertThat(seen).hasSize(1);
             assertThat(claims(seen.get(0).substring(7)).getSubject()).isEqualTo(TestIdp.SUBJECT);
+            // The cache's lookups are counted: the new token was a miss once; the other calls found it.
+            String metrics = gw.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                    + gw.gateway.adminPort() + "/metrics")).build()).body();
+            assertThat(metrics).containsPattern("portcullis_exchange_cache_total\\{mode=\"token-exchange\",outcome=\"miss\",route=\"[^\"]+\"\\} [2-9]")
+                    .containsPattern("portcullis_exchange_cache_total\\{mode=\"token-exchange\",outcome=\"hit\",route=\"[^\"]+\"\\} [0-9]{3}");
         } finally {
             pool.shutdownNow();
         }

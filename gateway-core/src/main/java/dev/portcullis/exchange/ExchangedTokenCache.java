@@ -92,11 +92,42 @@ public final class ExchangedTokenCache {
      * @param fetch    requests a new token; its {@link GatewayFailure}s are cached negatively
      */
     public Mono<IssuedToken> get(Key key, Instant notAfter, Supplier<Mono<IssuedToken>> fetch) {
-        return Mono.fromFuture(() -> cache.get(key, (k, executor) -> fetch.get()
-                        .map(token -> new Outcome(token, notAfter, null))
-                        .onErrorResume(GatewayFailure.class, failure -> Mono.just(new Outcome(null, notAfter, failure)))
-                        .toFuture()), true)
-                .flatMap(outcome -> outcome.failure() != null ? Mono.error(outcome.failure()) : Mono.just(outcome.token()));
+        return Mono.defer(() -> {
+            boolean[] fetched = {false};
+            return Mono.fromFuture(() -> cache.get(key, (k, executor) -> {
+                        fetched[0] = true;
+                        return fetch.get()
+                                .map(token -> new Outcome(token, notAfter, null))
+                                .onErrorResume(GatewayFailure.class, failure -> Mono.just(new Outcome(null, notAfter, failure)))
+                                .toFuture();
+                    }), true)
+                    .doOnNext(outcome -> count(fetched[0] ? (outcome.failure() != null ? "failure" : "miss")
+                            : (outcome.failure() != null ? "negative_hit" : "hit")))
+                    .flatMap(outcome -> outcome.failure() != null ? Mono.error(outcome.failure()) : Mono.just(outcome.token()));
+        });
+    }
+
+    private io.micrometer.core.instrument.MeterRegistry metrics;
+    private String route = "";
+    private String mode = "";
+
+    /**
+     * Counts lookups into {@code portcullis_exchange_cache_total{route,mode,outcome}}: {@code hit},
+     * {@code miss} (a token was requested), {@code failure} (the request failed), {@code negative_hit}
+     * (a recent failure answered from memory).
+     */
+    void countInto(io.micrometer.core.instrument.MeterRegistry metrics, String route, String mode) {
+        this.metrics = metrics;
+        this.route = route;
+        this.mode = mode;
+    }
+
+    private void count(String outcome) {
+        if (metrics != null) {
+            io.micrometer.core.instrument.Counter.builder("portcullis.exchange.cache")
+                    .description("Upstream token cache lookups by outcome").tag("route", route).tag("mode", mode)
+                    .tag("outcome", outcome).register(metrics).increment();
+        }
     }
 
     /** Drops the entry for {@code key} if it holds {@code rejectedToken} (the upstream refused it). */

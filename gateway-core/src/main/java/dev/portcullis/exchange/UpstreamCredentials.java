@@ -50,22 +50,34 @@ public interface UpstreamCredentials {
      */
     static UpstreamCredentials forRoute(String route, UpstreamAuthConfig config, OutboundHttp http, ObjectMapper json,
                                         Clock clock, Ticker ticker) {
+        return forRoute(route, config, http, json, clock, ticker, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    }
+
+    /** As above; {@code metrics} receives {@code portcullis_exchange_cache_total{route,mode,outcome}}. */
+    static UpstreamCredentials forRoute(String route, UpstreamAuthConfig config, OutboundHttp http, ObjectMapper json,
+                                        Clock clock, Ticker ticker, io.micrometer.core.instrument.MeterRegistry metrics) {
         if (config.parsedType() == UpstreamAuthConfig.Type.NONE) {
             return none();
         }
         TokenEndpointClient tokenEndpoint = new TokenEndpointClient(URI.create(config.tokenEndpoint()),
                 ClientAuthentication.from(config, clock), http, json, config.timeout(), clock);
         if (config.parsedType() == UpstreamAuthConfig.Type.CLIENT_CREDENTIALS) {
-            return new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker),
+            return new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker, metrics, route, "client-credentials"),
                     config.audience(), config.resource(), config.scopes());
         }
         ClientCredentialsCredentials actor = config.actorToken()
-                ? new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker), null, null, List.of())
+                ? new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker, metrics, route, "actor"),
+                        null, null, List.of())
                 : null;
-        return new TokenExchangeCredentials(route, config, tokenEndpoint, cache(config, clock, ticker), actor);
+        return new TokenExchangeCredentials(route, config, tokenEndpoint,
+                cache(config, clock, ticker, metrics, route, "token-exchange"), actor);
     }
 
-    private static ExchangedTokenCache cache(UpstreamAuthConfig config, Clock clock, Ticker ticker) {
-        return new ExchangedTokenCache(MAX_CACHED_TOKENS, config.safetyMargin(), config.negativeCache(), clock, ticker);
+    private static ExchangedTokenCache cache(UpstreamAuthConfig config, Clock clock, Ticker ticker,
+                                             io.micrometer.core.instrument.MeterRegistry metrics, String route, String mode) {
+        ExchangedTokenCache cache = new ExchangedTokenCache(MAX_CACHED_TOKENS, config.safetyMargin(), config.negativeCache(),
+                clock, ticker);
+        cache.countInto(metrics, route, mode);
+        return cache;
     }
 }
