@@ -13,11 +13,13 @@ import java.util.Set;
  * @param issuers the identity providers whose tokens are accepted (at least one)
  * @param routes  the protected MCP endpoints (at least one)
  * @param audit   the audit trail (defaults: argument digests, stdout)
+ * @param outbound the gateway's own fetches (metadata, JWKS, token endpoints): allowed private addresses, timeouts
  */
 public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
-                            AuditConfig audit) {
+                            AuditConfig audit, OutboundConfig outbound) {
     public GatewayConfig {
         listen = listen == null ? ListenConfig.defaults() : listen;
+        outbound = outbound == null ? OutboundConfig.defaults() : outbound;
         admin = admin == null ? AdminConfig.defaults() : admin;
         audit = audit == null ? AuditConfig.defaults() : audit;
         if (issuers == null || issuers.isEmpty()) {
