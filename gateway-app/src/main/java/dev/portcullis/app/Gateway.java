@@ -159,14 +159,23 @@ public final class Gateway implements AutoCloseable {
                 urls.add(route.upstreamAuth().tokenEndpoint());
             }
         }
+        OutboundAddressPolicy policy = OutboundAddressPolicy.of(config.outbound().allowPrivateRanges(), urls);
         for (String url : urls) {
             String host = java.net.URI.create(url).getHost();
-            if (host != null && host.equalsIgnoreCase("localhost") && config.outbound().allowPrivate().isEmpty()) {
+            if (host == null) {
+                continue;
+            }
+            String literal = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+            java.net.InetAddress address = io.netty.util.NetUtil.createInetAddressFromIpAddressString(literal);
+            if (address != null && policy.refusal(address, true) != null) {
+                log.warn("{} names a non-public address that outbound.allow-private does not list: the gateway will not "
+                        + "fetch it ({})", url, policy.refusal(address, true));
+            } else if (host.equalsIgnoreCase("localhost") && config.outbound().allowPrivate().isEmpty()) {
                 log.warn("{} names localhost: the gateway's own fetches reach loopback only when the URL names the "
                         + "address (127.0.0.1, [::1]) or outbound.allow-private lists it; this URL will be refused", url);
             }
         }
-        return OutboundAddressPolicy.of(config.outbound().allowPrivateRanges(), urls);
+        return policy;
     }
 
     /**

@@ -7,7 +7,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -111,6 +110,8 @@ public final class GatewayServer {
         private final long headTimeoutNanos;
         private boolean awaitingHead = true;
         private boolean refused;
+        /** Requests whose response has not been written to the end yet (pipelining, long SSE streams). */
+        private int responsesPending;
         private ScheduledFuture<?> deadline;
 
         final ChannelDuplexHandler bytes = new ChannelDuplexHandler() {
@@ -133,7 +134,15 @@ public final class GatewayServer {
             }
         };
 
-        final ChannelInboundHandlerAdapter messages = new ChannelInboundHandlerAdapter() {
+        final ChannelDuplexHandler messages = new ChannelDuplexHandler() {
+            @Override
+            public void write(ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+                if (msg instanceof LastHttpContent && responsesPending > 0) {
+                    responsesPending--;
+                }
+                ctx.write(msg, promise);
+            }
+
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 if (refused) {
@@ -142,6 +151,7 @@ public final class GatewayServer {
                 }
                 if (msg instanceof HttpRequest request) {
                     awaitingHead = false;
+                    responsesPending++;
                     cancelDeadline();
                     HttpResponseStatus refusal = request.decoderResult().isSuccess() ? framingRefusal(request) : null;
                     if (refusal != null) {
@@ -180,6 +190,10 @@ public final class GatewayServer {
             }
             refused = true;
             log.debug("closing {}: request head not complete within the request timeout", ctx.channel().remoteAddress());
+            if (responsesPending > 0) {
+                ctx.close(); // a response is still being written: a 408 now would land in the middle of it
+                return;
+            }
             ctx.writeAndFlush(Unpooled.wrappedBuffer(REQUEST_TIMEOUT)).addListener(ChannelFutureListener.CLOSE);
         }
     }
