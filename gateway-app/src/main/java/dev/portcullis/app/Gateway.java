@@ -21,6 +21,7 @@ import dev.portcullis.exchange.Exchange;
 import dev.portcullis.exchange.UpstreamCredentials;
 import dev.portcullis.forward.Forward;
 import dev.portcullis.forward.LegacyStreams;
+import dev.portcullis.http.OutboundAddressPolicy;
 import dev.portcullis.http.OutboundHttp;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.listen.GatewayServer;
@@ -91,7 +92,9 @@ public final class Gateway implements AutoCloseable {
         ObjectMapper json = new ObjectMapper();
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         AuditAppender.install(config.audit(), registry);
-        OutboundHttp outbound = new OutboundHttp(Duration.ofSeconds(5), Duration.ofSeconds(10));
+        OutboundAddressPolicy addresses = outboundAddresses(config);
+        OutboundHttp outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
+                config.outbound().timeout(), addresses, null);
         List<JwksCache> keys = config.issuers().stream()
                 .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
                 .toList();
@@ -108,8 +111,8 @@ public final class Gateway implements AutoCloseable {
                 .map(route -> Route.compile(route, issuers, policyFor(route, registry, reloads)))
                 .toList();
         // Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse).
-        OutboundHttp tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, Duration.ofSeconds(5),
-                Duration.ofSeconds(60));
+        OutboundHttp tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, config.outbound().connectTimeout(),
+                Duration.ofSeconds(60), addresses, null);
         Map<String, UpstreamCredentials> credentials = routes.stream()
                 .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
                         route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
@@ -148,6 +151,42 @@ public final class Gateway implements AutoCloseable {
                         + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
         return new Gateway(server, connections, admin, forward, outbound, tokenEndpoints, keys, state,
                 config.listen().shutdownGrace());
+    }
+
+    /**
+     * SECURITY-03: the gateway's own fetches reach public addresses, the {@code outbound.allow-private}
+     * ranges, and the loopback addresses that configured URLs name literally.
+     */
+    static OutboundAddressPolicy outboundAddresses(GatewayConfig config) {
+        List<String> urls = new java.util.ArrayList<>();
+        for (IssuerConfig issuer : config.issuers()) {
+            urls.add(issuer.issuer());
+            if (issuer.jwksUri() != null) {
+                urls.add(issuer.jwksUri());
+            }
+        }
+        for (RouteConfig route : config.routes()) {
+            if (route.upstreamAuth().tokenEndpoint() != null) {
+                urls.add(route.upstreamAuth().tokenEndpoint());
+            }
+        }
+        OutboundAddressPolicy policy = OutboundAddressPolicy.of(config.outbound().allowPrivateRanges(), urls);
+        for (String url : urls) {
+            String host = java.net.URI.create(url).getHost();
+            if (host == null) {
+                continue;
+            }
+            String literal = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+            java.net.InetAddress address = io.netty.util.NetUtil.createInetAddressFromIpAddressString(literal);
+            if (address != null && policy.refusal(address, true) != null) {
+                log.warn("{} names a non-public address that outbound.allow-private does not list: the gateway will not "
+                        + "fetch it ({})", url, policy.refusal(address, true));
+            } else if (host.equalsIgnoreCase("localhost") && config.outbound().allowPrivate().isEmpty()) {
+                log.warn("{} names localhost: the gateway's own fetches reach loopback only when the URL names the "
+                        + "address (127.0.0.1, [::1]) or outbound.allow-private lists it; this URL will be refused", url);
+            }
+        }
+        return policy;
     }
 
     /**

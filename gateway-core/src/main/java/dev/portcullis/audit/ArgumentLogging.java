@@ -31,6 +31,11 @@ public final class ArgumentLogging {
     private static final ObjectMapper CANONICAL = JsonMapper.builder()
             .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS).build();
 
+    static {
+        // Build Jackson's (lock-guarded) deserializers and serializers now, not on an event loop.
+        digest(CANONICAL.createObjectNode().put("warm", 1).set("up", CANONICAL.createArrayNode().add(1.5)));
+    }
+
     private final Mode mode;
     private final List<String[]> redactedPaths;
 

@@ -104,7 +104,7 @@ public final class JwksCache {
 
     private Mono<JWKSet> fetch() {
         Mono<URI> uri = jwksUri != null ? Mono.just(jwksUri)
-                : IssuerMetadata.discoverJwksUri(config.issuer(), http, json).doOnNext(u -> jwksUri = u);
+                : IssuerMetadata.discoverJwksUri(config.issuer(), config.allowInsecureHttp(), http, json).doOnNext(u -> jwksUri = u);
         return uri.flatMap(http::get)
                 .map(body -> {
                     try {

@@ -14,12 +14,14 @@ import java.util.Set;
  * @param routes  the protected MCP endpoints (at least one)
  * @param audit   the audit trail (defaults: argument digests, stdout)
  * @param sessions how session ids are sealed and bound to their principal
+ * @param outbound the gateway's own fetches (metadata, JWKS, token endpoints): allowed private addresses, timeouts
  */
 public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
-                            AuditConfig audit, SessionsConfig sessions) {
+                            AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound) {
     public GatewayConfig {
         sessions = sessions == null ? SessionsConfig.defaults() : sessions;
         listen = listen == null ? ListenConfig.defaults() : listen;
+        outbound = outbound == null ? OutboundConfig.defaults() : outbound;
         admin = admin == null ? AdminConfig.defaults() : admin;
         audit = audit == null ? AuditConfig.defaults() : audit;
         if (issuers == null || issuers.isEmpty()) {

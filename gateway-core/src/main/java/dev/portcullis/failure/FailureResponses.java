@@ -50,6 +50,7 @@ public final class FailureResponses {
             case BATCH_DENIED -> new Shape(200, null, false, -32600);
             case SESSION_NOT_FOUND -> new Shape(404, null, false, -32001);
             case BODY_TOO_LARGE -> new Shape(413, null, false, -32600);
+            case REQUEST_TIMEOUT -> new Shape(408, null, false, -32600);
             case UNSUPPORTED_MEDIA_TYPE -> new Shape(415, null, false, -32600);
             case PARSE_ERROR -> new Shape(400, null, false, -32700);
             case INVALID_JSONRPC -> new Shape(400, null, false, -32600);

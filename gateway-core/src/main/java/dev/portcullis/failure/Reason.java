@@ -38,6 +38,8 @@ public enum Reason {
     BATCH_DENIED,
     /** A session id this gateway did not issue to this principal on this route (404, like an unknown one: SESSION-01/03). */
     SESSION_NOT_FOUND,
+    /** The request body did not arrive within {@code listen.request-timeout} (408). */
+    REQUEST_TIMEOUT,
     /** Request body over the configured limit (413). */
     BODY_TOO_LARGE,
     /** POST without a JSON content type (415). */

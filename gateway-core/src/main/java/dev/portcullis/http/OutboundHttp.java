@@ -1,19 +1,32 @@
 package dev.portcullis.http;
 
 import io.netty.channel.ChannelOption;
+import io.netty.resolver.AddressResolverGroup;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Map;
 import reactor.core.publisher.Mono;
+import reactor.netty.http.HttpResources;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionProvider;
 
 /**
  * The client for fetches the gateway makes on configuration's behalf (issuer metadata, JWKS, token
- * endpoint requests).
- * Only configured URLs are fetched; redirects are never followed; responses are capped in size
- * and time (SECURITY-03). Non-blocking: results arrive as {@link Mono}s.
+ * endpoint requests), hardened against SSRF (SECURITY-03):
+ * <ul>
+ *   <li>only configured (or, for JWKS, discovered and checked) http(s) URLs are fetched;</li>
+ *   <li>redirects are never followed: a 3xx is a failed fetch;</li>
+ *   <li>every address connected to has passed the {@link OutboundAddressPolicy} (private, loopback,
+ *       link-local, multicast and other non-public addresses refused unless allowed), checked on the
+ *       resolved address that is then used ({@link GuardedAddressResolverGroup});</li>
+ *   <li>responses are capped at {@value #MAX_RESPONSE_BYTES} bytes and a {@link #get} must complete
+ *       (connect, headers and the whole body) within the response timeout, so a trickling body
+ *       cannot hold a fetch open.</li>
+ * </ul>
+ * Non-blocking: results arrive as {@link Mono}s.
  */
 public final class OutboundHttp {
     /** Metadata documents and key sets are small; anything bigger is refused. */
@@ -21,20 +34,34 @@ public final class OutboundHttp {
 
     private final HttpClient client;
     private final ConnectionProvider pool;
+    private final Duration responseTimeout;
 
+    /** Public addresses and loopback addresses named literally in the URL (tests, local tools). */
     public OutboundHttp(Duration connectTimeout, Duration responseTimeout) {
         this("portcullis-outbound", 16, connectTimeout, responseTimeout);
     }
 
-    /**
-     * @param name           the connection pool's name (metrics)
-     * @param maxConnections pooled connections; up to 64 times as many requests may wait for one
-     */
+    /** Public addresses and loopback addresses named literally in the URL (tests, local tools). */
     public OutboundHttp(String name, int maxConnections, Duration connectTimeout, Duration responseTimeout) {
+        this(name, maxConnections, connectTimeout, responseTimeout, OutboundAddressPolicy.loopbackLiteralsAllowed(), null);
+    }
+
+    /**
+     * @param name            the connection pool's name (metrics)
+     * @param maxConnections  pooled connections; up to 64 times as many requests may wait for one
+     * @param responseTimeout a {@link #get} must finish within it; no read may wait longer than it
+     * @param policy          the addresses that may be connected to
+     * @param names           resolves host names (null: Reactor Netty's non-blocking DNS resolver); its
+     *                        answers are checked against {@code policy} before use
+     */
+    public OutboundHttp(String name, int maxConnections, Duration connectTimeout, Duration responseTimeout,
+                        OutboundAddressPolicy policy, AddressResolverGroup<InetSocketAddress> names) {
+        this.responseTimeout = responseTimeout;
         this.pool = ConnectionProvider.builder(name).maxConnections(maxConnections)
                 .pendingAcquireMaxCount(64 * maxConnections)
                 .maxIdleTime(Duration.ofSeconds(30)).build();
         this.client = HttpClient.create(pool)
+                .resolver(new GuardedAddressResolverGroup(names != null ? names : defaultResolver(), policy))
                 .followRedirect(false)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                 .responseTimeout(responseTimeout)
@@ -56,16 +83,33 @@ public final class OutboundHttp {
         }
     }
 
-    /** GET a URL and return its body; non-200 answers and oversized bodies fail the Mono. */
+    @SuppressWarnings("unchecked")
+    private static AddressResolverGroup<InetSocketAddress> defaultResolver() {
+        return (AddressResolverGroup<InetSocketAddress>) HttpResources.get().getOrCreateDefaultResolver();
+    }
+
+    private static Mono<Void> checkScheme(URI uri) {
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!(scheme.equals("https") || scheme.equals("http")) || uri.getHost() == null) {
+            return Mono.error(new IllegalArgumentException("only absolute http(s) URLs are fetched, not " + uri));
+        }
+        return Mono.empty();
+    }
+
+    /**
+     * GET a URL and return its body; non-200 answers (redirects included), oversized bodies, refused
+     * addresses and fetches taking longer than the response timeout fail the Mono.
+     */
     public Mono<byte[]> get(URI uri) {
-        return client.get().uri(uri)
+        return checkScheme(uri).then(client.get().uri(uri)
                 .response((response, body) -> {
                     if (response.status().code() != 200) {
                         return body.then(Mono.error(new HttpStatusException(uri, response.status().code())));
                     }
                     return BoundedBody.collect(body, MAX_RESPONSE_BYTES);
                 })
-                .next();
+                .next())
+                .timeout(responseTimeout);
     }
 
     /** An answer of any status, with its body (capped at {@link #MAX_RESPONSE_BYTES}). */
@@ -87,7 +131,7 @@ public final class OutboundHttp {
      */
     public Mono<Response> postForm(URI uri, String form, Map<String, String> headers, Duration timeout) {
         byte[] bytes = form.getBytes(StandardCharsets.US_ASCII);
-        return client
+        return checkScheme(uri).then(client
                 .headers(h -> {
                     h.set("Content-Type", "application/x-www-form-urlencoded");
                     h.set("Cache-Control", "no-store");
@@ -97,7 +141,7 @@ public final class OutboundHttp {
                 .send((request, out) -> out.sendByteArray(Mono.just(bytes)))
                 .response((response, body) -> BoundedBody.collect(body, MAX_RESPONSE_BYTES)
                         .map(b -> new Response(response.status().code(), response.responseHeaders().get("Content-Type", ""), b)))
-                .next()
+                .next())
                 .timeout(timeout);
     }
 

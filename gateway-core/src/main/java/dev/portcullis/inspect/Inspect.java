@@ -47,6 +47,9 @@ public final class Inspect {
         return BoundedBody.collect(request.receive(), maxBodyBytes)
                 .onErrorMap(BoundedBody.TooLarge.class,
                         e -> GatewayFailure.of(Reason.BODY_TOO_LARGE, "Request body too large"))
+                // Reactor Netty's RequestTimeoutException is package-private: matched by name.
+                .onErrorMap(e -> e.getClass().getName().equals("reactor.netty.http.server.RequestTimeoutException"),
+                        e -> GatewayFailure.of(Reason.REQUEST_TIMEOUT, "Request timeout", "body slower than listen.request-timeout"))
                 .map(body -> {
                     List<McpMessage> messages = inspector.inspect(body);
                     boolean batch = body.length > 0 && firstNonWhitespace(body) == '[';

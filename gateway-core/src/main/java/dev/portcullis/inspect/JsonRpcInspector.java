@@ -38,14 +38,33 @@ public final class JsonRpcInspector {
                 .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .build();
+        // Jackson builds its deserializers on first use under a lock; do it here, at start, not on an event loop.
+        inspect("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"a\":[1.5,true,null]}}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** Messages of the body; a batch (JSON array) gives one per element, in order. */
     public List<McpMessage> inspect(byte[] body) {
         JsonNode root;
-        try (JsonParser parser = mapper.createParser(body)) {
+        String text;
+        try {
+            // Strict UTF-8 first (MCP requires it): overlong forms, encoded surrogates, code points past
+            // U+10FFFF and UTF-16/32 bodies are refused here, so the gateway and the upstream cannot read
+            // the same bytes as different names (Jackson's byte parser would accept some of them).
+            text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(body)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw GatewayFailure.of(Reason.PARSE_ERROR, "Parse error", "body is not valid UTF-8");
+        }
+        try (JsonParser parser = mapper.createParser(text)) {
             root = mapper.readTree(parser);
         } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("Duplicate field")) {
+                // POLICY-02: valid JSON syntax, but not a message the gateway and upstream read alike.
+                throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "duplicate member name");
+            }
             throw GatewayFailure.of(Reason.PARSE_ERROR, "Parse error", "body is not valid JSON: " + e.getClass().getSimpleName());
         }
         if (root == null || root.isMissingNode()) {

@@ -2,22 +2,60 @@ package dev.portcullis.listen;
 
 import dev.portcullis.config.ListenConfig;
 import dev.portcullis.config.TlsConfig;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import org.reactivestreams.Publisher;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.netty.DisposableServer;
+import reactor.netty.NettyPipeline;
 import reactor.netty.http.Http11SslContextSpec;
 import reactor.netty.http.server.HttpServer;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
- * Stage 1: the public listener. Reactor Netty {@link HttpServer} with TLS 1.2/1.3 termination
- * from PEM files (or plain HTTP), header limits (431 beyond), an idle timeout for kept-alive
- * connections, and a bound on how long a request may take to arrive (slow clients).
+ * Stage 1: the public listener. Reactor Netty {@link HttpServer} (HTTP/1.1 only: no HTTP/2, so no
+ * rapid-reset exposure) with TLS 1.2/1.3 termination from PEM files (or plain HTTP), and the limits
+ * that keep a hostile client from desynchronising or exhausting it:
+ *
+ * <ul>
+ *   <li>request line over 8 KiB → 414, header block over {@code max-header-size} → 431 (Netty);</li>
+ *   <li>ambiguous framing → 400 and the connection closed: Content-Length with Transfer-Encoding,
+ *       differing or repeated Content-Length, malformed chunk sizes, bare LF (Netty); and, added here,
+ *       any Transfer-Encoding other than exactly {@code chunked} (400, or 501 for an unsupported coding
+ *       before a final {@code chunked}: RFC 9112 §6.1/§6.3), and an HTTP/1.1 request without exactly
+ *       one {@code Host} header (RFC 9112 §3.2), so no front proxy can read a request differently;</li>
+ *   <li>the request head must arrive within {@code request-timeout} of its first byte (408 and
+ *       close otherwise: slow-loris headers), the body within {@code request-timeout} too (Reactor
+ *       Netty), and an idle kept-alive connection is closed after {@code idle-timeout}.</li>
+ * </ul>
  */
 public final class GatewayServer {
+    private static final Logger log = LoggerFactory.getLogger(GatewayServer.class);
+
     private GatewayServer() {}
 
     /**
@@ -27,6 +65,7 @@ public final class GatewayServer {
      */
     public static DisposableServer bind(ListenConfig config, ChannelGroup connections,
                                         BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> handler) {
+        long headTimeoutNanos = config.requestTimeout().toNanos();
         HttpServer server = HttpServer.create()
                 .channelGroup(connections)
                 .host(config.host())
@@ -38,6 +77,7 @@ public final class GatewayServer {
                         .maxHeaderSize((int) config.maxHeaderSize().bytes())
                         .maxInitialLineLength(8192)
                         .validateHeaders(true))
+                .doOnChannelInit((observer, channel, remoteAddress) -> guard(channel.pipeline(), headTimeoutNanos))
                 .handle(handler);
         TlsConfig tls = config.tls();
         if (tls != null) {
@@ -47,5 +87,134 @@ public final class GatewayServer {
             server = server.secure(ssl -> ssl.sslContext(spec));
         }
         return server.bindNow(Duration.ofSeconds(15));
+    }
+
+    private static void guard(ChannelPipeline pipeline, long headTimeoutNanos) {
+        if (pipeline.get(NettyPipeline.HttpCodec) == null) {
+            return;
+        }
+        RequestGuard guard = new RequestGuard(headTimeoutNanos);
+        pipeline.addBefore(NettyPipeline.HttpCodec, "portcullis.requestHeadDeadline", guard.bytes);
+        pipeline.addAfter(NettyPipeline.HttpCodec, "portcullis.requestFraming", guard.messages);
+    }
+
+    /**
+     * Two handlers around the HTTP codec sharing one connection's state: the one before it sees bytes
+     * (and starts the head deadline at the first byte of a request), the one after it sees decoded
+     * requests (stops the deadline, checks framing headers).
+     */
+    static final class RequestGuard {
+        private static final byte[] REQUEST_TIMEOUT = ("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n"
+                + "connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+
+        private final long headTimeoutNanos;
+        private boolean awaitingHead = true;
+        private boolean refused;
+        /** Requests whose response has not been written to the end yet (pipelining, long SSE streams). */
+        private int responsesPending;
+        private ScheduledFuture<?> deadline;
+
+        final ChannelDuplexHandler bytes = new ChannelDuplexHandler() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (refused) {
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
+                if (awaitingHead && deadline == null && msg instanceof ByteBuf buf && buf.isReadable()) {
+                    deadline = ctx.executor().schedule(() -> headTooSlow(ctx), headTimeoutNanos, TimeUnit.NANOSECONDS);
+                }
+                ctx.fireChannelRead(msg);
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) {
+                cancelDeadline();
+                ctx.fireChannelInactive();
+            }
+        };
+
+        final ChannelDuplexHandler messages = new ChannelDuplexHandler() {
+            @Override
+            public void write(ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+                if (msg instanceof LastHttpContent && responsesPending > 0) {
+                    responsesPending--;
+                }
+                ctx.write(msg, promise);
+            }
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (refused) {
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
+                if (msg instanceof HttpRequest request) {
+                    awaitingHead = false;
+                    responsesPending++;
+                    cancelDeadline();
+                    HttpResponseStatus refusal = request.decoderResult().isSuccess() ? framingRefusal(request) : null;
+                    if (refusal != null) {
+                        refused = true;
+                        ReferenceCountUtil.release(msg);
+                        log.debug("refused a request from {}: {} (ambiguous framing or Host)", ctx.channel().remoteAddress(), refusal);
+                        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, refusal);
+                        response.headers().set(HttpHeaderNames.CONTENT_LENGTH, 0)
+                                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+                        return;
+                    }
+                }
+                if (msg instanceof LastHttpContent) {
+                    awaitingHead = true; // the next bytes start the next request
+                }
+                ctx.fireChannelRead(msg);
+            }
+        };
+
+        RequestGuard(long headTimeoutNanos) {
+            this.headTimeoutNanos = headTimeoutNanos;
+        }
+
+        private void cancelDeadline() {
+            if (deadline != null) {
+                deadline.cancel(false);
+                deadline = null;
+            }
+        }
+
+        private void headTooSlow(ChannelHandlerContext ctx) {
+            deadline = null;
+            if (!awaitingHead || refused || !ctx.channel().isActive()) {
+                return;
+            }
+            refused = true;
+            log.debug("closing {}: request head not complete within the request timeout", ctx.channel().remoteAddress());
+            if (responsesPending > 0) {
+                ctx.close(); // a response is still being written: a 408 now would land in the middle of it
+                return;
+            }
+            ctx.writeAndFlush(Unpooled.wrappedBuffer(REQUEST_TIMEOUT)).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** Null when the request's framing headers are unambiguous; otherwise the status to refuse it with. */
+    static HttpResponseStatus framingRefusal(HttpRequest request) {
+        List<String> codings = new ArrayList<>();
+        for (String value : request.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING)) {
+            for (String coding : value.split(",", -1)) {
+                codings.add(coding.strip().toLowerCase(Locale.ROOT));
+            }
+        }
+        if (!codings.isEmpty() && !codings.equals(List.of("chunked"))) {
+            boolean chunkedLast = codings.get(codings.size() - 1).equals("chunked")
+                    && codings.stream().filter(c -> c.equals("chunked")).count() == 1
+                    && codings.stream().allMatch(c -> c.matches("[a-z0-9!#$%&'*+.^_`|~-]+"));
+            return chunkedLast ? HttpResponseStatus.NOT_IMPLEMENTED : HttpResponseStatus.BAD_REQUEST;
+        }
+        if (request.protocolVersion().equals(HttpVersion.HTTP_1_1) && request.headers().getAll(HttpHeaderNames.HOST).size() != 1) {
+            return HttpResponseStatus.BAD_REQUEST;
+        }
+        return null;
     }
 }

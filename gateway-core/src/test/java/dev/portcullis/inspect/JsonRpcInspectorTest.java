@@ -80,7 +80,7 @@ class JsonRpcInspectorTest {
     @Test
     void policy02DuplicateKeysAreRejected() {
         assertRejected("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"safe\",\"name\":\"rm_rf\"}}",
-                Reason.PARSE_ERROR);
+                Reason.INVALID_JSONRPC);
     }
 
     @Test
