@@ -1,5 +1,10 @@
 package dev.portcullis.app;
 
+import static dev.portcullis.app.NodeProcesses.findNode;
+import static dev.portcullis.app.NodeProcesses.step;
+import static dev.portcullis.app.NodeProcesses.stop;
+import static dev.portcullis.app.NodeProcesses.tail;
+import static dev.portcullis.app.NodeProcesses.tailOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -430,43 +435,6 @@ class TypeScriptInteropTest {
         fail("server-everything did not print \"" + marker + "\" within " + timeout + "\n" + tailOf(log));
     }
 
-    /** Stops a child by its handle: SIGTERM, then SIGKILL after a grace period. */
-    private static void stop(Process process) {
-        if (process == null) {
-            return;
-        }
-        List<ProcessHandle> descendants = process.descendants().toList();
-        process.destroy();
-        try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
-        descendants.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
-    }
-
-    private static String findNode() {
-        String configured = System.getProperty("portcullis.node");
-        if (configured != null && !configured.isBlank()) {
-            return configured;
-        }
-        String path = System.getenv("PATH");
-        if (path != null) {
-            for (String dir : path.split(File.pathSeparator)) {
-                for (String name : List.of("node", "node.exe")) {
-                    Path candidate = Path.of(dir.isEmpty() ? "." : dir, name);
-                    if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
-                        return candidate.toAbsolutePath().toString();
-                    }
-                }
-            }
-        }
-        return fail("node (Node.js 20 or later) is not on PATH; install it or pass -Dportcullis.node=/path/to/node");
-    }
-
     // ---- helpers --------------------------------------------------------------------------------
 
     private static int freePort() throws IOException {
@@ -495,10 +463,6 @@ class TypeScriptInteropTest {
                 origin + path + "/.well-known/openid-configuration");
     }
 
-    private static Predicate<JsonNode> step(String step) {
-        return r -> step.equals(r.path("step").asText());
-    }
-
     private static boolean isHttp(JsonNode r, String method) {
         return "http".equals(r.path("step").asText()) && (method == null || method.equals(r.path("method").asText()));
     }
@@ -511,26 +475,5 @@ class TypeScriptInteropTest {
         List<String> names = new ArrayList<>();
         array.forEach(n -> names.add(n.asText()));
         return names;
-    }
-
-    private static String tailOf(Path file) {
-        try {
-            return file != null && Files.exists(file) ? tail(Files.readString(file, StandardCharsets.UTF_8)) : "(no output)\n";
-        } catch (IOException e) {
-            return "(unreadable: " + e + ")\n";
-        }
-    }
-
-    private static String tail(String text) {
-        String[] lines = text.split("\n");
-        int from = Math.max(0, lines.length - TAIL_LINES);
-        StringBuilder sb = new StringBuilder();
-        if (from > 0) {
-            sb.append("… ").append(from).append(" earlier lines\n");
-        }
-        for (int i = from; i < lines.length; i++) {
-            sb.append(lines[i]).append('\n');
-        }
-        return sb.toString();
     }
 }
