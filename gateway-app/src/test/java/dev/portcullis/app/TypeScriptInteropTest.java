@@ -1,6 +1,7 @@
 package dev.portcullis.app;
 
 import static dev.portcullis.app.NodeProcesses.findNode;
+import static dev.portcullis.app.NodeProcesses.freePort;
 import static dev.portcullis.app.NodeProcesses.step;
 import static dev.portcullis.app.NodeProcesses.stop;
 import static dev.portcullis.app.NodeProcesses.tail;
@@ -189,7 +190,7 @@ class TypeScriptInteropTest {
         Map<String, String> env = new LinkedHashMap<>();
         env.put("MCP_URL", legacyResource());
         env.put("MCP_TOKEN", idp.accessToken(legacyResource(), SCOPE));
-        ClientRun run = runClient("client-sse", env);
+        NodeProcesses.Run run = runClient("client-sse", env);
 
         assertThat(run.exitCode()).as(run::diagnostics).isZero();
         // TRANSPORT-11: the endpoint is the gateway's, on its own origin; the upstream's session id is sealed away.
@@ -238,7 +239,7 @@ class TypeScriptInteropTest {
         Map<String, String> env = new LinkedHashMap<>();
         env.put("MCP_URL", policyResource());
         env.put("MCP_TOKEN", idp.accessToken(policyResource(), SCOPE));
-        ClientRun run = runClient("client-policy", env);
+        NodeProcesses.Run run = runClient("client-policy", env);
 
         assertThat(run.exitCode()).as(run::diagnostics).isZero();
         // POLICY-05: only echo is visible (get-sum needs a step-up; everything else is denied by default).
@@ -267,7 +268,7 @@ class TypeScriptInteropTest {
         env.put("MCP_URL", resource);
         env.put("MCP_TOKEN", token); // the environment, not argv: keeps it out of the process list
         env.put("ECHO_MESSAGE", message);
-        ClientRun run = runClient("client-token", env);
+        NodeProcesses.Run run = runClient("client-token", env);
 
         assertThat(run.exitCode()).as(run::diagnostics).isZero();
         assertThat(run.first("connect").path("session").asBoolean()).as(run::diagnostics).isTrue();
@@ -293,7 +294,7 @@ class TypeScriptInteropTest {
         env.put("SCOPE", SCOPE);
         env.put("EXPECTED_ISSUER", issuer); // the SDK refuses to present the credentials to any other AS
         env.put("ECHO_MESSAGE", message);
-        ClientRun run = runClient("client-credentials", env);
+        NodeProcesses.Run run = runClient("client-credentials", env);
         assertThat(run.exitCode()).as(run::diagnostics).isZero();
 
         // 1. No token yet: 401 with the challenge of CHALLENGE-01 / PRM-05.
@@ -357,66 +358,13 @@ class TypeScriptInteropTest {
 
     // ---- child processes ----------------------------------------------------------------------
 
-    /** One finished run of a client script: its exit code and its JSON lines. */
-    private record ClientRun(String name, int exitCode, List<JsonNode> records, String stdout, String stderr) {
-        List<JsonNode> all(String step) {
-            return records.stream().filter(step(step)).toList();
-        }
 
-        JsonNode first(String step) {
-            return records.get(indexOf(0, step, step(step)));
-        }
-
-        /** Index of the first record at or after {@code from} that matches; fails with the whole run otherwise. */
-        int indexOf(int from, String what, Predicate<JsonNode> matcher) {
-            for (int i = from; i < records.size(); i++) {
-                if (matcher.test(records.get(i))) {
-                    return i;
-                }
-            }
-            return fail("expected " + what + " after line " + from + "\n" + diagnostics());
-        }
-
-        String diagnostics() {
-            return name + " exited with " + exitCode + "\n--- stdout ---\n" + stdout
-                    + "--- stderr (tail) ---\n" + tail(stderr)
-                    + "--- server-everything (tail) ---\n" + tailOf(everythingLog);
-        }
-    }
-
-    private static ClientRun runClient(String script, Map<String, String> env) throws IOException, InterruptedException {
-        Path out = OUT_DIR.resolve(script + ".out");
-        Path err = OUT_DIR.resolve(script + ".err");
-        ProcessBuilder pb = new ProcessBuilder(node, script + ".mjs")
-                .directory(NODE_DIR.toFile())
-                .redirectOutput(out.toFile())
-                .redirectError(err.toFile());
-        pb.environment().clear();
-        pb.environment().putAll(env);
-        pb.environment().put("CLIENT_TIMEOUT_SECONDS", Long.toString(CLIENT_TIMEOUT.toSeconds() - 10));
-        Process process = pb.start();
-        int exitCode;
-        try {
-            if (!process.waitFor(CLIENT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                stop(process);
-                return fail(script + " did not finish within " + CLIENT_TIMEOUT + "\n--- stdout ---\n"
-                        + Files.readString(out) + "--- stderr (tail) ---\n" + tailOf(err));
-            }
-            exitCode = process.exitValue();
-        } finally {
-            if (process.isAlive()) {
-                process.destroyForcibly();
-            }
-        }
-        String stdout = Files.readString(out, StandardCharsets.UTF_8);
-        String stderr = Files.readString(err, StandardCharsets.UTF_8);
-        List<JsonNode> records = new ArrayList<>();
-        for (String line : stdout.split("\n")) {
-            if (line.startsWith("{")) {
-                records.add(JSON.readTree(line));
-            }
-        }
-        return new ClientRun(script, exitCode, List.copyOf(records), stdout, stderr);
+    /** Runs one client script to completion; its JSON lines are the steps the tests assert on. */
+    private static NodeProcesses.Run runClient(String script, Map<String, String> env) throws IOException, InterruptedException {
+        Map<String, String> withTimeout = new LinkedHashMap<>(env);
+        withTimeout.put("CLIENT_TIMEOUT_SECONDS", Long.toString(CLIENT_TIMEOUT.toSeconds() - 10));
+        return NodeProcesses.run(script, List.of(node, script + ".mjs"), NODE_DIR, withTimeout, CLIENT_TIMEOUT,
+                () -> "--- server-everything (tail) ---\n" + tailOf(everythingLog));
     }
 
     /** Waits until the process has written {@code marker}; fails early if it exits. */
@@ -437,12 +385,6 @@ class TypeScriptInteropTest {
 
     // ---- helpers --------------------------------------------------------------------------------
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            socket.setReuseAddress(true);
-            return socket.getLocalPort();
-        }
-    }
 
     /**
      * Where the TypeScript SDK 1.x looks for authorization server metadata, in its order

@@ -37,15 +37,32 @@ class ListFilterTest {
     private final ObjectMapper json = new ObjectMapper();
 
     private ListFilter filter(Path dir, String method, String id) throws Exception {
+        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"" + method + "\"}").getBytes(StandardCharsets.UTF_8);
+        return filterFor(policyRoute(dir), body, dev.portcullis.inspect.Era.LEGACY, null);
+    }
+
+    /** A 2026-07-28 request for {@code method} (id 1) on {@code route}. */
+    private static ListFilter modernFilter(Route route, String method) {
+        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":{\"_meta\":"
+                + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}").getBytes(StandardCharsets.UTF_8);
+        return filterFor(route, body, dev.portcullis.inspect.Era.MODERN, "2026-07-28");
+    }
+
+    private static Route policyRoute(Path dir) throws Exception {
         Path policyFile = Files.writeString(dir.resolve("p.yaml"), POLICY);
-        RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
+        return Route.compile(routeConfig(policyFile), List.of("https://idp"), PolicyLoader.load(policyFile).policy());
+    }
+
+    private static RouteConfig routeConfig(Path policyFile) {
+        return new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
                 null, null, null, policyFile, null, null, null, null, null, null, null);
-        Route route = Route.compile(config, List.of("https://idp"), PolicyLoader.load(policyFile).policy());
+    }
+
+    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version) {
         Principal principal = new Principal("https://idp", "u", "agent", Set.of("files:read"), Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
-        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"" + method + "\"}").getBytes(StandardCharsets.UTF_8);
         var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
-                body, new JsonRpcInspector().inspect(body), false);
+                body, new JsonRpcInspector().inspect(body), false, era, version, java.util.Optional.empty());
         return ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
     }
 
@@ -84,18 +101,7 @@ class ListFilterTest {
 
     @Test
     void v26_32ModernListsArePrivateAndTtlNeverExceedsTheReloadInterval(@TempDir Path dir) throws Exception {
-        Path policyFile = Files.writeString(dir.resolve("p.yaml"), POLICY);
-        RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
-                null, null, null, policyFile, null, null, null, null, null, null, null);
-        Route route = Route.compile(config, List.of("https://idp"), PolicyLoader.load(policyFile).policy());
-        Principal principal = new Principal("https://idp", "u", "agent", Set.of("files:read"), Set.of(), Map.of(), "j",
-                Instant.now().plusSeconds(60), new BearerToken("t"));
-        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
-                + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}").getBytes(StandardCharsets.UTF_8);
-        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
-                body, new JsonRpcInspector().inspect(body), false, dev.portcullis.inspect.Era.MODERN, "2026-07-28",
-                java.util.Optional.empty());
-        ListFilter filter = ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
+        ListFilter filter = modernFilter(policyRoute(dir), "tools/list");
         String response = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"ttlMs\":600000,"
                 + "\"cacheScope\":\"public\",\"tools\":[{\"name\":\"read_file\"}]}}";
         JsonNode out = json.readTree(filter.filterJson(response.getBytes(StandardCharsets.UTF_8)));
@@ -108,17 +114,8 @@ class ListFilterTest {
 
     @Test
     void v26_5DiscoverOffersOnlyVersionsTheGatewayPolicesEvenWithoutAPolicy() throws Exception {
-        RouteConfig config = new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
-                null, null, null, null, null, null, null, null, null, null, null);
-        Route route = Route.compile(config, List.of("https://idp"), dev.portcullis.policy.Policy.authenticatedOnly());
-        Principal principal = new Principal("https://idp", "u", "agent", Set.of(), Set.of(), Map.of(), "j",
-                Instant.now().plusSeconds(60), new BearerToken("t"));
-        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{\"_meta\":"
-                + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}").getBytes(StandardCharsets.UTF_8);
-        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
-                body, new JsonRpcInspector().inspect(body), false, dev.portcullis.inspect.Era.MODERN, "2026-07-28",
-                java.util.Optional.empty());
-        ListFilter filter = ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
+        Route route = Route.compile(routeConfig(null), List.of("https://idp"), dev.portcullis.policy.Policy.authenticatedOnly());
+        ListFilter filter = modernFilter(route, "server/discover");
         String response = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"supportedVersions\":[\"2027-01-01\",\"2026-07-28\","
                 + "\"2025-11-25\"],\"capabilities\":{}}}";
         JsonNode out = json.readTree(filter.filterJson(response.getBytes(StandardCharsets.UTF_8)));
