@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
 public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
+        oneEventLoopPerCpu();
         System.exit(new CommandLine(new Main()).execute(args));
     }
 
@@ -30,6 +31,19 @@ public final class Main implements Callable<Integer> {
     public Integer call() {
         new CommandLine(this).usage(System.out);
         return 2;
+    }
+
+    /**
+     * Reactor Netty runs max(CPUs, 4) event loops by default. A proxy that never blocks gains nothing
+     * from more loops than CPUs and loses to their context switches: on a one-CPU pod, four loops cost
+     * three times the CPU per request of one (bench/README.md). The CPU count is the container's limit,
+     * as the JVM sees it. {@code -Dreactor.netty.ioWorkerCount=N} still overrides. Must run before any
+     * Reactor Netty class reads the property.
+     */
+    static void oneEventLoopPerCpu() {
+        if (System.getProperty("reactor.netty.ioWorkerCount") == null) {
+            System.setProperty("reactor.netty.ioWorkerCount", Integer.toString(Runtime.getRuntime().availableProcessors()));
+        }
     }
 
     @Command(name = "run", description = "Start the gateway.")

@@ -1,6 +1,6 @@
 package dev.portcullis.audit;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -66,12 +66,81 @@ public final class ArgumentLogging {
         };
     }
 
+    /**
+     * SHA-256 of the arguments' canonical JSON (object keys sorted, no whitespace), computed while the
+     * canonical form is written straight into the digest: no intermediate tree, map or byte array.
+     */
     static String digest(JsonNode arguments) {
+        MessageDigest sha256 = sha256();
+        try (JsonGenerator out = CANONICAL.getFactory().createGenerator(new DigestSink(sha256))) {
+            writeCanonical(arguments, out);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return HexFormat.of().formatHex(sha256.digest());
+    }
+
+    private static void writeCanonical(JsonNode node, JsonGenerator out) throws java.io.IOException {
+        if (node.isObject()) {
+            List<String> names = new ArrayList<>(node.size());
+            node.fieldNames().forEachRemaining(names::add);
+            names.sort(null);
+            out.writeStartObject();
+            for (String name : names) {
+                out.writeFieldName(name);
+                writeCanonical(node.get(name), out);
+            }
+            out.writeEndObject();
+        } else if (node.isArray()) {
+            out.writeStartArray();
+            for (JsonNode element : node) {
+                writeCanonical(element, out);
+            }
+            out.writeEndArray();
+        } else if (node.isTextual()) {
+            out.writeString(node.textValue());
+        } else if (node.isIntegralNumber()) {
+            if (node.canConvertToLong()) {
+                out.writeNumber(node.longValue());
+            } else {
+                out.writeNumber(node.bigIntegerValue());
+            }
+        } else if (node.isBigDecimal()) {
+            out.writeNumber(node.decimalValue());
+        } else if (node.isNumber()) {
+            out.writeNumber(node.doubleValue());
+        } else if (node.isBoolean()) {
+            out.writeBoolean(node.booleanValue());
+        } else if (node.isNull()) {
+            out.writeNull();
+        } else {
+            CANONICAL.writeTree(out, node); // binary or POJO nodes: not produced by parsing JSON
+        }
+    }
+
+    /** Bytes written to it are fed to the digest and nowhere else. */
+    private static final class DigestSink extends java.io.OutputStream {
+        private final MessageDigest digest;
+
+        DigestSink(MessageDigest digest) {
+            this.digest = digest;
+        }
+
+        @Override
+        public void write(int b) {
+            digest.update((byte) b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            digest.update(b, off, len);
+        }
+    }
+
+    private static MessageDigest sha256() {
         try {
-            Object plain = CANONICAL.treeToValue(arguments, Object.class);
-            byte[] canonical = CANONICAL.writeValueAsBytes(plain);
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(canonical));
-        } catch (JsonProcessingException | NoSuchAlgorithmException e) {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -97,10 +166,6 @@ public final class ArgumentLogging {
 
 
     public static String sha256(String value) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return HexFormat.of().formatHex(sha256().digest(value.getBytes(StandardCharsets.UTF_8)));
     }
 }

@@ -1,6 +1,8 @@
 package dev.portcullis.audit;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jwt.JWTParser;
 import dev.portcullis.authn.Principal;
 import dev.portcullis.failure.GatewayFailure;
@@ -10,6 +12,7 @@ import dev.portcullis.policy.Decision;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * Stage 8 (on the side): one audit event per decided message, and the request metrics. Called
@@ -20,6 +23,8 @@ public final class Auditor {
     private final AuditLog log;
     private final RequestMetrics metrics;
     private final ArgumentLogging arguments;
+    private final Cache<String, Optional<String>> upstreamJtis = Caffeine.newBuilder()
+            .maximumSize(10_000).expireAfterAccess(Duration.ofMinutes(10)).build();
 
     public Auditor(AuditLog log, RequestMetrics metrics, ArgumentLogging arguments) {
         this.log = log;
@@ -53,7 +58,7 @@ public final class Auditor {
         String session = request.requestHeaders().get("Mcp-Session-Id");
         String sessionHash = session == null ? null : "sha256:" + ArgumentLogging.sha256(session).substring(0, 16);
         String traceparent = request.requestHeaders().get("traceparent");
-        String jti = p.upstream == null ? null : p.upstream.upstreamBearer().map(Auditor::jtiOf).orElse(null);
+        String jti = p.upstream == null ? null : p.upstream.upstreamBearer().map(this::jtiOf).orElse(null);
         long latency = Duration.ofNanos(p.elapsedNanos()).toMillis();
 
         List<McpMessage> messages = p.inspected == null ? List.of() : p.inspected.messages();
@@ -108,11 +113,23 @@ public final class Auditor {
         return new Outcome("allow", "authenticated", "no message to decide");
     }
 
-    private static String jtiOf(String token) {
+    /**
+     * The {@code jti} of the token sent upstream, parsed once per token: the same exchanged token serves
+     * many requests (it is cached), and parsing it - or failing to, for an opaque token - on each one cost
+     * more than the rest of the audit record.
+     */
+    private String jtiOf(String token) {
+        return upstreamJtis.get(token, Auditor::parseJti).orElse(null);
+    }
+
+    private static Optional<String> parseJti(String token) {
+        if (token.chars().filter(c -> c == '.').count() != 2) {
+            return Optional.empty(); // opaque, or not a signed JWT: no jti to record
+        }
         try {
-            return JWTParser.parse(token).getJWTClaimsSet().getJWTID();
+            return Optional.ofNullable(JWTParser.parse(token).getJWTClaimsSet().getJWTID());
         } catch (java.text.ParseException | RuntimeException e) {
-            return null;
+            return Optional.empty();
         }
     }
 }

@@ -1,10 +1,14 @@
 package dev.portcullis.audit;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
 
@@ -29,6 +33,13 @@ public final class RequestMetrics {
             "server/discover", "subscriptions/listen", "response", "GET", "DELETE", "POST", "PUT", "PATCH", "OPTIONS");
 
     private final MeterRegistry registry;
+    /**
+     * Meters by their tags, so a request increments a counter instead of building and registering one
+     * (a registry lookup with tag sorting and hashing cost more than the rest of the metrics).
+     * Cardinality is bounded by routes, {@link #METHODS}, decisions and statuses.
+     */
+    private final Cache<List<Object>, Counter> requests = Caffeine.newBuilder().maximumSize(10_000).build();
+    private final Cache<List<Object>, Timer> timers = Caffeine.newBuilder().maximumSize(1_000).build();
 
     public RequestMetrics(MeterRegistry registry, Supplier<Number> activeStreams) {
         this.registry = registry;
@@ -38,13 +49,14 @@ public final class RequestMetrics {
     }
 
     void request(String route, String method, String decision, int status) {
-        Counter.builder("portcullis.requests")
+        String known = METHODS.contains(method) ? method : "other";
+        requests.get(List.of(route, known, decision, status), key -> Counter.builder("portcullis.requests")
                 .description("MCP messages by route, method, decision and HTTP status")
                 .tag("route", route)
-                .tag("method", METHODS.contains(method) ? method : "other")
+                .tag("method", known)
                 .tag("decision", decision)
                 .tag("status", Integer.toString(status))
-                .register(registry).increment();
+                .register(registry)).increment();
     }
 
     void overhead(String route, Duration duration) {
@@ -63,9 +75,9 @@ public final class RequestMetrics {
     }
 
     private Timer timer(String name, String description, String route) {
-        return Timer.builder(name).description(description).tag("route", route)
+        return timers.get(List.of(name, route), key -> Timer.builder(name).description(description).tag("route", route)
                 .publishPercentileHistogram()
                 .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(30))
-                .register(registry);
+                .register(registry));
     }
 }

@@ -5,7 +5,6 @@ import dev.portcullis.failure.Reason;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * Takes the bearer token from the {@code Authorization} header and nowhere else (AUTHN-02).
@@ -20,11 +19,10 @@ import java.util.regex.Pattern;
  * The scheme name is case-insensitive.
  */
 public final class BearerTokenExtractor {
-    private static final Pattern B64TOKEN = Pattern.compile("[A-Za-z0-9\\-._~+/]+=*");
 
     public BearerToken extract(HttpHeaders headers, String uri) {
         List<String> values = headers.getAll("Authorization");
-        boolean queryToken = new QueryStringDecoder(uri).parameters().containsKey("access_token");
+        boolean queryToken = uri.indexOf('?') >= 0 && new QueryStringDecoder(uri).parameters().containsKey("access_token");
         if (values.size() > 1) {
             throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "More than one Authorization header");
         }
@@ -41,9 +39,33 @@ public final class BearerTokenExtractor {
             throw GatewayFailure.of(Reason.NO_CREDENTIALS, "No bearer token");
         }
         String token = space < 0 ? "" : header.substring(space + 1).strip();
-        if (!B64TOKEN.matcher(token).matches()) {
+        if (!isB64Token(token)) {
             throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "Malformed Authorization header");
         }
         return new BearerToken(token);
+    }
+
+    /**
+     * RFC 6750 §2.1 {@code b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="}.
+     * A loop, not a regular expression: this runs on every request (the regex cost ~5% of a proxied call).
+     */
+    static boolean isB64Token(String token) {
+        int n = token.length();
+        int i = 0;
+        while (i < n && isToken68Char(token.charAt(i))) {
+            i++;
+        }
+        if (i == 0) {
+            return false;
+        }
+        while (i < n && token.charAt(i) == '=') {
+            i++;
+        }
+        return i == n;
+    }
+
+    private static boolean isToken68Char(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
     }
 }

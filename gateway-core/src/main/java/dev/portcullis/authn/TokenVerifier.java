@@ -57,7 +57,38 @@ public final class TokenVerifier {
     private final DefaultJWSVerifierFactory verifiers = new DefaultJWSVerifierFactory();
 
     /** Claims whose signature has been checked; still subject to per-request claim checks. */
-    record VerifiedToken(JwksCache issuer, JWTClaimsSet claims) {}
+    /**
+     * A token whose signature was verified, kept per token hash. The time- and route-dependent checks
+     * run on every request ({@link #toPrincipal}); the mapping of its claims to a {@link Principal}
+     * does not change, so it is made once (a benign race: two threads may both make it).
+     */
+    static final class VerifiedToken {
+        private final JwksCache issuer;
+        private final JWTClaimsSet claims;
+        private volatile Principal principal;
+
+        VerifiedToken(JwksCache issuer, JWTClaimsSet claims) {
+            this.issuer = issuer;
+            this.claims = claims;
+        }
+
+        JwksCache issuer() {
+            return issuer;
+        }
+
+        JWTClaimsSet claims() {
+            return claims;
+        }
+
+        Principal principal(BearerToken token) {
+            Principal mapped = principal;
+            if (mapped == null) {
+                mapped = ClaimsMapping.principal(issuer.config(), claims, token);
+                principal = mapped;
+            }
+            return mapped;
+        }
+    }
 
     public TokenVerifier(List<JwksCache> issuers, Clock clock, Ticker ticker, long maxCachedTokens) {
         this.issuers = issuers.stream().collect(Collectors.toUnmodifiableMap(i -> i.config().issuer(), Function.identity()));
@@ -201,7 +232,7 @@ public final class TokenVerifier {
                 || (claims.getClaim("client_id") == null))) {
             throw invalid("missing_claims", "The access token lacks required claims", "RFC 9068 requires client_id, iat and jti");
         }
-        return ClaimsMapping.principal(config, claims, token);
+        return v.principal(token);
     }
 
     private Duration untilExpiry(JWTClaimsSet claims) {

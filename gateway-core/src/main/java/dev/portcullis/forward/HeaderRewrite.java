@@ -42,13 +42,20 @@ public final class HeaderRewrite {
     public static void toUpstream(HttpHeaders in, HttpHeaders out, Optional<String> upstreamBearer,
                                   String clientAddress, boolean secure) {
         Set<String> dropped = connectionNamed(in);
+        // The client's value replaces a default the HTTP client put there (Accept, User-Agent); a header
+        // the client repeats keeps all its values.
+        Set<String> copied = new java.util.HashSet<>();
         for (Map.Entry<String, String> header : in) {
             String name = header.getKey().toLowerCase(Locale.ROOT);
             if (HOP_BY_HOP.contains(name) || NEVER_UPSTREAM.contains(name) || dropped.contains(name)
                     || name.startsWith("x-forwarded-")) {
                 continue;
             }
-            out.add(header.getKey(), header.getValue());
+            if (copied.add(name)) {
+                out.set(header.getKey(), header.getValue());
+            } else {
+                out.add(header.getKey(), header.getValue());
+            }
         }
         if (clientAddress != null) {
             out.set("X-Forwarded-For", clientAddress);

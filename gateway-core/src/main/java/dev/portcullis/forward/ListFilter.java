@@ -57,14 +57,15 @@ final class ListFilter {
                     : Optional.empty();
         }
         long maxTtl = inspected.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
-        Subject subject = inspected.authenticated().principal().asSubject();
         Optional<ItemKind> kind = ItemKind.listedBy(message.method());
         if (kind.isPresent()) {
-            return Optional.of(new ListFilter(message.id(), kind.get(), subject, route.policy(), maxTtl));
+            return Optional.of(new ListFilter(message.id(), kind.get(), inspected.authenticated().principal().asSubject(),
+                    route.policy(), maxTtl));
         }
         // Other cacheable 2026 results whose answer policy can make differ between callers (V26-32).
         if (maxTtl >= 0 && (message.method().equals("resources/read") || message.method().equals("server/discover"))) {
-            return Optional.of(new ListFilter(message.id(), null, subject, route.policy(), maxTtl));
+            return Optional.of(new ListFilter(message.id(), null, inspected.authenticated().principal().asSubject(),
+                    route.policy(), maxTtl));
         }
         return Optional.empty();
     }

@@ -17,9 +17,11 @@ import java.util.Set;
  * @param metadataPath          the path part of {@link #metadataUrl}, served by this gateway (PRM-01)
  * @param authorizationServers  issuer identifiers listed in the metadata document (PRM-03)
  * @param policy                decides each message (the authorize stage)
+ * @param upstream              the upstream URI, parsed once (requests to the route's own path with no
+ *                              query are sent to exactly this URI)
  */
 public record Route(RouteConfig config, Set<String> acceptedAudiences, String metadataUrl, String metadataPath,
-                    List<String> authorizationServers, Policy policy) {
+                    List<String> authorizationServers, Policy policy, URI upstream) {
 
     public Route {
         acceptedAudiences = Set.copyOf(acceptedAudiences);
@@ -31,7 +33,8 @@ public record Route(RouteConfig config, Set<String> acceptedAudiences, String me
         audiences.add(config.resource());
         audiences.addAll(config.resourceAliases());
         String url = ProtectedResourceMetadata.wellKnownUrl(config.resourceUri());
-        return new Route(config, audiences, url, URI.create(url).getRawPath(), authorizationServers, policy);
+        return new Route(config, audiences, url, URI.create(url).getRawPath(), authorizationServers, policy,
+                config.upstreamUri());
     }
 
     /** Whether list responses must be filtered: the route has a policy file (not {@code authenticatedOnly}). */
@@ -60,8 +63,11 @@ public record Route(RouteConfig config, Set<String> acceptedAudiences, String me
 
     /** The upstream URI for a request path and raw query under this route. */
     public URI upstreamUri(String path, String rawQuery) {
-        URI base = config.upstreamUri();
+        URI base = upstream;
         String rest = config.path().equals("/") ? path : path.substring(config.path().length());
+        if (rest.isEmpty() && (rawQuery == null || rawQuery.isEmpty())) {
+            return base;
+        }
         String basePath = base.getRawPath() == null ? "" : base.getRawPath();
         if (basePath.endsWith("/") && rest.startsWith("/")) {
             rest = rest.substring(1);

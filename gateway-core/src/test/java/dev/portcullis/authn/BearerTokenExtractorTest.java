@@ -59,6 +59,15 @@ class BearerTokenExtractorTest {
         assertReason(headers("Bearer \"quoted\""), "/mcp", Reason.INVALID_CREDENTIALS_REQUEST);
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({
+            "abc, true", "aB9-._~+/, true", "eyJ.eyJ.sig==, true", "a=, true", "a==, true",
+            "'', false", "=, false", "==a, false", "a=b, false", "a b, false", "a\"b, false", "a%20, false",
+            "'a,b', false", "é, false", "'a\tb', false"})
+    void b64TokenGrammarOfRfc6750(String token, boolean valid) {
+        assertThat(BearerTokenExtractor.isB64Token(token)).isEqualTo(valid);
+    }
+
     @Test
     void tokenNeverAppearsInToString() {
         BearerToken token = extractor.extract(headers("Bearer secret-token-value"), "/mcp");
