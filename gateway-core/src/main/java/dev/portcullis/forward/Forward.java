@@ -11,6 +11,7 @@ import dev.portcullis.http.BoundedBody;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.timeout.ReadTimeoutException;
 import java.net.InetSocketAddress;
@@ -65,6 +66,9 @@ public final class Forward {
     /** A list response larger than this cannot be filtered and is refused (fail closed). */
     static final long MAX_FILTERED_BODY = 16L * 1024 * 1024;
 
+    /** A non-stream answer with a Content-Length up to this size is sent to the client in one write. */
+    static final int ONE_WRITE_BODY = 64 * 1024;
+
     private final AtomicInteger activeStreams = new AtomicInteger();
     /** Completes when the gateway shuts down: open SSE relays then end cleanly instead of being cut. */
     private final Sinks.Empty<Void> shutdown = Sinks.empty();
@@ -118,7 +122,12 @@ public final class Forward {
         boolean renewOn401 = mayRenew && upstream.renewable();
 
         return clients.get(routed.route().name())
-                .headers(h -> {
+                .request(in.method())
+                .uri(target)
+                .send((request, out) -> {
+                    // Headers are set on this request, not with HttpClient.headers(...), which copies the
+                    // client's whole configuration on every call.
+                    HttpHeaders h = request.requestHeaders();
                     HeaderRewrite.toUpstream(in.requestHeaders(), h, upstream.upstreamBearer(), clientAddress, routed.secure());
                     // The client holds the gateway's session id; the upstream gets its own back.
                     h.remove("Mcp-Session-Id");
@@ -126,10 +135,8 @@ public final class Forward {
                         inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
                     }
                     MirroredHeaders.rebuild(inspected, h);
+                    return body.length == 0 ? out : out.sendByteArray(Mono.just(body));
                 })
-                .request(in.method())
-                .uri(target)
-                .send((request, out) -> body.length == 0 ? out : out.sendByteArray(Mono.just(body)))
                 .responseConnection((upstreamResponse, connection) ->
                         relay(upstream, upstreamResponse, connection, response, sent, renewOn401,
                                 ListFilter.forRequest(upstream.authorized()).orElse(null)))
@@ -174,6 +181,15 @@ public final class Forward {
                         .map(filter::filterJson);
                 return response.sendByteArray(filtered).then().thenReturn(result);
             }
+            long length = contentLength(upstream);
+            if (length >= 0 && length <= ONE_WRITE_BODY) {
+                // A small answer of known length goes out with its headers in one write (one syscall
+                // instead of two); anything else is relayed chunk by chunk as it arrives.
+                Mono<byte[]> whole = BoundedBody.collect(connection.inbound().receive(), ONE_WRITE_BODY)
+                        .onErrorMap(BoundedBody.TooLarge.class, e -> GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
+                                "Upstream MCP server unavailable", "response longer than its Content-Length"));
+                return response.sendByteArray(whole).then().thenReturn(result);
+            }
             return response.send(connection.inbound().receive().retain(), chunk -> true).then().thenReturn(result);
         }
         activeStreams.incrementAndGet();
@@ -214,6 +230,18 @@ public final class Forward {
     static byte[] endOfSubscription(com.fasterxml.jackson.databind.JsonNode id) {
         String json = "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"result\":{\"resultType\":\"complete\"}}";
         return ("event: message\ndata: " + json + "\n\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static long contentLength(HttpClientResponse upstream) {
+        String value = upstream.responseHeaders().get("Content-Length");
+        if (value == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /** SSE responses being relayed right now. */
