@@ -64,8 +64,16 @@ public final class BearerTokenExtractor {
         return i == n;
     }
 
+    private static final boolean[] TOKEN68 = new boolean[128];
+
+    static {
+        for (char c = 0; c < 128; c++) {
+            TOKEN68[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                    || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+        }
+    }
+
     private static boolean isToken68Char(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-                || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+        return c < 128 && TOKEN68[c];
     }
 }

@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The 2026-07-28 mirrored headers on the way upstream. For modern requests {@code MCP-Protocol-Version},
@@ -23,13 +22,16 @@ final class MirroredHeaders {
         upstream.remove("Mcp-Method");
         upstream.remove("Mcp-Name");
         if (inspected.era() != Era.MODERN) {
-            List<String> params = new ArrayList<>();
-            for (String name : upstream.names()) {
-                if (name.toLowerCase(Locale.ROOT).startsWith("mcp-param-")) {
-                    params.add(name);
+            List<String> params = null;
+            for (var header : upstream) { // no names() set per request: this runs on every legacy call
+                String name = header.getKey();
+                if (name.regionMatches(true, 0, "mcp-param-", 0, 10)) {
+                    (params == null ? params = new ArrayList<>() : params).add(name);
                 }
             }
-            params.forEach(upstream::remove);
+            if (params != null) {
+                params.forEach(upstream::remove);
+            }
             return;
         }
         McpMessage message = inspected.messages().get(0);
