@@ -55,7 +55,7 @@ class ListFilterTest {
 
     private static RouteConfig routeConfig(Path policyFile) {
         return new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
-                null, null, null, policyFile, null, null, null, null, null, null, null);
+                null, null, null, policyFile, null, null, null, null, null, null, null, null);
     }
 
     private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version) {
