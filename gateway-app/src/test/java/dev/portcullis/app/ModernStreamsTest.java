@@ -72,6 +72,13 @@ class ModernStreamsTest {
                     }
                     JsonNode request = read(body);
                     received.add(request);
+                    if (request.path("method").asText().equals("server/discover")) {
+                        return res.header("Content-Type", "application/json").sendString(Mono.just(
+                                "{\"jsonrpc\":\"2.0\",\"id\":" + request.path("id") + ",\"result\":{\"resultType\":\"complete\","
+                                        + "\"supportedVersions\":[\"2027-01-01\",\"2026-07-28\"],\"capabilities\":{\"tools\":"
+                                        + "{\"listChanged\":true},\"prompts\":{\"listChanged\":true},\"resources\":{\"subscribe\":true}},"
+                                        + "\"ttlMs\":3600000,\"cacheScope\":\"public\"}}")).then();
+                    }
                     Flux<String> events = switch (request.path("method").asText()) {
                         // A modern server acknowledges exactly the filter it honours, then streams.
                         case "subscriptions/listen" -> Flux.concat(Mono.just(event(acknowledgment(request))),
@@ -189,6 +196,27 @@ class ModernStreamsTest {
         public void close() throws Exception {
             body.close();
         }
+    }
+
+    /**
+     * V26-5 beyond versions: the caller may see no prompt under this policy, so the discover result it gets
+     * offers no {@code prompts}; tools and resources stay; the hints stay, made private and capped (V26-32/33).
+     */
+    @Test
+    void v26_5DiscoverThroughTheGatewayOffersOnlyUsableCapabilities() throws Exception {
+        String discover = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"server/discover\",\"params\":{" + META + "}}";
+        HttpResponse<String> response = gw.send(gw.post(discover).header("Authorization", "Bearer "
+                        + idp.accessToken(RESOURCE, "mcp:tools")).header("MCP-Protocol-Version", "2026-07-28")
+                .header("Mcp-Method", "server/discover").build());
+        assertThat(response.statusCode()).isEqualTo(200);
+        JsonNode result = json.readTree(response.body()).path("result");
+        assertThat(result.path("capabilities").fieldNames()).toIterable().containsExactlyInAnyOrder("tools", "resources");
+        assertThat(result.path("supportedVersions")).extracting(JsonNode::asText).containsExactly("2026-07-28");
+        assertThat(result.path("resultType").asText()).isEqualTo("complete");
+        assertThat(result.path("cacheScope").asText()).isEqualTo("private");
+        assertThat(result.path("ttlMs").asLong()).isEqualTo(100);
+        // The upstream offered prompts: only this caller's copy lost them.
+        assertThat(received).hasSize(1);
     }
 
     /** V26-22: the caller may not read file:///secret and may see no prompt: the upstream is asked for neither. */
