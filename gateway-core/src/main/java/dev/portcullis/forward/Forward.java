@@ -239,16 +239,21 @@ public final class Forward {
                 // E9: each synthesised error is one more event on the upstream's stream.
                 frames = Flux.fromIterable(batch.errorEvents()).concatWith(frames);
             }
-            ListenStreams.Stream registered = listen && status == 200 && inspected.authenticated().routed().route().filtersLists()
-                    ? listenStreams.register(routeName, inspected.authenticated().principal().asSubject(),
-                            first.params() == null ? null : first.params().get("notifications"), first.id())
-                    : null;
-            if (registered != null) {
-                // V26-34: gateway-made list_changed events join the stream once the upstream's acknowledgment
-                // (its first event) has passed, and end with it.
-                Flux<byte[]> upstreamFrames = frames.doFinally(signal -> registered.close());
-                frames = upstreamFrames.switchOnFirst((signal, all) -> signal.hasValue()
-                        ? Flux.merge(all, registered.events()) : all);
+            if (listen && status == 200 && inspected.authenticated().routed().route().filtersLists()) {
+                // V26-34: registered while the stream is relayed (from subscription to its end), so the registry
+                // holds open streams only; gateway-made list_changed events join the stream once the upstream's
+                // acknowledgment (its first event) has passed, and end with it.
+                Flux<byte[]> upstreamFrames = frames;
+                frames = Flux.defer(() -> {
+                    ListenStreams.Stream registered = listenStreams.register(routeName,
+                            inspected.authenticated().principal().asSubject(),
+                            first.params() == null ? null : first.params().get("notifications"), first.id());
+                    if (registered == null) {
+                        return upstreamFrames;
+                    }
+                    return upstreamFrames.doFinally(signal -> registered.close())
+                            .switchOnFirst((signal, all) -> signal.hasValue() ? Flux.merge(all, registered.events()) : all);
+                });
             }
             events = frames.takeUntilOther(ended).map(Unpooled::wrappedBuffer);
         } else {
