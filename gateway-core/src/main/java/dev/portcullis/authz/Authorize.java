@@ -38,6 +38,10 @@ import reactor.core.publisher.Mono;
  */
 public final class Authorize {
 
+    public Authorize() {
+        SubscriptionFilter.warm();
+    }
+
     public Mono<AuthorizedRequest> apply(InspectedRequest inspected) {
         var authenticated = inspected.authenticated();
         var route = authenticated.routed().route();

@@ -36,6 +36,15 @@ public final class SubscriptionFilter {
 
     private SubscriptionFilter() {}
 
+    /** Jackson builds deserializers on first use under a lock: done at start, not on an event loop. */
+    static void warm() {
+        try {
+            JSON.readTree("{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"notifications\":{\"a\":[1.5,true,null,\"s\"]}}}");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The body to forward: {@code body} itself when nothing had to go, else the narrowed request. */
     static byte[] narrow(byte[] body, Subject subject, Policy policy) {
         ObjectNode request;

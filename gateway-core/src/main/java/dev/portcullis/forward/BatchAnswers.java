@@ -21,6 +21,15 @@ final class BatchAnswers {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final FailureResponses FAILURES = new FailureResponses(JSON);
 
+    /** Jackson builds deserializers on first use under a lock: done at start, not on an event loop. */
+    static void warm() {
+        try {
+            JSON.readTree("[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":[1.5,true,null]}}]");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private final List<McpMessage> messages;
     private final PartialBatch partial;
 

@@ -22,6 +22,11 @@ final class ServerRequests {
 
     private ServerRequests() {}
 
+    /** Jackson builds deserializers on first use under a lock: done at start, not on an event loop. */
+    static void warm() {
+        withoutRequests(SseEvents.event("[{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"a\":[1.5,true,null]}}]"), "-");
+    }
+
     /** The event, unless its data is (or, in an array, holds) a server→client request. */
     static byte[] withoutRequests(byte[] event, String route) {
         String data = SseEvents.data(event);
