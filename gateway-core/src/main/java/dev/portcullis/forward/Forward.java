@@ -83,6 +83,7 @@ public final class Forward {
         this.listenStreams = listenStreams;
         // Jackson builds deserializers on first use under a lock: here, at start, not on an event loop.
         BatchAnswers.warm();
+        ListFilter.warm();
         ServerRequests.warm();
         // Every open SSE stream holds one upstream connection for its whole life (HTTP/1.1), so the pool
         // is sized for streams, not for request rate: idle connections are cheap, a full pool is a 504.

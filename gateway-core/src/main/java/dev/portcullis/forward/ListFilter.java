@@ -46,6 +46,12 @@ final class ListFilter {
         this.discover = discover;
     }
 
+    /** Jackson builds deserializers on first use under a lock: done at start, not on an event loop. */
+    static void warm() {
+        anyListResult(null, null).filterJson("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":[1.5,true,null]}}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
     /** A filter when the request is a single list request on a route whose policy can hide items. */
     static Optional<ListFilter> forRequest(AuthorizedRequest authorized) {
         var inspected = authorized.inspected();
