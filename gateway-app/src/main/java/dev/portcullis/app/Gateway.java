@@ -21,6 +21,7 @@ import dev.portcullis.exchange.Exchange;
 import dev.portcullis.exchange.UpstreamCredentials;
 import dev.portcullis.forward.Forward;
 import dev.portcullis.forward.LegacyStreams;
+import dev.portcullis.forward.ListenStreams;
 import dev.portcullis.http.OutboundAddressPolicy;
 import dev.portcullis.http.OutboundHttp;
 import dev.portcullis.inspect.Inspect;
@@ -121,7 +122,14 @@ public final class Gateway implements AutoCloseable {
         LegacyStreams legacyStreams = new LegacyStreams();
         UpstreamEras upstreamEras = new UpstreamEras();
         upstreamEras.probe(routes, Duration.ofSeconds(30));
-        Forward forward = new Forward(routes, sessions, legacyStreams);
+        ListenStreams listenStreams = new ListenStreams();
+        for (Route route : routes) {
+            if (route.policy() instanceof PolicySource source) {
+                // V26-34: a reload that changes what a caller sees is announced on its open listen streams.
+                source.onChange((before, after) -> listenStreams.policyChanged(route.name(), before, after));
+            }
+        }
+        Forward forward = new Forward(routes, sessions, legacyStreams, listenStreams);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
 

@@ -28,7 +28,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (issue 6; POLICY-02/03/07, JSONRPC-01/05, TRANSPORT-12). Every body is either refused or decided
  * on exactly what the upstream will read; nothing undecided is forwarded, which the recording
  * upstream (a real Java MCP SDK server) proves. The session is initialised at 2025-03-26, the
- * revision that allows batches, so batches are judged element by element.
+ * revision that allows batches, so batches are judged element by element; the route refuses a batch
+ * with a refused element whole ({@code batches: reject-whole}; partial forwarding is {@link BatchPolicyTest}).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileJsonRpcTest {
@@ -61,6 +62,7 @@ class HostileJsonRpcTest {
                     upstream: %s
                     resource: %s
                     policy: %s
+                    batches: reject-whole
                 """.formatted(idp.issuer(), upstream.url(), RESOURCE, policy));
         token = idp.accessToken(RESOURCE, "mcp:tools");
         HttpResponse<String> initialized = send(("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"

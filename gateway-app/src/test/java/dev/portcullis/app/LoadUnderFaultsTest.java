@@ -99,6 +99,10 @@ class LoadUnderFaultsTest {
                     } catch (Exception e) {
                         return res.status(400).send().then();
                     }
+                    if (call.isArray()) {
+                        // A 2025-03-26 batch (only notifications reach it here): taken, nothing to answer.
+                        return res.status(202).send().then();
+                    }
                     if ("server/discover".equals(call.path("method").asText())) {
                         // The gateway's era probe at start, not a client's call: answered as a legacy server would.
                         return res.status(400).send().then();
@@ -257,6 +261,22 @@ class LoadUnderFaultsTest {
         BLOCKING_CALLS.clear();
         assertThat(gw.send(gw.post(GatewayHarness.toolCall(1, "echo")).header("Authorization", "Bearer "
                 + idp.accessToken(RESOURCE, "mcp:tools")).build()).statusCode()).isEqualTo(200);
+        assertThat(BLOCKING_CALLS).as(String.join("\n\n", BLOCKING_CALLS)).isEmpty();
+    }
+
+    /**
+     * POLICY-07 on the event loop: a batch split by policy (the refused call answered by the gateway, the
+     * notification forwarded, the upstream's 202 turned into the array of errors) blocks nothing.
+     */
+    @Test
+    void policy07APartialBatchMakesNoBlockingCallOnTheEventLoop() throws Exception {
+        BLOCKING_CALLS.clear();
+        String batch = "[" + GatewayHarness.toolCall(1, "delete_all")
+                + ",{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}]";
+        HttpResponse<String> response = gw.send(gw.post(batch).header("Authorization", "Bearer "
+                + idp.accessToken(RESOURCE, "mcp:tools")).header("MCP-Protocol-Version", "2025-03-26").build());
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(json.readTree(response.body()).path(0).path("error").path("code").asInt()).isEqualTo(-32602);
         assertThat(BLOCKING_CALLS).as(String.join("\n\n", BLOCKING_CALLS)).isEmpty();
     }
 

@@ -174,21 +174,6 @@ class PolicyEnforcementTest {
     }
 
     @Test
-    void policy07BatchWithAHiddenCallIsRefusedWholeWithAnErrorPerRequest() throws Exception {
-        String batch = "[" + toolCall(1, "echo", "fine") + "," + toolCall(2, "slow_progress", "x")
-                + ",{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}]";
-        HttpResponse<String> response = call(reader(), batch, "MCP-Protocol-Version", "2025-03-26");
-        assertThat(response.statusCode()).isEqualTo(200);
-        JsonNode errors = json.readTree(response.body());
-        assertThat(errors.isArray()).isTrue();
-        assertThat(errors).hasSize(2);
-        assertThat(errors.get(0).path("id").asInt()).isEqualTo(1);
-        assertThat(errors.get(1).path("id").asInt()).isEqualTo(2);
-        assertThat(errors.get(1).path("error").path("message").asText()).isEqualTo("Unknown tool: slow_progress");
-        assertThat(upstream.requests()).isEmpty();
-    }
-
-    @Test
     void policy01DecidesFromTheBodyNotFromHeaders() throws Exception {
         HttpResponse<String> response = call(reader(), toolCall(4, "slow_progress", "x"), "Mcp-Name", "echo",
                 "Mcp-Method", "tools/call");

@@ -159,7 +159,8 @@ class UpstreamBehaviourTest {
             HttpResponse<InputStream> response = gw.http.send(request, HttpResponse.BodyHandlers.ofInputStream());
             String body = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(body).startsWith("id: 1\ndata: {}\n\n")
-                    .endsWith("data: {\"jsonrpc\":\"2.0\",\"id\":\"l-1\",\"result\":{\"resultType\":\"complete\"}}\n\n");
+                    .endsWith("data: {\"jsonrpc\":\"2.0\",\"id\":\"l-1\",\"result\":{\"resultType\":\"complete\","
+                            + "\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":\"l-1\"}}}\n\n");
         }
     }
 

@@ -27,12 +27,20 @@ import reactor.core.publisher.Mono;
  *       {@code -32602 "Unknown tool: <name>"} (tools, prompts), {@code -32002} (resources), {@code -32601}
  *       (methods), so nothing leaks;</li>
  *   <li>a refused notification → HTTP 403 and never a JSON-RPC response (JSONRPC-06);</li>
- *   <li>a batch with any refused element is refused whole, with an error per request element
- *       (POLICY-07): nothing undecided, and nothing partially forwarded.</li>
+ *   <li>a batch (2025-03-26) with refused elements (POLICY-07): on {@code batches: partial} routes (the
+ *       default) the allowed elements are forwarded as a smaller batch, byte for byte, and each refused
+ *       request gets its error merged into the answer ({@link PartialBatch}); on {@code batches: reject-whole}
+ *       routes, or when nothing is left to forward, it is refused whole, with an error per request element.
+ *       Never anything undecided forwarded.</li>
  * </ul>
+ * A 2026-07-28 {@code subscriptions/listen} filter is narrowed to what the caller may see (V26-22).
  * Responses posted by the client (answers to server requests) carry no method and are not policy subjects.
  */
 public final class Authorize {
+
+    public Authorize() {
+        SubscriptionFilter.warm();
+    }
 
     public Mono<AuthorizedRequest> apply(InspectedRequest inspected) {
         var authenticated = inspected.authenticated();
@@ -41,6 +49,7 @@ public final class Authorize {
         boolean challengeStepUp = route.config().stepUp().equals("challenge");
         List<Decision> decisions = new ArrayList<>(inspected.messages().size());
         List<GatewayFailure> refusals = new ArrayList<>();
+        java.util.Map<Integer, GatewayFailure> refusedAt = new java.util.HashMap<>();
         GatewayFailure stepUp = null;
         for (McpMessage message : inspected.messages()) {
             Decision decision = message.kind() == McpMessage.Kind.RESPONSE
@@ -54,10 +63,11 @@ public final class Authorize {
             if (refusal.reason() == Reason.INSUFFICIENT_SCOPE && stepUp == null) {
                 stepUp = refusal;
             }
+            refusedAt.put(decisions.size() - 1, refusal);
             refusals.add(refusal);
         }
         if (refusals.isEmpty()) {
-            return Mono.just(new AuthorizedRequest(inspected, decisions));
+            return Mono.just(narrowed(new AuthorizedRequest(inspected, decisions), subject));
         }
         if (stepUp != null) {
             // A token with more scope could make the request pass: challenge, even inside a batch.
@@ -66,7 +76,31 @@ public final class Authorize {
         if (!inspected.batch()) {
             return Mono.error(refusals.get(0));
         }
+        if (route.config().partialBatches() && refusedAt.size() < inspected.messages().size()) {
+            java.util.Set<Integer> kept = new java.util.HashSet<>();
+            for (int i = 0; i < inspected.messages().size(); i++) {
+                if (!refusedAt.containsKey(i)) {
+                    kept.add(i);
+                }
+            }
+            return Mono.just(new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
+                    new PartialBatch(refusedAt)));
+        }
         return Mono.error(batchRefusal(inspected, decisions, refusals));
+    }
+
+    /** V26-22: a modern {@code subscriptions/listen} on a route with a policy asks only for what the caller may see. */
+    private static AuthorizedRequest narrowed(AuthorizedRequest authorized, Subject subject) {
+        InspectedRequest inspected = authorized.inspected();
+        var route = inspected.authenticated().routed().route();
+        if (inspected.era() != Era.MODERN || inspected.batch() || inspected.messages().size() != 1 || !route.filtersLists()) {
+            return authorized;
+        }
+        McpMessage message = inspected.messages().get(0);
+        if (message.kind() != McpMessage.Kind.REQUEST || !SubscriptionFilter.METHOD.equals(message.method())) {
+            return authorized;
+        }
+        return authorized.withUpstreamBody(SubscriptionFilter.narrow(inspected.body(), subject, route.policy()));
     }
 
     private static GatewayFailure refusal(McpMessage message, Decision decision, Subject subject, boolean challenge,

@@ -39,6 +39,8 @@ public final class PolicySource implements Policy {
     private final MeterRegistry metrics;
     private final AtomicReference<LoadedPolicy> current;
     private volatile byte[] digest;
+    private final java.util.List<java.util.function.BiConsumer<Policy, Policy>> listeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private PolicySource(String route, Path file, MeterRegistry metrics, LoadedPolicy initial, byte[] digest) {
         this.route = route;
@@ -72,15 +74,34 @@ public final class PolicySource implements Policy {
         try {
             LoadedPolicy loaded = PolicyLoader.parse(new String(bytes, java.nio.charset.StandardCharsets.UTF_8), file.toString());
             warn(route, loaded);
-            current.set(loaded);
+            LoadedPolicy before = current.getAndSet(loaded);
             digest = next;
             count("success");
             log.info("route {}: policy {} reloaded ({} rules)", route, file, loaded.policy().rules().size());
+            changed(before.policy(), loaded.policy());
             return true;
         } catch (InvalidPolicyException e) {
             digest = next; // report a bad file once, not on every check
             failed("invalid policy, keeping the last good one:\n" + e.getMessage());
             return false;
+        }
+    }
+
+    /**
+     * Calls {@code listener} with the policy before and after each reload that brought a new policy into
+     * force, on the reload thread, after the new policy is in force (V26-34). Listeners must not block.
+     */
+    public void onChange(java.util.function.BiConsumer<Policy, Policy> listener) {
+        listeners.add(listener);
+    }
+
+    private void changed(Policy before, Policy after) {
+        for (var listener : listeners) {
+            try {
+                listener.accept(before, after);
+            } catch (RuntimeException e) {
+                log.error("route {}: a policy change listener failed", route, e);
+            }
         }
     }
 
@@ -112,6 +133,11 @@ public final class PolicySource implements Policy {
     @Override
     public boolean visible(Subject subject, ItemKind kind, String name) {
         return current.get().policy().visible(subject, kind, name);
+    }
+
+    @Override
+    public dev.portcullis.policy.Visibility visibility(Subject subject, ItemKind kind) {
+        return current.get().policy().visibility(subject, kind);
     }
 
     private static byte[] read(Path file) {

@@ -31,11 +31,15 @@ import java.util.List;
  * @param transport       the upstream's transport: {@code streamable-http} (default; 2025-03-26 and later) or
  *                        {@code sse} (2024-11-05 HTTP+SSE: {@code upstream} is its SSE URL; clients GET {@code path}
  *                        for the stream and POST to the endpoint the gateway announces on it)
+ * @param batches         a 2025-03-26 batch some of whose elements policy refuses (POLICY-07): {@code partial}
+ *                        (default: the allowed elements are forwarded as a smaller batch, each refused request
+ *                        gets its JSON-RPC error in the answer) or {@code reject-whole} (nothing is forwarded, every
+ *                        request of the batch gets an error)
  */
 public record RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
                           String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
                           Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream,
-                          String stepUp, Duration policyReloadInterval, String transport) {
+                          String stepUp, Duration policyReloadInterval, String transport, String batches) {
     public RouteConfig {
         Checks.required("name", name);
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
@@ -76,6 +80,11 @@ public record RouteConfig(String name, String path, String upstream, String reso
         if (!transport.equals("streamable-http") && !transport.equals("sse")) {
             throw ConfigException.expected("transport", transport, "streamable-http, or sse for 2024-11-05 HTTP+SSE servers");
         }
+        batches = batches == null ? "partial" : batches;
+        if (!batches.equals("partial") && !batches.equals("reject-whole")) {
+            throw ConfigException.expected("batches", batches,
+                    "partial (forward the allowed elements) or reject-whole (refuse a batch with any refused element)");
+        }
         if (policyReloadInterval.compareTo(Duration.ofMillis(100)) < 0) {
             throw ConfigException.expected("policy-reload-interval", DurationText.format(policyReloadInterval), "at least 100ms");
         }
@@ -87,6 +96,11 @@ public record RouteConfig(String name, String path, String upstream, String reso
     /** Whether the upstream speaks the 2024-11-05 HTTP+SSE transport. */
     public boolean legacySse() {
         return transport.equals("sse");
+    }
+
+    /** Whether a batch with refused elements is still forwarded, minus those elements (POLICY-07). */
+    public boolean partialBatches() {
+        return batches.equals("partial");
     }
 
     public URI upstreamUri() {

@@ -8,6 +8,7 @@ import dev.portcullis.failure.Reason;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RoutedRequest;
 import dev.portcullis.http.BoundedBody;
+import dev.portcullis.inspect.McpMessage;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
@@ -75,10 +76,19 @@ public final class Forward {
 
     private final SessionBinding sessions;
     private final LegacyStreams legacyStreams;
+    private final ListenStreams listenStreams;
+    /** The {@code _meta} key tagging every event of a listen stream with its subscription (V26-20). */
+    static final String SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId";
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
-    public Forward(List<Route> routes, SessionBinding sessions, LegacyStreams legacyStreams) {
+    public Forward(List<Route> routes, SessionBinding sessions, LegacyStreams legacyStreams, ListenStreams listenStreams) {
         this.sessions = sessions;
         this.legacyStreams = legacyStreams;
+        this.listenStreams = listenStreams;
+        // Jackson builds deserializers on first use under a lock: here, at start, not on an event loop.
+        BatchAnswers.warm();
+        ListFilter.warm();
+        ServerRequests.warm();
         // Every open SSE stream holds one upstream connection for its whole life (HTTP/1.1), so the pool
         // is sized for streams, not for request rate: idle connections are cheap, a full pool is a 504.
         this.pool = ConnectionProvider.builder("portcullis-upstream")
@@ -117,7 +127,7 @@ public final class Forward {
                 .orElseGet(() -> routed.route().upstreamUri(pathOf(in.uri()), queryOf(in.uri())));
         InetSocketAddress remote = in.remoteAddress();
         String clientAddress = remote != null && remote.getAddress() != null ? remote.getAddress().getHostAddress() : null;
-        byte[] body = inspected.body();
+        byte[] body = upstream.authorized().upstreamBody();
         long sent = System.nanoTime();
         boolean renewOn401 = mayRenew && upstream.renewable();
 
@@ -168,9 +178,30 @@ public final class Forward {
                     authenticated.routed().route().name()));
         }
         response.status(HttpResponseStatus.valueOf(status));
-        if (filter != null && status == 200) {
-            // The list is rewritten, so its length changes.
+        var partial = request.authorized().partialBatch();
+        BatchAnswers batch = partial == null ? null : new BatchAnswers(request.authorized().inspected().messages(), partial);
+        if (batch != null && !batch.answersSomething()) {
+            batch = null; // only notifications were refused: nothing to answer (JSONRPC-06)
+        }
+        if ((filter != null || batch != null) && status == 200) {
+            // The list is rewritten (or errors are merged in), so its length changes.
             response.responseHeaders().remove("Content-Length");
+        }
+        if (batch != null && status == 202) {
+            // The upstream took the forwarded notifications; the refused requests still need their errors.
+            BatchAnswers answers = batch;
+            response.status(HttpResponseStatus.OK);
+            response.responseHeaders().remove("Content-Length").set("Content-Type", "application/json");
+            return response.sendByteArray(connection.inbound().receive().then(Mono.fromSupplier(answers::errorsOnly)))
+                    .then().thenReturn(result);
+        }
+        if (!stream && batch != null && status == 200) {
+            BatchAnswers answers = batch;
+            Mono<byte[]> merged = BoundedBody.collect(connection.inbound().receive(), MAX_FILTERED_BODY)
+                    .onErrorMap(BoundedBody.TooLarge.class, e -> GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
+                            "Upstream MCP server unavailable", "batch response too large to merge"))
+                    .map(answers::mergeJson);
+            return response.sendByteArray(merged).then().thenReturn(result);
         }
         if (!stream) {
             if (filter != null && status == 200) {
@@ -202,19 +233,55 @@ public final class Forward {
                         Mono.delay(tokenLeft.isNegative() ? Duration.ZERO : tokenLeft))
                 .doOnNext(signal -> endedHere.set(true));
         Optional<LegacySse> legacy = status == 200 ? LegacySse.forStream(request, sessions, legacyStreams) : Optional.empty();
-        Flux<ByteBuf> events = legacy.isPresent()
-                // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
-                ? legacy.get().relay(connection.inbound().receive().asByteArray())
-                        .takeUntilOther(ended).map(Unpooled::wrappedBuffer)
-                : filter != null && status == 200
-                // Only the event carrying this request's list result is rewritten; the rest pass as they are.
-                ? SseEvents.rewriteEach(connection.inbound().receive().asByteArray(), filter::filterEvent)
-                        .takeUntilOther(ended).map(Unpooled::wrappedBuffer)
-                : connection.inbound().receive().takeUntilOther(ended).map(ByteBuf::retain);
-        if (inspected.era() == dev.portcullis.inspect.Era.MODERN
-                && "subscriptions/listen".equals(inspected.messages().get(0).method())) {
+        boolean modern = inspected.era() == dev.portcullis.inspect.Era.MODERN;
+        McpMessage first = inspected.messages().isEmpty() ? null : inspected.messages().get(0);
+        boolean listen = modern && first != null && dev.portcullis.authz.SubscriptionFilter.METHOD.equals(first.method());
+        String routeName = inspected.authenticated().routed().route().name();
+        Flux<ByteBuf> events;
+        if (legacy.isPresent()) {
+            // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
+            events = legacy.get().relay(connection.inbound().receive().asByteArray())
+                    .takeUntilOther(ended).map(Unpooled::wrappedBuffer);
+        } else if (modern || (filter != null && status == 200) || (batch != null && status == 200)) {
+            // Re-framed into whole events: only the event carrying this request's list result is rewritten,
+            // a modern stream loses any server-to-client request (V26-29); the rest pass as they are.
+            java.util.function.UnaryOperator<byte[]> rewrite = filter != null && status == 200 ? filter::filterEvent : e -> e;
+            if (modern) {
+                java.util.function.UnaryOperator<byte[]> lists = rewrite;
+                rewrite = event -> {
+                    byte[] kept = ServerRequests.withoutRequests(event, routeName);
+                    return kept == ServerRequests.DROPPED ? kept : lists.apply(kept);
+                };
+            }
+            Flux<byte[]> frames = SseEvents.rewriteEach(connection.inbound().receive().asByteArray(), rewrite)
+                    .filter(event -> event.length > 0);
+            if (batch != null && status == 200) {
+                // E9: each synthesised error is one more event on the upstream's stream.
+                frames = Flux.fromIterable(batch.errorEvents()).concatWith(frames);
+            }
+            if (listen && status == 200 && inspected.authenticated().routed().route().filtersLists()) {
+                // V26-34: registered while the stream is relayed (from subscription to its end), so the registry
+                // holds open streams only; gateway-made list_changed events join the stream once the upstream's
+                // acknowledgment (its first event) has passed, and end with it.
+                Flux<byte[]> upstreamFrames = frames;
+                frames = Flux.defer(() -> {
+                    ListenStreams.Stream registered = listenStreams.register(routeName,
+                            inspected.authenticated().principal().asSubject(),
+                            first.params() == null ? null : first.params().get("notifications"), first.id());
+                    if (registered == null) {
+                        return upstreamFrames;
+                    }
+                    return upstreamFrames.doFinally(signal -> registered.close())
+                            .switchOnFirst((signal, all) -> signal.hasValue() ? Flux.merge(all, registered.events()) : all);
+                });
+            }
+            events = frames.takeUntilOther(ended).map(Unpooled::wrappedBuffer);
+        } else {
+            events = connection.inbound().receive().takeUntilOther(ended).map(ByteBuf::retain);
+        }
+        if (listen) {
             events = events.concatWith(Mono.defer(() -> endedHere.get()
-                    ? Mono.just(Unpooled.wrappedBuffer(endOfSubscription(inspected.messages().get(0).id())))
+                    ? Mono.just(Unpooled.wrappedBuffer(endOfSubscription(first.id())))
                     : Mono.empty()));
         }
         return response.send(events, chunk -> true)
@@ -228,8 +295,13 @@ public final class Forward {
      * shutdown): the listen request's result, so the client knows to listen again (V26-21).
      */
     static byte[] endOfSubscription(com.fasterxml.jackson.databind.JsonNode id) {
-        String json = "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"result\":{\"resultType\":\"complete\"}}";
-        return ("event: message\ndata: " + json + "\n\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        var message = JSON.createObjectNode();
+        message.put("jsonrpc", "2.0");
+        message.set("id", id);
+        var result = message.putObject("result");
+        result.put("resultType", "complete");
+        result.putObject("_meta").set(SUBSCRIPTION_ID_KEY, id);
+        return SseEvents.event(message.toString());
     }
 
     private static long contentLength(HttpClientResponse upstream) {

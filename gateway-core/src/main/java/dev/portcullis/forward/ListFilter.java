@@ -30,13 +30,26 @@ final class ListFilter {
     private final Policy policy;
     /** For 2026-07-28 requests: the {@code ttlMs} ceiling (the policy reload interval), else -1. */
     private final long maxTtlMillis;
+    /** A {@code server/discover} result: versions narrowed, and capabilities the caller can never use removed. */
+    private final boolean discover;
 
     private ListFilter(JsonNode id, ItemKind kind, Subject subject, Policy policy, long maxTtlMillis) {
+        this(id, kind, subject, policy, maxTtlMillis, false);
+    }
+
+    private ListFilter(JsonNode id, ItemKind kind, Subject subject, Policy policy, long maxTtlMillis, boolean discover) {
         this.id = id;
         this.kind = kind;
         this.subject = subject;
         this.policy = policy;
         this.maxTtlMillis = maxTtlMillis;
+        this.discover = discover;
+    }
+
+    /** Jackson builds deserializers on first use under a lock: done at start, not on an event loop. */
+    static void warm() {
+        anyListResult(null, null).filterJson("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":[1.5,true,null]}}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** A filter when the request is a single list request on a route whose policy can hide items. */
@@ -53,7 +66,7 @@ final class ListFilter {
         if (!route.filtersLists()) {
             // V26-5 holds on every route: discover results only offer versions the gateway polices.
             return message.method().equals("server/discover") && inspected.era() == Era.MODERN
-                    ? Optional.of(new ListFilter(message.id(), null, null, route.policy(), Long.MAX_VALUE))
+                    ? Optional.of(new ListFilter(message.id(), null, null, route.policy(), Long.MAX_VALUE, true))
                     : Optional.empty();
         }
         long maxTtl = inspected.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
@@ -65,7 +78,7 @@ final class ListFilter {
         // Other cacheable 2026 results whose answer policy can make differ between callers (V26-32).
         if (maxTtl >= 0 && (message.method().equals("resources/read") || message.method().equals("server/discover"))) {
             return Optional.of(new ListFilter(message.id(), null, inspected.authenticated().principal().asSubject(),
-                    route.policy(), maxTtl));
+                    route.policy(), maxTtl, message.method().equals("server/discover")));
         }
         return Optional.empty();
     }
@@ -134,6 +147,34 @@ final class ListFilter {
         result.set("supportedVersions", kept);
     }
 
+    /**
+     * V26-5: a {@code server/discover} result offers the caller no capability it can never use under
+     * policy: {@code tools} and {@code prompts} go when the caller may see none of them, {@code resources}
+     * when it may see neither resources nor templates, {@code completions} when policy denies
+     * {@code completion/complete} outright. The capability objects kept are left as they are.
+     */
+    private void narrowCapabilities(ObjectNode result) {
+        JsonNode capabilities = result.get("capabilities");
+        if (capabilities == null || !capabilities.isObject()) {
+            return;
+        }
+        ObjectNode offered = (ObjectNode) capabilities;
+        if (offered.has("tools") && !policy.visibility(subject, ItemKind.TOOL).any()) {
+            offered.remove("tools");
+        }
+        if (offered.has("prompts") && !policy.visibility(subject, ItemKind.PROMPT).any()) {
+            offered.remove("prompts");
+        }
+        if (offered.has("resources") && !policy.visibility(subject, ItemKind.RESOURCE).any()
+                && !policy.visibility(subject, ItemKind.RESOURCE_TEMPLATE).any()) {
+            offered.remove("resources");
+        }
+        if (offered.has("completions") && policy.decide(subject, dev.portcullis.policy.Operation.method("completion/complete"))
+                .outcome() == dev.portcullis.policy.Decision.Outcome.DENY) {
+            offered.remove("completions");
+        }
+    }
+
     /** Filters whichever list arrays the result holds (a 2024-11-05 stream result of unknown request). */
     private boolean filterByShape(ObjectNode result) {
         boolean changed = false;
@@ -171,7 +212,12 @@ final class ListFilter {
         if (maxTtlMillis >= 0 && maxTtlMillis != Long.MAX_VALUE) {
             cacheHints((ObjectNode) result);
         }
-        narrowSupportedVersions((ObjectNode) result);
+        if (discover) {
+            narrowSupportedVersions((ObjectNode) result);
+            if (subject != null) {
+                narrowCapabilities((ObjectNode) result);
+            }
+        }
         if (kind == null) {
             return maxTtlMillis >= 0;
         }

@@ -37,6 +37,11 @@ public final class SseEvents {
         });
     }
 
+    /** One {@code event: message} carrying {@code json} (a JSON-RPC message serialised by Jackson, one line). */
+    static byte[] event(String json) {
+        return ("event: message\ndata: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+    }
+
     /** Index just after the blank line that ends the event starting at {@code from}, or -1. */
     static int eventEnd(byte[] b, int from) {
         int lineStart = from;

@@ -65,6 +65,7 @@ public final class Inspect {
             if (messages.stream().anyMatch(m -> ModernRequestRules.envelopeVersion(m) != null)) {
                 throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "a batch holding a 2026-07-28 message");
             }
+            requireBatchesAllowed(authenticated, headers, messages);
             return legacy(authenticated, body, messages, true);
         }
         McpMessage message = messages.get(0);
@@ -82,6 +83,22 @@ public final class Inspect {
                     message.kind() == McpMessage.Kind.REQUEST ? message.id() : null);
         }
         return legacy(authenticated, body, messages, false);
+    }
+
+    /**
+     * JSONRPC-05: batches exist only in 2025-03-26. A batch naming a later (or the 2024-11-05) revision
+     * in {@code MCP-Protocol-Version}, sent on a 2024-11-05 HTTP+SSE route, or holding an
+     * {@code initialize} is an invalid request (400, -32600). A 2025-03-26 client sends no version header.
+     */
+    private static void requireBatchesAllowed(AuthenticatedRequest authenticated, HttpHeaders headers, List<McpMessage> messages) {
+        String header = headers.get("MCP-Protocol-Version");
+        if ((header != null && !header.strip().equals("2025-03-26")) || authenticated.routed().route().config().legacySse()) {
+            throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request: batching not supported in this protocol version",
+                    "batch under protocol version " + (header == null ? "2024-11-05" : header.strip()));
+        }
+        if (messages.stream().anyMatch(m -> "initialize".equals(m.method()))) {
+            throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "initialize inside a batch");
+        }
     }
 
     /** Mirror mode (V26-45): only the eras the upstream speaks are offered; unknown yet → nothing assumed. */

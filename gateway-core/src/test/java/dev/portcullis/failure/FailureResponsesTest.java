@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class FailureResponsesTest {
     private static final String PRM = "https://gw.example.com/.well-known/oauth-protected-resource/mcp";
     private final Route route = Route.compile(new RouteConfig("todo", "/mcp", "http://127.0.0.1:3000/mcp",
-            "https://gw.example.com/mcp", null, null, List.of("mcp:tools.read"), null, null, null, null, null, null, null, null),
+            "https://gw.example.com/mcp", null, null, List.of("mcp:tools.read"), null, null, null, null, null, null, null, null, null),
             List.of("https://idp.example.com"), Policy.authenticatedOnly());
 
     @Test

@@ -55,11 +55,16 @@ class ListFilterTest {
 
     private static RouteConfig routeConfig(Path policyFile) {
         return new RouteConfig("r", "/mcp", "http://127.0.0.1:1/mcp", "https://gw.example.com/mcp",
-                null, null, null, policyFile, null, null, null, null, null, null, null);
+                null, null, null, policyFile, null, null, null, null, null, null, null, null);
     }
 
     private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version) {
-        Principal principal = new Principal("https://idp", "u", "agent", Set.of("files:read"), Set.of(), Map.of(), "j",
+        return filterFor(route, body, era, version, Set.of("files:read"));
+    }
+
+    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version,
+                                        Set<String> scopes) {
+        Principal principal = new Principal("https://idp", "u", "agent", scopes, Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
         var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
                 body, new JsonRpcInspector().inspect(body), false, era, version, java.util.Optional.empty());
@@ -121,6 +126,36 @@ class ListFilterTest {
         JsonNode out = json.readTree(filter.filterJson(response.getBytes(StandardCharsets.UTF_8)));
         assertThat(out.at("/result/supportedVersions")).extracting(JsonNode::asText).containsExactly("2026-07-28", "2025-11-25");
         assertThat(out.at("/result/capabilities").isObject()).isTrue();
+    }
+
+    /** V26-5: capabilities the caller can never use are not offered; the hints stay, made private. */
+    @Test
+    void v26_5DiscoverDropsCapabilitiesTheCallerCanNeverUse(@TempDir Path dir) throws Exception {
+        Route route = policyRoute(dir);
+        byte[] request = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{\"_meta\":"
+                + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}").getBytes(StandardCharsets.UTF_8);
+        byte[] response = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"supportedVersions\":"
+                + "[\"2026-07-28\"],\"capabilities\":{\"tools\":{\"listChanged\":true},\"prompts\":{},\"resources\":"
+                + "{\"subscribe\":true},\"completions\":{},\"experimental\":{\"x\":{}}},\"ttlMs\":3600000,"
+                + "\"cacheScope\":\"public\"}}").getBytes(StandardCharsets.UTF_8);
+
+        // files:read sees read_file and file:///public/**: tools and resources stay; no prompt rule, no
+        // completion/complete rule under default: deny, so neither is offered.
+        JsonNode reader = json.readTree(filterFor(route, request, dev.portcullis.inspect.Era.MODERN, "2026-07-28")
+                .filterJson(response)).path("result");
+        assertThat(reader.path("capabilities").fieldNames()).toIterable()
+                .containsExactlyInAnyOrder("tools", "resources", "experimental");
+        assertThat(reader.at("/capabilities/tools/listChanged").asBoolean()).isTrue();
+        assertThat(reader.path("resultType").asText()).isEqualTo("complete");
+        assertThat(reader.path("ttlMs").asLong()).isEqualTo(2000);
+        assertThat(reader.path("cacheScope").asText()).isEqualTo("private");
+        assertThat(reader.path("supportedVersions")).extracting(JsonNode::asText).containsExactly("2026-07-28");
+
+        // No scope at all: every tool and resource needs one, so the caller can use none of them.
+        JsonNode nobody = json.readTree(filterFor(route, request, dev.portcullis.inspect.Era.MODERN, "2026-07-28", Set.of())
+                .filterJson(response)).path("result");
+        assertThat(nobody.path("capabilities").fieldNames()).toIterable().containsExactly("experimental");
+        assertThat(nobody.path("cacheScope").asText()).isEqualTo("private");
     }
 
     @Test

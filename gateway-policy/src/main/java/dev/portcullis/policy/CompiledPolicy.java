@@ -180,6 +180,28 @@ public final class CompiledPolicy implements Policy {
         return defaultAllow;
     }
 
+    /**
+     * As {@link Policy#visibility(Subject, ItemKind)}: each rule of the kind's section with its verdict
+     * for this caller on a use without arguments, the default, and whether the list method is allowed.
+     */
+    @Override
+    public Visibility visibility(Subject subject, ItemKind kind) {
+        if (allowedAgents.isPresent() && !allowedAgents.get().contains(subject.agent())) {
+            return Visibility.none();
+        }
+        boolean listable = decide(subject, Operation.method(kind.listMethod())).allowed();
+        if (!listable) {
+            return Visibility.none();
+        }
+        Rule.Section section = sectionOf(kind.use("x").method()).orElseThrow();
+        Map<String, Boolean> verdicts = new LinkedHashMap<>();
+        for (RuleSet.Entry entry : sections.get(section).byPriority()) {
+            Operation use = kind.use(entry.rule().pattern());
+            verdicts.put(entry.rule().pattern(), apply(entry.rule(), "item", subject, use).visible());
+        }
+        return Visibility.of(true, defaultAllow, verdicts);
+    }
+
     /** The rule with this id ({@link Decision#ruleId()}), if a file rule decided. */
     public Optional<Rule> rule(String ruleId) {
         return Optional.ofNullable(rulesById.get(ruleId));

@@ -29,6 +29,15 @@ public interface Policy {
     }
 
     /**
+     * What {@code subject} may see of items of {@code kind} (V26-5: capabilities it can never use are
+     * not offered; V26-34: a reload that changes this value changes the caller's lists). This default
+     * knows no per-item rules: everything is visible when the list method is allowed.
+     */
+    default Visibility visibility(Subject subject, ItemKind kind) {
+        return Visibility.everything(decide(subject, Operation.method(kind.listMethod())).allowed());
+    }
+
+    /**
      * The policy of a route that names no policy file: every authenticated caller may send
      * every message. Authentication (issuer, audience, expiry, signature) still applies in
      * full; this only means no per-tool rules exist yet for that route.

@@ -115,4 +115,38 @@ class VisibilityTest {
     void visibilityOfAPolicyWithoutAFileFollowsItsDecisions() {
         assertThat(Policy.authenticatedOnly().visible(READER, ItemKind.RESOURCE_TEMPLATE, "file:///{x}")).isTrue();
     }
+
+    /** V26-5: what a caller can ever see of a kind; a capability goes when it is nothing. */
+    @Test
+    void v26_5AnyTellsWhetherTheCallerCanEverSeeAnItemOfAKind() {
+        assertThat(POLICY.visibility(READER, ItemKind.TOOL).any()).isTrue();
+        assertThat(POLICY.visibility(READER, ItemKind.PROMPT).any()).isTrue();
+        Subject nobody = caller("ide", "", "user");
+        assertThat(POLICY.visibility(nobody, ItemKind.TOOL).any()).as("every tool needs a scope, a role or an agent").isFalse();
+        assertThat(POLICY.visibility(nobody, ItemKind.PROMPT).any()).isFalse();
+        assertThat(POLICY.visibility(nobody, ItemKind.RESOURCE).any()).as("file:///ws/public/* needs nothing").isTrue();
+        assertThat(POLICY.visibility(caller("stranger", "todo:read", ""), ItemKind.TOOL).any())
+                .as("an agent outside agents.allow sees nothing").isFalse();
+        CompiledPolicy listDenied = policy("default: allow\nmethods:\n  tools/list: { deny: true }\n");
+        assertThat(listDenied.visibility(READER, ItemKind.TOOL).any()).isFalse();
+        assertThat(Policy.authenticatedOnly().visibility(READER, ItemKind.TOOL).any()).isTrue();
+    }
+
+    /** V26-34: equal visibilities mean the caller sees the same items; an edit elsewhere leaves them equal. */
+    @Test
+    void v26_34VisibilityChangesOnlyWithWhatTheCallerMaySee() {
+        String base = "default: deny\ntools:\n  read: { scopes: [r] }\n  write: { scopes: [w] }\n";
+        CompiledPolicy before = policy(base);
+        Subject reader = caller("r");
+        assertThat(policy(base + "prompts:\n  p: {}\n").visibility(reader, ItemKind.TOOL))
+                .isEqualTo(before.visibility(reader, ItemKind.TOOL));
+        assertThat(policy(base.replace("[w]", "[w2]")).visibility(reader, ItemKind.TOOL))
+                .as("a tool this caller could not see stays unseen").isEqualTo(before.visibility(reader, ItemKind.TOOL));
+        assertThat(policy(base.replace("[w]", "[r]")).visibility(reader, ItemKind.TOOL))
+                .isNotEqualTo(before.visibility(reader, ItemKind.TOOL));
+        assertThat(policy(base + "  \"x_*\": {}\n").visibility(reader, ItemKind.TOOL))
+                .isNotEqualTo(before.visibility(reader, ItemKind.TOOL));
+        assertThat(policy(base.replace("default: deny", "default: allow")).visibility(reader, ItemKind.TOOL))
+                .isNotEqualTo(before.visibility(reader, ItemKind.TOOL));
+    }
 }

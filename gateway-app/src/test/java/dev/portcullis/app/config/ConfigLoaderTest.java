@@ -57,6 +57,16 @@ class ConfigLoaderTest {
         assertThat(message).startsWith("gateway.yaml:10: routes[0].path: \"mcp\" (expected: starts with \"/\"");
     }
 
+    /** POLICY-07: how a batch with refused elements is handled is per route; partial by default. */
+    @Test
+    void policy07BatchesIsPartialByDefaultAndNamesFileLineFieldWhenWrong() {
+        assertThat(ConfigLoader.parse(VALID, "gateway.yaml").routes().get(0).partialBatches()).isTrue();
+        assertThat(ConfigLoader.parse(VALID + "    batches: reject-whole\n", "gateway.yaml").routes().get(0).partialBatches())
+                .isFalse();
+        String message = error(VALID + "    batches: sometimes\n");
+        assertThat(message).startsWith("gateway.yaml:14: routes[0].batches: \"sometimes\" (expected: partial");
+    }
+
     @Test
     void unknownKeyIsAnError() {
         String message = error(VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    upstrem: x"));
