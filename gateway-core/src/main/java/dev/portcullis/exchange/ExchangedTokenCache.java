@@ -93,6 +93,13 @@ public final class ExchangedTokenCache {
      */
     public Mono<IssuedToken> get(Key key, Instant notAfter, Supplier<Mono<IssuedToken>> fetch) {
         return Mono.defer(() -> {
+            // The common case, a token already in the cache, is answered without a future's callback.
+            CompletableFuture<Outcome> present = cache.getIfPresent(key);
+            if (present != null && present.isDone() && !present.isCompletedExceptionally()) {
+                Outcome outcome = present.join();
+                count(outcome.failure() != null ? "negative_hit" : "hit");
+                return outcome.failure() != null ? Mono.error(outcome.failure()) : Mono.just(outcome.token());
+            }
             boolean[] fetched = {false};
             return Mono.fromFuture(() -> cache.get(key, (k, executor) -> {
                         fetched[0] = true;
@@ -107,9 +114,8 @@ public final class ExchangedTokenCache {
         });
     }
 
-    private io.micrometer.core.instrument.MeterRegistry metrics;
-    private String route = "";
-    private String mode = "";
+    /** Counters by outcome, registered once in {@link #countInto}; none until then. */
+    private java.util.Map<String, io.micrometer.core.instrument.Counter> counters = java.util.Map.of();
 
     /**
      * Counts lookups into {@code portcullis_exchange_cache_total{route,mode,outcome}}: {@code hit},
@@ -117,16 +123,19 @@ public final class ExchangedTokenCache {
      * (a recent failure answered from memory).
      */
     void countInto(io.micrometer.core.instrument.MeterRegistry metrics, String route, String mode) {
-        this.metrics = metrics;
-        this.route = route;
-        this.mode = mode;
+        java.util.Map<String, io.micrometer.core.instrument.Counter> byOutcome = new java.util.HashMap<>();
+        for (String outcome : java.util.List.of("hit", "miss", "failure", "negative_hit")) {
+            byOutcome.put(outcome, io.micrometer.core.instrument.Counter.builder("portcullis.exchange.cache")
+                    .description("Upstream token cache lookups by outcome").tag("route", route).tag("mode", mode)
+                    .tag("outcome", outcome).register(metrics));
+        }
+        this.counters = java.util.Map.copyOf(byOutcome);
     }
 
     private void count(String outcome) {
-        if (metrics != null) {
-            io.micrometer.core.instrument.Counter.builder("portcullis.exchange.cache")
-                    .description("Upstream token cache lookups by outcome").tag("route", route).tag("mode", mode)
-                    .tag("outcome", outcome).register(metrics).increment();
+        io.micrometer.core.instrument.Counter counter = counters.get(outcome);
+        if (counter != null) {
+            counter.increment();
         }
     }
 
