@@ -39,7 +39,8 @@ def prepare_tokens(s):
         with open(meta_path) as f:
             meta = json.load(f)
         if (meta["issuer"] == ISSUER and meta["audience"] == RESOURCE and meta["tokens"] >= needed
-                and meta["expires_at"] - time.time() > 3 * 3600):
+                and meta["expires_at"] - time.time() > 3 * 3600
+                and all(os.path.exists(os.path.join(cache, f)) for f in VALIDATION_FILES)):
             log(f"tokens: reusing {meta['tokens']} cached tokens ({needed} needed)")
             if not os.path.exists(os.path.join(cache, "stub-tls.crt")):
                 make_tls_certificate(cache)
@@ -133,29 +134,83 @@ def _os_name():
     return platform.system()
 
 
-def check_targets(s, targets, keys_dir, fresh):
-    """One request through each started target; a target that does not answer 200 is skipped."""
+# The validation gate: what every authenticating target must refuse before it is measured. Each case:
+# (name, token file in the keys directory, whether only targets that check scopes are asked).
+VALIDATION_CASES = [
+    ("bad signature", "token-bad-signature.txt", False),
+    ("expired", "token-expired.txt", False),
+    ("wrong audience", "token-wrong-audience.txt", False),
+    ("missing scope", "token-no-scope.txt", True),
+]
+VALIDATION_FILES = [case[1] for case in VALIDATION_CASES]
+
+
+def _accepted(t, status, text):
+    """The request went through: 200 with the stub's result (a JSON-RPC result, or its SSE event)."""
+    expected = "event: message" if t.name == "portcullis-sse" else '"result"'
+    return status == 200 and expected in text
+
+
+def _refused(status, text):
+    """A proper refusal: 401/403 (or another 4xx), or a JSON-RPC error instead of the result (how a
+    policy can deny a tools/call: HTTP 200 with an error object)."""
+    if 400 <= status < 500:
+        return True
+    return status == 200 and '"error"' in text and '"result"' not in text
+
+
+def validate_targets(s, targets, keys_dir, fresh):
+    """Before anything is measured: every authenticating target must refuse a token with a bad
+    signature, an expired token, a token for another audience, and (where the target checks scopes:
+    the policy mode) a token without the called tool's scope; and every target must answer one valid
+    request with the stub's result. A target that fails is not measured: the report says
+    "failed validation: <which>" instead of its figures."""
     with open(s.body_file, "rb") as f:
         body = f.read()
-    with open(os.path.join(keys_dir, "token-rs256.txt")) as f:
-        token = f.read().strip()
+
+    def token(filename):
+        with open(os.path.join(keys_dir, filename)) as f:
+            return f.read().strip()
+
     for t in targets:
         if t.skipped:
             continue
-        use = token
+        failures = []
+        for case, filename, scope_only in VALIDATION_CASES:
+            if not t.authenticates:
+                t.validation[case] = "n/a (no authentication)"
+                continue
+            if scope_only and not t.checks_scope:
+                t.validation[case] = "n/a (no scope check)"
+                continue
+            status, text = smoke_request(t.url, body, token(filename))
+            if _refused(status, text):
+                t.validation[case] = f"refused ({status}{' JSON-RPC error' if status == 200 else ''})"
+            else:
+                what = "ACCEPTED" if _accepted(t, status, text) else "not refused"
+                t.validation[case] = f"{what} ({status}: {text[:80]!r})"
+                failures.append(case)
+        # The valid request last: a target that refuses everything must not pass.
+        use = token("token-rs256.txt")
         if t.tokens == "rotate":
             with open(fresh.slice_file(1, f"{t.name}-check")) as f:
                 use = f.read().strip()
         status, text = smoke_request(t.url, body, use)
-        expected = "event: message" if t.name == "portcullis-sse" else '"result"'
-        if status != 200 or expected not in text:
-            t.skipped = f"check request answered {status}: {text[:160]!r}"
-        log(f"check {t.name}: {status} {'ok' if not t.skipped else t.skipped}")
+        if _accepted(t, status, text):
+            t.validation["valid"] = f"accepted ({status})"
+        else:
+            t.validation["valid"] = f"not accepted ({status}: {text[:80]!r})"
+            failures.append("valid request refused")
+        if failures:
+            t.failed_validation = ", ".join(failures)
+        log(f"validate {t.name}: " + ("ok" if not failures else "FAILED: " + t.failed_validation)
+            + (f" [misconfigured on purpose: {t.misconfigured}]" if t.misconfigured else "") + "; "
+            + "; ".join(f"{k}: {v}" for k, v in t.validation.items()))
 
 
 def measure_round(s, round_no, targets, keys_dir, fresh, raw_dir):
     single = os.path.join(keys_dir, "token-rs256.txt")
-    live = [t for t in targets if not t.skipped]
+    live = [t for t in targets if not t.skipped and not t.failed_validation]
     shift = round_no % len(live) if live else 0
     results = {}
     for t in live[shift:] + live[:shift]:  # a different order each round: no target always goes first
@@ -281,7 +336,12 @@ def main():
         for t in targets:
             launcher.start(t)
             log(f"target {t.name}: " + (f"skipped: {t.skipped}" if t.skipped else f"127.0.0.1:{t.port} pid {t.pid}"))
-        check_targets(s, targets, keys_dir, fresh)
+        validate_targets(s, targets, keys_dir, fresh)
+        if s.validate_only:
+            print("\n".join(report.validation_markdown(
+                [{"name": t.name, "validation": t.validation, "failed_validation": t.failed_validation,
+                  "misconfigured": t.misconfigured} for t in targets])))
+            return
 
         rounds = []
         for r in range(s.rounds):
@@ -298,8 +358,9 @@ def main():
             "command": settings_module.command_line(s),
             "machine": machine,
             "settings": {k: v for k, v in vars(s).items() if k not in ("bench_dir", "repo_dir", "results_dir")},
-            "targets": [{"name": t.name, "description": t.description, "skipped": t.skipped, "tokens": t.tokens}
-                        for t in targets],
+            "targets": [{"name": t.name, "description": t.description, "skipped": t.skipped, "tokens": t.tokens,
+                         "validation": t.validation, "failed_validation": t.failed_validation,
+                         "misconfigured": t.misconfigured} for t in targets],
             "rounds": rounds,
             "idle_sse": idle_sse,
             "jmh": jmh,

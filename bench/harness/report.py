@@ -128,11 +128,15 @@ def markdown(results):
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     shown = [(t, summary[t["name"]]) for t in results["targets"] if t["name"] in summary]
+    failed = [t for t in results["targets"] if t.get("failed_validation")]
     for t, row in shown:
         lines.append(
             f"| {t['name']} | {_n(row['rps'])} | {_x(row['rps_vs_nginx'])} | {_x(row['rps_vs_apache'])} "
             f"| {_n(row['cpu_us_per_req'], 1)} | {_x(row['cpu_vs_nginx'])} | {_x(row['cpu_vs_apache'])} "
             f"| {_n(row['rss_mib'])} | {row['errors']} |")
+    for t in failed:
+        lines.append(f"| {t['name']} | **failed validation: {escape(t['failed_validation'])}** "
+                     "| – | – | – | – | – | – | – |")
     lines += [
         "",
         f"Latency at {st['rate']:,} req/s (open loop), in µs; +pXX is the target's pXX minus the stub's in the same round:",
@@ -150,6 +154,8 @@ def markdown(results):
         lines.append(
             f"| {t['name']}{mark} | {_n(row['p50'])} | {_n(row['p99'])} | {_n(row['p999'])} "
             f"| {_n(row['added_p50'])} | {_n(row['added_p99'])} | {_n(row['added_p999'])} |")
+    for t in failed:
+        lines.append(f"| {t['name']} | **failed validation: {escape(t['failed_validation'])}** | – | – | – | – | – |")
     if saturated:
         lines += ["", f"† its maximum throughput here is below 1.1 × {st['rate']:,} req/s: at this rate it is "
                       "saturated and its latency is mostly queueing (lower RATE to compare it unsaturated)."]
@@ -167,6 +173,7 @@ def markdown(results):
         "to the stub.",
         "",
     ]
+    lines += validation_markdown(results["targets"])
     lines += ["| Target | what it is |", "|---|---|"]
     for t in results["targets"]:
         what = t["description"]
@@ -227,6 +234,31 @@ def markdown(results):
             lines.append(f"| {name[-2]}.{name[-1]} | {_number(score['score']):.3f} | {_n(_number(score.get('scoreError')), 3)} |")
         lines.append("")
     return "\n".join(lines)
+
+
+VALIDATION_COLUMNS = ["valid", "bad signature", "expired", "wrong audience", "missing scope"]
+
+
+def validation_markdown(targets):
+    """The validation gate's table: what each target answered to the bad tokens and the valid one."""
+    checked = [t for t in targets if t.get("validation")]
+    if not checked:
+        return []
+    lines = ["Validation before measuring (bench.py `validate_targets`): every authenticating target must refuse a "
+             "token with a bad signature, an expired token and a token for another audience, and where it checks "
+             "scopes (the policy mode) a token without the called tool's scope; every target must pass one valid "
+             "request. n/a: the target does not check that (no authentication, or no scope check), not a pass.", "",
+             "| Target | " + " | ".join(VALIDATION_COLUMNS) + " | measured |", "|---|" + "---|" * (len(VALIDATION_COLUMNS) + 1)]
+    for t in checked:
+        cells = []
+        for c in VALIDATION_COLUMNS:
+            value = t["validation"].get(c, "–")
+            cells.append("n/a" if value.startswith("n/a") else escape(value.split(": ", 1)[0].rstrip(")") + ")"
+                                                                       if ": " in value else value))
+        verdict = f"**no: failed validation: {escape(t['failed_validation'])}**" if t.get("failed_validation") else "yes"
+        name = t["name"] + (f" (misconfigured on purpose: {escape(t['misconfigured'])})" if t.get("misconfigured") else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {verdict} |")
+    return lines + [""]
 
 
 # --- SVG -----------------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class Settings:
     proxy_cpus: str
     gateway_java_opts: str
     client_java_opts: str
+    misconfigure: list         # targets started with a deliberately broken config (proves the validation gate)
+    validate_only: bool        # stop after the validation gate
 
     @property
     def gateway_jar(self):
@@ -98,6 +100,10 @@ def from_environment(bench_dir):
     unknown = [t for t in chosen if t not in all_targets]
     if unknown:
         raise SystemExit(f"unknown TARGETS {unknown}; known: {', '.join(all_targets)}")
+    from targets import MISCONFIGURABLE
+    broken = [t.strip() for t in _env("MISCONFIGURE", "").split(",") if t.strip()]
+    if any(t not in MISCONFIGURABLE for t in broken):
+        raise SystemExit(f"MISCONFIGURE takes {', '.join(MISCONFIGURABLE)}; got {broken}")
     cpus = os.cpu_count() or 1
     knobs = {field: type(default)(_env(name, default)) for name, (field, default) in KNOBS.items()}
     return Settings(
@@ -106,6 +112,8 @@ def from_environment(bench_dir):
         results_dir=os.path.abspath(_env("RESULTS_DIR", os.path.join(bench_dir, "results", stamp))),
         targets=chosen,
         jmh=_env("JMH", "1") == "1",
+        misconfigure=broken,
+        validate_only=_env("VALIDATE_ONLY", "0") == "1",
         loadgen_cpus=_env("LOADGEN_CPUS", "0" if cpus > 1 else ""),
         proxy_cpus=_env("PROXY_CPUS", str(cpus - 1) if cpus > 1 else ""),
         **knobs,
@@ -121,4 +129,6 @@ def command_line(s):
         changed.append("TARGETS=" + ",".join(s.targets))
     if not s.jmh:
         changed.append("JMH=0")
+    if s.misconfigure:
+        changed.append("MISCONFIGURE=" + ",".join(s.misconfigure))
     return " ".join(changed + ["bench/run.sh"])
