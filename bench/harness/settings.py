@@ -30,6 +30,8 @@ class Settings:
     sse_streams: int
     sse_hold: int
     sse_open_timeout: int
+    cold_starts: int           # gateway starts measured from spawn to /readyz (median reported)
+    cold_start_timeout: int    # seconds one start may take
     jmh: bool
     jmh_args: str
     loadgen_cpus: str
@@ -85,6 +87,8 @@ KNOBS = {
     "SSE_STREAMS": ("sse_streams", 10000),
     "SSE_HOLD": ("sse_hold", 15),
     "SSE_OPEN_TIMEOUT": ("sse_open_timeout", 60),
+    "COLD_STARTS": ("cold_starts", 5),
+    "COLD_START_TIMEOUT": ("cold_start_timeout", 30),
     "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
     "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g"),
     "CLIENT_JAVA_OPTS": ("client_java_opts", "-Xmx512m -XX:+UseSerialGC"),

@@ -206,8 +206,8 @@ class Launcher:
         wait_for_port(target.port, 15, entry.process)
         target.pid = entry.pid
 
-    def start_portcullis(self, name, template, upstream_path, cpus):
-        """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""
+    def portcullis_config(self, name, template, upstream_path):
+        """A rendered gateway config on two free ports: (config path, port, admin port, environment)."""
         prefix = self._prefix(name)
         port, admin = free_port(), free_port()
         values = {"PREFIX": prefix, "PORT": port, "ADMIN_PORT": admin, "UPSTREAM_PORT": self.upstream_port,
@@ -223,8 +223,16 @@ class Launcher:
             with open(policy, "w") as f:
                 f.write(text.replace("    scopes: [tickets:read]\n    arguments:", "    scopes: [mcp:tools]\n    arguments:", 1))
         self._keep_config(conf, f"{name}.yaml")
-        env = dict(os.environ, BENCH_CLIENT_SECRET=CLIENT_SECRET)
-        java = ["java", *self.s.gateway_java_opts.split(), "-jar", self.s.gateway_jar]
+        return conf, port, admin, dict(os.environ, BENCH_CLIENT_SECRET=CLIENT_SECRET)
+
+    def gateway_command(self, extra_java_opts=()):
+        return ["java", *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", self.s.gateway_jar]
+
+    def start_portcullis(self, name, template, upstream_path, cpus):
+        """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""
+        conf, port, admin, env = self.portcullis_config(name, template, upstream_path)
+        prefix = os.path.dirname(conf)
+        java = self.gateway_command()
         check = subprocess.run([*java, "check", "--config", conf], capture_output=True, text=True, env=env)
         if check.returncode != 0:
             raise Refused(_first_error(check.stderr + check.stdout).replace(prefix + "/", ""))

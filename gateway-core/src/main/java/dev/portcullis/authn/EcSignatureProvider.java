@@ -23,15 +23,21 @@ import org.slf4j.LoggerFactory;
  * Linux x86-64 in its jar; anywhere else (another OS or architecture, musl, no writable temporary
  * directory to extract it to) it does not load, and the gateway falls back to the JDK provider. The
  * choice is made once, logged once at INFO, and never fails startup.
+ *
+ * <p>When: the first EC verifier asks for it ({@link #apply}), and the choice is then made on a daemon
+ * thread: loading a native library and its self-tests are blocking work (never for an event loop),
+ * and they cost ~0.3-0.6 s of a cold start on a small machine, which a gateway whose issuers sign
+ * with RSA need not pay at all. Until the choice is made, EC verifiers use the JDK's provider.
  */
 public final class EcSignatureProvider {
     private static final Logger log = LoggerFactory.getLogger(EcSignatureProvider.class);
     private static volatile Provider chosen;
     private static volatile boolean resolved;
+    private static final java.util.concurrent.atomic.AtomicBoolean started = new java.util.concurrent.atomic.AtomicBoolean();
 
     private EcSignatureProvider() {}
 
-    /** The provider for EC signature checks, or {@code null} for the JDK's default. */
+    /** The provider for EC signature checks, or {@code null} for the JDK's default; chooses it if need be (blocking). */
     public static Provider get() {
         if (!resolved) {
             synchronized (EcSignatureProvider.class) {
@@ -44,15 +50,32 @@ public final class EcSignatureProvider {
         return chosen;
     }
 
-    /** Points an EC verifier at the chosen provider; any other verifier is returned as it is. */
+    /**
+     * Points an EC verifier at the chosen provider; any other verifier is returned as it is. Never
+     * blocks: before the choice is made (the first call starts it in the background), the verifier
+     * keeps the JDK's provider.
+     */
     public static JWSVerifier apply(JWSVerifier verifier) {
         if (verifier instanceof ECDSAVerifier) {
-            Provider provider = get();
+            if (!resolved) {
+                chooseInBackground();
+                return verifier;
+            }
+            Provider provider = chosen;
             if (provider != null) {
                 verifier.getJCAContext().setProvider(provider);
             }
         }
         return verifier;
+    }
+
+    /** Starts the choice on a daemon thread, once. */
+    static void chooseInBackground() {
+        if (!resolved && started.compareAndSet(false, true)) {
+            Thread chooser = new Thread(EcSignatureProvider::get, "portcullis-ec-provider");
+            chooser.setDaemon(true);
+            chooser.start();
+        }
     }
 
     /**

@@ -71,10 +71,13 @@ class EcSignatureProviderTest {
 
     @Test
     void onlyEcVerifiersGetTheProvider() throws Exception {
+        EcSignatureProvider.get(); // the choice made (apply() alone would start it in the background)
         JWSVerifier rsa = new RSASSAVerifier(new RSAKeyGenerator(2048).generate().toRSAPublicKey());
         assertThat(EcSignatureProvider.apply(rsa).getJCAContext().getProvider()).isNull();
         JWSVerifier ec = EcSignatureProvider.apply(new ECDSAVerifier(KEY.toECPublicKey()));
         assertThat(ec.getJCAContext().getProvider()).isSameAs(EcSignatureProvider.get());
+        assertThat(signed().verify((ECDSAVerifier) ec)).isTrue();
+        assertThat(tampered().verify((ECDSAVerifier) ec)).isFalse();
     }
 
     private static ECDSAVerifier verifier(Provider provider) throws Exception {
