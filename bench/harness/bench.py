@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import report
@@ -260,25 +261,69 @@ def idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available):
         note = (f"{s.sse_streams:,} requested, capped at {streams:,}: the open-file limit here is {limit:,} "
                 f"and cannot be raised (the gateway needs two descriptors per stream)")
         log("idle SSE: " + note)
-    log(f"idle SSE: {streams} streams through a fresh gateway, held {s.sse_hold}s")
+    log(f"idle SSE: {streams} streams through a fresh gateway, held {s.sse_hold}s"
+        + (f", sampled every {s.sse_sample_every}s" if s.sse_hold > s.sse_sample_every > 0 else ""))
     port, _, pid = launcher.start_portcullis("portcullis-sse-idle", "portcullis-auth.yaml", "/mcp-idle", s.proxy_cpus)
     time.sleep(2)
     before = {"rss_mib": round(rss_kib(pid) / 1024, 1), "heap_mib_after_gc": jvm_heap(pid)}
 
+    def sample(since):
+        return {"t_s": round(time.monotonic() - since), "rss_mib": round(rss_kib(pid) / 1024, 1),
+                "heap_mib_after_gc": jvm_heap(pid)}
+
+    samples, stop_sampling = [], threading.Event()
+
+    def sample_while_held(since):
+        # The soak: RSS and heap after a full GC every SSE_SAMPLE_EVERY seconds (counted from all streams
+        # open, as the hold is), and once more just before the hold ends.
+        due = list(range(s.sse_sample_every, s.sse_hold - 1, s.sse_sample_every))
+        if not due or due[-1] < s.sse_hold - 5:
+            due.append(s.sse_hold - 2)
+        for at in due:
+            if stop_sampling.wait(max(0.0, since + at - time.monotonic())):
+                return
+            samples.append(sample(since))
+            log(f"idle SSE: at {samples[-1]['t_s']}s: RSS {samples[-1]['rss_mib']} MiB, "
+                f"heap after GC {samples[-1]['heap_mib_after_gc']} MiB")
+
     def at_steady_state(report_open):
+        since = time.monotonic()
         time.sleep(3)
-        return {"rss_mib": round(rss_kib(pid) / 1024, 1), "heap_mib_after_gc": jvm_heap(pid)}
+        samples.append(sample(since))
+        if s.sse_hold > s.sse_sample_every > 0:
+            threading.Thread(target=sample_while_held, args=(since,), daemon=True).start()
+        return samples[0]
 
     token = os.path.join(keys_dir, "token-rs256.txt")
-    reports = run_sse_hold(s, f"http://127.0.0.1:{port}/mcp", token, streams, s.sse_hold, at_steady_state,
-                           os.path.join(raw_dir, "sse-idle-client.txt"))
+    try:
+        reports = run_sse_hold(s, f"http://127.0.0.1:{port}/mcp", token, streams, s.sse_hold, at_steady_state,
+                               os.path.join(raw_dir, "sse-idle-client.txt"))
+    finally:
+        stop_sampling.set()
     result = {"streams": streams, "requested": s.sse_streams, "note": note, "hold_s": s.sse_hold, "before": before,
-              "open": reports.get("open"), "with_streams": reports.get("sampled"), "done": reports.get("done")}
+              "open": reports.get("open"), "with_streams": reports.get("sampled"), "done": reports.get("done"),
+              "samples": samples, "sample_every_s": s.sse_sample_every, "growth": _growth(samples)}
     gateway_log = os.path.join(launcher.work, "portcullis-sse-idle", "gateway.log")
     result["gateway_errors"] = _error_lines(gateway_log, 5)
     with open(os.path.join(raw_dir, "sse-idle.json"), "w") as f:
         json.dump(result, f, indent=2)
     return result
+
+
+def _growth(samples):
+    """RSS and heap-after-GC change from the first sample (streams just open) to the last."""
+    if len(samples) < 2:
+        return None
+    first, last = samples[0], samples[-1]
+    minutes = (last["t_s"] - first["t_s"]) / 60 or None
+    growth = {"over_s": last["t_s"] - first["t_s"], "rss_mib": round(last["rss_mib"] - first["rss_mib"], 1)}
+    if first["heap_mib_after_gc"] is not None and last["heap_mib_after_gc"] is not None:
+        growth["heap_mib_after_gc"] = round(last["heap_mib_after_gc"] - first["heap_mib_after_gc"], 1)
+    if minutes:
+        growth["rss_mib_per_min"] = round(growth["rss_mib"] / minutes, 2)
+        if "heap_mib_after_gc" in growth:
+            growth["heap_mib_after_gc_per_min"] = round(growth["heap_mib_after_gc"] / minutes, 2)
+    return growth
 
 
 def _error_lines(path, limit):
@@ -288,6 +333,21 @@ def _error_lines(path, limit):
     except OSError:
         return []
     return [line[:300] for line in lines[:limit]]
+
+
+def run_cold_start(s, launcher, processes, keys_dir, raw_dir):
+    """COLD_STARTS fresh gateways, each timed from spawn to /readyz 200 and to the first proxied 200."""
+    if s.cold_starts <= 0:
+        return {"skipped": "COLD_STARTS=0"}
+    import coldstart
+    log(f"cold start: {s.cold_starts} gateway starts (spawn → /readyz 200 → first proxied 200)")
+    try:
+        result = coldstart.measure(s, launcher, processes, keys_dir, log=log)
+    except Exception as e:  # recorded, not fatal
+        return {"skipped": f"cold start failed: {e}"}
+    with open(os.path.join(raw_dir, "cold-start.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result
 
 
 def run_jmh(s, raw_dir):
@@ -348,6 +408,7 @@ def main():
             rounds.append(measure_round(s, r, targets, keys_dir, fresh, raw_dir))
 
         idle_sse = idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available)
+        cold_start = run_cold_start(s, launcher, processes, keys_dir, raw_dir)
         for entry in list(processes.started):  # free the proxy CPU before JMH
             processes.stop(entry)
         jmh = run_jmh(s, raw_dir)
@@ -363,6 +424,7 @@ def main():
                          "misconfigured": t.misconfigured} for t in targets],
             "rounds": rounds,
             "idle_sse": idle_sse,
+            "cold_start": cold_start,
             "jmh": jmh,
         }
         results["summary"] = report.summarise(results)

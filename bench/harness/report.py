@@ -221,6 +221,9 @@ def markdown(results):
                if sse.get("gateway_errors") else ""),
             "",
         ]
+        lines += soak_markdown(sse)
+
+    lines += cold_start_markdown(results.get("cold_start") or {})
 
     jmh = results.get("jmh") or {}
     if "skipped" in jmh:
@@ -234,6 +237,45 @@ def markdown(results):
             lines.append(f"| {name[-2]}.{name[-1]} | {_number(score['score']):.3f} | {_n(_number(score.get('scoreError')), 3)} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def soak_markdown(sse):
+    """The samples taken while the streams were held (SSE_HOLD > SSE_SAMPLE_EVERY), and the growth."""
+    samples, growth = sse.get("samples") or [], sse.get("growth")
+    if len(samples) < 2 or not growth:
+        return []
+    lines = [f"Idle SSE soak: the streams held {sse['hold_s']} s, sampled every "
+             f"{sse.get('sample_every_s', 30)} s and just before the end (t: seconds since all streams were open):", "",
+             "| t | RSS | heap after GC |", "|--:|--:|--:|"]
+    for x in samples:
+        lines.append(f"| {x['t_s']} s | {_n(x['rss_mib'], 1)} MiB | {_n(x['heap_mib_after_gc'], 1)} MiB |")
+    lines += ["", f"Growth over {growth['over_s']} s: RSS {growth['rss_mib']:+.1f} MiB "
+                  f"({growth.get('rss_mib_per_min', 0):+.2f} MiB/min), heap after GC "
+                  f"{_n(growth.get('heap_mib_after_gc'), 1)} MiB ({growth.get('heap_mib_after_gc_per_min', 0):+.2f} MiB/min).", ""]
+    return lines
+
+
+COLD_START_TARGET_S = 1.5
+
+
+def cold_start_markdown(cold):
+    if not cold:
+        return []
+    if "skipped" in cold:
+        return [f"Cold start: skipped ({cold['skipped']}).", ""]
+    d = cold["default"]
+    over = d["median_ready_s"] is not None and d["median_ready_s"] > COLD_START_TARGET_S
+    marks = d.get("median_milestones_s") or {}
+    phases = ", ".join(f"{name} {_n(v, 2)} s" for name, v in marks.items() if v is not None)
+    lines = [f"Cold start to ready ({d['starts']} starts of `java {d['java_opts']} -jar portcullis.jar run`, "
+             f"{cold.get('java', 'default JDK')}, pinned to CPU {cold.get('pinned_cpus')}; medians, from spawn):", "",
+             "| JVM options | /readyz 200 | first proxied 200 | each start (/readyz) |", "|---|--:|--:|---|"]
+    for row in [d] + list(cold.get("variants") or []):
+        lines.append(f"| {row['label']}: `{row['java_opts']}` | {_n(row['median_ready_s'], 2)} s "
+                     f"| {_n(row['median_first_proxied_s'], 2)} s | {', '.join(_n(v, 2) for v in row['ready_s'])} |")
+    lines += ["", f"Target: ≤ {COLD_START_TARGET_S} s to /readyz" + (" — **above it**" if over else " — met") + ". "
+              + (f"Log milestones (median, from spawn): {phases}." if phases else ""), ""]
+    return lines
 
 
 VALIDATION_COLUMNS = ["valid", "bad signature", "expired", "wrong audience", "missing scope"]

@@ -30,6 +30,7 @@ class Settings:
     sse_streams: int
     sse_hold: int
     sse_open_timeout: int
+    sse_sample_every: int      # while the streams are held: RSS and heap after GC every this many seconds
     cold_starts: int           # gateway starts measured from spawn to /readyz (median reported)
     cold_start_timeout: int    # seconds one start may take
     jmh: bool
@@ -87,6 +88,7 @@ KNOBS = {
     "SSE_STREAMS": ("sse_streams", 10000),
     "SSE_HOLD": ("sse_hold", 15),
     "SSE_OPEN_TIMEOUT": ("sse_open_timeout", 60),
+    "SSE_SAMPLE_EVERY": ("sse_sample_every", 30),
     "COLD_STARTS": ("cold_starts", 5),
     "COLD_START_TIMEOUT": ("cold_start_timeout", 30),
     "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
