@@ -7,6 +7,10 @@ every gateway target (PROXY_CPUS), with GATEWAY_JAVA_OPTS. The clock starts just
 spawned; /readyz is polled every 10 ms, then the bench's tools/call is sent until it answers 200. Every
 start is bounded (COLD_START_TIMEOUT seconds) and its process stopped by PID before the next.
 
+The JVM's CPU time (utime + stime of the process, all threads) when /readyz first answers is recorded
+too: on a machine shared with other work, a pinned JVM waits for its CPU and the wall time grows, while
+the CPU time it needed does not.
+
 The breakdown comes from the gateway's own log (logback timestamps, millisecond resolution, against the
 wall clock at spawn): JVM start and config load up to the first log line, the JWKS fetch, the EC
 provider choice, the listeners bound. `--variants` also compares JVM options (class-data sharing off,
@@ -25,7 +29,7 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 
-from processes import pinned
+from processes import cpu_seconds, pinned
 from targets import smoke_request
 
 # Log lines that mark the phases of a start (gateway log, INFO).
@@ -73,11 +77,12 @@ def one_start(s, launcher, processes, label, index, body, token, extra_java_opts
     argv = [*launcher.gateway_command(extra_java_opts), "run", "--config", conf]
     spawned_wall, began = time.time(), time.monotonic()
     entry = processes.start(name, argv, log_path, s.proxy_cpus, env=env)
-    ready = first = None
+    ready = first = ready_cpu = None
     try:
         while time.monotonic() - began < timeout and entry.process.poll() is None:
             if _ready(admin):
                 ready = time.monotonic() - began
+                ready_cpu = cpu_seconds(entry.pid)
                 break
             time.sleep(0.01)
         while ready is not None and time.monotonic() - began < timeout:
@@ -89,6 +94,7 @@ def one_start(s, launcher, processes, label, index, body, token, extra_java_opts
     finally:
         processes.stop(entry)
     return {"ready_s": None if ready is None else round(ready, 3),
+            "ready_cpu_s": None if ready_cpu is None else round(ready_cpu, 3),
             "first_proxied_s": None if first is None else round(first, 3),
             "milestones": _milestones(log_path, spawned_wall), "log": log_path}
 
@@ -107,11 +113,13 @@ def series(s, launcher, processes, label, starts, body, token, extra_java_opts=(
         "label": label, "java_opts": " ".join([*s.gateway_java_opts.split(), *extra_java_opts]), "starts": starts,
         "ready_s": [r["ready_s"] for r in runs], "first_proxied_s": [r["first_proxied_s"] for r in runs],
         "median_ready_s": _median([r["ready_s"] for r in runs]),
+        "ready_cpu_s": [r["ready_cpu_s"] for r in runs],
+        "median_ready_cpu_s": _median([r["ready_cpu_s"] for r in runs]),
         "median_first_proxied_s": _median([r["first_proxied_s"] for r in runs]),
         "median_milestones_s": {name: _median([r["milestones"].get(name) for r in runs]) for name, _ in MILESTONES},
     }
-    log(f"cold start [{label}]: /readyz 200 after {result['median_ready_s']} s, first proxied 200 after "
-        f"{result['median_first_proxied_s']} s (median of {starts}; all: {result['ready_s']})")
+    log(f"cold start [{label}]: /readyz 200 after {result['median_ready_s']} s ({result['median_ready_cpu_s']} s of CPU), "
+        f"first proxied 200 after {result['median_first_proxied_s']} s (median of {starts}; all: {result['ready_s']})")
     return result
 
 
