@@ -323,6 +323,10 @@ def _growth(samples):
         growth["rss_mib_per_min"] = round(growth["rss_mib"] / minutes, 2)
         if "heap_mib_after_gc" in growth:
             growth["heap_mib_after_gc_per_min"] = round(growth["heap_mib_after_gc"] / minutes, 2)
+    if len(samples) >= 3:
+        # The first interval includes the heap's young generation being touched for the first time (RSS
+        # grows once, up to -Xms); a leak keeps growing after it.
+        growth["after_first_interval"] = _growth(samples[1:])
     return growth
 
 

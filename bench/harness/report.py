@@ -251,7 +251,11 @@ def soak_markdown(sse):
         lines.append(f"| {x['t_s']} s | {_n(x['rss_mib'], 1)} MiB | {_n(x['heap_mib_after_gc'], 1)} MiB |")
     lines += ["", f"Growth over {growth['over_s']} s: RSS {growth['rss_mib']:+.1f} MiB "
                   f"({growth.get('rss_mib_per_min', 0):+.2f} MiB/min), heap after GC "
-                  f"{_n(growth.get('heap_mib_after_gc'), 1)} MiB ({growth.get('heap_mib_after_gc_per_min', 0):+.2f} MiB/min).", ""]
+                  f"{_n(growth.get('heap_mib_after_gc'), 1)} MiB ({growth.get('heap_mib_after_gc_per_min', 0):+.2f} MiB/min)"
+              + (f"; after the first sample interval (over {later['over_s']} s): RSS {later['rss_mib']:+.1f} MiB, heap after GC "
+                 f"{_n(later.get('heap_mib_after_gc'), 1)} MiB" if (later := growth.get("after_first_interval")) else "")
+              + ". RSS growth that stops after the first interval is the heap's pages being touched for the first "
+              "time; growth of the heap after GC, or of RSS that goes on, is what a leak looks like.", ""]
     return lines
 
 
