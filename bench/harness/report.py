@@ -173,6 +173,10 @@ def markdown(results):
         "to the stub.",
         "",
     ]
+    if not results["rounds"]:
+        # ROUNDS=0 (e.g. only the idle-SSE benchmark or the cold start): no throughput or latency tables.
+        start = next(i for i, line in enumerate(lines) if line.startswith("| Target | req/s"))
+        lines = lines[:start] + ["No rounds (ROUNDS=0): nothing was measured under load.", ""]
     lines += validation_markdown(results["targets"])
     lines += ["| Target | what it is |", "|---|---|"]
     for t in results["targets"]:
