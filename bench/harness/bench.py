@@ -271,7 +271,7 @@ def idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available):
         return {"t_s": round(time.monotonic() - since), "rss_mib": round(rss_kib(pid) / 1024, 1),
                 "heap_mib_after_gc": jvm_heap(pid)}
 
-    samples, stop_sampling = [], threading.Event()
+    samples, stop_sampling, sampler = [], threading.Event(), []
 
     def sample_while_held(since):
         # The soak: RSS and heap after a full GC every SSE_SAMPLE_EVERY seconds (counted from all streams
@@ -291,7 +291,8 @@ def idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available):
         time.sleep(3)
         samples.append(sample(since))
         if s.sse_hold > s.sse_sample_every > 0:
-            threading.Thread(target=sample_while_held, args=(since,), daemon=True).start()
+            sampler.append(threading.Thread(target=sample_while_held, args=(since,), daemon=True))
+            sampler[0].start()
         return samples[0]
 
     token = os.path.join(keys_dir, "token-rs256.txt")
@@ -300,6 +301,8 @@ def idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available):
                                os.path.join(raw_dir, "sse-idle-client.txt"))
     finally:
         stop_sampling.set()
+        for thread in sampler:
+            thread.join(timeout=150)  # a sample in progress (jcmd GC.run, GC.heap_info) finishes first
     result = {"streams": streams, "requested": s.sse_streams, "note": note, "hold_s": s.sse_hold, "before": before,
               "open": reports.get("open"), "with_streams": reports.get("sampled"), "done": reports.get("done"),
               "samples": samples, "sample_every_s": s.sse_sample_every, "growth": _growth(samples)}
