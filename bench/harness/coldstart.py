@@ -69,7 +69,7 @@ def _milestones(log_path, spawned_wall):
     return found
 
 
-def one_start(s, launcher, processes, label, index, body, token, extra_java_opts=(), timeout=30.0):
+def one_start(s, launcher, processes, label, index, body, token, extra_java_opts=(), timeout=30.0, stop_grace=10.0):
     """One cold start; returns {"ready_s", "first_proxied_s", "milestones"} (None where not reached)."""
     name = f"coldstart-{label}-{index}"
     conf, port, admin, env = launcher.portcullis_config(name, "portcullis-auth.yaml", "/mcp")
@@ -92,7 +92,7 @@ def one_start(s, launcher, processes, label, index, body, token, extra_java_opts
                 break
             time.sleep(0.01)
     finally:
-        processes.stop(entry)
+        processes.stop(entry, grace=stop_grace)
     return {"ready_s": None if ready is None else round(ready, 3),
             "ready_cpu_s": None if ready_cpu is None else round(ready_cpu, 3),
             "first_proxied_s": None if first is None else round(first, 3),
@@ -143,8 +143,9 @@ def class_counts(s, launcher, processes, body, token, extra_java_opts=()):
 def app_cds_archive(s, launcher, processes, body, token):
     """A dynamic AppCDS archive of one start's classes (-XX:ArchiveClassesAtExit), or None."""
     archive = os.path.join(launcher.work, "portcullis-app.jsa")
+    # The archive is written while the JVM exits (after SIGTERM): give it time before any SIGKILL.
     one_start(s, launcher, processes, "appcds-dump", 0, body, token, (f"-XX:ArchiveClassesAtExit={archive}",),
-              s.cold_start_timeout)
+              s.cold_start_timeout, stop_grace=90.0)
     return archive if os.path.exists(archive) else None
 
 
