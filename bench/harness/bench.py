@@ -117,7 +117,7 @@ def machine_description(s):
     return {
         "cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_gib, 1),
         "kernel": platform.release(), "os": _os_name(),
-        "java": version(["java", "-version"]),
+        "java": version([s.gateway_java, "-version"]),
         "nginx": strip(version(["nginx", "-v"]), "version:"), "apache": strip(version(["apache2", "-v"]), "version:"),
         "mod_auth_openidc": openidc, "haproxy": version(["haproxy", "-v"]), "wrk": version(["wrk", "-v"]),
         "loadgen_cpus": s.loadgen_cpus or "unpinned", "proxy_cpus": s.proxy_cpus or "unpinned",

@@ -14,7 +14,8 @@ the CPU time it needed does not.
 The breakdown comes from the gateway's own log (logback timestamps, millisecond resolution, against the
 wall clock at spawn): JVM start and config load up to the first log line, the JWKS fetch, the EC
 provider choice, the listeners bound. `--variants` also compares JVM options (class-data sharing off,
-an AppCDS archive of the gateway's classes, C1 only) and counts loaded classes (-Xlog:class+load).
+an AppCDS archive of the gateway's classes, C1 only, and on JDK 25+ an AOT cache) and counts loaded
+classes (-Xlog:class+load). GATEWAY_JAVA picks another JDK's launcher.
 
 Standalone (starts its own stub upstream; needs the jars built and the bench tokens minted once):
 
@@ -156,7 +157,7 @@ def measure(s, launcher, processes, keys_dir, variants=False, log=print):
     with open(os.path.join(keys_dir, "token-rs256.txt")) as f:
         token = f.read().strip()
     result = {"default": series(s, launcher, processes, "default", s.cold_starts, body, token, log=log),
-              "pinned_cpus": s.proxy_cpus or "unpinned", "java": _java_version()}
+              "pinned_cpus": s.proxy_cpus or "unpinned", "java": _java_version(s.gateway_java)}
     if variants:
         result["classes"] = class_counts(s, launcher, processes, body, token)
         result["variants"] = [series(s, launcher, processes, "cds-off", s.cold_starts, body, token, ("-Xshare:off",), log)]
@@ -167,11 +168,30 @@ def measure(s, launcher, processes, keys_dir, variants=False, log=print):
             result["classes_appcds"] = class_counts(s, launcher, processes, body, token, opts)
         result["variants"].append(series(s, launcher, processes, "c1-only", s.cold_starts, body, token,
                                          ("-XX:TieredStopAtLevel=1",), log))
+        if _feature_version(s.gateway_java) >= 25:
+            cache = aot_cache(s, launcher, processes, body, token)
+            if cache:
+                result["variants"].append(series(s, launcher, processes, "aot-cache", s.cold_starts, body, token,
+                                                 (f"-XX:AOTCache={cache}",), log))
     return result
 
 
-def _java_version():
-    out = subprocess.run(["java", "-version"], capture_output=True, text=True)
+def aot_cache(s, launcher, processes, body, token):
+    """JDK 25+: an AOT cache (JEP 483/514/515: classes loaded and linked, method profiles) from one
+    training start (-XX:AOTCacheOutput, written at exit), or None."""
+    cache = os.path.join(launcher.work, "portcullis.aot")
+    one_start(s, launcher, processes, "aot-train", 0, body, token, (f"-XX:AOTCacheOutput={cache}",),
+              2 * s.cold_start_timeout, stop_grace=120.0)
+    return cache if os.path.exists(cache) else None
+
+
+def _feature_version(java):
+    match = re.search(r'version "(\d+)', _java_version(java))
+    return int(match.group(1)) if match else 0
+
+
+def _java_version(java="java"):
+    out = subprocess.run([java, "-version"], capture_output=True, text=True)
     return (out.stderr or out.stdout).strip().splitlines()[0]
 
 

@@ -38,6 +38,7 @@ class Settings:
     loadgen_cpus: str
     proxy_cpus: str
     gateway_java_opts: str
+    gateway_java: str          # the java launcher of every Portcullis target (another JDK's bin/java)
     client_java_opts: str
     misconfigure: list         # targets started with a deliberately broken config (proves the validation gate)
     validate_only: bool        # stop after the validation gate
@@ -93,6 +94,7 @@ KNOBS = {
     "COLD_START_TIMEOUT": ("cold_start_timeout", 30),
     "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
     "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g"),
+    "GATEWAY_JAVA": ("gateway_java", "java"),
     "CLIENT_JAVA_OPTS": ("client_java_opts", "-Xmx512m -XX:+UseSerialGC"),
 }
 

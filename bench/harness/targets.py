@@ -226,7 +226,7 @@ class Launcher:
         return conf, port, admin, dict(os.environ, BENCH_CLIENT_SECRET=CLIENT_SECRET)
 
     def gateway_command(self, extra_java_opts=()):
-        return ["java", *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", self.s.gateway_jar]
+        return [self.s.gateway_java, *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", self.s.gateway_jar]
 
     def start_portcullis(self, name, template, upstream_path, cpus):
         """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""
