@@ -238,7 +238,9 @@ def markdown(results):
         for b in jmh["results"]:
             name = b["benchmark"].rsplit(".", 2)
             score = b["primaryMetric"]
-            lines.append(f"| {name[-2]}.{name[-1]} | {_number(score['score']):.3f} | {_n(_number(score.get('scoreError')), 3)} |")
+            params = ", ".join(f"{k}={v}" for k, v in (b.get("params") or {}).items())
+            lines.append(f"| {name[-2]}.{name[-1]}{f' ({params})' if params else ''} | {_number(score['score']):.3f} "
+                         f"| {_n(_number(score.get('scoreError')), 3)} |")
         lines.append("")
     return "\n".join(lines)
 
