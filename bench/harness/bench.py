@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import report
@@ -39,7 +40,8 @@ def prepare_tokens(s):
         with open(meta_path) as f:
             meta = json.load(f)
         if (meta["issuer"] == ISSUER and meta["audience"] == RESOURCE and meta["tokens"] >= needed
-                and meta["expires_at"] - time.time() > 3 * 3600):
+                and meta["expires_at"] - time.time() > 3 * 3600
+                and all(os.path.exists(os.path.join(cache, f)) for f in VALIDATION_FILES)):
             log(f"tokens: reusing {meta['tokens']} cached tokens ({needed} needed)")
             if not os.path.exists(os.path.join(cache, "stub-tls.crt")):
                 make_tls_certificate(cache)
@@ -115,7 +117,7 @@ def machine_description(s):
     return {
         "cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_gib, 1),
         "kernel": platform.release(), "os": _os_name(),
-        "java": version(["java", "-version"]),
+        "java": version([s.gateway_java, "-version"]),
         "nginx": strip(version(["nginx", "-v"]), "version:"), "apache": strip(version(["apache2", "-v"]), "version:"),
         "mod_auth_openidc": openidc, "haproxy": version(["haproxy", "-v"]), "wrk": version(["wrk", "-v"]),
         "loadgen_cpus": s.loadgen_cpus or "unpinned", "proxy_cpus": s.proxy_cpus or "unpinned",
@@ -133,29 +135,83 @@ def _os_name():
     return platform.system()
 
 
-def check_targets(s, targets, keys_dir, fresh):
-    """One request through each started target; a target that does not answer 200 is skipped."""
+# The validation gate: what every authenticating target must refuse before it is measured. Each case:
+# (name, token file in the keys directory, whether only targets that check scopes are asked).
+VALIDATION_CASES = [
+    ("bad signature", "token-bad-signature.txt", False),
+    ("expired", "token-expired.txt", False),
+    ("wrong audience", "token-wrong-audience.txt", False),
+    ("missing scope", "token-no-scope.txt", True),
+]
+VALIDATION_FILES = [case[1] for case in VALIDATION_CASES]
+
+
+def _accepted(t, status, text):
+    """The request went through: 200 with the stub's result (a JSON-RPC result, or its SSE event)."""
+    expected = "event: message" if t.name == "portcullis-sse" else '"result"'
+    return status == 200 and expected in text
+
+
+def _refused(status, text):
+    """A proper refusal: 401/403 (or another 4xx), or a JSON-RPC error instead of the result (how a
+    policy can deny a tools/call: HTTP 200 with an error object)."""
+    if 400 <= status < 500:
+        return True
+    return status == 200 and '"error"' in text and '"result"' not in text
+
+
+def validate_targets(s, targets, keys_dir, fresh):
+    """Before anything is measured: every authenticating target must refuse a token with a bad
+    signature, an expired token, a token for another audience, and (where the target checks scopes:
+    the policy mode) a token without the called tool's scope; and every target must answer one valid
+    request with the stub's result. A target that fails is not measured: the report says
+    "failed validation: <which>" instead of its figures."""
     with open(s.body_file, "rb") as f:
         body = f.read()
-    with open(os.path.join(keys_dir, "token-rs256.txt")) as f:
-        token = f.read().strip()
+
+    def token(filename):
+        with open(os.path.join(keys_dir, filename)) as f:
+            return f.read().strip()
+
     for t in targets:
         if t.skipped:
             continue
-        use = token
+        failures = []
+        for case, filename, scope_only in VALIDATION_CASES:
+            if not t.authenticates:
+                t.validation[case] = "n/a (no authentication)"
+                continue
+            if scope_only and not t.checks_scope:
+                t.validation[case] = "n/a (no scope check)"
+                continue
+            status, text = smoke_request(t.url, body, token(filename))
+            if _refused(status, text):
+                t.validation[case] = f"refused ({status}{' JSON-RPC error' if status == 200 else ''})"
+            else:
+                what = "ACCEPTED" if _accepted(t, status, text) else "not refused"
+                t.validation[case] = f"{what} ({status}: {text[:80]!r})"
+                failures.append(case)
+        # The valid request last: a target that refuses everything must not pass.
+        use = token("token-rs256.txt")
         if t.tokens == "rotate":
             with open(fresh.slice_file(1, f"{t.name}-check")) as f:
                 use = f.read().strip()
         status, text = smoke_request(t.url, body, use)
-        expected = "event: message" if t.name == "portcullis-sse" else '"result"'
-        if status != 200 or expected not in text:
-            t.skipped = f"check request answered {status}: {text[:160]!r}"
-        log(f"check {t.name}: {status} {'ok' if not t.skipped else t.skipped}")
+        if _accepted(t, status, text):
+            t.validation["valid"] = f"accepted ({status})"
+        else:
+            t.validation["valid"] = f"not accepted ({status}: {text[:80]!r})"
+            failures.append("valid request refused")
+        if failures:
+            t.failed_validation = ", ".join(failures)
+        log(f"validate {t.name}: " + ("ok" if not failures else "FAILED: " + t.failed_validation)
+            + (f" [misconfigured on purpose: {t.misconfigured}]" if t.misconfigured else "") + "; "
+            + "; ".join(f"{k}: {v}" for k, v in t.validation.items()))
 
 
 def measure_round(s, round_no, targets, keys_dir, fresh, raw_dir):
     single = os.path.join(keys_dir, "token-rs256.txt")
-    live = [t for t in targets if not t.skipped]
+    live = [t for t in targets if not t.skipped and not t.failed_validation]
     shift = round_no % len(live) if live else 0
     results = {}
     for t in live[shift:] + live[:shift]:  # a different order each round: no target always goes first
@@ -205,25 +261,76 @@ def idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available):
         note = (f"{s.sse_streams:,} requested, capped at {streams:,}: the open-file limit here is {limit:,} "
                 f"and cannot be raised (the gateway needs two descriptors per stream)")
         log("idle SSE: " + note)
-    log(f"idle SSE: {streams} streams through a fresh gateway, held {s.sse_hold}s")
+    log(f"idle SSE: {streams} streams through a fresh gateway, held {s.sse_hold}s"
+        + (f", sampled every {s.sse_sample_every}s" if s.sse_hold > s.sse_sample_every > 0 else ""))
     port, _, pid = launcher.start_portcullis("portcullis-sse-idle", "portcullis-auth.yaml", "/mcp-idle", s.proxy_cpus)
     time.sleep(2)
     before = {"rss_mib": round(rss_kib(pid) / 1024, 1), "heap_mib_after_gc": jvm_heap(pid)}
 
+    def sample(since):
+        return {"t_s": round(time.monotonic() - since), "rss_mib": round(rss_kib(pid) / 1024, 1),
+                "heap_mib_after_gc": jvm_heap(pid)}
+
+    samples, stop_sampling, sampler = [], threading.Event(), []
+
+    def sample_while_held(since):
+        # The soak: RSS and heap after a full GC every SSE_SAMPLE_EVERY seconds (counted from all streams
+        # open, as the hold is), and once more just before the hold ends.
+        due = list(range(s.sse_sample_every, s.sse_hold - 1, s.sse_sample_every))
+        if not due or due[-1] < s.sse_hold - 5:
+            due.append(s.sse_hold - 2)
+        for at in due:
+            if stop_sampling.wait(max(0.0, since + at - time.monotonic())):
+                return
+            samples.append(sample(since))
+            log(f"idle SSE: at {samples[-1]['t_s']}s: RSS {samples[-1]['rss_mib']} MiB, "
+                f"heap after GC {samples[-1]['heap_mib_after_gc']} MiB")
+
     def at_steady_state(report_open):
+        since = time.monotonic()
         time.sleep(3)
-        return {"rss_mib": round(rss_kib(pid) / 1024, 1), "heap_mib_after_gc": jvm_heap(pid)}
+        samples.append(sample(since))
+        if s.sse_hold > s.sse_sample_every > 0:
+            sampler.append(threading.Thread(target=sample_while_held, args=(since,), daemon=True))
+            sampler[0].start()
+        return samples[0]
 
     token = os.path.join(keys_dir, "token-rs256.txt")
-    reports = run_sse_hold(s, f"http://127.0.0.1:{port}/mcp", token, streams, s.sse_hold, at_steady_state,
-                           os.path.join(raw_dir, "sse-idle-client.txt"))
+    try:
+        reports = run_sse_hold(s, f"http://127.0.0.1:{port}/mcp", token, streams, s.sse_hold, at_steady_state,
+                               os.path.join(raw_dir, "sse-idle-client.txt"))
+    finally:
+        stop_sampling.set()
+        for thread in sampler:
+            thread.join(timeout=150)  # a sample in progress (jcmd GC.run, GC.heap_info) finishes first
     result = {"streams": streams, "requested": s.sse_streams, "note": note, "hold_s": s.sse_hold, "before": before,
-              "open": reports.get("open"), "with_streams": reports.get("sampled"), "done": reports.get("done")}
+              "open": reports.get("open"), "with_streams": reports.get("sampled"), "done": reports.get("done"),
+              "samples": samples, "sample_every_s": s.sse_sample_every, "growth": _growth(samples)}
     gateway_log = os.path.join(launcher.work, "portcullis-sse-idle", "gateway.log")
     result["gateway_errors"] = _error_lines(gateway_log, 5)
     with open(os.path.join(raw_dir, "sse-idle.json"), "w") as f:
         json.dump(result, f, indent=2)
     return result
+
+
+def _growth(samples):
+    """RSS and heap-after-GC change from the first sample (streams just open) to the last."""
+    if len(samples) < 2:
+        return None
+    first, last = samples[0], samples[-1]
+    minutes = (last["t_s"] - first["t_s"]) / 60 or None
+    growth = {"over_s": last["t_s"] - first["t_s"], "rss_mib": round(last["rss_mib"] - first["rss_mib"], 1)}
+    if first["heap_mib_after_gc"] is not None and last["heap_mib_after_gc"] is not None:
+        growth["heap_mib_after_gc"] = round(last["heap_mib_after_gc"] - first["heap_mib_after_gc"], 1)
+    if minutes:
+        growth["rss_mib_per_min"] = round(growth["rss_mib"] / minutes, 2)
+        if "heap_mib_after_gc" in growth:
+            growth["heap_mib_after_gc_per_min"] = round(growth["heap_mib_after_gc"] / minutes, 2)
+    if len(samples) >= 3:
+        # The first interval includes the heap's young generation being touched for the first time (RSS
+        # grows once, up to -Xms); a leak keeps growing after it.
+        growth["after_first_interval"] = _growth(samples[1:])
+    return growth
 
 
 def _error_lines(path, limit):
@@ -233,6 +340,21 @@ def _error_lines(path, limit):
     except OSError:
         return []
     return [line[:300] for line in lines[:limit]]
+
+
+def run_cold_start(s, launcher, processes, keys_dir, raw_dir):
+    """COLD_STARTS fresh gateways, each timed from spawn to /readyz 200 and to the first proxied 200."""
+    if s.cold_starts <= 0:
+        return {"skipped": "COLD_STARTS=0"}
+    import coldstart
+    log(f"cold start: {s.cold_starts} gateway starts (spawn → /readyz 200 → first proxied 200)")
+    try:
+        result = coldstart.measure(s, launcher, processes, keys_dir, log=log)
+    except Exception as e:  # recorded, not fatal
+        return {"skipped": f"cold start failed: {e}"}
+    with open(os.path.join(raw_dir, "cold-start.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result
 
 
 def run_jmh(s, raw_dir):
@@ -281,13 +403,19 @@ def main():
         for t in targets:
             launcher.start(t)
             log(f"target {t.name}: " + (f"skipped: {t.skipped}" if t.skipped else f"127.0.0.1:{t.port} pid {t.pid}"))
-        check_targets(s, targets, keys_dir, fresh)
+        validate_targets(s, targets, keys_dir, fresh)
+        if s.validate_only:
+            print("\n".join(report.validation_markdown(
+                [{"name": t.name, "validation": t.validation, "failed_validation": t.failed_validation,
+                  "misconfigured": t.misconfigured} for t in targets])))
+            return
 
         rounds = []
         for r in range(s.rounds):
             rounds.append(measure_round(s, r, targets, keys_dir, fresh, raw_dir))
 
         idle_sse = idle_sse_benchmark(s, launcher, keys_dir, raw_dir, echo_available)
+        cold_start = run_cold_start(s, launcher, processes, keys_dir, raw_dir)
         for entry in list(processes.started):  # free the proxy CPU before JMH
             processes.stop(entry)
         jmh = run_jmh(s, raw_dir)
@@ -298,10 +426,12 @@ def main():
             "command": settings_module.command_line(s),
             "machine": machine,
             "settings": {k: v for k, v in vars(s).items() if k not in ("bench_dir", "repo_dir", "results_dir")},
-            "targets": [{"name": t.name, "description": t.description, "skipped": t.skipped, "tokens": t.tokens}
-                        for t in targets],
+            "targets": [{"name": t.name, "description": t.description, "skipped": t.skipped, "tokens": t.tokens,
+                         "validation": t.validation, "failed_validation": t.failed_validation,
+                         "misconfigured": t.misconfigured} for t in targets],
             "rounds": rounds,
             "idle_sse": idle_sse,
+            "cold_start": cold_start,
             "jmh": jmh,
         }
         results["summary"] = report.summarise(results)

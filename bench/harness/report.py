@@ -128,11 +128,15 @@ def markdown(results):
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     shown = [(t, summary[t["name"]]) for t in results["targets"] if t["name"] in summary]
+    failed = [t for t in results["targets"] if t.get("failed_validation")]
     for t, row in shown:
         lines.append(
             f"| {t['name']} | {_n(row['rps'])} | {_x(row['rps_vs_nginx'])} | {_x(row['rps_vs_apache'])} "
             f"| {_n(row['cpu_us_per_req'], 1)} | {_x(row['cpu_vs_nginx'])} | {_x(row['cpu_vs_apache'])} "
             f"| {_n(row['rss_mib'])} | {row['errors']} |")
+    for t in failed:
+        lines.append(f"| {t['name']} | **failed validation: {escape(t['failed_validation'])}** "
+                     "| – | – | – | – | – | – | – |")
     lines += [
         "",
         f"Latency at {st['rate']:,} req/s (open loop), in µs; +pXX is the target's pXX minus the stub's in the same round:",
@@ -150,6 +154,8 @@ def markdown(results):
         lines.append(
             f"| {t['name']}{mark} | {_n(row['p50'])} | {_n(row['p99'])} | {_n(row['p999'])} "
             f"| {_n(row['added_p50'])} | {_n(row['added_p99'])} | {_n(row['added_p999'])} |")
+    for t in failed:
+        lines.append(f"| {t['name']} | **failed validation: {escape(t['failed_validation'])}** | – | – | – | – | – |")
     if saturated:
         lines += ["", f"† its maximum throughput here is below 1.1 × {st['rate']:,} req/s: at this rate it is "
                       "saturated and its latency is mostly queueing (lower RATE to compare it unsaturated)."]
@@ -167,6 +173,11 @@ def markdown(results):
         "to the stub.",
         "",
     ]
+    if not results["rounds"]:
+        # ROUNDS=0 (e.g. only the idle-SSE benchmark or the cold start): no throughput or latency tables.
+        start = next(i for i, line in enumerate(lines) if line.startswith("| Target | req/s"))
+        lines = lines[:start] + ["No rounds (ROUNDS=0): nothing was measured under load.", ""]
+    lines += validation_markdown(results["targets"])
     lines += ["| Target | what it is |", "|---|---|"]
     for t in results["targets"]:
         what = t["description"]
@@ -214,6 +225,9 @@ def markdown(results):
                if sse.get("gateway_errors") else ""),
             "",
         ]
+        lines += soak_markdown(sse)
+
+    lines += cold_start_markdown(results.get("cold_start") or {})
 
     jmh = results.get("jmh") or {}
     if "skipped" in jmh:
@@ -224,9 +238,83 @@ def markdown(results):
         for b in jmh["results"]:
             name = b["benchmark"].rsplit(".", 2)
             score = b["primaryMetric"]
-            lines.append(f"| {name[-2]}.{name[-1]} | {_number(score['score']):.3f} | {_n(_number(score.get('scoreError')), 3)} |")
+            params = ", ".join(f"{k}={v}" for k, v in (b.get("params") or {}).items())
+            lines.append(f"| {name[-2]}.{name[-1]}{f' ({params})' if params else ''} | {_number(score['score']):.3f} "
+                         f"| {_n(_number(score.get('scoreError')), 3)} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def soak_markdown(sse):
+    """The samples taken while the streams were held (SSE_HOLD > SSE_SAMPLE_EVERY), and the growth."""
+    samples, growth = sse.get("samples") or [], sse.get("growth")
+    if len(samples) < 2 or not growth:
+        return []
+    lines = [f"Idle SSE soak: the streams held {sse['hold_s']} s, sampled every "
+             f"{sse.get('sample_every_s', 30)} s and just before the end (t: seconds since all streams were open):", "",
+             "| t | RSS | heap after GC |", "|--:|--:|--:|"]
+    for x in samples:
+        lines.append(f"| {x['t_s']} s | {_n(x['rss_mib'], 1)} MiB | {_n(x['heap_mib_after_gc'], 1)} MiB |")
+    lines += ["", f"Growth over {growth['over_s']} s: RSS {growth['rss_mib']:+.1f} MiB "
+                  f"({growth.get('rss_mib_per_min', 0):+.2f} MiB/min), heap after GC "
+                  f"{_n(growth.get('heap_mib_after_gc'), 1)} MiB ({growth.get('heap_mib_after_gc_per_min', 0):+.2f} MiB/min)"
+              + (f"; after the first sample interval (over {later['over_s']} s): RSS {later['rss_mib']:+.1f} MiB, heap after GC "
+                 f"{_n(later.get('heap_mib_after_gc'), 1)} MiB" if (later := growth.get("after_first_interval")) else "")
+              + ". RSS growth that stops after the first interval is the heap's pages being touched for the first "
+              "time; growth of the heap after GC, or of RSS that goes on, is what a leak looks like.", ""]
+    return lines
+
+
+COLD_START_TARGET_S = 1.5
+
+
+def cold_start_markdown(cold):
+    if not cold:
+        return []
+    if "skipped" in cold:
+        return [f"Cold start: skipped ({cold['skipped']}).", ""]
+    d = cold["default"]
+    over = d["median_ready_s"] is not None and d["median_ready_s"] > COLD_START_TARGET_S
+    marks = d.get("median_milestones_s") or {}
+    phases = ", ".join(f"{name} {_n(v, 2)} s" for name, v in marks.items() if v is not None)
+    lines = [f"Cold start to ready ({d['starts']} starts of `java {d['java_opts']} -jar portcullis.jar run`, "
+             f"{cold.get('java', 'default JDK')}, pinned to CPU {cold.get('pinned_cpus')}; medians, from spawn):", "",
+             "| JVM options | /readyz 200 | JVM CPU time by then | first proxied 200 | each start (/readyz) |",
+             "|---|--:|--:|--:|---|"]
+    for row in [d] + list(cold.get("variants") or []):
+        lines.append(f"| {row['label']}: `{row['java_opts']}` | {_n(row['median_ready_s'], 2)} s "
+                     f"| {_n(row.get('median_ready_cpu_s'), 2)} s "
+                     f"| {_n(row['median_first_proxied_s'], 2)} s | {', '.join(_n(v, 2) for v in row['ready_s'])} |")
+    lines += ["", f"Target: ≤ {COLD_START_TARGET_S} s to /readyz" + (" — **above it**" if over else " — met") + ". "
+              + (f"Log milestones (median, from spawn): {phases}. " if phases else "")
+              + "JVM CPU time: utime + stime of the gateway process (all threads) when /readyz first answered; "
+              "a wall time well above it means the JVM waited for its CPU (other work on the machine).", ""]
+    return lines
+
+
+VALIDATION_COLUMNS = ["valid", "bad signature", "expired", "wrong audience", "missing scope"]
+
+
+def validation_markdown(targets):
+    """The validation gate's table: what each target answered to the bad tokens and the valid one."""
+    checked = [t for t in targets if t.get("validation")]
+    if not checked:
+        return []
+    lines = ["Validation before measuring (bench.py `validate_targets`): every authenticating target must refuse a "
+             "token with a bad signature, an expired token and a token for another audience, and where it checks "
+             "scopes (the policy mode) a token without the called tool's scope; every target must pass one valid "
+             "request. n/a: the target does not check that (no authentication, or no scope check), not a pass.", "",
+             "| Target | " + " | ".join(VALIDATION_COLUMNS) + " | measured |", "|---|" + "---|" * (len(VALIDATION_COLUMNS) + 1)]
+    for t in checked:
+        cells = []
+        for c in VALIDATION_COLUMNS:
+            value = t["validation"].get(c, "–")
+            cells.append("n/a" if value.startswith("n/a") else escape(value.split(": ", 1)[0].rstrip(")") + ")"
+                                                                       if ": " in value else value))
+        verdict = f"**no: failed validation: {escape(t['failed_validation'])}**" if t.get("failed_validation") else "yes"
+        name = t["name"] + (f" (misconfigured on purpose: {escape(t['misconfigured'])})" if t.get("misconfigured") else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {verdict} |")
+    return lines + [""]
 
 
 # --- SVG -----------------------------------------------------------------------------------------------

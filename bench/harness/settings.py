@@ -30,12 +30,18 @@ class Settings:
     sse_streams: int
     sse_hold: int
     sse_open_timeout: int
+    sse_sample_every: int      # while the streams are held: RSS and heap after GC every this many seconds
+    cold_starts: int           # gateway starts measured from spawn to /readyz (median reported)
+    cold_start_timeout: int    # seconds one start may take
     jmh: bool
     jmh_args: str
     loadgen_cpus: str
     proxy_cpus: str
     gateway_java_opts: str
+    gateway_java: str          # the java launcher of every Portcullis target (another JDK's bin/java)
     client_java_opts: str
+    misconfigure: list         # targets started with a deliberately broken config (proves the validation gate)
+    validate_only: bool        # stop after the validation gate
 
     @property
     def gateway_jar(self):
@@ -83,8 +89,12 @@ KNOBS = {
     "SSE_STREAMS": ("sse_streams", 10000),
     "SSE_HOLD": ("sse_hold", 15),
     "SSE_OPEN_TIMEOUT": ("sse_open_timeout", 60),
+    "SSE_SAMPLE_EVERY": ("sse_sample_every", 30),
+    "COLD_STARTS": ("cold_starts", 5),
+    "COLD_START_TIMEOUT": ("cold_start_timeout", 30),
     "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
     "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g"),
+    "GATEWAY_JAVA": ("gateway_java", "java"),
     "CLIENT_JAVA_OPTS": ("client_java_opts", "-Xmx512m -XX:+UseSerialGC"),
 }
 
@@ -98,6 +108,10 @@ def from_environment(bench_dir):
     unknown = [t for t in chosen if t not in all_targets]
     if unknown:
         raise SystemExit(f"unknown TARGETS {unknown}; known: {', '.join(all_targets)}")
+    from targets import MISCONFIGURABLE
+    broken = [t.strip() for t in _env("MISCONFIGURE", "").split(",") if t.strip()]
+    if any(t not in MISCONFIGURABLE for t in broken):
+        raise SystemExit(f"MISCONFIGURE takes {', '.join(MISCONFIGURABLE)}; got {broken}")
     cpus = os.cpu_count() or 1
     knobs = {field: type(default)(_env(name, default)) for name, (field, default) in KNOBS.items()}
     return Settings(
@@ -106,6 +120,8 @@ def from_environment(bench_dir):
         results_dir=os.path.abspath(_env("RESULTS_DIR", os.path.join(bench_dir, "results", stamp))),
         targets=chosen,
         jmh=_env("JMH", "1") == "1",
+        misconfigure=broken,
+        validate_only=_env("VALIDATE_ONLY", "0") == "1",
         loadgen_cpus=_env("LOADGEN_CPUS", "0" if cpus > 1 else ""),
         proxy_cpus=_env("PROXY_CPUS", str(cpus - 1) if cpus > 1 else ""),
         **knobs,
@@ -121,4 +137,6 @@ def command_line(s):
         changed.append("TARGETS=" + ",".join(s.targets))
     if not s.jmh:
         changed.append("JMH=0")
+    if s.misconfigure:
+        changed.append("MISCONFIGURE=" + ",".join(s.misconfigure))
     return " ".join(changed + ["bench/run.sh"])

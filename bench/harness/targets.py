@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 
 from processes import free_port, wait_for_port
 
+# Targets MISCONFIGURE can break on purpose (bench.py's validation gate must then refuse to measure them).
+MISCONFIGURABLE = ("haproxy-jwt", "apache-oidc", "portcullis-policy")
+
 ISSUER = "https://idp.bench.example"
 RESOURCE = "https://mcp.bench.example/mcp"
 CLIENT_SECRET = "bench-client-secret-not-a-secret"
@@ -31,6 +34,11 @@ class Target:
     pid: int = 0
     skipped: str = ""             # why it was not measured
     notes: list = field(default_factory=list)
+    authenticates: bool = True    # checks the bearer token (signature, exp, aud): validated before measuring
+    checks_scope: bool = False    # also refuses a token lacking the called tool's scope (a policy)
+    validation: dict = field(default_factory=dict)  # validation case → what the target answered
+    failed_validation: str = ""   # the validation cases it failed: not measured
+    misconfigured: str = ""       # MISCONFIGURE: what was deliberately broken in its config
 
     @property
     def url(self):
@@ -39,12 +47,12 @@ class Target:
 
 # Order of the tables and chart; the run measures them in a rotated order each round.
 CATALOGUE = [
-    Target("stub", "nginx stub upstream called directly: the floor"),
-    Target("nginx", "nginx proxy_pass, upstream keep-alive, no authentication"),
+    Target("stub", "nginx stub upstream called directly: the floor", authenticates=False),
+    Target("nginx", "nginx proxy_pass, upstream keep-alive, no authentication", authenticates=False),
     Target("apache-oidc", "Apache httpd + mod_auth_openidc: JWT (RS256) checked against the JWKS, then mod_proxy"),
     Target("haproxy-jwt", "HAProxy jwt_verify (RS256, PEM key) + iss/aud/exp checks"),
     Target("portcullis", "Portcullis: authentication (principal cache hit), inspection, forward"),
-    Target("portcullis-policy", "Portcullis + per-tool policy file"),
+    Target("portcullis-policy", "Portcullis + per-tool policy file", checks_scope=True),
     Target("portcullis-exchange", "Portcullis + RFC 8693 token exchange (cached)"),
     Target("portcullis-many-tokens", "Portcullis, a new token on every request: RS256 signature checked each time",
            tokens="rotate"),
@@ -165,6 +173,10 @@ class Launcher:
             "PREFIX": prefix, "PORT": target.port, "UPSTREAM_PORT": self.upstream_port,
             "UPSTREAM_TLS_PORT": self.upstream_tls_port, "MODULES": modules,
             "ISSUER": ISSUER, "RESOURCE": RESOURCE, "RUN_USER": user, "RUN_GROUP": group})
+        if target.name in self.s.misconfigure:
+            # Deliberately broken (MISCONFIGURE=apache-oidc): the audience is not checked.
+            _drop_lines(conf, ('Require claim "aud:',))
+            target.misconfigured = "the aud requirement removed"
         self._keep_config(conf, "apache-httpd.conf")
         entry = self.processes.start(target.name, [binary, "-f", conf, "-DFOREGROUND"],
                                      os.path.join(prefix, "stdout.log"), self.s.proxy_cpus)
@@ -180,6 +192,10 @@ class Launcher:
         conf = render(os.path.join(self.conf, "haproxy-jwt.cfg"), os.path.join(prefix, "haproxy.cfg"), {
             "PREFIX": prefix, "PORT": target.port, "UPSTREAM_PORT": self.upstream_port, "KEYS": self.keys,
             "ISSUER": ISSUER, "RESOURCE": RESOURCE})
+        if target.name in self.s.misconfigure:
+            # Deliberately broken (MISCONFIGURE=haproxy-jwt): no signature check, no expiry check.
+            _drop_lines(conf, ("jwt_verify", "txn.exp),sub"))
+            target.misconfigured = "jwt_verify and the exp check removed"
         self._keep_config(conf, "haproxy.cfg")
         check = subprocess.run(["haproxy", "-c", "-f", conf], capture_output=True, text=True)
         if check.returncode != 0:
@@ -190,17 +206,33 @@ class Launcher:
         wait_for_port(target.port, 15, entry.process)
         target.pid = entry.pid
 
-    def start_portcullis(self, name, template, upstream_path, cpus):
-        """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""
+    def portcullis_config(self, name, template, upstream_path):
+        """A rendered gateway config on two free ports: (config path, port, admin port, environment)."""
         prefix = self._prefix(name)
         port, admin = free_port(), free_port()
         values = {"PREFIX": prefix, "PORT": port, "ADMIN_PORT": admin, "UPSTREAM_PORT": self.upstream_port,
                   "UPSTREAM_PATH": upstream_path, "ISSUER": ISSUER, "RESOURCE": RESOURCE}
         conf = render(os.path.join(self.conf, template), os.path.join(prefix, "gateway.yaml"), values)
-        shutil.copy(os.path.join(self.conf, "policy.yaml"), os.path.join(prefix, "policy.yaml"))
+        policy = shutil.copy(os.path.join(self.conf, "policy.yaml"), os.path.join(prefix, "policy.yaml"))
+        if name in self.s.misconfigure:
+            # Deliberately broken (MISCONFIGURE=portcullis-policy): search_tickets needs no scope but
+            # mcp:tools, which every bench token has. (Other Portcullis modes: an issuer whose keys the
+            # gateway never checks cannot be configured, so they have no broken variant.)
+            with open(policy) as f:
+                text = f.read()
+            with open(policy, "w") as f:
+                f.write(text.replace("    scopes: [tickets:read]\n    arguments:", "    scopes: [mcp:tools]\n    arguments:", 1))
         self._keep_config(conf, f"{name}.yaml")
-        env = dict(os.environ, BENCH_CLIENT_SECRET=CLIENT_SECRET)
-        java = ["java", *self.s.gateway_java_opts.split(), "-jar", self.s.gateway_jar]
+        return conf, port, admin, dict(os.environ, BENCH_CLIENT_SECRET=CLIENT_SECRET)
+
+    def gateway_command(self, extra_java_opts=()):
+        return [self.s.gateway_java, *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", self.s.gateway_jar]
+
+    def start_portcullis(self, name, template, upstream_path, cpus):
+        """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""
+        conf, port, admin, env = self.portcullis_config(name, template, upstream_path)
+        prefix = os.path.dirname(conf)
+        java = self.gateway_command()
         check = subprocess.run([*java, "check", "--config", conf], capture_output=True, text=True, env=env)
         if check.returncode != 0:
             raise Refused(_first_error(check.stderr + check.stdout).replace(prefix + "/", ""))
@@ -211,10 +243,19 @@ class Launcher:
         return port, admin, entry.pid
 
     def _start_portcullis(self, target, template, upstream_path):
+        if target.name in self.s.misconfigure:
+            target.misconfigured = "the policy's scope requirement for search_tickets removed"
         try:
             target.port, _, target.pid = self.start_portcullis(target.name, template, upstream_path, self.s.proxy_cpus)
         except Refused as e:
             target.skipped = f"the gateway refuses {template}: {e}"
+
+
+def _drop_lines(path, needles):
+    with open(path) as f:
+        lines = f.readlines()
+    with open(path, "w") as f:
+        f.writelines(line for line in lines if not any(n in line for n in needles))
 
 
 class Refused(Exception):

@@ -180,7 +180,7 @@ public final class TokenVerifier {
             if (keys.isEmpty()) {
                 return false;
             }
-            JWSVerifier verifier = verifiers.createJWSVerifier(header, keys.get(0));
+            JWSVerifier verifier = EcSignatureProvider.apply(verifiers.createJWSVerifier(header, keys.get(0)));
             return jwt.verify(verifier);
         } catch (JOSEException | IllegalStateException e) {
             return false;

@@ -41,6 +41,10 @@ import java.util.concurrent.Future;
  *   <li>{@code token-rs256.txt}, {@code token-es256.txt}: one token each (the single-token workloads);</li>
  *   <li>{@code tokens-rs256.txt} (and {@code tokens-es256.txt} with {@code --es256-tokens N}): N distinct
  *       tokens, one per line, so every request can carry a token the gateway has never seen.</li>
+ *   <li>the validation gate's bad tokens (RS256, otherwise like the good ones): {@code token-bad-signature.txt}
+ *       (a good token with one signature byte changed), {@code token-expired.txt} ({@code exp} an hour ago),
+ *       {@code token-wrong-audience.txt} ({@code aud} another resource) and {@code token-no-scope.txt}
+ *       ({@code scope} without {@code tickets:read}, which the bench policy requires for the call).</li>
  * </ul>
  *
  * Every token: {@code typ: at+jwt}, {@code iss}, {@code aud} (a single string, which HAProxy can
@@ -75,6 +79,8 @@ final class MintTokens {
         Files.writeString(out.resolve("token-rs256.txt"), sign(rsaSigner, JWSAlgorithm.RS256, "bench-rsa", claims.next()) + "\n");
         Files.writeString(out.resolve("token-es256.txt"), sign(ecSigner, JWSAlgorithm.ES256, "bench-ec", claims.next()) + "\n");
 
+        writeValidationTokens(out, rsaSigner, claims);
+
         long started = System.nanoTime();
         writeMany(out.resolve("tokens-rs256.txt"), rsaTokens, () -> sign(rsaSigner, JWSAlgorithm.RS256, "bench-rsa", claims.next()));
         if (ecTokens > 0) {
@@ -82,6 +88,28 @@ final class MintTokens {
         }
         System.out.printf("{\"rs256_tokens\": %d, \"es256_tokens\": %d, \"seconds\": %.1f}%n",
                 rsaTokens, ecTokens, (System.nanoTime() - started) / 1e9);
+    }
+
+    /** The tokens every authenticating target must refuse before it is measured (bench.py's validation gate). */
+    private static void writeValidationTokens(Path out, JWSSigner rsaSigner, Claims claims) throws Exception {
+        String good = sign(rsaSigner, JWSAlgorithm.RS256, "bench-rsa", claims.next());
+        int dot = good.lastIndexOf('.');
+        byte[] signature = Base64.getUrlDecoder().decode(good.substring(dot + 1));
+        signature[signature.length / 2] ^= 0x01;
+        String badSignature = good.substring(0, dot + 1) + Base64.getUrlEncoder().withoutPadding().encodeToString(signature);
+        Files.writeString(out.resolve("token-bad-signature.txt"), badSignature + "\n");
+
+        Instant now = Instant.now();
+        JWTClaimsSet expired = new JWTClaimsSet.Builder(claims.next())
+                .issueTime(Date.from(now.minus(Duration.ofHours(2))))
+                .expirationTime(Date.from(now.minus(Duration.ofHours(1))))
+                .build();
+        Files.writeString(out.resolve("token-expired.txt"), sign(rsaSigner, JWSAlgorithm.RS256, "bench-rsa", expired) + "\n");
+        JWTClaimsSet otherAudience = new JWTClaimsSet.Builder(claims.next()).audience("https://other.bench.example/mcp").build();
+        Files.writeString(out.resolve("token-wrong-audience.txt"),
+                sign(rsaSigner, JWSAlgorithm.RS256, "bench-rsa", otherAudience) + "\n");
+        JWTClaimsSet noScope = new JWTClaimsSet.Builder(claims.next()).claim("scope", "mcp:tools").build();
+        Files.writeString(out.resolve("token-no-scope.txt"), sign(rsaSigner, JWSAlgorithm.RS256, "bench-rsa", noScope) + "\n");
     }
 
     /** Distinct claims per token: a fresh {@code jti} and {@code sub}, so every token string is unique. */
