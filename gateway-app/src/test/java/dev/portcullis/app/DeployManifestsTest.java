@@ -262,6 +262,14 @@ class DeployManifestsTest {
         List<String> entrypoint = jsonArray(entry.group(1));
         assertThat(entrypoint.get(0)).isEqualTo("java");
         assertThat(entrypoint.subList(entrypoint.size() - 2, entrypoint.size())).containsExactly("-jar", "/app/portcullis.jar");
+        // Cold start: the archive the training run writes is the one the entrypoint maps, and the
+        // training command is one the jar accepts (DemoTest runs the exercise itself).
+        assertThat(entrypoint).contains("-XX:SharedArchiveFile=/app/portcullis.jsa");
+        String training = dockerfile.replace("\\\n", " ").lines().filter(l -> l.startsWith("RUN java ")).findFirst().orElseThrow();
+        assertThat(training).contains("-XX:ArchiveClassesAtExit=/app/portcullis.jsa", "-jar /app/portcullis.jar");
+        String[] trainingArgs = training.substring(training.indexOf("/app/portcullis.jar") + "/app/portcullis.jar".length()).trim().split("\\s+");
+        assertThat(trainingArgs).containsExactly("demo", "--port", "0", "--exercise");
+        assertThat(new picocli.CommandLine(new Main()).parseArgs(trainingArgs).subcommand().commandSpec().name()).isEqualTo("demo");
         Matcher cmd = Pattern.compile("(?m)^CMD \\[(.*)]$").matcher(dockerfile);
         assertThat(cmd.find()).isTrue();
         assertThat(jsonArray(cmd.group(1))).containsExactly("run", "--config", IMAGE_CMD_CONFIG);

@@ -197,18 +197,14 @@ public final class Forward {
         }
         if (!stream && batch != null && status == 200) {
             BatchAnswers answers = batch;
-            Mono<byte[]> merged = BoundedBody.collect(connection.inbound().receive(), MAX_FILTERED_BODY)
-                    .onErrorMap(BoundedBody.TooLarge.class, e -> GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
-                            "Upstream MCP server unavailable", "batch response too large to merge"))
+            Mono<byte[]> merged = whole(connection, MAX_FILTERED_BODY, "batch response too large to merge")
                     .map(answers::mergeJson);
             return response.sendByteArray(merged).then().thenReturn(result);
         }
         if (!stream) {
             if (filter != null && status == 200) {
                 // A list answer must be whole before it can be filtered; bounded, and failed closed beyond.
-                Mono<byte[]> filtered = BoundedBody.collect(connection.inbound().receive(), MAX_FILTERED_BODY)
-                        .onErrorMap(BoundedBody.TooLarge.class, e -> GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
-                                "Upstream MCP server unavailable", "list response too large to filter"))
+                Mono<byte[]> filtered = whole(connection, MAX_FILTERED_BODY, "list response too large to filter")
                         .map(filter::filterJson);
                 return response.sendByteArray(filtered).then().thenReturn(result);
             }
@@ -216,10 +212,8 @@ public final class Forward {
             if (length >= 0 && length <= ONE_WRITE_BODY) {
                 // A small answer of known length goes out with its headers in one write (one syscall
                 // instead of two); anything else is relayed chunk by chunk as it arrives.
-                Mono<byte[]> whole = BoundedBody.collect(connection.inbound().receive(), ONE_WRITE_BODY)
-                        .onErrorMap(BoundedBody.TooLarge.class, e -> GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
-                                "Upstream MCP server unavailable", "response longer than its Content-Length"));
-                return response.sendByteArray(whole).then().thenReturn(result);
+                return response.sendByteArray(whole(connection, ONE_WRITE_BODY, "response longer than its Content-Length"))
+                        .then().thenReturn(result);
             }
             return response.send(connection.inbound().receive().retain(), chunk -> true).then().thenReturn(result);
         }
@@ -302,6 +296,13 @@ public final class Forward {
         result.put("resultType", "complete");
         result.putObject("_meta").set(SUBSCRIPTION_ID_KEY, id);
         return SseEvents.event(message.toString());
+    }
+
+    /** The upstream body read whole, at most {@code limit} bytes; beyond that the request fails closed (502). */
+    private static Mono<byte[]> whole(Connection connection, long limit, String tooLarge) {
+        return BoundedBody.collect(connection.inbound().receive(), limit)
+                .onErrorMap(BoundedBody.TooLarge.class, e -> GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
+                        "Upstream MCP server unavailable", tooLarge));
     }
 
     private static long contentLength(HttpClientResponse upstream) {

@@ -71,7 +71,8 @@ public final class GatewayServer {
                 .host(config.host())
                 .port(config.port())
                 .idleTimeout(config.idleTimeout())
-                .readTimeout(config.requestTimeout())
+                // The whole body within request-timeout (408 otherwise). No readTimeout beside it: with the
+                // same value it could never fire first, and each one is a handler and a timer per request.
                 .requestTimeout(config.requestTimeout())
                 .httpRequestDecoder(spec -> spec
                         .maxHeaderSize((int) config.maxHeaderSize().bytes())

@@ -3,6 +3,7 @@ package dev.portcullis.app.demo;
 import dev.portcullis.app.Gateway;
 import dev.portcullis.app.config.ConfigLoader;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -118,6 +119,49 @@ public final class Demo implements AutoCloseable {
                 mcp, headers, call.formatted(4, "add_note", "{\"title\":\"idea\",\"text\":\"hello\"}"),
                 mcp, headers, call.formatted(5, "add_note", "{\"title\":\"idea\",\"text\":\"hello\"}"),
                 mcp, headers, call.formatted(6, "delete_note", "{\"title\":\"todo\"}")));
+    }
+
+    /**
+     * Runs the guide's steps once against this demo and checks each answer; throws when one is not what
+     * the guide says. {@code portcullis demo --exercise} uses it to drive the whole request path once
+     * (the container image records the classes this loads in a class-data sharing archive).
+     */
+    public void exercise() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        String mcp = "http://127.0.0.1:" + gateway.port() + "/mcp";
+        String read = fetch(http, java.net.http.HttpRequest.newBuilder(URI.create(issuer.issuer() + "/dev-token?scope=notes:read")), 200);
+        String write = fetch(http, java.net.http.HttpRequest.newBuilder(URI.create(issuer.issuer() + "/dev-token?scope=notes:read%20notes:write")), 200);
+        String list = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
+        String readNote = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"read_note\",\"arguments\":{\"title\":\"welcome\"}}}";
+        String addNote = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"add_note\",\"arguments\":{\"title\":\"idea\",\"text\":\"hello\"}}}";
+        fetch(http, mcpPost(mcp, null, list), 401);
+        fetch(http, java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port()
+                + "/.well-known/oauth-protected-resource/mcp")), 200);
+        require(fetch(http, mcpPost(mcp, read, list), 200).contains("read_note"), "the read-only list shows read_note");
+        require(fetch(http, mcpPost(mcp, read, readNote), 200).contains("Portcullis checked"), "read_note answers");
+        fetch(http, mcpPost(mcp, read, addNote), 403);
+        require(fetch(http, mcpPost(mcp, write, addNote), 200).contains("saved idea"), "add_note with notes:write");
+    }
+
+    private static java.net.http.HttpRequest.Builder mcpPost(String mcp, String token, String body) {
+        var request = java.net.http.HttpRequest.newBuilder(URI.create(mcp))
+                .header("Content-Type", "application/json").header("Accept", "application/json, text/event-stream")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body));
+        return token == null ? request : request.header("Authorization", "Bearer " + token);
+    }
+
+    private static String fetch(java.net.http.HttpClient http, java.net.http.HttpRequest.Builder request, int status)
+            throws Exception {
+        var response = http.send(request.timeout(java.time.Duration.ofSeconds(10)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        require(response.statusCode() == status, request.build().uri() + " answered " + response.statusCode() + ", not " + status);
+        return response.body();
+    }
+
+    private static void require(boolean holds, String what) {
+        if (!holds) {
+            throw new IllegalStateException("demo exercise failed: " + what);
+        }
     }
 
     public void awaitShutdown() {

@@ -69,4 +69,17 @@ class DemoTest {
             assertThat(post(mcp, write, call(6, "delete_note", "{\"title\":\"todo\"}")).body()).contains("Unknown tool: delete_note");
         }
     }
+
+    /** The container build's training run ({@code demo --exercise}) passes, and fails when an answer is wrong. */
+    @Test
+    void exerciseDrivesTheGuideAndChecksTheAnswers() throws Exception {
+        Demo demo = Demo.start(0);
+        try {
+            demo.exercise();
+        } finally {
+            demo.close();
+        }
+        // Everything is stopped now: the exercise must notice, not pass.
+        org.assertj.core.api.Assertions.assertThatThrownBy(demo::exercise).isInstanceOf(Exception.class);
+    }
 }
