@@ -96,9 +96,7 @@ public final class ExchangedTokenCache {
             // The common case, a token already in the cache, is answered without a future's callback.
             CompletableFuture<Outcome> present = cache.getIfPresent(key);
             if (present != null && present.isDone() && !present.isCompletedExceptionally()) {
-                Outcome outcome = present.join();
-                count(outcome.failure() != null ? "negative_hit" : "hit");
-                return outcome.failure() != null ? Mono.error(outcome.failure()) : Mono.just(outcome.token());
+                return answer(present.join(), false);
             }
             boolean[] fetched = {false};
             return Mono.fromFuture(() -> cache.get(key, (k, executor) -> {
@@ -108,10 +106,15 @@ public final class ExchangedTokenCache {
                                 .onErrorResume(GatewayFailure.class, failure -> Mono.just(new Outcome(null, notAfter, failure)))
                                 .toFuture();
                     }), true)
-                    .doOnNext(outcome -> count(fetched[0] ? (outcome.failure() != null ? "failure" : "miss")
-                            : (outcome.failure() != null ? "negative_hit" : "hit")))
-                    .flatMap(outcome -> outcome.failure() != null ? Mono.error(outcome.failure()) : Mono.just(outcome.token()));
+                    .flatMap(outcome -> answer(outcome, fetched[0]));
         });
+    }
+
+    /** Counts the lookup and turns the cached outcome into the token or its remembered failure. */
+    private Mono<IssuedToken> answer(Outcome outcome, boolean fetched) {
+        boolean failed = outcome.failure() != null;
+        count(fetched ? (failed ? "failure" : "miss") : (failed ? "negative_hit" : "hit"));
+        return failed ? Mono.error(outcome.failure()) : Mono.just(outcome.token());
     }
 
     /** Counters by outcome, registered once in {@link #countInto}; none until then. */
