@@ -66,7 +66,7 @@ class ListFilterTest {
                                         Set<String> scopes) {
         Principal principal = new Principal("https://idp", "u", "agent", scopes, Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
-        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
+        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid"), principal),
                 body, new JsonRpcInspector().inspect(body), false, era, version, java.util.Optional.empty());
         return ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
     }
