@@ -259,7 +259,8 @@ final class UpstreamCall {
         AuthorizedRequest authorized = upstream.authorized();
         InspectedRequest inspected = authorized.inspected();
         boolean stream = isEventStream(upstreamHead.headers());
-        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, upstreamHead.status());
+        // The standard reason phrase, whatever the upstream wrote (it may send none).
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
         HttpHeaders out = head.headers();
         HeaderRewrite.toClient(upstreamHead.headers(), out, stream);
         if (!cors.isEmpty()) {

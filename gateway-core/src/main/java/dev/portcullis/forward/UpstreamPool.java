@@ -51,6 +51,13 @@ final class UpstreamPool {
             new DnsNameResolverBuilder().datagramChannelType(Transport.datagramChannel()));
     private volatile SslContext tls;
 
+    UpstreamPool() {
+        // Reading /etc/resolv.conf and /etc/hosts is blocking file I/O: done here, at start, not on an
+        // event loop the first time an upstream is named by host name.
+        io.netty.resolver.dns.DnsServerAddressStreamProviders.platformDefault();
+        io.netty.resolver.HostsFileEntriesResolver.DEFAULT.address("localhost", io.netty.resolver.ResolvedAddressTypes.IPV4_PREFERRED);
+    }
+
     /** The key of an upstream origin: scheme, host and port. */
     static String origin(URI target) {
         return target.getScheme().toLowerCase(Locale.ROOT) + "://" + target.getHost() + ":" + port(target);
