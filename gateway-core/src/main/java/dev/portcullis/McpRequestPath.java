@@ -17,6 +17,9 @@ import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.listen.Inbound;
+import dev.portcullis.listen.RequestHead;
+import dev.portcullis.route.RoutedRequest;
+import java.util.function.Function;
 import dev.portcullis.listen.RequestHandler;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteStage;
@@ -50,25 +53,44 @@ public final class McpRequestPath implements RequestHandler {
     private static final Logger access = LoggerFactory.getLogger("portcullis.access");
     private static final Logger log = LoggerFactory.getLogger(McpRequestPath.class);
 
-    private final RouteStage route;
-    private final Authenticate authenticate;
-    private final Inspect inspect;
-    private final Authorize authorize;
-    private final Exchange exchange;
-    private final Forward forward;
+    /**
+     * The stages, each a function from one value to the next: route → authenticate → inspect → authorize →
+     * exchange → forward. Production wiring passes the stage classes' {@code apply} methods; the ordering
+     * tests pass recording stand-ins.
+     */
+    public record Stages(Function<RequestHead, RouteStage.Outcome> route,
+                         Function<RoutedRequest, Step<AuthenticatedRequest>> authenticate,
+                         InspectStage inspect,
+                         Function<InspectedRequest, AuthorizedRequest> authorize,
+                         Function<AuthorizedRequest, Step<UpstreamRequest>> exchange,
+                         ForwardStage forward) {
+        /** The stage classes of the request path. */
+        public static Stages of(RouteStage route, Authenticate authenticate, Inspect inspect, Authorize authorize,
+                                Exchange exchange, Forward forward) {
+            return new Stages(route::apply, authenticate::apply, inspect::apply, authorize::apply, exchange::apply,
+                    forward::apply);
+        }
+    }
+
+    /** Stage 4's shape: the authenticated request and the body the listener read. */
+    @FunctionalInterface
+    public interface InspectStage {
+        InspectedRequest apply(AuthenticatedRequest authenticated, byte[] body, Inbound.BodyState state);
+    }
+
+    /** Stage 7's shape: sends the request and relays the answer to {@code in}, then tells {@code done}. */
+    @FunctionalInterface
+    public interface ForwardStage {
+        void apply(UpstreamRequest upstream, Inbound in, HttpHeaders cors, Forward.Done done);
+    }
+
+    private final Stages stages;
     private final FailureResponses failures;
     private final Auditor auditor;
     private final LegacyStreams legacyStreams;
 
-    public McpRequestPath(RouteStage route, Authenticate authenticate, Inspect inspect, Authorize authorize,
-                          Exchange exchange, Forward forward, Auditor auditor, LegacyStreams legacyStreams,
-                          FailureResponses failures) {
-        this.route = route;
-        this.authenticate = authenticate;
-        this.inspect = inspect;
-        this.authorize = authorize;
-        this.exchange = exchange;
-        this.forward = forward;
+    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures) {
+        this.stages = stages;
         this.failures = failures;
         this.auditor = auditor;
         this.legacyStreams = legacyStreams;
@@ -76,7 +98,7 @@ public final class McpRequestPath implements RequestHandler {
 
     @Override
     public void handle(Inbound in) {
-        RouteStage.Outcome outcome = route.apply(in.head());
+        RouteStage.Outcome outcome = stages.route().apply(in.head());
         if (outcome instanceof RouteStage.Answer answer) {
             in.respond(response(answer.status(), answer.headers(), answer.body()));
             return;
@@ -103,7 +125,7 @@ public final class McpRequestPath implements RequestHandler {
 
         void authenticate() {
             try {
-                Step<AuthenticatedRequest> step = authenticate.apply(progress.routed());
+                Step<AuthenticatedRequest> step = stages.authenticate().apply(progress.routed());
                 if (step.ready()) {
                     inspect(step.value());
                 } else {
@@ -117,11 +139,11 @@ public final class McpRequestPath implements RequestHandler {
         void inspect(AuthenticatedRequest authenticated) {
             try {
                 progress.reached(authenticated);
-                InspectedRequest inspected = inspect.apply(authenticated, in.body(), in.bodyState());
+                InspectedRequest inspected = stages.inspect().apply(authenticated, in.body(), in.bodyState());
                 progress.reached(inspected);
-                AuthorizedRequest authorized = authorize.apply(inspected);
+                AuthorizedRequest authorized = stages.authorize().apply(inspected);
                 progress.reached(authorized);
-                Step<UpstreamRequest> step = exchange.apply(authorized);
+                Step<UpstreamRequest> step = stages.exchange().apply(authorized);
                 if (step.ready()) {
                     forward(step.value());
                 } else {
@@ -136,7 +158,7 @@ public final class McpRequestPath implements RequestHandler {
             try {
                 progress.reached(upstream);
                 auditor.overhead(progress);
-                McpRequestPath.this.forward.apply(upstream, in, cors, this);
+                stages.forward().apply(upstream, in, cors, this);
             } catch (RuntimeException e) {
                 failed(e);
             }

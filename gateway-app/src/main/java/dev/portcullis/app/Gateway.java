@@ -131,12 +131,13 @@ public final class Gateway implements AutoCloseable {
                 ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
 
         McpRequestPath path = new McpRequestPath(
-                new RouteStage(new RouteTable(routes), requestOrigin(config, routes), json),
-                new Authenticate(verifier),
-                new Inspect(config.listen().maxBodySize().bytes(), sessions, upstreamEras),
-                new Authorize(),
-                new Exchange(credentials),
-                forward,
+                McpRequestPath.Stages.of(
+                        new RouteStage(new RouteTable(routes), requestOrigin(config, routes), json),
+                        new Authenticate(verifier),
+                        new Inspect(config.listen().maxBodySize().bytes(), sessions, upstreamEras),
+                        new Authorize(),
+                        new Exchange(credentials),
+                        forward),
                 auditor,
                 legacyStreams,
                 new FailureResponses(json));

@@ -101,12 +101,6 @@ public final class GatewayServer implements AutoCloseable {
      */
     public static GatewayServer bind(ListenConfig config, int threads, RequestHandler handler) {
         SslContext tls = tls(config.tls());
-        long timeoutNanos = config.requestTimeout().toNanos();
-        long idleSeconds = Math.max(1, config.idleTimeout().toSeconds());
-        HttpDecoderConfig decoder = new HttpDecoderConfig()
-                .setMaxInitialLineLength(8192)
-                .setMaxHeaderSize((int) config.maxHeaderSize().bytes())
-                .setValidateHeaders(true);
         Connections connections = new Connections();
         EventLoopGroup acceptor = Transport.group("accept", 1);
         EventLoopGroup workers = Transport.group("io", threads <= 0 ? Runtime.getRuntime().availableProcessors() : threads);
@@ -120,17 +114,10 @@ public final class GatewayServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         connections.open.add(channel);
-                        ChannelPipeline pipeline = channel.pipeline();
                         if (tls != null) {
-                            pipeline.addLast("tls", tls.newHandler(channel.alloc()));
+                            channel.pipeline().addLast("tls", tls.newHandler(channel.alloc()));
                         }
-                        RequestGuard guard = new RequestGuard(timeoutNanos);
-                        pipeline.addLast("headDeadline", guard.bytes);
-                        pipeline.addLast("http", new HttpServerCodec(decoder));
-                        pipeline.addLast("framing", guard.messages);
-                        pipeline.addLast("continue", new HttpServerExpectContinueHandler());
-                        pipeline.addLast("idle", new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS));
-                        pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections));
+                        http(channel.pipeline(), config, handler, connections);
                     }
                 });
         try {
@@ -141,6 +128,30 @@ public final class GatewayServer implements AutoCloseable {
             workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             throw e;
         }
+    }
+
+    /**
+     * The HTTP part of a connection's pipeline (after TLS): head deadline, codec with the limits, framing
+     * guard, 100-continue, idle timer, {@link HttpEdge}. Public for tests that drive it in memory
+     * ({@code EmbeddedChannel}), without sockets.
+     */
+    public static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler) {
+        http(pipeline, config, handler, new Connections());
+    }
+
+    private static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler, Connections connections) {
+        long timeoutNanos = config.requestTimeout().toNanos();
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(8192)
+                .setMaxHeaderSize((int) config.maxHeaderSize().bytes())
+                .setValidateHeaders(true);
+        RequestGuard guard = new RequestGuard(timeoutNanos);
+        pipeline.addLast("headDeadline", guard.bytes);
+        pipeline.addLast("http", new HttpServerCodec(decoder));
+        pipeline.addLast("framing", guard.messages);
+        pipeline.addLast("continue", new HttpServerExpectContinueHandler());
+        pipeline.addLast("idle", new IdleStateHandler(0, 0, Math.max(1, config.idleTimeout().toSeconds()), TimeUnit.SECONDS));
+        pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections));
     }
 
     private static SslContext tls(TlsConfig tls) {

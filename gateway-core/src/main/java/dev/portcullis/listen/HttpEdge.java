@@ -123,8 +123,8 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
         }
         SslHandler ssl = ctx.pipeline().get(SslHandler.class);
         String tls = ssl == null ? null : ssl.engine().getSession().getProtocol();
-        RequestHead head = RequestHead.of(request, (InetSocketAddress) ctx.channel().remoteAddress(), tls,
-                HttpUtil.isKeepAlive(request));
+        InetSocketAddress peer = ctx.channel().remoteAddress() instanceof InetSocketAddress address ? address : null;
+        RequestHead head = RequestHead.of(request, peer, tls, HttpUtil.isKeepAlive(request));
         current = new Inbound(this, head, request.protocolVersion().equals(HttpVersion.HTTP_1_1));
         connections.busy(+1);
         dispatched = false;
