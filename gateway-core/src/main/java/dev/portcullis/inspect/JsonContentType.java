@@ -67,7 +67,7 @@ public final class JsonContentType {
             String unquoted = raw.length() >= 2 && raw.startsWith("\"") && raw.endsWith("\"")
                     ? raw.substring(1, raw.length() - 1) : raw;
             if (!name.equals("charset") || charset || !unquoted.equalsIgnoreCase("utf-8")) {
-                throw unsupported("Content-Type charset must be utf-8: JSON is UTF-8 (RFC 8259)",
+                throw unsupported("Content-Type must be application/json; no charset other than utf-8 (JSON is UTF-8: RFC 8259)",
                         "Content-Type " + printable(value));
             }
             charset = true;
