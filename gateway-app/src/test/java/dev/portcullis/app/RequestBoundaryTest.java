@@ -189,8 +189,9 @@ class RequestBoundaryTest {
             "application/jsonp",
     })
     void charsetDifferentialNonUtf8BodyIs415AndNeverForwarded(String contentType) throws Exception {
-        // The bytes are GBK for "<script>"-free ASCII plus a CJK character: the upstream would decode them differently.
-        byte[] gbk = GatewayHarness.toolCall(1, "echo").replace("hi", "\u4f60\u597d").getBytes(Charset.forName("GBK"));
+        // Valid UTF-8 (so the gateway would decide on it) that a GBK reader decodes as other characters.
+        byte[] gbk = GatewayHarness.toolCall(1, "echo").replace("hi", "h\u00e9").getBytes(StandardCharsets.UTF_8);
+        assertThat(new String(gbk, Charset.forName("GBK"))).doesNotContain("h\u00e9");
         HttpRequest request = HttpRequest.newBuilder(URI.create(gw.baseUrl() + "/mcp"))
                 .timeout(Duration.ofSeconds(10))
                 .header("Accept", "application/json, text/event-stream")
