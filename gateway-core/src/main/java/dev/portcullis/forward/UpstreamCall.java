@@ -196,6 +196,11 @@ final class UpstreamCall {
             inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
         }
         MirroredHeaders.rebuild(inspected, h);
+        if (body.length > 0) {
+            // Issue 12: the body is forwarded as what it was inspected as: UTF-8 JSON, not content-coded.
+            h.set("Content-Type", dev.portcullis.inspect.JsonContentType.FORWARDED);
+            h.remove("Content-Encoding");
+        }
         int port = target.getPort();
         boolean defaultPort = port < 0 || (port == 80 && "http".equalsIgnoreCase(target.getScheme()))
                 || (port == 443 && "https".equalsIgnoreCase(target.getScheme()));

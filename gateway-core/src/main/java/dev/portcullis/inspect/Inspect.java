@@ -9,7 +9,6 @@ import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.List;
-import java.util.Locale;
 import dev.portcullis.listen.Inbound;
 import dev.portcullis.listen.RequestHead;
 
@@ -39,10 +38,8 @@ public final class Inspect {
             // GET and DELETE exist only in the legacy revisions.
             return legacy(authenticated, new byte[0], List.of(), false);
         }
-        String contentType = request.headers().get("Content-Type", "");
-        if (!contentType.toLowerCase(Locale.ROOT).startsWith("application/json")) {
-            throw GatewayFailure.of(Reason.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
-        }
+        // Issue 12: one UTF-8 application/json body, not content-coded: what is inspected is what the upstream reads.
+        JsonContentType.require(request.headers());
         long declared = request.headers().getInt("Content-Length", -1);
         if (declared > maxBodyBytes || state == Inbound.BodyState.TOO_LARGE || body.length > maxBodyBytes) {
             throw GatewayFailure.of(Reason.BODY_TOO_LARGE, "Request body too large");
@@ -130,12 +127,37 @@ public final class Inspect {
         // 2024-11-05 HTTP+SSE carries the session in the message endpoint's query (SESSION-07).
         requireServed(authenticated, Era.LEGACY, messages.isEmpty() ? null : messages.get(0));
         String gatewayId = authenticated.routed().route().config().legacySse()
-                ? new io.netty.handler.codec.http.QueryStringDecoder(authenticated.routed().head().uri())
-                        .parameters().getOrDefault("sessionId", List.of()).stream().findFirst().orElse(null)
-                : headers.get("Mcp-Session-Id");
+                ? legacySessionId(authenticated.routed().head().uri())
+                : sessionHeader(headers);
         Optional<String> upstreamSession = gatewayId == null ? Optional.empty()
                 : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.routed().route().name()));
         return new InspectedRequest(authenticated, body, messages, batch, Era.LEGACY, null, upstreamSession);
+    }
+
+    /**
+     * The {@code sessionId} of a 2024-11-05 message endpoint's query. A query that cannot be decoded, or
+     * that names the session more than once, names no session this gateway issued: 404 (issue 12).
+     */
+    static String legacySessionId(String uri) {
+        List<String> ids;
+        try {
+            ids = new io.netty.handler.codec.http.QueryStringDecoder(uri).parameters().getOrDefault("sessionId", List.of());
+        } catch (IllegalArgumentException malformed) {
+            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "query with malformed percent-encoding");
+        }
+        if (ids.size() > 1) {
+            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "more than one sessionId");
+        }
+        return ids.isEmpty() ? null : ids.get(0);
+    }
+
+    /** {@code Mcp-Session-Id}, given once; two of them name no one session (404, issue 12). */
+    static String sessionHeader(HttpHeaders headers) {
+        List<String> ids = headers.getAll("Mcp-Session-Id");
+        if (ids.size() > 1) {
+            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "more than one Mcp-Session-Id");
+        }
+        return ids.isEmpty() ? null : ids.get(0);
     }
 
     private static int firstNonWhitespace(byte[] body) {

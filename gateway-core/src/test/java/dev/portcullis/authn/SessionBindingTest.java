@@ -55,11 +55,58 @@ class SessionBindingTest {
         assertNotFound(() -> binding.open("eyJhbGciOiJub25lIn0.e30.", alice, "todo"));
     }
 
+    /** Issue 12, item 8: a crafted id is an unknown session (404), whatever the JOSE parser makes of it; never a 500. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {
+            "eyJhbGciOiJkaXIifQ..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", // {"alg":"dir"}: a JWE header without enc
+            "eyJlbmMiOiJBMjU2R0NNIn0..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", // {"enc":"A256GCM"}: no alg
+            "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiemlwIjoiREVGIn0..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", // zip
+            "eyJhbGciOiJkaXIiLCJlbmMiOjF9..A.A.A", // enc a number
+            "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..!!.AAAA.AAAA", // not base64url
+            "W10..A.A.A", // header an array
+            "bnVsbA..A.A.A", // header null
+            "e30..A.A.A", // header {}
+            "....",
+            "a.b.c.d.e.f",
+            " ",
+            "",
+    })
+    void malformedSessionIdIs404NotA500(String crafted) {
+        Principal alice = principal("alice", "ide", "j1");
+        assertNotFound(() -> binding.open(crafted, alice, "todo"));
+    }
+
+    @Test
+    void overlongSessionIdIs404WithoutBeingParsed() {
+        assertNotFound(() -> binding.open("A".repeat(SessionBinding.MAX_ID_LENGTH + 1), principal("alice", "ide", "j1"), "todo"));
+        assertNotFound(() -> binding.open(null, principal("alice", "ide", "j1"), "todo"));
+    }
+
     @Test
     void replicasSharingTheKeyOpenEachOthersSessions() {
         byte[] key = new byte[32];
         key[0] = 7;
         String sealed = new SessionBinding(key).seal("u1", principal("alice", "ide", "j1"), "todo");
         assertThat(new SessionBinding(key).open(sealed, principal("alice", "ide", "j1"), "todo")).isEqualTo("u1");
+    }
+
+    /** Key rotation (issue 14): the new key seals, the old one still opens, an unrelated key opens nothing. */
+    @Test
+    void rotatedKeySealsWithTheNewKeyAndStillOpensSessionsSealedWithThePreviousOne() {
+        byte[] oldKey = new byte[32];
+        byte[] newKey = new byte[32];
+        java.util.Arrays.fill(oldKey, (byte) 1);
+        java.util.Arrays.fill(newKey, (byte) 2);
+        Principal alice = principal("alice", "ide", "j1");
+        SessionBinding before = new SessionBinding(oldKey);
+        SessionBinding rotated = new SessionBinding(newKey, java.util.List.of(oldKey));
+        String oldSession = before.seal("u-old", alice, "todo");
+        String newSession = rotated.seal("u-new", alice, "todo");
+
+        assertThat(rotated.open(oldSession, alice, "todo")).isEqualTo("u-old");
+        assertThat(rotated.open(newSession, alice, "todo")).isEqualTo("u-new");
+        assertNotFound(() -> before.open(newSession, alice, "todo")); // sealed with the new key, not the old one
+        assertNotFound(() -> new SessionBinding(newKey).open(oldSession, alice, "todo")); // old key dropped
+        assertNotFound(() -> rotated.open(oldSession, principal("mallory", "ide", "j9"), "todo"));
     }
 }
