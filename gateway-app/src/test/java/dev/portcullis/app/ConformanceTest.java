@@ -46,7 +46,7 @@ import org.junit.jupiter.api.Timeout;
  * check that succeeds directly succeeds through the gateway, and {@code dns-rebinding-protection} —
  * which fails against the bare upstream — passes through the gateway (SECURITY-07).
  *
- * <p>Results and the tables of the README go to {@code target/interop/conformance/}.
+ * <p>Results and the tables of docs/protocol-revisions.md go to {@code target/interop/conformance/}.
  */
 @Tag("interop")
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -370,7 +370,7 @@ class ConformanceTest {
         return all;
     }
 
-    /** The README table: scenario → direct / through Portcullis (pass or fail, with check counts). */
+    /** The docs/protocol-revisions.md table: scenario → direct / through Portcullis (pass or fail, with check counts). */
     static String table(Map<String, Scenario> direct, Map<String, Scenario> through) {
         StringBuilder sb = new StringBuilder("| scenario | direct | through Portcullis |\n|---|---|---|\n");
         Set<String> names = union(direct.keySet(), through.keySet());
