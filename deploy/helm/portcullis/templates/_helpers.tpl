@@ -26,6 +26,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* Where the pod's files are; gateway.yaml must name these paths. */}}
 {{- define "portcullis.policyDir" -}}/etc/portcullis/policies{{- end -}}
 {{- define "portcullis.tlsDir" -}}/etc/portcullis/tls{{- end -}}
+{{- define "portcullis.sessionsDir" -}}/var/run/secrets/portcullis-sessions{{- end -}}
+
+{{- define "portcullis.sessionsSecretName" -}}
+{{- .Values.sessions.existingSecret | default (printf "%s-sessions" (include "portcullis.fullname" .)) -}}
+{{- end -}}
+
+{{- define "portcullis.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "portcullis.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end -}}
 
 {{- define "portcullis.listenPort" -}}
 {{- (.Values.config.listen | default dict).port | default 8443 -}}
@@ -58,6 +71,14 @@ that would render a pod the gateway cannot run in.
 {{- $_ := set $listen "tls" (dict "certificate" (printf "%s/tls.crt" (include "portcullis.tlsDir" .)) "private-key" (printf "%s/tls.key" (include "portcullis.tlsDir" .))) -}}
 {{- end -}}
 {{- $_ := set $config "listen" $listen -}}
+{{- if hasKey $config "sessions" -}}
+{{- fail "config.sessions: set sessions.existingSecret (or nothing: the chart makes the key) instead; the chart mounts the key and fills in the paths" -}}
+{{- end -}}
+{{- $sessions := dict "key-file" (printf "%s/session.key" (include "portcullis.sessionsDir" .)) -}}
+{{- if .Values.sessions.previousKey -}}
+{{- $_ := set $sessions "previous-key-files" (list (printf "%s/previous.key" (include "portcullis.sessionsDir" .))) -}}
+{{- end -}}
+{{- $_ := set $config "sessions" $sessions -}}
 {{- $admin := $config.admin | default dict -}}
 {{- if ne ($admin.host | default "127.0.0.1") "0.0.0.0" -}}
 {{- fail "config.admin.host: must be 0.0.0.0 so the kubelet can probe /readyz and /healthz on the pod IP (the Service never exposes the admin port)" -}}

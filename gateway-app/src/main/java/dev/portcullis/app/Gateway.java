@@ -118,7 +118,7 @@ public final class Gateway implements AutoCloseable {
                 .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
                         route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
         SessionBinding sessions = config.sessions().keyFile() != null
-                ? new SessionBinding(config.sessions().key()) : SessionBinding.withRandomKey();
+                ? new SessionBinding(config.sessions().key(), config.sessions().previousKeys()) : SessionBinding.withRandomKey();
         LegacyStreams legacyStreams = new LegacyStreams();
         UpstreamEras upstreamEras = new UpstreamEras();
         upstreamEras.probe(routes, Duration.ofSeconds(30));

@@ -14,6 +14,8 @@ import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import java.security.SecureRandom;
 import java.text.ParseException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import javax.crypto.SecretKey;
 import javax.crypto.spec.SecretKeySpec;
@@ -31,25 +33,38 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <p>Stateless: any replica sharing the key ({@code sessions.key-file}) can serve any request of the
  * session; without a configured key each process makes its own, so sessions then need sticky routing.
+ * Rotation: ids are sealed with the current key and opened with it or any previous key
+ * ({@code sessions.previous-key-files}), so replicas can move to a new key one by one.
  */
 public final class SessionBinding {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JWEHeader HEADER = new JWEHeader(JWEAlgorithm.DIR, EncryptionMethod.A256GCM);
 
     private final DirectEncrypter encrypter;
-    private final DirectDecrypter decrypter;
+    /** The current key first, then the previous ones. */
+    private final List<DirectDecrypter> decrypters = new ArrayList<>();
 
     public SessionBinding(byte[] key) {
-        if (key.length != 32) {
-            throw new IllegalArgumentException("a session key is 32 bytes (AES-256)");
-        }
-        SecretKey secret = new SecretKeySpec(key, "AES");
+        this(key, List.of());
+    }
+
+    public SessionBinding(byte[] key, List<byte[]> previousKeys) {
         try {
-            this.encrypter = new DirectEncrypter(secret);
-            this.decrypter = new DirectDecrypter(secret);
+            this.encrypter = new DirectEncrypter(secret(key));
+            decrypters.add(new DirectDecrypter(secret(key)));
+            for (byte[] previous : previousKeys) {
+                decrypters.add(new DirectDecrypter(secret(previous)));
+            }
         } catch (JOSEException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static SecretKey secret(byte[] key) {
+        if (key.length != 32) {
+            throw new IllegalArgumentException("a session key is 32 bytes (AES-256)");
+        }
+        return new SecretKeySpec(key, "AES");
     }
 
     /** A binding with a fresh random key (one process; sessions need sticky routing across replicas). */
@@ -79,7 +94,7 @@ public final class SessionBinding {
                     || !EncryptionMethod.A256GCM.equals(jwe.getHeader().getEncryptionMethod())) {
                 throw notFound("not a gateway session id");
             }
-            jwe.decrypt(decrypter);
+            decrypt(jwe);
             JsonNode claims = JSON.readTree(jwe.getPayload().toBytes());
             if (!fingerprint(principal).equals(claims.path("p").asText()) || !route.equals(claims.path("r").asText())) {
                 throw notFound("session belongs to another principal or route");
@@ -92,6 +107,20 @@ public final class SessionBinding {
         } catch (ParseException | JOSEException | java.io.IOException | IllegalStateException e) {
             throw notFound("not a gateway session id");
         }
+    }
+
+    /** Opens with the current key, else with a previous one (a failed attempt leaves the object encrypted). */
+    private void decrypt(JWEObject jwe) throws JOSEException {
+        JOSEException last = null;
+        for (DirectDecrypter decrypter : decrypters) {
+            try {
+                jwe.decrypt(decrypter);
+                return;
+            } catch (JOSEException e) {
+                last = e;
+            }
+        }
+        throw last;
     }
 
     private static GatewayFailure notFound(String detail) {

@@ -62,4 +62,24 @@ class SessionBindingTest {
         String sealed = new SessionBinding(key).seal("u1", principal("alice", "ide", "j1"), "todo");
         assertThat(new SessionBinding(key).open(sealed, principal("alice", "ide", "j1"), "todo")).isEqualTo("u1");
     }
+
+    /** Key rotation (issue 14): the new key seals, the old one still opens, an unrelated key opens nothing. */
+    @Test
+    void rotatedKeySealsWithTheNewKeyAndStillOpensSessionsSealedWithThePreviousOne() {
+        byte[] oldKey = new byte[32];
+        byte[] newKey = new byte[32];
+        java.util.Arrays.fill(oldKey, (byte) 1);
+        java.util.Arrays.fill(newKey, (byte) 2);
+        Principal alice = principal("alice", "ide", "j1");
+        SessionBinding before = new SessionBinding(oldKey);
+        SessionBinding rotated = new SessionBinding(newKey, java.util.List.of(oldKey));
+        String oldSession = before.seal("u-old", alice, "todo");
+        String newSession = rotated.seal("u-new", alice, "todo");
+
+        assertThat(rotated.open(oldSession, alice, "todo")).isEqualTo("u-old");
+        assertThat(rotated.open(newSession, alice, "todo")).isEqualTo("u-new");
+        assertNotFound(() -> before.open(newSession, alice, "todo")); // sealed with the new key, not the old one
+        assertNotFound(() -> new SessionBinding(newKey).open(oldSession, alice, "todo")); // old key dropped
+        assertNotFound(() -> rotated.open(oldSession, principal("mallory", "ide", "j9"), "todo"));
+    }
 }
