@@ -20,4 +20,5 @@ const token = process.argv[3] ?? process.env.MCP_TOKEN;
 const message = process.argv[4] ?? process.env.ECHO_MESSAGE ?? DEFAULT_ECHO_MESSAGE;
 
 const requestInit = token ? { headers: { Authorization: `Bearer ${token}` } } : undefined;
-await runMcpSteps(url, { requestInit }, message);
+// ECHO_CALLS: how many echo calls in the one session (default 1); ECHO_ARGUMENT: the argument's name.
+await runMcpSteps(url, { requestInit }, message, Number(process.env.ECHO_CALLS ?? 1), process.env.ECHO_ARGUMENT ?? 'message');

@@ -32,10 +32,10 @@ export function parseUrl(value, what) {
 }
 
 /**
- * Connects, lists tools, calls echo, terminates the session and closes.
+ * Connects, lists tools, calls echo (`calls` times, its text in `argument`), terminates the session and closes.
  * Emits: connect, listTools, callTool, terminateSession, done (or error and exit 1).
  */
-export async function runMcpSteps(url, transportOptions, message) {
+export async function runMcpSteps(url, transportOptions, message, calls = 1, argument = 'message') {
   const transport = new StreamableHTTPClientTransport(url, transportOptions);
   const client = new Client({ name: 'portcullis-interop', version: '0.1.0' });
   let closing = false;
@@ -60,10 +60,12 @@ export async function runMcpSteps(url, transportOptions, message) {
     emit({ step, count: tools.length, hasEcho: tools.some((t) => t.name === 'echo') });
 
     step = 'callTool';
-    const result = await client.callTool({ name: 'echo', arguments: { message } });
-    const text = (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('');
-    if (result.isError) throw new Error(`echo returned isError: ${text}`);
-    emit({ step, tool: 'echo', text });
+    for (let i = 0; i < calls; i++) {
+      const result = await client.callTool({ name: 'echo', arguments: { [argument]: message } });
+      const text = (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('');
+      if (result.isError) throw new Error(`echo returned isError: ${text}`);
+      emit({ step, tool: 'echo', text });
+    }
 
     step = 'terminateSession';
     await transport.terminateSession();
