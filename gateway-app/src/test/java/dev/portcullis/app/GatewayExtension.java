@@ -43,8 +43,8 @@ import reactor.netty.resources.LoopResources;
  *
  * <p>Register it on a {@code static} field. Each accessor starts what it returns on first use (so
  * instance fields can be initialised from it, whatever the test instance lifecycle); {@code beforeAll}
- * starts the rest. Before each test the upstream's recorded requests are cleared and a reloadable
- * policy file is restored. The gateway's default configuration is {@link GatewayHarness#start}'s.
+ * starts the rest. Before each test a reloadable policy file is restored (and given time to load),
+ * then the upstream's recorded requests are cleared. The gateway's default configuration is {@link GatewayHarness#start}'s.
  */
 final class GatewayExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
 
@@ -383,12 +383,13 @@ final class GatewayExtension implements BeforeAllCallback, AfterAllCallback, Bef
             startAll();
             return;
         }
-        if (mcpServer != null) {
-            mcpServer.clearRequests();
-        }
         if (spec.policyReload != null) {
             Files.writeString(policyFile(), spec.policy);
             GatewayHarness.sleep(spec.policyReload.toMillis() * 3);
+        }
+        // After the wait: what the previous test's clients still sent meanwhile (a session's DELETE) is gone too.
+        if (mcpServer != null) {
+            mcpServer.clearRequests();
         }
     }
 
