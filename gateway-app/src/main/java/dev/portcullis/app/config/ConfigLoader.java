@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.BooleanNode;
@@ -438,7 +437,8 @@ public final class ConfigLoader {
             units.addDeserializer(Path.class, fromText(Path::of));
         }
         // Keys written twice are reported by the line index first; the parser's check is the backstop.
-        YAMLFactory yaml = YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+        YAMLFactory yaml = new YAMLFactory();
+        yaml.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
         return JsonMapper.builder(yaml)
                 .propertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
