@@ -29,6 +29,7 @@ import dev.portcullis.config.ConfigException;
 import dev.portcullis.config.DataSize;
 import dev.portcullis.config.DurationText;
 import dev.portcullis.config.GatewayConfig;
+import dev.portcullis.config.RouteConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -78,14 +79,28 @@ public final class ConfigLoader {
     public static final class InvalidConfigException extends RuntimeException {
         private static final long serialVersionUID = 1L;
         private final List<String> problems;
+        private final List<Path> policies;
 
         public InvalidConfigException(String message) {
             this(List.of(message));
         }
 
         public InvalidConfigException(List<String> problems) {
+            this(problems, List.of());
+        }
+
+        InvalidConfigException(List<String> problems, List<Path> policies) {
             super(String.join("\n", problems), null, false, false);
             this.problems = List.copyOf(problems);
+            this.policies = List.copyOf(policies);
+        }
+
+        /**
+         * The policy files named by the routes that were valid on their own, so {@code check} can report
+         * their problems in the same run as the config's.
+         */
+        public List<Path> policies() {
+            return policies;
         }
 
         /** Each problem, one line each, in file order. */
@@ -153,9 +168,11 @@ public final class ConfigLoader {
         Reader reader = new Reader(mapper, sourceName, index, substitutions);
         // Each part on its own first, so that every broken section, issuer and route is reported in one run.
         if (root.isObject()) {
-            reader.parts(root, problems);
+            List<Object> parts = reader.parts(root, problems);
             if (!problems.isEmpty()) {
-                throw invalid(problems);
+                List<Path> policies = parts.stream().filter(RouteConfig.class::isInstance).map(RouteConfig.class::cast)
+                        .map(RouteConfig::policy).filter(java.util.Objects::nonNull).toList();
+                throw new InvalidConfigException(invalid(problems).problems(), policies);
             }
         }
         GatewayConfig config = reader.read(root, GatewayConfig.class, "", problems);
@@ -187,7 +204,8 @@ public final class ConfigLoader {
         }
 
         /** Each top-level section, and each element of the list sections, on its own. */
-        void parts(JsonNode root, List<Problem> problems) {
+        List<Object> parts(JsonNode root, List<Problem> problems) {
+            List<Object> read = new ArrayList<>();
             Map<String, RecordComponent> sections = new LinkedHashMap<>();
             for (RecordComponent component : GatewayConfig.class.getRecordComponents()) {
                 sections.put(KEBAB.translate(component.getName()), component);
@@ -202,12 +220,14 @@ public final class ConfigLoader {
                         && component.getGenericType() instanceof ParameterizedType list && value.isArray()) {
                     Class<?> element = (Class<?>) list.getActualTypeArguments()[0];
                     for (int i = 0; i < value.size(); i++) {
-                        read(value.get(i), element, entry.getKey() + "[" + i + "]", problems);
+                        read.add(read(value.get(i), element, entry.getKey() + "[" + i + "]", problems));
                     }
                 } else if (!List.class.isAssignableFrom(component.getType())) {
-                    read(value, component.getType(), entry.getKey(), problems);
+                    read.add(read(value, component.getType(), entry.getKey(), problems));
                 }
             }
+            read.removeIf(java.util.Objects::isNull);
+            return read;
         }
 
         <T> T read(JsonNode node, Class<T> type, String prefix, List<Problem> problems) {
@@ -446,6 +466,9 @@ public final class ConfigLoader {
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
                 .addModule(units)
+                // A null list element (`scopes: [~]`, `- ` with nothing) is an error, not a NullPointerException.
+                .defaultSetterInfo(com.fasterxml.jackson.annotation.JsonSetter.Value.forContentNulls(
+                        com.fasterxml.jackson.annotation.Nulls.FAIL))
                 .build();
     }
 
