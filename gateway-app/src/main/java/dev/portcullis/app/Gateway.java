@@ -99,7 +99,12 @@ public final class Gateway implements AutoCloseable {
      */
     static final class Assembly implements AutoCloseable {
         final GatewayConfig config;
-        final ObjectMapper json = new ObjectMapper();
+        /**
+         * Reads the IdPs' answers (issuer metadata, token endpoint responses): a member written twice is
+         * refused rather than the last one silently winning, as for tokens and request bodies.
+         */
+        final ObjectMapper json = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+                .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
         final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         final OutboundAddressPolicy addresses;
         final OutboundHttp outbound;
