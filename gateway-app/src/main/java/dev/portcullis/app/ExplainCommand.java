@@ -69,7 +69,7 @@ final class ExplainCommand {
             return Explain.explain(loaded, subject, operation);
         }
         GatewayConfig loaded = ConfigLoader.load(config);
-        try (Gateway.Assembly built = Gateway.Assembly.build(loaded)) {
+        try (Gateway.Assembly built = Gateway.Assembly.build(loaded, config.toString())) {
             Route route = route(built.routes, routeName);
             JWTClaimsSet claims;
             try {

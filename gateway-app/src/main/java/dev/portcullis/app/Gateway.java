@@ -118,7 +118,7 @@ public final class Gateway implements AutoCloseable {
         final RequestOrigin origin;
         final ArgumentLogging argumentLogging;
 
-        private Assembly(GatewayConfig config) {
+        private Assembly(GatewayConfig config, String source) {
             this.config = config;
             this.addresses = outboundAddresses(config);
             this.outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
@@ -126,6 +126,13 @@ public final class Gateway implements AutoCloseable {
             this.tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, config.outbound().connectTimeout(),
                     Duration.ofSeconds(60), addresses, null);
             try {
+                if (config.listen().tls() != null) {
+                    try {
+                        GatewayServer.validateTls(config.listen().tls());
+                    } catch (IllegalArgumentException e) {
+                        throw new ConfigLoader.InvalidConfigException(source + ": " + e.getMessage());
+                    }
+                }
                 this.keys = config.issuers().stream()
                         .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
                         .toList();
@@ -140,7 +147,7 @@ public final class Gateway implements AutoCloseable {
                     } catch (InvalidPolicyException e) {
                         problems.addAll(e.problems());
                     } catch (RuntimeException e) {
-                        problems.add("routes[" + i + "] (" + route.name() + "): cannot be built (" + e + ")");
+                        problems.add(source + ": routes[" + i + "] (" + route.name() + "): cannot be built (" + e + ")");
                     }
                 }
                 if (!problems.isEmpty()) {
@@ -166,7 +173,12 @@ public final class Gateway implements AutoCloseable {
          * @throws RuntimeException       anything else that cannot be built (a defect: the config check should have said)
          */
         static Assembly build(GatewayConfig config) {
-            return new Assembly(config);
+            return build(config, "gateway config");
+        }
+
+        /** @param source the config file's name, for messages */
+        static Assembly build(GatewayConfig config, String source) {
+            return new Assembly(config, source);
         }
 
         @Override

@@ -164,7 +164,7 @@ public final class Main implements Callable<Integer> {
                     return 1;
                 }
                 // Build what run builds: routes, policies, verifiers, credentials, sessions, Host/Origin rules.
-                try (Gateway.Assembly built = Gateway.Assembly.build(loaded)) {
+                try (Gateway.Assembly built = Gateway.Assembly.build(loaded, config.toString())) {
                     out.println(config + ": OK (" + loaded.issuers().size() + " issuer(s), "
                             + loaded.routes().size() + " route(s))");
                     for (var route : built.routes) {
