@@ -195,6 +195,11 @@ class ConfigLoaderTest {
         assertThat(config.listen().port()).isEqualTo(9443);
         GatewayConfig named = parseWith(VALID.replace("name: todo", "name: ${N}"), Map.of("N", "42"));
         assertThat(named.routes().get(0).name()).isEqualTo("42");
+        assertThat(parseWith(VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    resource-name: ${N}"),
+                Map.of("N", "true")).routes().get(0).resourceName()).isEqualTo("true");
+        GatewayConfig flag = parseWith(VALID.replace("upstream: http://127.0.0.1:3000/mcp",
+                "upstream: http://upstream.example.com/mcp\n    allow-insecure-upstream: ${DEV}"), Map.of("DEV", "true"));
+        assertThat(flag.routes().get(0).allowInsecureUpstream()).isTrue();
     }
 
     @Test
