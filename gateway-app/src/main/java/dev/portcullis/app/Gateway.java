@@ -136,7 +136,7 @@ public final class Gateway implements AutoCloseable {
         McpRequestPath path = new McpRequestPath(
                 new RouteTable(routes),
                 new Authenticate(verifier),
-                new Inspect(config.listen().maxBodySize().bytes(), sessions, upstreamEras),
+                new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), sessions, upstreamEras),
                 new Authorize(),
                 new Exchange(credentials),
                 forward,
