@@ -26,6 +26,7 @@ import dev.portcullis.http.OutboundAddressPolicy;
 import dev.portcullis.http.OutboundHttp;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.listen.GatewayServer;
+import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteTable;
@@ -133,6 +134,14 @@ public final class Gateway implements AutoCloseable {
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
 
+        NetworkConditions network = new NetworkConditions(registry);
+        // An error Reactor can no longer deliver (the request already ended: a client that left mid-body, say)
+        // is logged by Reactor's default hook as an ERROR with a stack trace; expected ones are counted instead.
+        reactor.core.publisher.Hooks.onErrorDropped(e -> {
+            if (!network.absorb(e, "after its request ended")) {
+                log.warn("an error arrived after its request had ended", e);
+            }
+        });
         McpRequestPath path = new McpRequestPath(
                 new RouteTable(routes),
                 new Authenticate(verifier),
@@ -144,10 +153,11 @@ public final class Gateway implements AutoCloseable {
                 requestOrigin(config, routes),
                 legacyStreams,
                 json,
-                config.listen().tls() != null);
+                config.listen().tls() != null,
+                network);
 
         ChannelGroup connections = new DefaultChannelGroup("portcullis-connections", GlobalEventExecutor.INSTANCE);
-        DisposableServer server = GatewayServer.bind(config.listen(), connections, path::handle);
+        DisposableServer server = GatewayServer.bind(config.listen(), connections, network, path::handle);
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
         state.upstreamEras = upstreamEras;

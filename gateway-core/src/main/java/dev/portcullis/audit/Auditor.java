@@ -133,6 +133,7 @@ public final class Auditor {
             String kind = switch (failure.reason()) {
                 case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN -> "unauthenticated";
                 case SESSION_NOT_FOUND -> "deny";
+                case CLIENT_CLOSED_REQUEST -> "aborted";
                 case BATCH_DENIED -> "deny";
                 case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, REQUEST_TIMEOUT, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE,
                         MISDIRECTED_HOST, ORIGIN_NOT_ALLOWED, HEADER_MISMATCH, UNSUPPORTED_VERSION, INVALID_PARAMS, ERA_NOT_SERVED,

@@ -110,7 +110,9 @@ public final class Forward {
     public Mono<ForwardResult> apply(UpstreamRequest upstream, HttpServerResponse response) {
         JsonNode errorId = upstream.authorized().inspected().errorId();
         return send(upstream, response, true)
-                .onErrorMap(e -> !(e instanceof GatewayFailure), Forward::toFailure)
+                // A client that left while its answer was sent is not an upstream failure (issue 12 item 9).
+                .onErrorMap(e -> !(e instanceof GatewayFailure) && !dev.portcullis.listen.NetworkConditions.isAborted(e)
+                        && !clientLeft(response), Forward::toFailure)
                 .onErrorMap(GatewayFailure.class, f -> f.withJsonRpcId(errorId));
     }
 
@@ -328,6 +330,11 @@ public final class Forward {
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** Whether the client's own connection is closed (then a write failure is the client's leaving, not the upstream's fault). */
+    private static boolean clientLeft(HttpServerResponse response) {
+        return response instanceof Connection connection && !connection.channel().isActive();
     }
 
     /** SSE responses being relayed right now. */
