@@ -45,7 +45,9 @@ import reactor.netty.http.server.HttpServer;
 class BatchFloodTest {
     private static final int ROUNDS = 4;
     private static final int SAMPLES_PER_PHASE = 50;
-    private static final Duration PHASE_LIMIT = Duration.ofMillis(2000);
+    private static final Duration PHASE_LIMIT = Duration.ofMillis(2500);
+    /** A flood phase lasts at least this long: several flood batches of each kind land in it. */
+    private static final Duration FLOOD_PHASE_MIN = Duration.ofMillis(1200);
     /**
      * The flooding client sends one batch per period at most: up to 5 batches a second, every other one of
      * 20,000 elements. Paced so that the flood costs little CPU when the gateway refuses oversized batches
@@ -147,7 +149,7 @@ class BatchFloodTest {
             AtomicInteger floodRequests = new AtomicInteger(2);
             java.util.Map<Integer, java.util.concurrent.atomic.AtomicLong> floodNanos = new java.util.concurrent.ConcurrentHashMap<>();
             for (int round = 0; round < ROUNDS; round++) {
-                baseline.addAll(measure(victim, single));
+                baseline.addAll(measure(victim, single, Duration.ZERO));
                 AtomicBoolean stop = new AtomicBoolean();
                 // One client floods: one connection, alternating a batch 200x over the limit and one at the limit.
                 Future<?> running = flooders.submit(() -> {
@@ -170,7 +172,7 @@ class BatchFloodTest {
                     return null;
                 });
                 try {
-                    flooded.addAll(measure(victim, single));
+                    flooded.addAll(measure(victim, single, FLOOD_PHASE_MIN));
                 } finally {
                     stop.set(true);
                 }
@@ -183,7 +185,7 @@ class BatchFloodTest {
             System.out.printf("batch flood: victim p95 %.2f ms alone, %.2f ms under %d flood requests (bound %.2f ms)%n",
                     baseP95 / 1e6, floodP95 / 1e6, floodRequests.get(), bound / 1e6);
             System.out.println("batch flood: total ms per body size " + floodNanos);
-            assertThat(floodRequests.get()).as("the flood did run").isGreaterThan(ROUNDS * 4);
+            assertThat(floodRequests.get()).as("the flood did run").isGreaterThanOrEqualTo(2 + ROUNDS * 3);
             assertThat(floodP95).as("victim p95 under flood (ns), baseline p95 %d ns", baseP95).isLessThanOrEqualTo(bound);
             assertThat(largestBatchUpstream.get()).as("no batch over the limit reached the upstream").isLessThanOrEqualTo(100);
 
@@ -214,11 +216,15 @@ class BatchFloodTest {
         }
     }
 
-    /** Victim latencies (ns) of one phase: up to {@link #SAMPLES_PER_PHASE} calls, at most {@link #PHASE_LIMIT}. */
-    private static List<Long> measure(HttpClient victim, HttpRequest single) throws Exception {
+    /**
+     * Victim latencies (ns) of one phase: {@link #SAMPLES_PER_PHASE} calls and at least {@code min} long (so the
+     * flood sends several batches meanwhile), at most {@link #PHASE_LIMIT}.
+     */
+    private static List<Long> measure(HttpClient victim, HttpRequest single, Duration min) throws Exception {
         List<Long> samples = new ArrayList<>();
-        long end = System.nanoTime() + PHASE_LIMIT.toNanos();
-        while (samples.size() < SAMPLES_PER_PHASE && System.nanoTime() < end) {
+        long begin = System.nanoTime();
+        long end = begin + PHASE_LIMIT.toNanos();
+        while ((samples.size() < SAMPLES_PER_PHASE || System.nanoTime() - begin < min.toNanos()) && System.nanoTime() < end) {
             long start = System.nanoTime();
             try {
                 HttpResponse<String> response = victim.send(single, HttpResponse.BodyHandlers.ofString());
