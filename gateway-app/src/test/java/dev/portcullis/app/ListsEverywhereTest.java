@@ -88,6 +88,12 @@ class ListsEverywhereTest {
                                 .map(a -> "event: message\ndata: " + a.replace("\"id\":100", "\"id\":\"100\"") + "\n\n")).then();
                     }
                     String out = body.trim().startsWith("[") ? "[" + String.join(",", answers) + "]" : answers.get(0);
+                    String acceptEncoding = req.requestHeaders().get("Accept-Encoding", "");
+                    if (acceptEncoding.contains("gzip") || body.contains("\"id\":77")) {
+                        // A compressing upstream (id 77: one that compresses even unasked).
+                        return res.header("Content-Type", "application/json").header("Content-Encoding", "gzip")
+                                .sendByteArray(Mono.just(gzip(out))).then();
+                    }
                     return res.header("Content-Type", "application/json").sendString(Mono.just(out)).then();
                 }))
                 .bindNow();
@@ -105,6 +111,18 @@ class ListsEverywhereTest {
     @BeforeEach
     void clear() {
         upstreamSaw.clear();
+    }
+
+    private static byte[] gzip(String text) {
+        try {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            try (java.util.zip.GZIPOutputStream zip = new java.util.zip.GZIPOutputStream(out)) {
+                zip.write(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+            return out.toByteArray();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static String result(Object id, String result) {
@@ -207,6 +225,24 @@ class ListsEverywhereTest {
         HttpResponse<String> call = post(GatewayHarness.toolCall(5, "echo"));
         assertThat(call.body()).contains("echo");
         assertNothingHidden(call);
+    }
+
+    /**
+     * A sibling of item 2: a compressed answer passed the filter unread (the client's Accept-Encoding went
+     * upstream). The gateway asks for none, and refuses an encoded answer on a route that filters lists.
+     */
+    @Test
+    void compressedListAnswersPassedTheFilterUnread() throws Exception {
+        HttpResponse<String> asked = gw.send(gw.post(request(1, "tools/list")).header("Accept-Encoding", "gzip")
+                .header("Authorization", "Bearer " + idp.accessToken(RESOURCE, "mcp:tools")).build());
+        assertThat(asked.statusCode()).isEqualTo(200);
+        assertThat(asked.headers().firstValue("Content-Encoding")).isEmpty();
+        assertThat(json.readTree(asked.body()).at("/result/tools")).extracting(t -> t.path("name").asText()).containsExactly("echo");
+
+        HttpResponse<String> unasked = post(request(77, "tools/list"));
+        assertThat(unasked.statusCode()).isEqualTo(502);
+        assertThat(unasked.headers().firstValue("Content-Encoding")).isEmpty();
+        assertNothingHidden(unasked);
     }
 
     /** Item 3: a GET with Last-Event-ID makes the upstream replay; the replay is filtered as on first delivery. */

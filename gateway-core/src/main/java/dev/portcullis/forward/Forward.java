@@ -171,6 +171,11 @@ public final class Forward {
                     Reason.UPSTREAM_REJECTED_CREDENTIALS, "Upstream MCP server refused the gateway's credentials",
                     "upstream answered " + status)));
         }
+        if (filter != null && !ListFilter.readable(upstream.responseHeaders().get("Content-Encoding"))) {
+            // The gateway asks for no encoding; an answer it cannot read cannot be filtered (fail closed).
+            return connection.inbound().receive().then(Mono.error(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
+                    "Upstream MCP server unavailable", "encoded answer (Content-Encoding) on a route that filters lists")));
+        }
         boolean stream = isEventStream(upstream);
         HeaderRewrite.toClient(upstream.responseHeaders(), response.responseHeaders(), stream);
         String upstreamSession = upstream.responseHeaders().get("Mcp-Session-Id");

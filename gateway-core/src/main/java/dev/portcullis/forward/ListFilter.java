@@ -218,6 +218,11 @@ final class ListFilter {
         return false;
     }
 
+    /** Whether an answer with this {@code Content-Encoding} is bytes the filter can read (none, or identity). */
+    static boolean readable(String contentEncoding) {
+        return contentEncoding == null || contentEncoding.isBlank() || contentEncoding.strip().equalsIgnoreCase("identity");
+    }
+
     private static final byte[] TOOLS = "tools".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     private static final byte[] PROMPTS = "prompts".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     private static final byte[] RESOURCES = "resources".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
