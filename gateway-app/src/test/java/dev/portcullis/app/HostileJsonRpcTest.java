@@ -358,8 +358,12 @@ class HostileJsonRpcTest {
         assertNothingForwarded();
     }
 
+    /**
+     * POLICY-07 and issue 12 item 10: a 10,000-element batch (the last element denied) is refused whole, as one
+     * JSON-RPC error, before any element is decided (listen.max-batch-size, default 100); nothing is forwarded.
+     */
     @Test
-    void policy07ATenThousandElementBatchIsDecidedWholeAndNothingIsForwarded() throws Exception {
+    void policy07ATenThousandElementBatchIsRefusedWholeBeforeAnyWorkAndNothingIsForwarded() throws Exception {
         StringBuilder batch = new StringBuilder("[");
         for (int i = 1; i < 10_000; i++) {
             batch.append(call(i, "\"echo\"")).append(',');
@@ -368,11 +372,11 @@ class HostileJsonRpcTest {
         long start = System.nanoTime();
         HttpResponse<String> response = send(batch.toString());
         Duration took = Duration.ofNanos(System.nanoTime() - start);
-        assertThat(response.statusCode()).isEqualTo(200);
-        JsonNode answers = json.readTree(response.body());
-        assertThat(answers).hasSize(10_000);
-        assertThat(answers.get(9_999).path("error").path("message").asText()).isEqualTo("Unknown tool: delete_all");
-        assertThat(answers.get(9_999).path("id").asInt()).isEqualTo(10_000);
+        assertThat(response.statusCode()).isEqualTo(400);
+        JsonNode error = json.readTree(response.body());
+        assertThat(error.isObject()).isTrue();
+        assertThat(error.at("/error/code").asInt()).isEqualTo(-32600);
+        assertThat(error.at("/error/message").asText()).isEqualTo("Invalid Request: batch too large (at most 100 messages)");
         assertNothingForwarded();
         assertThat(took).isLessThan(Duration.ofSeconds(10));
     }
