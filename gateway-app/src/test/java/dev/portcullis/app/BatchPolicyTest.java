@@ -43,11 +43,8 @@ class BatchPolicyTest {
     static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY)
             .stubServer(server -> server
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
-                    if (body.contains("portcullis-probe")) {
-                        // A legacy server refusing the session-less modern probe (as the Java SDK does).
-                        return res.status(400).header("Content-Type", "application/json").sendString(Mono.just(
-                                "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"error\":{\"code\":-32601,"
-                                        + "\"message\":\"Session ID required in mcp-session-id header\"}}")).then();
+                    if (GatewayExtension.isEraProbe(body)) {
+                        return GatewayExtension.refuseProbeAsLegacy(res);
                     }
                     received.add(body);
                     List<String> answers = answers(body);

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.function.Executable;
 import org.reactivestreams.Publisher;
+import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
 import reactor.netty.http.server.HttpServerRequest;
@@ -305,6 +306,18 @@ final class GatewayExtension implements BeforeAllCallback, AfterAllCallback, Bef
                     require-access-token-type: false
                     allow-insecure-http: true
                 """.formatted(idp().issuer(), idp().jwksUri()).stripTrailing();
+    }
+
+    /** Whether a stub's request body is the gateway's era probe (a 2026-07-28 {@code server/discover} at start). */
+    static boolean isEraProbe(String body) {
+        return body.contains("portcullis-probe");
+    }
+
+    /** A stub's answer to the era probe as a legacy server gives it: the session-less request refused (as the Java SDK does). */
+    static Mono<Void> refuseProbeAsLegacy(HttpServerResponse res) {
+        return res.status(400).header("Content-Type", "application/json").sendString(Mono.just(
+                "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"error\":{\"code\":-32601,"
+                        + "\"message\":\"Session ID required in mcp-session-id header\"}}")).then();
     }
 
     private String routeYaml() {

@@ -49,11 +49,8 @@ class ListsEverywhereTest {
     static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY)
             .stubServer(server -> server
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
-                    if (body.contains("portcullis-probe")) {
-                        // A legacy server refusing the session-less modern probe (as the Java SDK does).
-                        return res.status(400).header("Content-Type", "application/json").sendString(Mono.just(
-                                "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"error\":{\"code\":-32601,"
-                                        + "\"message\":\"Session ID required in mcp-session-id header\"}}")).then();
+                    if (GatewayExtension.isEraProbe(body)) {
+                        return GatewayExtension.refuseProbeAsLegacy(res);
                     }
                     String lastEventId = req.requestHeaders().get("Last-Event-ID");
                     upstreamSaw.add(req.method() + " " + (lastEventId == null ? "" : "Last-Event-ID=" + lastEventId + " ") + body);
