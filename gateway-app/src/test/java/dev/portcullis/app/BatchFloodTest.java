@@ -80,10 +80,8 @@ class BatchFloodTest {
         AtomicInteger largestBatchUpstream = new AtomicInteger();
         DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
-                    if (body.contains("portcullis-probe")) {
-                        return res.status(400).header("Content-Type", "application/json").sendString(Mono.just(
-                                "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"error\":{\"code\":-32601,"
-                                        + "\"message\":\"Session ID required in mcp-session-id header\"}}")).then();
+                    if (GatewayExtension.isEraProbe(body)) {
+                        return GatewayExtension.refuseProbeAsLegacy(res);
                     }
                     List<String> answers = new ArrayList<>();
                     try {

@@ -10,15 +10,12 @@ import dev.portcullis.testing.TestMcpServer;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -39,31 +36,18 @@ class HostileJsonRpcTest {
               echo: {}
             """;
     private final ObjectMapper json = new ObjectMapper();
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY).config(peers -> GatewayHarness.config(
+            peers.idp().issuer(), peers.upstreamUrl(), "allowed-hosts: [127.0.0.1], max-body-size: 4MiB", "",
+            "policy: " + peers.policyFile() + "\nbatches: reject-whole")).build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
     private String token;
     private String sessionId;
 
     @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        Path policy = Files.writeString(Files.createTempDirectory("portcullis-hostile").resolve("policy.yaml"), POLICY);
-        gw = GatewayHarness.startYaml("""
-                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], max-body-size: 4MiB }
-                admin: { host: 127.0.0.1, port: 0 }
-                issuers:
-                  - issuer: %s
-                    require-access-token-type: false
-                routes:
-                  - name: test
-                    path: /mcp
-                    upstream: %s
-                    resource: %s
-                    policy: %s
-                    batches: reject-whole
-                """.formatted(idp.issuer(), upstream.url(), RESOURCE, policy));
+    void initializeSession() throws Exception {
         token = idp.accessToken(RESOURCE, "mcp:tools");
         HttpResponse<String> initialized = send(("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
                 + "\"protocolVersion\":\"2025-03-26\",\"capabilities\":{},\"clientInfo\":{\"name\":\"hostile\",\"version\":\"1\"}}}")
@@ -72,18 +56,6 @@ class HostileJsonRpcTest {
         sessionId = initialized.headers().firstValue("Mcp-Session-Id").orElse(null);
         assertThat(send("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}".getBytes(StandardCharsets.UTF_8))
                 .statusCode()).isEqualTo(202);
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
-
-    @BeforeEach
-    void clear() {
-        upstream.clearRequests();
     }
 
     private HttpResponse<String> send(byte[] body) {

@@ -9,21 +9,16 @@ import dev.portcullis.testing.TestIdp;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 
 /**
  * Issue 12 items 2-4 through a running gateway: whatever way a list result travels to the caller (a batch
@@ -48,22 +43,14 @@ class ListsEverywhereTest {
     private static final String RESOURCES = "{\"resources\":[{\"uri\":\"secret://resource\",\"name\":\"r\"}]}";
     private static final List<String> HIDDEN = List.of("secret_tool", "secret_schema", "secret_prompt", "secret://");
 
-    private final ObjectMapper json = new ObjectMapper();
-    private final List<String> upstreamSaw = new CopyOnWriteArrayList<>();
-    private TestIdp idp;
-    private DisposableServer upstream;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = HttpServer.create().host("127.0.0.1").port(0)
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final List<String> upstreamSaw = new CopyOnWriteArrayList<>();
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY)
+            .stubServer(server -> server
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
-                    if (body.contains("portcullis-probe")) {
-                        // A legacy server refusing the session-less modern probe (as the Java SDK does).
-                        return res.status(400).header("Content-Type", "application/json").sendString(Mono.just(
-                                "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"error\":{\"code\":-32601,"
-                                        + "\"message\":\"Session ID required in mcp-session-id header\"}}")).then();
+                    if (GatewayExtension.isEraProbe(body)) {
+                        return GatewayExtension.refuseProbeAsLegacy(res);
                     }
                     String lastEventId = req.requestHeaders().get("Last-Event-ID");
                     upstreamSaw.add(req.method() + " " + (lastEventId == null ? "" : "Last-Event-ID=" + lastEventId + " ") + body);
@@ -95,18 +82,10 @@ class ListsEverywhereTest {
                                 .sendByteArray(Mono.just(gzip(out))).then();
                     }
                     return res.header("Content-Type", "application/json").sendString(Mono.just(out)).then();
-                }))
-                .bindNow();
-        Path policy = Files.writeString(Files.createTempDirectory("portcullis-lists").resolve("policy.yaml"), POLICY);
-        gw = GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + upstream.port() + "/mcp", "policy: " + policy, null);
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.disposeNow();
-        idp.close();
-    }
+                })))
+            .build();
+    private final TestIdp idp = peers.idp();
+    private final GatewayHarness gw = peers.gateway();
 
     @BeforeEach
     void clear() {
@@ -133,7 +112,7 @@ class ListsEverywhereTest {
      * The stub's answer to each request: the full list its method asks for. A JavaScript upstream rounds
      * an id above 2^53 (9007199254740993 comes back as 9007199254740992): mimicked for such ids.
      */
-    private List<String> answers(String body) {
+    private static List<String> answers(String body) {
         List<String> answers = new ArrayList<>();
         try {
             JsonNode root = json.readTree(body);
