@@ -102,7 +102,8 @@ public final class Gateway implements AutoCloseable {
         keys.forEach(JwksCache::preload);
         TokenVerifier verifier = new TokenVerifier(keys, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
 
-        List<String> issuers = config.issuers().stream().map(IssuerConfig::issuer).toList();
+        // A multi-tenant {tenantid} template is no authorization server a client could discover (PRM-03).
+        List<String> issuers = config.issuers().stream().filter(i -> !i.isTemplate()).map(IssuerConfig::issuer).toList();
         ScheduledExecutorService reloads = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "portcullis-policy-reload");
             thread.setDaemon(true);
@@ -116,7 +117,8 @@ public final class Gateway implements AutoCloseable {
                 Duration.ofSeconds(60), addresses, null);
         Map<String, UpstreamCredentials> credentials = routes.stream()
                 .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
-                        route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
+                        route.config().upstreamAuth(), keysOf(keys, config.tokenEndpointIssuer(route.config())),
+                        tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
         SessionBinding sessions = config.sessions().keyFile() != null
                 ? new SessionBinding(config.sessions().key(), config.sessions().previousKeys()) : SessionBinding.withRandomKey();
         LegacyStreams legacyStreams = new LegacyStreams();
@@ -159,6 +161,11 @@ public final class Gateway implements AutoCloseable {
                         + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
         return new Gateway(server, connections, admin, forward, outbound, tokenEndpoints, keys, state,
                 config.listen().shutdownGrace());
+    }
+
+    /** The key cache (and metadata discovery) of {@code issuer}, or null. */
+    private static JwksCache keysOf(List<JwksCache> keys, IssuerConfig issuer) {
+        return issuer == null ? null : keys.stream().filter(k -> k.config() == issuer).findFirst().orElseThrow();
     }
 
     /**
