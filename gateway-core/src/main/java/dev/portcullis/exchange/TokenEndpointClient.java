@@ -29,7 +29,7 @@ import reactor.core.publisher.Mono;
  *   <caption>How answers map</caption>
  *   <tr><th>token endpoint</th><th>client sees</th></tr>
  *   <tr><td>connect failure, timeout, 5xx, 429</td><td>503 + Retry-After ({@link Reason#EXCHANGE_UNAVAILABLE})</td></tr>
- *   <tr><td>{@code invalid_request}, {@code invalid_grant} for a caller's token</td><td>401 invalid_token ({@link Reason#EXCHANGE_SUBJECT_REJECTED})</td></tr>
+ *   <tr><td>{@code invalid_request}, {@code invalid_grant}, {@code interaction_required} for a caller's token</td><td>401 invalid_token ({@link Reason#EXCHANGE_SUBJECT_REJECTED})</td></tr>
  *   <tr><td>{@code invalid_target}, {@code invalid_scope}, {@code unauthorized_client} for a caller's token</td><td>200 + -31403 ({@link Reason#EXCHANGE_DENIED})</td></tr>
  *   <tr><td>{@code invalid_client}; any error for the gateway's own token</td><td>502, ERROR log ({@link Reason#EXCHANGE_CLIENT_REJECTED})</td></tr>
  *   <tr><td>200 that is not a valid token response; other errors</td><td>502 ({@link Reason#EXCHANGE_INVALID_RESPONSE})</td></tr>
@@ -222,7 +222,9 @@ public final class TokenEndpointClient {
             return GatewayFailure.of(Reason.EXCHANGE_CLIENT_REJECTED, "Upstream authorization failed", detail);
         }
         return switch (code) {
-            case "invalid_request", "invalid_grant" -> {
+            // interaction_required: Entra on-behalf-of when Conditional Access (MFA...) applies to the upstream
+            // (AADSTS50076/50079 with a claims challenge): the caller must sign in again, like a rejected token.
+            case "invalid_request", "invalid_grant", "interaction_required" -> {
                 log.info("token endpoint {} refused the caller's token ({}): {}", endpoint(), grant.name(), detail);
                 yield GatewayFailure.of(Reason.EXCHANGE_SUBJECT_REJECTED, "The access token is not accepted for the upstream", detail);
             }
