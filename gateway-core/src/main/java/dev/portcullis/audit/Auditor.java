@@ -99,7 +99,7 @@ public final class Auditor {
                 case SESSION_NOT_FOUND -> "deny";
                 case BATCH_DENIED -> "deny";
                 case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, REQUEST_TIMEOUT, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE,
-                        MISDIRECTED_HOST, ORIGIN_NOT_ALLOWED, HEADER_MISMATCH, UNSUPPORTED_VERSION, INVALID_PARAMS, ERA_NOT_SERVED,
+                        MISDIRECTED_HOST, ORIGIN_NOT_ALLOWED, HEADER_MISMATCH, UNSUPPORTED_VERSION, INVALID_PARAMS, INVALID_TARGET, ERA_NOT_SERVED,
                         MODERN_METHOD_NOT_FOUND -> "invalid";
                 default -> decision != null ? decision.outcome().name().toLowerCase(Locale.ROOT) : "error";
             };

@@ -22,7 +22,7 @@ public final class BearerTokenExtractor {
 
     public BearerToken extract(HttpHeaders headers, String uri) {
         List<String> values = headers.getAll("Authorization");
-        boolean queryToken = uri.indexOf('?') >= 0 && new QueryStringDecoder(uri).parameters().containsKey("access_token");
+        boolean queryToken = uri.indexOf('?') >= 0 && queryHasAccessToken(uri);
         if (values.size() > 1) {
             throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "More than one Authorization header");
         }
@@ -43,6 +43,19 @@ public final class BearerTokenExtractor {
             throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "Malformed Authorization header");
         }
         return new BearerToken(token);
+    }
+
+    /**
+     * Whether the query names {@code access_token} (however encoded). A query whose percent-encoding is
+     * malformed cannot be read, so whether it carries a token cannot be told: 400 (issue 12), not a 500.
+     */
+    private static boolean queryHasAccessToken(String uri) {
+        try {
+            return new QueryStringDecoder(uri).parameters().containsKey("access_token");
+        } catch (IllegalArgumentException malformed) {
+            throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "Malformed request query",
+                    "query with malformed percent-encoding");
+        }
     }
 
     /**

@@ -39,6 +39,11 @@ import javax.crypto.spec.SecretKeySpec;
 public final class SessionBinding {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JWEHeader HEADER = new JWEHeader(JWEAlgorithm.DIR, EncryptionMethod.A256GCM);
+    /**
+     * Longer than any id this gateway seals (an upstream session id or a legacy endpoint of reasonable
+     * length); anything longer is refused before it is parsed.
+     */
+    static final int MAX_ID_LENGTH = 4096;
 
     private final DirectEncrypter encrypter;
     /** The current key first, then the previous ones. */
@@ -88,6 +93,9 @@ public final class SessionBinding {
 
     /** The upstream session id behind {@code gatewayId}, if it belongs to this principal and route; else 404. */
     public String open(String gatewayId, Principal principal, String route) {
+        if (gatewayId == null || gatewayId.isEmpty() || gatewayId.length() > MAX_ID_LENGTH) {
+            throw notFound("not a gateway session id");
+        }
         try {
             JWEObject jwe = JWEObject.parse(gatewayId);
             if (!JWEAlgorithm.DIR.equals(jwe.getHeader().getAlgorithm())
@@ -104,8 +112,12 @@ public final class SessionBinding {
                 throw notFound("no upstream session");
             }
             return upstream;
-        } catch (ParseException | JOSEException | java.io.IOException | IllegalStateException e) {
-            throw notFound("not a gateway session id");
+        } catch (GatewayFailure failure) {
+            throw failure;
+        } catch (ParseException | JOSEException | java.io.IOException | RuntimeException e) {
+            // Issue 12: whatever the parser makes of a crafted id (a header without "enc" threw an unchecked
+            // exception), it is an unknown session: 404, and no stack trace in the log.
+            throw notFound("not a gateway session id (" + e.getClass().getSimpleName() + ")");
         }
     }
 

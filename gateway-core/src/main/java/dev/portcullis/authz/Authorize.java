@@ -33,6 +33,8 @@ import reactor.core.publisher.Mono;
  *       routes, or when nothing is left to forward, it is refused whole, with an error per request element.
  *       Never anything undecided forwarded.</li>
  * </ul>
+ * A resource URI not in normal form, and a {@code completion/complete} whose {@code ref} the caller may not
+ * see, are refused before anything is forwarded ({@link Targets}: issue 12).
  * A 2026-07-28 {@code subscriptions/listen} filter is narrowed to what the caller may see (V26-22).
  * Responses posted by the client (answers to server requests) carry no method and are not policy subjects.
  */
@@ -55,6 +57,15 @@ public final class Authorize {
             Decision decision = message.kind() == McpMessage.Kind.RESPONSE
                     ? Decision.allow("response", "responses to server requests are not policy subjects")
                     : route.policy().decide(subject, message.operation());
+            // Issue 12: a URI not in normal form is refused whatever policy says; a completion follows its ref.
+            java.util.Optional<GatewayFailure> target = Targets.refusal(message, subject, route.policy(), route.filtersLists());
+            if (target.isPresent() && (decision.allowed()
+                    || dev.portcullis.policy.CompiledPolicy.NOT_NORMAL.equals(target.get().decision().ruleId()))) {
+                decisions.add(target.get().decision());
+                refusedAt.put(decisions.size() - 1, target.get());
+                refusals.add(target.get());
+                continue;
+            }
             decisions.add(decision);
             if (decision.allowed()) {
                 continue;

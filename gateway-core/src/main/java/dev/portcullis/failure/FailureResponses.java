@@ -57,6 +57,7 @@ public final class FailureResponses {
             case HEADER_MISMATCH -> new Shape(400, null, false, -32020);
             case UNSUPPORTED_VERSION -> new Shape(400, null, false, -32022);
             case INVALID_PARAMS -> new Shape(400, null, false, -32602);
+            case INVALID_TARGET -> new Shape(200, null, false, -32602);
             case ERA_NOT_SERVED -> new Shape(400, null, false, -32600);
             case MODERN_METHOD_NOT_FOUND -> new Shape(404, null, false, -32601);
             case UPSTREAM_UNAVAILABLE, UPSTREAM_REJECTED_CREDENTIALS -> new Shape(502, null, false, -32603);
@@ -113,16 +114,57 @@ public final class FailureResponses {
             params.add("error=\"" + error + "\"");
             params.add("error_description=\"" + safeDescription(failure.description()) + "\"");
         }
-        String scope = error == null ? String.join(" ", route.config().scopes())
-                : error.equals("insufficient_scope") ? String.join(" ", failure.scopes()) : "";
+        String scope = scopeValue(error == null ? route.config().scopes()
+                : error.equals("insufficient_scope") ? failure.scopes() : List.of());
         if (!scope.isEmpty()) {
             params.add("scope=\"" + scope + "\"");
         }
-        params.add("resource_metadata=\"" + route.metadataUrl() + "\"");
+        String metadata = route.metadataUrl();
+        if (isUriReference(metadata)) {
+            params.add("resource_metadata=\"" + metadata + "\"");
+        }
         return "Bearer " + String.join(", ", params);
     }
 
-    /** CHALLENGE-06: printable ASCII without quote or backslash. */
+    /**
+     * The {@code scope} of a challenge: the scope-tokens among {@code scopes}, space-separated (RFC 6750 §3,
+     * RFC 6749 §3.3). A granted scope copied from a token can hold anything; one that is not a scope-token
+     * ({@code "}, {@code \}, a space, CR/LF, a control or non-ASCII character) is dropped, never echoed: it
+     * could end the quoted value and add parameters, or break the header (issue 12).
+     */
+    static String scopeValue(java.util.Collection<String> scopes) {
+        StringBuilder out = new StringBuilder();
+        for (String scope : scopes) {
+            if (isScopeToken(scope)) {
+                out.append(out.length() == 0 ? "" : " ").append(scope);
+            }
+        }
+        return out.toString();
+    }
+
+    /** RFC 6749 §3.3 {@code scope-token = 1*( %x21 / %x23-5B / %x5D-7E )}. */
+    static boolean isScopeToken(String scope) {
+        if (scope == null || scope.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < scope.length(); i++) {
+            char c = scope.charAt(i);
+            if (c < 0x21 || c > 0x7E || c == '"' || c == '\\') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The metadata URL comes from configuration and is built by {@code java.net.URI}; checked here anyway,
+     * as every value written into a quoted challenge parameter is: visible ASCII without {@code "} or {@code \}.
+     */
+    static boolean isUriReference(String url) {
+        return isScopeToken(url);
+    }
+
+    /** CHALLENGE-06: printable ASCII without quote or backslash (anything else becomes a space). */
     static String safeDescription(String text) {
         StringBuilder out = new StringBuilder(text.length());
         for (char c : text.toCharArray()) {

@@ -56,6 +56,12 @@ public enum Reason {
     ERA_NOT_SERVED,
     /** A malformed modern envelope (400, -32602: V26-4). */
     INVALID_PARAMS,
+    /**
+     * The message names its target in a form the gateway does not decide on: a resource URI or template
+     * not in normal form, a {@code completion/complete} without a usable {@code ref} (200, -32602: issue 12).
+     * Purely syntactic, so answering it reveals nothing about what policy hides.
+     */
+    INVALID_TARGET,
     /** A modern request for a method that does not exist (404, -32601: V26-25, V26-27). */
     MODERN_METHOD_NOT_FOUND,
     /** The upstream could not be reached, or the exchange broke before any response (502). */

@@ -145,6 +145,11 @@ public final class Forward {
                         inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
                     }
                     MirroredHeaders.rebuild(inspected, h);
+                    if (body.length > 0) {
+                        // Issue 12: the body is forwarded as what it was inspected as: UTF-8 JSON, not content-coded.
+                        h.set("Content-Type", dev.portcullis.inspect.JsonContentType.FORWARDED);
+                        h.remove("Content-Encoding");
+                    }
                     return body.length == 0 ? out : out.sendByteArray(Mono.just(body));
                 })
                 .responseConnection((upstreamResponse, connection) ->

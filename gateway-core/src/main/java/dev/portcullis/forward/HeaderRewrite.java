@@ -15,8 +15,9 @@ import java.util.Set;
  * {@code Proxy-Authorization}: PROXY-01/02), {@code Origin} (the upstream would run its own
  * origin check: PROXY-05), client-supplied {@code Forwarded}/{@code X-Forwarded-*} (PROXY-08) and
  * {@code Host} (set from the upstream URI: PROXY-04). MCP headers ({@code Mcp-Session-Id},
- * {@code MCP-Protocol-Version}, {@code Last-Event-ID}), {@code Accept} and {@code Content-Type}
- * pass unchanged (PROXY-06/07).
+ * {@code MCP-Protocol-Version}, {@code Last-Event-ID}) and {@code Accept}
+ * pass unchanged (PROXY-06/07); a forwarded body goes with {@code Content-Type: application/json}, the type it
+ * was inspected as (issue 12).
  *
  * <p>Upstream → client: everything but hop-by-hop headers, {@code WWW-Authenticate} (it would send
  * the client to the upstream's authorization server: CHALLENGE-07) and {@code Set-Cookie}

@@ -10,7 +10,6 @@ import dev.portcullis.failure.Reason;
 import dev.portcullis.http.BoundedBody;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.List;
-import java.util.Locale;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.server.HttpServerRequest;
 
@@ -36,9 +35,11 @@ public final class Inspect {
             // GET and DELETE exist only in the legacy revisions.
             return Mono.fromCallable(() -> legacy(authenticated, new byte[0], List.of(), false));
         }
-        String contentType = request.requestHeaders().get("Content-Type", "");
-        if (!contentType.toLowerCase(Locale.ROOT).startsWith("application/json")) {
-            return Mono.error(GatewayFailure.of(Reason.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"));
+        try {
+            // Issue 12: one UTF-8 application/json body, not content-coded: what is inspected is what the upstream reads.
+            JsonContentType.require(request.requestHeaders());
+        } catch (GatewayFailure refused) {
+            return Mono.error(refused);
         }
         long declared = request.requestHeaders().getInt("Content-Length", -1);
         if (declared > maxBodyBytes) {
@@ -132,12 +133,37 @@ public final class Inspect {
         // 2024-11-05 HTTP+SSE carries the session in the message endpoint's query (SESSION-07).
         requireServed(authenticated, Era.LEGACY, messages.isEmpty() ? null : messages.get(0));
         String gatewayId = authenticated.routed().route().config().legacySse()
-                ? new io.netty.handler.codec.http.QueryStringDecoder(authenticated.routed().request().uri())
-                        .parameters().getOrDefault("sessionId", List.of()).stream().findFirst().orElse(null)
-                : headers.get("Mcp-Session-Id");
+                ? legacySessionId(authenticated.routed().request().uri())
+                : sessionHeader(headers);
         Optional<String> upstreamSession = gatewayId == null ? Optional.empty()
                 : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.routed().route().name()));
         return new InspectedRequest(authenticated, body, messages, batch, Era.LEGACY, null, upstreamSession);
+    }
+
+    /**
+     * The {@code sessionId} of a 2024-11-05 message endpoint's query. A query that cannot be decoded, or
+     * that names the session more than once, names no session this gateway issued: 404 (issue 12).
+     */
+    static String legacySessionId(String uri) {
+        List<String> ids;
+        try {
+            ids = new io.netty.handler.codec.http.QueryStringDecoder(uri).parameters().getOrDefault("sessionId", List.of());
+        } catch (IllegalArgumentException malformed) {
+            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "query with malformed percent-encoding");
+        }
+        if (ids.size() > 1) {
+            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "more than one sessionId");
+        }
+        return ids.isEmpty() ? null : ids.get(0);
+    }
+
+    /** {@code Mcp-Session-Id}, given once; two of them name no one session (404, issue 12). */
+    static String sessionHeader(HttpHeaders headers) {
+        List<String> ids = headers.getAll("Mcp-Session-Id");
+        if (ids.size() > 1) {
+            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "more than one Mcp-Session-Id");
+        }
+        return ids.isEmpty() ? null : ids.get(0);
     }
 
     private static int firstNonWhitespace(byte[] body) {

@@ -26,6 +26,10 @@ public final class RequestOrigin {
     private static final String ALLOWED_REQUEST_HEADERS =
             "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name, traceparent, tracestate";
 
+    /** RFC 6454 §6.1 serialized origin: {@code null}, or {@code scheme "://" host [ ":" port ]}. */
+    private static final java.util.regex.Pattern ORIGIN = java.util.regex.Pattern.compile(
+            "null|[A-Za-z][A-Za-z0-9+.-]*://(\\[[0-9A-Fa-f:.]+]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?");
+
     private final Set<String> hosts;
     private final Set<String> origins;
 
@@ -50,6 +54,10 @@ public final class RequestOrigin {
     /** Fails with 421 for a foreign Host and 403 for a foreign Origin; sets CORS headers for an allowed one. */
     public void check(HttpHeaders request, HttpHeaders response) {
         String host = request.get("Host");
+        if (host != null && !isHostValue(host)) {
+            // Issue 12: sent upstream as X-Forwarded-Host, so only a value of Host's own grammar, even with allowed-hosts: [*].
+            throw GatewayFailure.of(Reason.MISDIRECTED_HOST, "Misdirected request", "malformed Host");
+        }
         if (!hosts.contains(ANY) && (host == null || !hosts.contains(hostName(host)))) {
             throw GatewayFailure.of(Reason.MISDIRECTED_HOST, "Misdirected request", "Host not allowed");
         }
@@ -57,7 +65,8 @@ public final class RequestOrigin {
         if (origin == null) {
             return;
         }
-        if (!origins.contains(ANY) && !origins.contains(origin)) {
+        if (!origins.contains(origin) && !(origins.contains(ANY) && ORIGIN.matcher(origin).matches())) {
+            // With allowed-origins: [*] the Origin is mirrored, so only a serialized origin (RFC 6454) is (issue 12).
             throw GatewayFailure.of(Reason.ORIGIN_NOT_ALLOWED, "Forbidden: Origin not allowed", "Origin not allowed");
         }
         response.set("Access-Control-Allow-Origin", origin);
@@ -70,6 +79,25 @@ public final class RequestOrigin {
         response.set("Access-Control-Allow-Methods", "GET, POST, DELETE");
         response.set("Access-Control-Allow-Headers", ALLOWED_REQUEST_HEADERS);
         response.set("Access-Control-Max-Age", "600");
+    }
+
+    /**
+     * Only characters of RFC 9110 §7.2 {@code Host = uri-host [ ":" port ]} (reg-name, IP literal, port):
+     * no space, quote, backslash, control or non-ASCII character. A loop: this runs on every request.
+     */
+    static boolean isHostValue(String host) {
+        if (host.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || "-._~!$&'()*+,;=%:[]".indexOf(c) >= 0;
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** {@code gw.example.com:8443} → {@code gw.example.com}; {@code [::1]:8443} → {@code [::1]}. */

@@ -32,7 +32,8 @@ public record Route(RouteConfig config, Set<String> acceptedAudiences, String me
         Set<String> audiences = new LinkedHashSet<>();
         audiences.add(config.resource());
         audiences.addAll(config.resourceAliases());
-        String url = ProtectedResourceMetadata.wellKnownUrl(config.resourceUri());
+        // ASCII (non-ASCII characters percent-encoded): it is written into a quoted WWW-Authenticate parameter.
+        String url = URI.create(ProtectedResourceMetadata.wellKnownUrl(config.resourceUri())).toASCIIString();
         return new Route(config, audiences, url, URI.create(url).getRawPath(), authorizationServers, policy,
                 config.upstreamUri());
     }

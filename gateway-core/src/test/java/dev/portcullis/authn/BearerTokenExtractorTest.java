@@ -73,4 +73,12 @@ class BearerTokenExtractorTest {
         BearerToken token = extractor.extract(headers("Bearer secret-token-value"), "/mcp");
         assertThat(token.toString()).doesNotContain("secret-token-value").startsWith("BearerToken[sha256:");
     }
+
+    /** Issue 12: a query with a malformed percent-encoding threw inside the decoder (a 500); it is a 400 now. */
+    @Test
+    void malformedQueryPercentEncodingIsInvalidRequestNotA500() {
+        assertReason(headers("Bearer abc"), "/mcp?x=%zz", Reason.INVALID_CREDENTIALS_REQUEST);
+        assertReason(headers("Bearer abc"), "/mcp?access%5Ftoken=%", Reason.INVALID_CREDENTIALS_REQUEST);
+        assertReason(headers("Bearer abc"), "/mcp?access%5Ftoken=abc", Reason.INVALID_CREDENTIALS_REQUEST);
+    }
 }

@@ -55,6 +55,33 @@ class SessionBindingTest {
         assertNotFound(() -> binding.open("eyJhbGciOiJub25lIn0.e30.", alice, "todo"));
     }
 
+    /** Issue 12, item 8: a crafted id is an unknown session (404), whatever the JOSE parser makes of it; never a 500. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {
+            "eyJhbGciOiJkaXIifQ..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", // {"alg":"dir"}: a JWE header without enc
+            "eyJlbmMiOiJBMjU2R0NNIn0..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", // {"enc":"A256GCM"}: no alg
+            "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiemlwIjoiREVGIn0..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", // zip
+            "eyJhbGciOiJkaXIiLCJlbmMiOjF9..A.A.A", // enc a number
+            "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..!!.AAAA.AAAA", // not base64url
+            "W10..A.A.A", // header an array
+            "bnVsbA..A.A.A", // header null
+            "e30..A.A.A", // header {}
+            "....",
+            "a.b.c.d.e.f",
+            " ",
+            "",
+    })
+    void malformedSessionIdIs404NotA500(String crafted) {
+        Principal alice = principal("alice", "ide", "j1");
+        assertNotFound(() -> binding.open(crafted, alice, "todo"));
+    }
+
+    @Test
+    void overlongSessionIdIs404WithoutBeingParsed() {
+        assertNotFound(() -> binding.open("A".repeat(SessionBinding.MAX_ID_LENGTH + 1), principal("alice", "ide", "j1"), "todo"));
+        assertNotFound(() -> binding.open(null, principal("alice", "ide", "j1"), "todo"));
+    }
+
     @Test
     void replicasSharingTheKeyOpenEachOthersSessions() {
         byte[] key = new byte[32];

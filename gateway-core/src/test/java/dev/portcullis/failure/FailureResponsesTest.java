@@ -40,6 +40,34 @@ class FailureResponsesTest {
         assertThat(header).contains("error=\"insufficient_scope\"", "scope=\"mcp:tools.read\"", "resource_metadata=");
     }
 
+    /**
+     * Issue 12, item 7: granted scopes come from the token. A scope holding {@code "} ended the quoted value and
+     * injected a second {@code resource_metadata}; CR/LF broke the header (a 500). Only RFC 6750 scope-tokens
+     * reach the challenge; the others are dropped, never echoed.
+     */
+    @Test
+    void scopeInjectionIntoWwwAuthenticateIsDropped() {
+        java.util.Set<String> granted = new java.util.LinkedHashSet<>(List.of(
+                "mcp:read", "x\", resource_metadata=\"https://evil.example/prm", "a\r\nSet-Cookie: x=1", "back\\slash",
+                "tab\tbed", "caf\u00e9", "", "mcp:write"));
+        String header = FailureResponses.challenge(route, "insufficient_scope",
+                GatewayFailure.insufficientScope("Additional scope is required", granted));
+        assertThat(header).isEqualTo("Bearer error=\"insufficient_scope\", error_description=\"Additional scope is required\", "
+                + "scope=\"mcp:read mcp:write\", resource_metadata=\"" + PRM + "\"");
+        assertThat(header.split("resource_metadata=", -1)).hasSize(2);
+        assertThat(header).matches("[\\x20-\\x7E]*");
+    }
+
+    @Test
+    void scopeTokenGrammarIsRfc6749() {
+        assertThat(FailureResponses.isScopeToken("mcp:tools.read")).isTrue();
+        assertThat(FailureResponses.isScopeToken("!#[]~")).isTrue();
+        for (String bad : new String[] {"", "a b", "a\"b", "a\\b", "a\u007fb", "\u00e9", "a\nb"}) {
+            assertThat(FailureResponses.isScopeToken(bad)).as(bad).isFalse();
+        }
+        assertThat(FailureResponses.scopeValue(List.of("a\"", "b"))).isEqualTo("b");
+    }
+
     @Test
     void challenge06DescriptionIsSanitised() {
         assertThat(FailureResponses.safeDescription("a \"quoted\" \\ é\nline"))

@@ -27,6 +27,9 @@ import java.util.SortedSet;
  *   <li>Nothing matched → {@code default} (deny unless the file says allow).</li>
  * </ul>
  *
+ * <p>A resource URI not in normal form ({@link ResourceUri}) is denied, hidden, before any rule is
+ * consulted (rule id {@value #NOT_NORMAL}), and a resource template whose literal text is not is hidden.
+ *
  * <p>Decision order: the server-wide {@code agents.allow} (deny) → the most specific rule →
  * {@code deny: true} (deny) → the rule's {@code agents} (deny) → its {@code roles}, any of (deny) →
  * its {@code scopes}, all of, counting implied scopes (step-up naming every missing scope) → its
@@ -48,6 +51,9 @@ public final class CompiledPolicy implements Policy {
             "resources/subscribe", Rule.Section.RESOURCES,
             "resources/unsubscribe", Rule.Section.RESOURCES,
             "prompts/get", Rule.Section.PROMPTS);
+
+    /** The rule id of a refusal of a resource URI that is not in normal form ({@link ResourceUri}). */
+    public static final String NOT_NORMAL = "uri-normal-form";
 
     private final String source;
     private final boolean defaultAllow;
@@ -111,6 +117,13 @@ public final class CompiledPolicy implements Policy {
             return Decision.deny("default", operation.method() + " names no " + section.noun());
         }
         String what = section.noun() + " " + Text.quoted(operation.target().get());
+        if (section == Rule.Section.RESOURCES) {
+            // Issue 12: decided only on URIs the upstream cannot resolve to another resource.
+            Optional<String> problem = ResourceUri.problem(operation.target().get());
+            if (problem.isPresent()) {
+                return Decision.deny(NOT_NORMAL, what + " is not in normal form: " + problem.get());
+            }
+        }
         Optional<Rule> rule = sections.get(section).match(operation.target().get());
         return rule.isPresent() ? apply(rule.get(), what, subject, operation) : byDefault(what);
     }
@@ -163,6 +176,9 @@ public final class CompiledPolicy implements Policy {
         }
         if (allowedAgents.isPresent() && !allowedAgents.get().contains(subject.agent())) {
             return false;
+        }
+        if (ResourceUri.templateProblem(name).isPresent()) {
+            return false; // the URIs it makes would be refused (issue 12)
         }
         Glob template = Glob.uriTemplate(name);
         Operation read = Operation.resourceRead(name);

@@ -157,6 +157,16 @@ final class PolicyReader {
             problem(path, "not a valid " + section.noun() + " pattern (" + e.getMessage() + ")");
             return Optional.empty();
         }
+        if (section == Rule.Section.RESOURCES) {
+            // Requests must name URIs in normal form (ResourceUri), so a pattern that is not could never match.
+            Optional<String> notNormal = ResourceUri.problem(name);
+            if (notNormal.isPresent()) {
+                problem(path, "not a resource URI pattern in normal form (" + notNormal.get()
+                        + "; expected: lower-case scheme and host, no dot segments, no %2F, backslash or //,"
+                        + " no percent-encoded letters or digits)");
+                return Optional.empty();
+            }
+        }
         if (!node.isObject()) {
             expected(path, node, "a rule mapping, e.g. { scopes: [...] }, or {} for any authenticated caller");
             return Optional.empty();
