@@ -168,13 +168,15 @@ class KeycloakTest {
 
     @Test
     void keycloakIdTokenIsRefusedAndUpstreamNeverContacted() throws Exception {
-        // A Keycloak ID token names the client in aud, as the resource alias "portcullis" does: AUTHN-09.
-        JsonNode tokens = keycloak.token("agent-cli", "agent-cli-secret", Map.of("grant_type", "password",
-                "username", "alice", "password", "alice-password", "scope", "openid notes:read"));
+        // AUTHN-09: a Keycloak ID token names its client in aud; for the gateway's own client that is the resource
+        // alias "portcullis", so only the token type tells it from an access token (claim typ: ID, not Bearer).
+        JsonNode tokens = keycloak.token("portcullis", GATEWAY_SECRET, Map.of("grant_type", "password",
+                "username", "alice", "password", "alice-password", "scope", "openid"));
         int before = upstream.requests().size();
         String idToken = tokens.path("id_token").asText(null);
         assertThat(idToken).as("Keycloak answers scope openid with an ID token").isNotNull();
-        assertThat(KeycloakServer.claims(idToken).path("aud").toString()).contains("agent-cli");
+        assertThat(KeycloakServer.claims(idToken).path("aud").toString()).contains("portcullis");
+        assertThat(KeycloakServer.claims(idToken).path("typ").asText()).isEqualTo("ID");
         HttpResponse<String> refused = post(idToken, null, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
         assertThat(refused.statusCode()).isEqualTo(401);
         assertThat(refused.headers().firstValue("WWW-Authenticate").orElse("")).contains("invalid_token");
