@@ -313,7 +313,9 @@ public final class Gateway implements AutoCloseable {
     static OutboundAddressPolicy outboundAddresses(GatewayConfig config) {
         List<String> urls = new java.util.ArrayList<>();
         for (IssuerConfig issuer : config.issuers()) {
-            urls.add(issuer.issuer());
+            if (!issuer.isTemplate()) { // a {tenantid} template is no URL; its keys come from its jwks-uri
+                urls.add(issuer.issuer());
+            }
             if (issuer.jwksUri() != null) {
                 urls.add(issuer.jwksUri());
             }
