@@ -15,7 +15,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -34,7 +33,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * {@code src/test/resources/keycloak/mcp-realm.json} imported, heap-limited to 512 MB, started once per
  * test run (a JUnit extension keeps it in the root store) and stopped by its process handle at the end.
  *
- * <p>Each start begins from an empty database, so the realm is exactly the JSON. Output goes to
+ * <p>A start keeps the database of the previous run only if that was made from the same realm JSON, so the
+ * realm is always exactly the JSON (the tests change nothing in it). Output goes to
  * {@code target/keycloak.log}; start-up time to {@code target/keycloak-timing.txt}.
  */
 public final class KeycloakServer implements AutoCloseable {
@@ -95,11 +95,40 @@ public final class KeycloakServer implements AutoCloseable {
         try {
             Path home = home();
             Path data = home.resolve("data");
-            deleteRecursively(data.resolve("h2"));
-            Files.createDirectories(data.resolve("import"));
-            try (InputStream realm = KeycloakServer.class.getResourceAsStream("/keycloak/mcp-realm.json")) {
-                Files.copy(realm, data.resolve("import/mcp-realm.json"), StandardCopyOption.REPLACE_EXISTING);
+            byte[] realm;
+            try (InputStream in = KeycloakServer.class.getResourceAsStream("/keycloak/mcp-realm.json")) {
+                realm = in.readAllBytes();
             }
+            // The database of an earlier run is kept when it was made from this very realm JSON: creating the
+            // schema, the master realm and the import take most of a start. Otherwise it starts empty.
+            Path marker = data.resolve("portcullis-realm.sha256");
+            String hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(realm));
+            boolean reuse = Files.isDirectory(data.resolve("h2")) && Files.exists(marker)
+                    && Files.readString(marker).strip().equals(hash);
+            try {
+                return start(home, data, realm, marker, hash, reuse);
+            } catch (IllegalStateException failed) {
+                if (!reuse) {
+                    throw failed;
+                }
+                System.out.println("[keycloak] start with the kept database failed; starting with an empty one");
+                return start(home, data, realm, marker, hash, false);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static KeycloakServer start(Path home, Path data, byte[] realm, Path marker, String hash, boolean reuse) {
+        try {
+            if (!reuse) {
+                Files.deleteIfExists(marker);
+                deleteRecursively(data.resolve("h2"));
+            }
+            Files.createDirectories(data.resolve("import"));
+            Files.write(data.resolve("import/mcp-realm.json"), realm);
             int port = freePort();
             Path log = home.getParent().getParent().resolve("keycloak.log");
             ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/kc.sh").toString(), "start-dev",
@@ -115,8 +144,10 @@ public final class KeycloakServer implements AutoCloseable {
             KeycloakServer server = new KeycloakServer(process, port, null, log);
             server.awaitRealm(t0);
             Duration startup = Duration.ofNanos(System.nanoTime() - t0);
+            Files.writeString(marker, hash);
             Files.writeString(home.getParent().getParent().resolve("keycloak-timing.txt"),
-                    "keycloak " + home.getFileName() + " start-dev to realm metadata: " + startup.toMillis() + " ms\n",
+                    "keycloak " + home.getFileName() + " start-dev to realm metadata (" + (reuse ? "kept" : "new")
+                            + " database): " + startup.toMillis() + " ms\n",
                     java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
             System.out.println("[keycloak] ready on 127.0.0.1:" + port + " after " + startup.toMillis() + " ms");
             return new KeycloakServer(process, port, startup, log);
