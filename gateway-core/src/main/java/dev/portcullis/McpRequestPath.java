@@ -12,6 +12,7 @@ import dev.portcullis.failure.Reason;
 import dev.portcullis.forward.Forward;
 import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.inspect.Inspect;
+import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.route.ProtectedResourceMetadata;
 import dev.portcullis.route.RequestOrigin;
 import dev.portcullis.route.Route;
@@ -56,10 +57,11 @@ public final class McpRequestPath {
     private final RequestOrigin origin;
     private final LegacyStreams legacyStreams;
     private final boolean secure;
+    private final NetworkConditions network;
 
     public McpRequestPath(RouteTable routes, Authenticate authenticate, Inspect inspect, Authorize authorize,
                           Exchange exchange, Forward forward, Auditor auditor, RequestOrigin origin,
-                          LegacyStreams legacyStreams, ObjectMapper json, boolean secure) {
+                          LegacyStreams legacyStreams, ObjectMapper json, boolean secure, NetworkConditions network) {
         this.routes = routes;
         this.authenticate = authenticate;
         this.inspect = inspect;
@@ -72,6 +74,7 @@ public final class McpRequestPath {
         this.origin = origin;
         this.legacyStreams = legacyStreams;
         this.secure = secure;
+        this.network = network;
     }
 
     public Mono<Void> handle(HttpServerRequest request, HttpServerResponse response) {
@@ -114,6 +117,11 @@ public final class McpRequestPath {
                 })
                 .then()
                 .onErrorResume(e -> {
+                    if (clientGone(e, response, route.get(), requestId)) {
+                        auditor.failed(progress, GatewayFailure.of(Reason.CLIENT_CLOSED_REQUEST, "Client closed the request",
+                                e.getClass().getSimpleName()), 499);
+                        return Mono.empty();
+                    }
                     GatewayFailure failure = asFailure(e);
                     if (deliveredOnLegacyStream(progress, failure)) {
                         auditor.failed(progress, failure, 202);
@@ -167,6 +175,23 @@ public final class McpRequestPath {
     static String requestId() {
         java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         return new UUID(random.nextLong(), random.nextLong()).toString();
+    }
+
+    /**
+     * Issue 12 item 9: a client that hung up (mid-body, while waiting, mid-stream) is an everyday event, not
+     * an internal error: counted, one access line without a stack trace, nothing written back.
+     */
+    private boolean clientGone(Throwable e, HttpServerResponse response, Route route, String requestId) {
+        if (e instanceof GatewayFailure) {
+            return false;
+        }
+        boolean gone = network.absorb(e, "route=" + route.name() + " id=" + requestId)
+                || (e instanceof java.io.IOException && response instanceof reactor.netty.Connection c && !c.channel().isActive());
+        if (gone) {
+            access.info("route={} reason=client_closed_request detail=\"{}\" id={}", route.name(), e.getClass().getSimpleName(),
+                    requestId);
+        }
+        return gone;
     }
 
     private static GatewayFailure asFailure(Throwable e) {

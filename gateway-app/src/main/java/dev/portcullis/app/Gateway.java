@@ -27,6 +27,7 @@ import dev.portcullis.http.OutboundAddressPolicy;
 import dev.portcullis.http.OutboundHttp;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.listen.GatewayServer;
+import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.policy.InvalidPolicyException;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.route.Route;
@@ -234,10 +235,18 @@ public final class Gateway implements AutoCloseable {
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 built.argumentLogging);
 
+        NetworkConditions network = new NetworkConditions(registry);
+        // An error Reactor can no longer deliver (the request already ended: a client that left mid-body, say)
+        // is logged by Reactor's default hook as an ERROR with a stack trace; expected ones are counted instead.
+        reactor.core.publisher.Hooks.onErrorDropped(e -> {
+            if (!network.absorb(e, "after its request ended")) {
+                log.warn("an error arrived after its request had ended", e);
+            }
+        });
         McpRequestPath path = new McpRequestPath(
                 new RouteTable(routes),
                 new Authenticate(built.verifier),
-                new Inspect(config.listen().maxBodySize().bytes(), sessions, upstreamEras),
+                new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), sessions, upstreamEras),
                 new Authorize(),
                 new Exchange(built.credentials),
                 forward,
@@ -245,7 +254,8 @@ public final class Gateway implements AutoCloseable {
                 built.origin,
                 legacyStreams,
                 json,
-                config.listen().tls() != null);
+                config.listen().tls() != null,
+                network);
 
         ChannelGroup connections = new DefaultChannelGroup("portcullis-connections", GlobalEventExecutor.INSTANCE);
         ShutdownState state = new ShutdownState();
@@ -255,7 +265,7 @@ public final class Gateway implements AutoCloseable {
         AdminServer admin;
         try {
             server = bind("listen", config.listen().host(), config.listen().port(),
-                    () -> GatewayServer.bind(config.listen(), connections, path::handle));
+                    () -> GatewayServer.bind(config.listen(), connections, network, path::handle));
             try {
                 admin = bind("admin", config.admin().host(), config.admin().port(), () -> AdminServer.bind(config.admin(),
                         () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry));

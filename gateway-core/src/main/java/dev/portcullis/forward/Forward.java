@@ -110,7 +110,9 @@ public final class Forward {
     public Mono<ForwardResult> apply(UpstreamRequest upstream, HttpServerResponse response) {
         JsonNode errorId = upstream.authorized().inspected().errorId();
         return send(upstream, response, true)
-                .onErrorMap(e -> !(e instanceof GatewayFailure), Forward::toFailure)
+                // A client that left while its answer was sent is not an upstream failure (issue 12 item 9).
+                .onErrorMap(e -> !(e instanceof GatewayFailure) && !dev.portcullis.listen.NetworkConditions.isAborted(e)
+                        && !clientLeft(response), Forward::toFailure)
                 .onErrorMap(GatewayFailure.class, f -> f.withJsonRpcId(errorId));
     }
 
@@ -174,6 +176,11 @@ public final class Forward {
                     Reason.UPSTREAM_REJECTED_CREDENTIALS, "Upstream MCP server refused the gateway's credentials",
                     "upstream answered " + status)));
         }
+        if (filter != null && !ListFilter.readable(upstream.responseHeaders().get("Content-Encoding"))) {
+            // The gateway asks for no encoding; an answer it cannot read cannot be filtered (fail closed).
+            return connection.inbound().receive().then(Mono.error(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE,
+                    "Upstream MCP server unavailable", "encoded answer (Content-Encoding) on a route that filters lists")));
+        }
         boolean stream = isEventStream(upstream);
         HeaderRewrite.toClient(upstream.responseHeaders(), response.responseHeaders(), stream);
         String upstreamSession = upstream.responseHeaders().get("Mcp-Session-Id");
@@ -188,8 +195,8 @@ public final class Forward {
         if (batch != null && !batch.answersSomething()) {
             batch = null; // only notifications were refused: nothing to answer (JSONRPC-06)
         }
-        if ((filter != null || batch != null) && status == 200) {
-            // The list is rewritten (or errors are merged in), so its length changes.
+        if (filter != null || (batch != null && status == 200)) {
+            // A list may be rewritten (or errors are merged in), so the length may change.
             response.responseHeaders().remove("Content-Length");
         }
         if (batch != null && status == 202) {
@@ -202,15 +209,18 @@ public final class Forward {
         }
         if (!stream && batch != null && status == 200) {
             BatchAnswers answers = batch;
+            ListFilter lists = filter;
             Mono<byte[]> merged = whole(connection, MAX_FILTERED_BODY, "batch response too large to merge")
-                    .map(answers::mergeJson);
+                    .map(answers::mergeJson)
+                    .map(body -> lists == null ? body : filtered(lists, body));
             return response.sendByteArray(merged).then().thenReturn(result);
         }
         if (!stream) {
-            if (filter != null && status == 200) {
-                // A list answer must be whole before it can be filtered; bounded, and failed closed beyond.
+            if (filter != null) {
+                // Any answer on a policy route may carry a list (whatever it answers, whatever its status): it
+                // must be whole before it can be filtered; bounded, and failed closed beyond.
                 Mono<byte[]> filtered = whole(connection, MAX_FILTERED_BODY, "list response too large to filter")
-                        .map(filter::filterJson);
+                        .map(body -> filtered(filter, body));
                 return response.sendByteArray(filtered).then().thenReturn(result);
             }
             long length = contentLength(upstream);
@@ -241,10 +251,11 @@ public final class Forward {
             // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
             events = legacy.get().relay(connection.inbound().receive().asByteArray())
                     .takeUntilOther(ended).map(Unpooled::wrappedBuffer);
-        } else if (modern || (filter != null && status == 200) || (batch != null && status == 200)) {
-            // Re-framed into whole events: only the event carrying this request's list result is rewritten,
-            // a modern stream loses any server-to-client request (V26-29); the rest pass as they are.
-            java.util.function.UnaryOperator<byte[]> rewrite = filter != null && status == 200 ? filter::filterEvent : e -> e;
+        } else if (modern || filter != null || (batch != null && status == 200)) {
+            // Re-framed into whole events: every event holding a list is filtered by its shape (replayed,
+            // resumed and unattributed ones too), a modern stream loses any server-to-client request
+            // (V26-29); the rest pass as they are.
+            java.util.function.UnaryOperator<byte[]> rewrite = filter != null ? filter::filterEvent : e -> e;
             if (modern) {
                 java.util.function.UnaryOperator<byte[]> lists = rewrite;
                 rewrite = event -> {
@@ -303,6 +314,15 @@ public final class Forward {
         return SseEvents.event(message.toString());
     }
 
+    /** A whole JSON answer through the list filter; one that may hold a list but cannot be read is not relayed (502). */
+    private static byte[] filtered(ListFilter filter, byte[] body) {
+        try {
+            return filter.filterJson(body);
+        } catch (ListFilter.Unfilterable e) {
+            throw GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable", e.getMessage());
+        }
+    }
+
     /** The upstream body read whole, at most {@code limit} bytes; beyond that the request fails closed (502). */
     private static Mono<byte[]> whole(Connection connection, long limit, String tooLarge) {
         return BoundedBody.collect(connection.inbound().receive(), limit)
@@ -320,6 +340,11 @@ public final class Forward {
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** Whether the client's own connection is closed (then a write failure is the client's leaving, not the upstream's fault). */
+    private static boolean clientLeft(HttpServerResponse response) {
+        return response instanceof Connection connection && !connection.channel().isActive();
     }
 
     /** SSE responses being relayed right now. */

@@ -44,6 +44,7 @@ final class LegacySse {
     /** The stream to send the client: the upstream's events (rewritten) merged with the gateway's own answers. */
     reactor.core.publisher.Flux<byte[]> relay(reactor.core.publisher.Flux<byte[]> upstream) {
         return reactor.core.publisher.Flux.merge(SseEvents.rewriteEach(upstream, this::rewrite)
+                                .filter(event -> event.length > 0)
                                 .doOnTerminate(injected::tryEmitComplete).doOnCancel(injected::tryEmitComplete),
                         LegacyStreams.events(injected))
                 .doFinally(signal -> {

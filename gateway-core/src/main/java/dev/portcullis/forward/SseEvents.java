@@ -11,7 +11,8 @@ import reactor.core.publisher.Flux;
 /**
  * Re-frames an SSE byte stream into whole events so one event can be rewritten while every other
  * event passes through byte for byte (TRANSPORT-05). Events end at an empty line; lines end with
- * CRLF, LF or CR (WHATWG). A trailing partial event is passed on as it is when the stream ends.
+ * CRLF, LF or CR (WHATWG). A trailing partial event (no blank line before the stream ended) is
+ * rewritten like any other before it is passed on: a lenient client may still read it.
  */
 public final class SseEvents {
     private SseEvents() {}
@@ -33,7 +34,7 @@ public final class SseEvents {
                 pending.reset();
                 pending.write(buffer, start, buffer.length - start);
                 return events;
-            }).concatWith(Flux.defer(() -> pending.size() == 0 ? Flux.empty() : Flux.just(pending.toByteArray())));
+            }).concatWith(Flux.defer(() -> pending.size() == 0 ? Flux.empty() : Flux.just(rewrite.apply(pending.toByteArray()))));
         });
     }
 

@@ -63,7 +63,7 @@ public final class GatewayServer {
      *                    (Reactor Netty's {@code disposeNow} only waits when a group is set) and then
      *                    closes the ones still open after the grace period
      */
-    public static DisposableServer bind(ListenConfig config, ChannelGroup connections,
+    public static DisposableServer bind(ListenConfig config, ChannelGroup connections, NetworkConditions network,
                                         BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> handler) {
         long headTimeoutNanos = config.requestTimeout().toNanos();
         HttpServer server = HttpServer.create()
@@ -78,7 +78,10 @@ public final class GatewayServer {
                         .maxHeaderSize((int) config.maxHeaderSize().bytes())
                         .maxInitialLineLength(8192)
                         .validateHeaders(true))
-                .doOnChannelInit((observer, channel, remoteAddress) -> guard(channel.pipeline(), headTimeoutNanos))
+                .doOnChannelInit((observer, channel, remoteAddress) -> {
+                    guard(channel.pipeline(), headTimeoutNanos);
+                    quietNetworkErrors(channel.pipeline(), network);
+                })
                 .handle(handler);
         TlsConfig tls = config.tls();
         if (tls != null) {
@@ -154,6 +157,29 @@ public final class GatewayServer {
             return verifier.verify(signature);
         } catch (java.security.GeneralSecurityException mismatch) {
             return false;
+        }
+    }
+
+    /**
+     * Issue 12 item 9: a connection reset by its client or a failed TLS handshake (scanners, plain HTTP on
+     * the TLS port) closes the connection, counted and logged at DEBUG, instead of reaching Reactor Netty's
+     * handler, which logs some of them as errors with a stack trace each. Anything else passes on.
+     */
+    private static void quietNetworkErrors(ChannelPipeline pipeline, NetworkConditions network) {
+        ChannelDuplexHandler quiet = new ChannelDuplexHandler() {
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                if (network.absorb(cause, "from " + ctx.channel().remoteAddress())) {
+                    ctx.close();
+                    return;
+                }
+                ctx.fireExceptionCaught(cause);
+            }
+        };
+        if (pipeline.get(NettyPipeline.ReactiveBridge) != null) {
+            pipeline.addBefore(NettyPipeline.ReactiveBridge, "portcullis.quietNetworkErrors", quiet);
+        } else {
+            pipeline.addLast("portcullis.quietNetworkErrors", quiet);
         }
     }
 
