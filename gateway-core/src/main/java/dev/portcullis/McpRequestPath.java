@@ -23,6 +23,9 @@ import java.util.function.Function;
 import dev.portcullis.listen.RequestHandler;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteStage;
+import dev.portcullis.trace.RequestTrace;
+import dev.portcullis.trace.Tracing;
+import io.opentelemetry.context.Scope;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -88,8 +91,16 @@ public final class McpRequestPath implements RequestHandler {
     private final FailureResponses failures;
     private final Auditor auditor;
     private final LegacyStreams legacyStreams;
+    private final Tracing tracing;
 
     public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures) {
+        this(stages, auditor, legacyStreams, failures, Tracing.OFF);
+    }
+
+    /** @param tracing the server span per request and its stage events ({@link Tracing#OFF}: none) */
+    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
+                          Tracing tracing) {
+        this.tracing = tracing;
         this.stages = stages;
         this.failures = failures;
         this.auditor = auditor;
@@ -108,7 +119,7 @@ public final class McpRequestPath implements RequestHandler {
             return;
         }
         RouteStage.Routed routed = (RouteStage.Routed) outcome;
-        new Request(in, routed.cors(), new RequestProgress(routed.request())).authenticate();
+        new Request(in, routed.cors(), new RequestProgress(routed.request(), tracing.request(routed.request()))).authenticate();
     }
 
     /** One request past the route stage: its progress along the path, and how its answer is written. */
@@ -123,8 +134,13 @@ public final class McpRequestPath implements RequestHandler {
             this.progress = progress;
         }
 
+        @Override
+        public RequestTrace trace() {
+            return progress.trace();
+        }
+
         void authenticate() {
-            try {
+            try (Scope scope = progress.trace().makeCurrent()) {
                 Step<AuthenticatedRequest> step = stages.authenticate().apply(progress.routed());
                 if (step.ready()) {
                     inspect(step.value());
@@ -138,12 +154,20 @@ public final class McpRequestPath implements RequestHandler {
 
         void inspect(AuthenticatedRequest authenticated) {
             try {
+                RequestTrace trace = progress.trace();
+                trace.passed("authenticate");
                 progress.reached(authenticated);
                 InspectedRequest inspected = stages.inspect().apply(authenticated, in.body(), in.bodyState());
                 progress.reached(inspected);
+                trace.inspected(inspected);
+                trace.passed("inspect");
                 AuthorizedRequest authorized = stages.authorize().apply(inspected);
                 progress.reached(authorized);
-                Step<UpstreamRequest> step = stages.exchange().apply(authorized);
+                trace.passed("authorize");
+                Step<UpstreamRequest> step;
+                try (Scope scope = trace.makeCurrent()) {
+                    step = stages.exchange().apply(authorized);
+                }
                 if (step.ready()) {
                     forward(step.value());
                 } else {
@@ -157,7 +181,9 @@ public final class McpRequestPath implements RequestHandler {
         void forward(UpstreamRequest upstream) {
             try {
                 progress.reached(upstream);
+                progress.trace().passed("exchange");
                 auditor.overhead(progress);
+                progress.trace().passed("forward");
                 stages.forward().apply(upstream, in, cors, this);
             } catch (RuntimeException e) {
                 failed(e);
@@ -180,7 +206,10 @@ public final class McpRequestPath implements RequestHandler {
 
         @Override
         public void forwarded(ForwardResult result) {
-            auditor.forwarded(progress, result);
+            try (Scope scope = progress.trace().makeCurrent()) {
+                auditor.forwarded(progress, result);
+            }
+            progress.trace().forwarded(result.status());
             access.info("route={} method={} status={} id={}", progress.routed().route().name(), in.head().method(),
                     result.status(), progress.routed().requestId());
         }
@@ -192,12 +221,20 @@ public final class McpRequestPath implements RequestHandler {
 
         void failed(Throwable e) {
             GatewayFailure failure = asFailure(e);
+            String errorType = failure.reason().name().toLowerCase(Locale.ROOT);
             if (deliveredOnLegacyStream(progress, failure)) {
-                auditor.failed(progress, failure, 202);
+                try (Scope scope = progress.trace().makeCurrent()) {
+                    auditor.failed(progress, failure, 202);
+                }
+                progress.trace().failed(errorType, 202);
                 in.respond(response(202, cors, null));
                 return;
             }
-            auditor.failed(progress, failure, FailureResponses.status(failure.reason()));
+            int status = FailureResponses.status(failure.reason());
+            try (Scope scope = progress.trace().makeCurrent()) {
+                auditor.failed(progress, failure, status);
+            }
+            progress.trace().failed(errorType, status);
             refuse(in, progress.routed().route(), failure, cors, progress.routed().requestId());
         }
     }

@@ -24,6 +24,7 @@ import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.forward.ListenStreams;
 import dev.portcullis.http.OutboundAddressPolicy;
 import dev.portcullis.http.OutboundHttp;
+import dev.portcullis.trace.Tracing;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.listen.GatewayServer;
 import dev.portcullis.listen.Transport;
@@ -71,6 +72,7 @@ public final class Gateway implements AutoCloseable {
         volatile boolean stopping;
         ScheduledExecutorService reloads;
         UpstreamEras upstreamEras;
+        Tracing tracing = Tracing.OFF;
     }
 
     private Gateway(GatewayServer server, AdminServer admin, Forward forward,
@@ -90,9 +92,10 @@ public final class Gateway implements AutoCloseable {
         ObjectMapper json = new ObjectMapper();
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         AuditAppender.install(config.audit(), registry);
+        Tracing tracing = Tracing.configure(config.tracing(), System::getenv);
         OutboundAddressPolicy addresses = outboundAddresses(config);
         OutboundHttp outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
-                config.outbound().timeout(), addresses, null);
+                config.outbound().timeout(), addresses, null).traced(tracing);
         List<JwksCache> keys = config.issuers().stream()
                 .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
                 .toList();
@@ -110,7 +113,7 @@ public final class Gateway implements AutoCloseable {
                 .toList();
         // Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse).
         OutboundHttp tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, config.outbound().connectTimeout(),
-                Duration.ofSeconds(60), addresses, null);
+                Duration.ofSeconds(60), addresses, null).traced(tracing);
         Map<String, UpstreamCredentials> credentials = routes.stream()
                 .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
                         route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
@@ -140,11 +143,13 @@ public final class Gateway implements AutoCloseable {
                         forward),
                 auditor,
                 legacyStreams,
-                new FailureResponses(json));
+                new FailureResponses(json),
+                tracing);
 
         GatewayServer server = GatewayServer.bind(config.listen(), 0, path);
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
+        state.tracing = tracing;
         state.upstreamEras = upstreamEras;
         AdminServer admin = AdminServer.bind(config.admin(),
                 () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry);
@@ -257,6 +262,7 @@ public final class Gateway implements AutoCloseable {
         forward.close();
         outbound.close();
         tokenEndpoints.close();
+        state.tracing.close();
     }
 
 }
