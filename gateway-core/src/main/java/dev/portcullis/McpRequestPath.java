@@ -210,8 +210,12 @@ public final class McpRequestPath implements RequestHandler {
                 auditor.forwarded(progress, result);
             }
             progress.trace().forwarded(result.status());
-            access.info("route={} method={} status={} id={}", progress.routed().route().name(), in.head().method(),
-                    result.status(), progress.routed().requestId());
+            // Issue 15: structured values (fields of their own in JSON mode, key=value after the message in text mode).
+            access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+                    .addKeyValue("http.request.method", in.head().method().name())
+                    .addKeyValue("http.response.status_code", result.status())
+                    .addKeyValue("http.request.id", progress.routed().requestId())
+                    .log("forwarded");
         }
 
         @Override
@@ -255,8 +259,12 @@ public final class McpRequestPath implements RequestHandler {
 
     /** Logs the refusal and answers it, unless the answer has started (a stream broke mid-way: its connection is closed). */
     private void refuse(Inbound in, Route route, GatewayFailure failure, HttpHeaders cors, String requestId) {
-        access.info("route={} method={} reason={} detail=\"{}\" id={}", route == null ? "-" : route.name(),
-                in.head().method(), failure.reason().name().toLowerCase(Locale.ROOT), failure.getMessage(), requestId);
+        access.atInfo().addKeyValue("portcullis.route", route == null ? "-" : route.name())
+                .addKeyValue("http.request.method", in.head().method().name())
+                .addKeyValue("error.type", failure.reason().name().toLowerCase(Locale.ROOT))
+                .addKeyValue("event.reason", failure.getMessage())
+                .addKeyValue("http.request.id", requestId)
+                .log("refused");
         if (in.started()) {
             in.abort();
             return;

@@ -73,6 +73,7 @@ public final class Gateway implements AutoCloseable {
         ScheduledExecutorService reloads;
         UpstreamEras upstreamEras;
         Tracing tracing = Tracing.OFF;
+        GatewayMetrics processMetrics;
     }
 
     private Gateway(GatewayServer server, AdminServer admin, Forward forward,
@@ -90,9 +91,10 @@ public final class Gateway implements AutoCloseable {
 
     public static Gateway start(GatewayConfig config) {
         ObjectMapper json = new ObjectMapper();
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        AuditAppender.install(config.audit(), registry);
         Tracing tracing = Tracing.configure(config.tracing(), System::getenv);
+        PrometheusMeterRegistry registry = GatewayMetrics.registry(tracing.enabled());
+        GatewayMetrics processMetrics = GatewayMetrics.bind(registry);
+        AuditAppender.install(config.audit(), registry);
         OutboundAddressPolicy addresses = outboundAddresses(config);
         OutboundHttp outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
                 config.outbound().timeout(), addresses, null).traced(tracing);
@@ -147,9 +149,11 @@ public final class Gateway implements AutoCloseable {
                 tracing);
 
         GatewayServer server = GatewayServer.bind(config.listen(), 0, path);
+        GatewayMetrics.bindEventLoops(registry, server.workers());
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
         state.tracing = tracing;
+        state.processMetrics = processMetrics;
         state.upstreamEras = upstreamEras;
         AdminServer admin = AdminServer.bind(config.admin(),
                 () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry);
@@ -263,6 +267,9 @@ public final class Gateway implements AutoCloseable {
         outbound.close();
         tokenEndpoints.close();
         state.tracing.close();
+        if (state.processMetrics != null) {
+            state.processMetrics.close();
+        }
     }
 
 }

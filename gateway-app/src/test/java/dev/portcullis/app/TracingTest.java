@@ -58,6 +58,7 @@ class TracingTest {
     private String sessionId;
     private HttpResponse<String> allowed;
     private HttpResponse<String> denied;
+    private String openMetrics;
 
     @BeforeAll
     void run() throws Exception {
@@ -127,6 +128,10 @@ class TracingTest {
             denied = gw.send(gw.post(call("call-denied", DENIED_ARGUMENT)).header("Authorization", "Bearer " + callerToken)
                     .header("Mcp-Session-Id", sessionId).header("MCP-Protocol-Version", "2025-11-25")
                     .header("traceparent", traceparent).build());
+            gw.send(gw.post(call("call-unknown-tool", "x").replace("\"echo\"", "\"tool-nobody-named\""))
+                    .header("Authorization", "Bearer " + callerToken).header("Mcp-Session-Id", sessionId).build());
+            openMetrics = gw.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                    + gw.gateway.adminPort() + "/metrics")).header("Accept", "application/openmetrics-text; version=1.0.0").build()).body();
         } // close flushes the batch processor
         Instant deadline = Instant.now().plusSeconds(10);
         while (serverSpans("tools/call echo").size() < 2 && Instant.now().isBefore(deadline)) {
@@ -239,6 +244,19 @@ class TracingTest {
         assertThat(parent.getKind()).isEqualTo(Span.SpanKind.SPAN_KIND_SERVER);
         assertThat(spans).anyMatch(s -> s.getKind() == Span.SpanKind.SPAN_KIND_CLIENT
                 && String.valueOf(attributes(s).get("url.full")).startsWith(idp.issuer()) && !s.equals(token));
+    }
+
+    /** Issue 15 metrics: tool names only from the policy, and exemplars pointing at the request's trace. */
+    @Test
+    void metricsNameOnlyPolicyToolsAndCarryExemplarsOfTheTrace() {
+        Span server = serverSpan("call-allowed");
+        assertThat(openMetrics).contains("portcullis_requests_total{decision=\"allow\",gen_ai_tool_name=\"echo\",http_request_method=\"POST\","
+                + "mcp_method_name=\"tools/call\",route=\"test\",status=\"200\"} 1");
+        assertThat(openMetrics).contains("gen_ai_tool_name=\"other\"").doesNotContain("tool-nobody-named");
+        assertThat(openMetrics.lines().filter(l -> l.startsWith("portcullis_upstream_response_seconds_bucket{")
+                && l.contains("# {")).toList())
+                .as("an upstream latency bucket links to the allowed call's trace")
+                .anyMatch(l -> l.contains("trace_id=\"" + CALLER_TRACE + "\"") && l.contains("span_id=\"" + hex(server.getSpanId()) + "\""));
     }
 
     @Test

@@ -57,19 +57,18 @@ public final class Auditor {
         Principal principal = p.authenticated == null ? null : p.authenticated.principal();
         String session = request.headers().get("Mcp-Session-Id");
         String sessionHash = session == null ? null : "sha256:" + ArgumentLogging.sha256(session).substring(0, 16);
-        String traceparent = request.headers().get("traceparent");
         String jti = p.upstream == null ? null : p.upstream.upstreamBearer().map(this::jtiOf).orElse(null);
-        long latency = Duration.ofNanos(p.elapsedNanos()).toMillis();
+        long duration = p.elapsedNanos();
+        String httpMethod = request.method().name();
+        Context context = new Context(p, route, principal, sessionHash, httpMethod, status, upstreamStatus, duration, jti,
+                request.clientAddress(), userAgent(request.header("User-Agent")),
+                p.trace.traceId() != null ? p.trace.traceId() : callerTraceId(request.header("traceparent")), p.trace.spanId());
 
         List<McpMessage> messages = p.inspected == null ? List.of() : p.inspected.messages();
         if (messages.isEmpty()) {
-            String method = request.method().name();
             Outcome outcome = outcome(failure, null);
-            metrics.request(route, method, outcome.decision, status);
-            log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal == null ? null : principal.subject(),
-                    principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
-                    principal == null ? null : principal.actor(), sessionHash, method, null, outcome.decision,
-                    outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent, null));
+            metrics.request(route, httpMethod, null, null, outcome.decision, status);
+            log.record(context.event(null, null, null, outcome, null));
             return;
         }
         for (int i = 0; i < messages.size(); i++) {
@@ -77,13 +76,53 @@ public final class Auditor {
             Decision decision = p.authorized == null ? null : p.authorized.decisions().get(i);
             Outcome outcome = outcome(failure, decision);
             String method = message.method() == null ? "response" : message.method();
-            metrics.request(route, method, outcome.decision, status);
+            String target = message.target().orElse(null);
+            metrics.request(route, httpMethod, method, policyNamed(method, target, outcome), outcome.decision, status);
             JsonNode args = message.params() == null ? null : message.params().get("arguments");
-            log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal.subject(), principal.issuer(),
-                    principal.agent(), principal.actor(), sessionHash, method, message.target().orElse(null),
-                    outcome.decision, outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent,
-                    arguments.render(args)));
+            log.record(context.event(method, target, message.id(), outcome, arguments.render(args)));
         }
+    }
+
+    /** What every event of one request shares. */
+    private record Context(RequestProgress p, String route, Principal principal, String sessionHash, String httpMethod,
+                           int status, Integer upstreamStatus, long durationNanos, String jti, String clientAddress,
+                           String userAgent, String traceId, String spanId) {
+        AuditEvent event(String method, String target, JsonNode id, Outcome outcome, Object arguments) {
+            return new AuditEvent(p.arrived, p.routed.requestId(), route, principal == null ? null : principal.subject(),
+                    principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
+                    principal == null ? null : principal.actor(), sessionHash, httpMethod, method, target,
+                    id == null || id.isNull() ? null : id.asText(), outcome.decision, outcome.rule, outcome.reason, status,
+                    upstreamStatus, durationNanos, jti, clientAddress, userAgent, traceId, spanId, arguments, null);
+        }
+    }
+
+    /**
+     * The tool as a metric label: only a tool the route's policy names in a rule (the decision's rule is
+     * {@code tools.<name>}), so callers cannot create label values; any other is {@code other}.
+     */
+    static String policyNamed(String method, String target, Outcome outcome) {
+        return "tools/call".equals(method) && target != null && outcome.rule != null
+                && outcome.rule.equals("tools." + target) ? target : null;
+    }
+
+    /** At most 256 characters of a client-chosen header: bounded audit lines. */
+    static String userAgent(String value) {
+        return value == null || value.length() <= 256 ? value : value.substring(0, 256);
+    }
+
+    /** The trace id of a well-formed W3C {@code traceparent} (version 00), or null. */
+    static String callerTraceId(String traceparent) {
+        if (traceparent == null || traceparent.length() < 55 || traceparent.charAt(2) != '-' || traceparent.charAt(35) != '-') {
+            return null;
+        }
+        String id = traceparent.substring(3, 35);
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return null;
+            }
+        }
+        return id.equals("00000000000000000000000000000000") ? null : id;
     }
 
     private record Outcome(String decision, String rule, String reason) {}
