@@ -59,6 +59,7 @@ class TracingTest {
     private HttpResponse<String> allowed;
     private HttpResponse<String> denied;
     private String openMetrics;
+    private Path auditFile;
 
     @BeforeAll
     void run() throws Exception {
@@ -80,11 +81,13 @@ class TracingTest {
         idp = TestIdp.startWithTokenExchange();
         upstream = TestMcpServer.start();
         Path dir = Files.createTempDirectory("portcullis-tracing");
+        auditFile = dir.resolve("audit.jsonl");
         Path policy = Files.writeString(dir.resolve("policy.yaml"), POLICY);
         Path headers = Files.writeString(dir.resolve("otlp-headers"), "# export credentials\nX-Api-Key=" + EXPORT_KEY + "\n");
         String yaml = """
                 listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], max-body-size: 64KiB }
                 admin: { host: 127.0.0.1, port: 0 }
+                audit: { file: %s }
                 tracing:
                   enabled: true
                   endpoint: http://127.0.0.1:%d
@@ -109,7 +112,7 @@ class TracingTest {
                       client-secret: gateway-secret
                       audience: todo-server
                       scopes: [todo:read]
-                """.formatted(receiver.getAddress().getPort(), headers, idp.issuer(), upstream.url(), RESOURCE, policy,
+                """.formatted(auditFile, receiver.getAddress().getPort(), headers, idp.issuer(), upstream.url(), RESOURCE, policy,
                 idp.tokenEndpoint());
         callerToken = idp.accessToken(RESOURCE, "mcp:read");
         try (GatewayHarness gw = GatewayHarness.startYaml(yaml)) {
@@ -257,6 +260,38 @@ class TracingTest {
                 && l.contains("# {")).toList())
                 .as("an upstream latency bucket links to the allowed call's trace")
                 .anyMatch(l -> l.contains("trace_id=\"" + CALLER_TRACE + "\"") && l.contains("span_id=\"" + hex(server.getSpanId()) + "\""));
+    }
+
+    /** Issue 15: the audit event names the trace and the gateway's span, so one leads to the other. */
+    @Test
+    void auditEventsCarryTheTraceAndSpanOfTheirRequest() throws Exception {
+        List<com.fasterxml.jackson.databind.JsonNode> events = new java.util.ArrayList<>();
+        Instant deadline = Instant.now().plusSeconds(5);
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        while (Instant.now().isBefore(deadline) && events.size() < 5) {
+            events.clear();
+            for (String line : Files.exists(auditFile) ? Files.readAllLines(auditFile) : List.<String>of()) {
+                events.add(json.readTree(line));
+            }
+            GatewayHarness.sleep(50);
+        }
+        var allowedEvent = events.stream().filter(e -> "call-allowed".equals(e.path("jsonrpc.request.id").asText())).findFirst().orElseThrow();
+        var deniedEvent = events.stream().filter(e -> "call-denied".equals(e.path("jsonrpc.request.id").asText())).findFirst().orElseThrow();
+        assertThat(allowedEvent.path("trace.id").asText()).isEqualTo(CALLER_TRACE);
+        assertThat(allowedEvent.path("span.id").asText()).isEqualTo(hex(serverSpan("call-allowed").getSpanId()));
+        assertThat(allowedEvent.path("event.outcome").asText()).isEqualTo("success");
+        assertThat(deniedEvent.path("span.id").asText()).isEqualTo(hex(serverSpan("call-denied").getSpanId()));
+        assertThat(deniedEvent.path("portcullis.decision").asText()).isEqualTo("deny");
+        assertThat(deniedEvent.path("rule.id").asText()).isEqualTo("tools.echo");
+        assertThat(deniedEvent.path("event.outcome").asText()).isEqualTo("failure");
+        assertThat(Files.readString(auditFile)).doesNotContain(callerToken, ALLOWED_ARGUMENT, DENIED_ARGUMENT);
+        // The samples in docs/observability.md come from here.
+        Files.writeString(Path.of("target", "observability-sample.txt"), "# spans\n"
+                + spans.stream().map(sp -> sp.getKind() + " " + sp.getName() + " trace=" + hex(sp.getTraceId()) + " span="
+                        + hex(sp.getSpanId()) + " parent=" + hex(sp.getParentSpanId()) + " events=" + events(sp)
+                        + " attributes=" + attributes(sp)).collect(Collectors.joining("\n"))
+                + "\n# audit\n" + json.writerWithDefaultPrettyPrinter().writeValueAsString(allowedEvent) + "\n"
+                + json.writerWithDefaultPrettyPrinter().writeValueAsString(deniedEvent) + "\n# metrics\n" + openMetrics);
     }
 
     @Test
