@@ -17,6 +17,7 @@ import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.listen.Inbound;
+import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.listen.RequestHead;
 import dev.portcullis.route.RoutedRequest;
 import java.util.function.Function;
@@ -91,20 +92,23 @@ public final class McpRequestPath implements RequestHandler {
     private final FailureResponses failures;
     private final Auditor auditor;
     private final LegacyStreams legacyStreams;
+    private final NetworkConditions network;
     private final Tracing tracing;
 
-    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures) {
-        this(stages, auditor, legacyStreams, failures, Tracing.OFF);
+    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
+                          NetworkConditions network) {
+        this(stages, auditor, legacyStreams, failures, network, Tracing.OFF);
     }
 
     /** @param tracing the server span per request and its stage events ({@link Tracing#OFF}: none) */
     public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
-                          Tracing tracing) {
+                          NetworkConditions network, Tracing tracing) {
         this.tracing = tracing;
         this.stages = stages;
         this.failures = failures;
         this.auditor = auditor;
         this.legacyStreams = legacyStreams;
+        this.network = network;
     }
 
     @Override
@@ -194,7 +198,8 @@ public final class McpRequestPath implements RequestHandler {
         private <T> void resume(CompletableFuture<T> future, Consumer<T> next) {
             future.whenComplete((value, error) -> in.loop().execute(() -> {
                 if (!in.open()) {
-                    return; // the client went away meanwhile
+                    failed(clientClosed("while the request waited")); // the client went away meanwhile
+                    return;
                 }
                 if (error != null) {
                     failed(error);
@@ -224,8 +229,24 @@ public final class McpRequestPath implements RequestHandler {
         }
 
         void failed(Throwable e) {
-            GatewayFailure failure = asFailure(e);
+            GatewayFailure failure = e instanceof GatewayFailure f ? f
+                    : !in.open() && network.absorb(e, "route=" + progress.routed().route().name()) ? clientClosed(e.toString())
+                    : asFailure(e);
             String errorType = failure.reason().name().toLowerCase(Locale.ROOT);
+            if (failure.reason() == Reason.CLIENT_CLOSED_REQUEST) {
+                // Issue 12 item 9: a client that hung up (while waiting, mid-stream) is an everyday event, not an
+                // internal error: one access line without a stack trace, audited as 499, nothing written back.
+                access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+                        .addKeyValue("error.type", "client_closed_request")
+                        .addKeyValue("event.reason", failure.getMessage())
+                        .addKeyValue("http.request.id", progress.routed().requestId())
+                        .log("client closed");
+                try (Scope scope = progress.trace().makeCurrent()) {
+                    auditor.failed(progress, failure, 499);
+                }
+                progress.trace().failed(errorType, 499);
+                return;
+            }
             if (deliveredOnLegacyStream(progress, failure)) {
                 try (Scope scope = progress.trace().makeCurrent()) {
                     auditor.failed(progress, failure, 202);
@@ -270,6 +291,10 @@ public final class McpRequestPath implements RequestHandler {
             return;
         }
         in.respond(failures.render(route, failure, cors));
+    }
+
+    private static GatewayFailure clientClosed(String detail) {
+        return GatewayFailure.of(Reason.CLIENT_CLOSED_REQUEST, "Client closed the request", detail);
     }
 
     private static FullHttpResponse response(int status, HttpHeaders headers, byte[] body) {

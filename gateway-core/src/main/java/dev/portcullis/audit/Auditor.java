@@ -68,7 +68,11 @@ public final class Auditor {
         if (messages.isEmpty()) {
             Outcome outcome = outcome(failure, null);
             metrics.request(route, httpMethod, null, null, outcome.decision, status);
-            log.record(context.event(null, null, null, outcome, null));
+            log.record(context.event(null, null, null, outcome, null, null));
+            return;
+        }
+        if (p.inspected.batch()) {
+            recordBatch(p, messages, failure, route, httpMethod, status, context);
             return;
         }
         for (int i = 0; i < messages.size(); i++) {
@@ -79,7 +83,7 @@ public final class Auditor {
             String target = message.target().orElse(null);
             metrics.request(route, httpMethod, method, policyNamed(method, target, outcome), outcome.decision, status);
             JsonNode args = message.params() == null ? null : message.params().get("arguments");
-            log.record(context.event(method, target, message.id(), outcome, arguments.render(args)));
+            log.record(context.event(method, target, message.id(), outcome, arguments.render(args), null));
         }
     }
 
@@ -87,12 +91,13 @@ public final class Auditor {
     private record Context(RequestProgress p, String route, Principal principal, String sessionHash, String httpMethod,
                            int status, Integer upstreamStatus, long durationNanos, String jti, String clientAddress,
                            String userAgent, String traceId, String spanId) {
-        AuditEvent event(String method, String target, JsonNode id, Outcome outcome, Object arguments) {
+        AuditEvent event(String method, String target, JsonNode id, Outcome outcome, Object arguments,
+                         java.util.Map<String, Object> batch) {
             return new AuditEvent(p.arrived, p.routed.requestId(), route, principal == null ? null : principal.subject(),
                     principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
                     principal == null ? null : principal.actor(), sessionHash, httpMethod, method, target,
                     id == null || id.isNull() ? null : id.asText(), outcome.decision, outcome.rule, outcome.reason, status,
-                    upstreamStatus, durationNanos, jti, clientAddress, userAgent, traceId, spanId, arguments, null);
+                    upstreamStatus, durationNanos, jti, clientAddress, userAgent, traceId, spanId, arguments, batch);
         }
     }
 
@@ -125,6 +130,37 @@ public final class Auditor {
         return id.equals("00000000000000000000000000000000") ? null : id;
     }
 
+    /**
+     * A batch is one audit event, whatever its size (issue 12 item 10): counts per decision and per refusing
+     * rule, and a sample of its elements, refusals first ({@link BatchAudit}). Metrics still count each element.
+     */
+    private void recordBatch(RequestProgress p, List<McpMessage> messages, GatewayFailure failure, String route,
+                             String httpMethod, int status, Context context) {
+        List<GatewayFailure> refusedRequests = failure != null && failure.reason() == dev.portcullis.failure.Reason.BATCH_DENIED
+                ? failure.elements() : List.of();
+        int request = 0;
+        List<BatchAudit.Element> elements = new java.util.ArrayList<>(messages.size());
+        for (int i = 0; i < messages.size(); i++) {
+            McpMessage message = messages.get(i);
+            Decision decision = p.authorized == null ? null : p.authorized.decisions().get(i);
+            Outcome outcome = outcome(failure, decision);
+            if (!refusedRequests.isEmpty() && message.kind() == McpMessage.Kind.REQUEST && request < refusedRequests.size()) {
+                // A batch refused whole: each request's own refusal says what policy decided for it.
+                GatewayFailure own = refusedRequests.get(request++);
+                outcome = own.decision() != null ? outcome(own, null)
+                        : new Outcome("deny", "batch_denied", "another message of the batch was refused");
+            }
+            String method = message.method() == null ? "response" : message.method();
+            String target = message.target().orElse(null);
+            metrics.request(route, httpMethod, method, policyNamed(method, target, outcome), outcome.decision, status);
+            JsonNode args = message.params() == null ? null : message.params().get("arguments");
+            elements.add(new BatchAudit.Element(i, method, target, outcome.decision, outcome.rule, args));
+        }
+        BatchAudit.Summary summary = BatchAudit.summarise(elements, arguments);
+        log.record(context.event("batch", null, null, new Outcome(summary.decision(), summary.rule(), summary.reason()),
+                null, summary.batch()));
+    }
+
     private record Outcome(String decision, String rule, String reason) {}
 
     private static Outcome outcome(GatewayFailure failure, Decision decision) {
@@ -136,6 +172,7 @@ public final class Auditor {
             String kind = switch (failure.reason()) {
                 case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN -> "unauthenticated";
                 case SESSION_NOT_FOUND -> "deny";
+                case CLIENT_CLOSED_REQUEST -> "aborted";
                 case BATCH_DENIED -> "deny";
                 case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, REQUEST_TIMEOUT, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE,
                         MISDIRECTED_HOST, ORIGIN_NOT_ALLOWED, HEADER_MISMATCH, UNSUPPORTED_VERSION, INVALID_PARAMS, INVALID_TARGET, ERA_NOT_SERVED,

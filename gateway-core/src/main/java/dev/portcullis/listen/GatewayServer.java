@@ -99,7 +99,7 @@ public final class GatewayServer implements AutoCloseable {
      *
      * @param threads event loops for connections (and their upstream connections); 0 for one per CPU
      */
-    public static GatewayServer bind(ListenConfig config, int threads, RequestHandler handler) {
+    public static GatewayServer bind(ListenConfig config, int threads, NetworkConditions network, RequestHandler handler) {
         SslContext tls = tls(config.tls());
         Connections connections = new Connections();
         EventLoopGroup acceptor = Transport.group("accept", 1);
@@ -117,7 +117,7 @@ public final class GatewayServer implements AutoCloseable {
                         if (tls != null) {
                             channel.pipeline().addLast("tls", tls.newHandler(channel.alloc()));
                         }
-                        http(channel.pipeline(), config, handler, connections);
+                        http(channel.pipeline(), config, handler, connections, network);
                     }
                 });
         try {
@@ -136,10 +136,11 @@ public final class GatewayServer implements AutoCloseable {
      * ({@code EmbeddedChannel}), without sockets.
      */
     public static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler) {
-        http(pipeline, config, handler, new Connections());
+        http(pipeline, config, handler, new Connections(), NetworkConditions.unscraped());
     }
 
-    private static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler, Connections connections) {
+    private static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler, Connections connections,
+                             NetworkConditions network) {
         long timeoutNanos = config.requestTimeout().toNanos();
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(8192)
@@ -151,7 +152,7 @@ public final class GatewayServer implements AutoCloseable {
         pipeline.addLast("framing", guard.messages);
         pipeline.addLast("continue", new HttpServerExpectContinueHandler());
         pipeline.addLast("idle", new IdleStateHandler(0, 0, Math.max(1, config.idleTimeout().toSeconds()), TimeUnit.SECONDS));
-        pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections));
+        pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections, network));
     }
 
     /**
@@ -162,6 +163,69 @@ public final class GatewayServer implements AutoCloseable {
     static int defaultThreads() {
         Integer configured = Integer.getInteger("portcullis.io-threads");
         return configured != null && configured > 0 ? configured : Math.max(4, Runtime.getRuntime().availableProcessors());
+    }
+
+    /**
+     * Builds the TLS context as {@link #bind} will, so a certificate or key that cannot be used (not
+     * PEM, not PKCS#8, a key that does not match the certificate) is found by {@code check}, not at bind.
+     *
+     * @throws IllegalArgumentException with a one-line reason
+     */
+    public static void validateTls(TlsConfig tls) {
+        try {
+            tls(tls);
+            if (!keyBelongsToCertificate(tls)) {
+                throw new IllegalArgumentException("listen.tls: " + tls.privateKey() + " is not the private key of the"
+                        + " certificate in " + tls.certificate() + " (expected: the key the certificate was issued for)");
+            }
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            throw new IllegalArgumentException("listen.tls: " + tls.certificate() + " and " + tls.privateKey()
+                    + " cannot be used for TLS (" + root.getClass().getSimpleName()
+                    + (root.getMessage() == null ? "" : ": " + root.getMessage().replaceAll("[\\r\\n]+", " ")) + ")");
+        }
+    }
+
+    /**
+     * Whether the key signs what the certificate's public key verifies (the JDK's key managers do not
+     * check this: a mismatched pair loads and then fails every handshake). True when the key is of a
+     * kind this check does not read (the handshake is then the judge).
+     */
+    private static boolean keyBelongsToCertificate(TlsConfig tls) {
+        java.security.PrivateKey key;
+        java.security.cert.Certificate certificate;
+        try (var in = java.nio.file.Files.newInputStream(tls.certificate())) {
+            key = dev.portcullis.config.PrivateKeyFile.read("private-key", tls.privateKey()).key();
+            certificate = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+        } catch (java.io.IOException | java.security.GeneralSecurityException | RuntimeException unreadable) {
+            return true;
+        }
+        String algorithm = switch (key.getAlgorithm()) {
+            case "RSA" -> "SHA256withRSA";
+            case "EC" -> "SHA256withECDSA";
+            default -> null;
+        };
+        if (algorithm == null) {
+            return true;
+        }
+        try {
+            byte[] probe = "portcullis tls key check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            java.security.Signature signer = java.security.Signature.getInstance(algorithm);
+            signer.initSign(key);
+            signer.update(probe);
+            byte[] signature = signer.sign();
+            java.security.Signature verifier = java.security.Signature.getInstance(algorithm);
+            verifier.initVerify(certificate.getPublicKey());
+            verifier.update(probe);
+            return verifier.verify(signature);
+        } catch (java.security.GeneralSecurityException mismatch) {
+            return false;
+        }
     }
 
     private static SslContext tls(TlsConfig tls) {

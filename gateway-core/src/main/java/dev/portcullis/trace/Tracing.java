@@ -61,10 +61,7 @@ public final class Tracing implements AutoCloseable {
      * {@code OTEL_TRACES_EXPORTER} names an exporter. Values in {@code tracing:} win over the environment.
      */
     public static Tracing configure(TracingConfig config, Function<String, String> env) {
-        String exporter = env.apply("OTEL_TRACES_EXPORTER");
-        boolean on = config.enabled() != null ? config.enabled()
-                : exporter != null && !exporter.isBlank() && !exporter.strip().equalsIgnoreCase("none");
-        if (!on) {
+        if (!wanted(config, env)) {
             return OFF;
         }
         Map<String, String> defaults = Map.of(
@@ -81,6 +78,13 @@ public final class Tracing implements AutoCloseable {
                 .build()
                 .getOpenTelemetrySdk();
         return new Tracing(sdk.getTracer(INSTRUMENTATION), sdk);
+    }
+
+    /** Whether {@link #configure} turns tracing on: {@code tracing.enabled}, or else {@code OTEL_TRACES_EXPORTER} naming an exporter. */
+    public static boolean wanted(TracingConfig config, Function<String, String> env) {
+        String exporter = env.apply("OTEL_TRACES_EXPORTER");
+        return config.enabled() != null ? config.enabled()
+                : exporter != null && !exporter.isBlank() && !exporter.strip().equalsIgnoreCase("none");
     }
 
     /** What {@code tracing:} sets; each wins over the same {@code OTEL_*} variable. */
