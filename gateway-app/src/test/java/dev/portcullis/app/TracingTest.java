@@ -24,6 +24,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -256,10 +258,20 @@ class TracingTest {
         assertThat(openMetrics).contains("portcullis_requests_total{decision=\"allow\",gen_ai_tool_name=\"echo\",http_request_method=\"POST\","
                 + "mcp_method_name=\"tools/call\",route=\"test\",status=\"200\"} 1");
         assertThat(openMetrics).contains("gen_ai_tool_name=\"other\"").doesNotContain("tool-nobody-named");
-        assertThat(openMetrics.lines().filter(l -> l.startsWith("portcullis_upstream_response_seconds_bucket{")
-                && l.contains("# {")).toList())
-                .as("an upstream latency bucket links to the allowed call's trace")
-                .anyMatch(l -> l.contains("trace_id=\"" + CALLER_TRACE + "\"") && l.contains("span_id=\"" + hex(server.getSpanId()) + "\""));
+        // The allowed call is the only one counted in its series: its exemplar is that call's span.
+        assertThat(openMetrics.lines().filter(l -> l.startsWith("portcullis_requests_total{decision=\"allow\",gen_ai_tool_name=\"echo\""))
+                .findFirst().orElseThrow())
+                .contains("# {span_id=\"" + hex(server.getSpanId()) + "\",trace_id=\"" + CALLER_TRACE + "\"}");
+        // A latency bucket keeps one exemplar (of any request it counted): each names a span the gateway exported.
+        Pattern exemplar = Pattern.compile("# \\{span_id=\"([0-9a-f]{16})\",trace_id=\"([0-9a-f]{32})\"\\}");
+        List<String> buckets = openMetrics.lines().filter(l -> l.startsWith("portcullis_upstream_response_seconds_bucket{")
+                && l.contains("# {")).toList();
+        assertThat(buckets).isNotEmpty().allSatisfy(line -> {
+            Matcher m = exemplar.matcher(line);
+            assertThat(m.find()).as(line).isTrue();
+            assertThat(spans).as(line).anyMatch(sp -> sp.getKind() == Span.SpanKind.SPAN_KIND_SERVER
+                    && hex(sp.getSpanId()).equals(m.group(1)) && hex(sp.getTraceId()).equals(m.group(2)));
+        });
     }
 
     /** Issue 15: the audit event names the trace and the gateway's span, so one leads to the other. */
