@@ -121,8 +121,15 @@ public final class GatewayServer implements AutoCloseable {
                     }
                 });
         try {
-            Channel server = bootstrap.bind(new InetSocketAddress(config.host(), config.port())).syncUninterruptibly().channel();
-            return new GatewayServer(server, acceptor, workers, connections);
+            io.netty.channel.ChannelFuture bound = bootstrap.bind(new InetSocketAddress(config.host(), config.port()))
+                    .awaitUninterruptibly();
+            if (!bound.isSuccess()) {
+                // A checked IOException (port in use) must not escape unchecked: callers name the listener and the cause.
+                Throwable cause = bound.cause();
+                throw cause instanceof java.io.IOException io ? new java.io.UncheckedIOException(io.getMessage(), io)
+                        : cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+            }
+            return new GatewayServer(bound.channel(), acceptor, workers, connections);
         } catch (RuntimeException e) {
             acceptor.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
