@@ -3,6 +3,7 @@ package dev.portcullis.app;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.portcullis.McpRequestPath;
+import dev.portcullis.app.config.ConfigLoader;
 import dev.portcullis.audit.ArgumentLogging;
 import dev.portcullis.audit.AuditLog;
 import dev.portcullis.audit.Auditor;
@@ -29,6 +30,7 @@ import dev.portcullis.listen.GatewayServer;
 import dev.portcullis.listen.Transport;
 import dev.portcullis.failure.FailureResponses;
 import dev.portcullis.route.RouteStage;
+import dev.portcullis.policy.InvalidPolicyException;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteTable;
@@ -86,36 +88,133 @@ public final class Gateway implements AutoCloseable {
         this.shutdownGrace = shutdownGrace;
     }
 
-    public static Gateway start(GatewayConfig config) {
-        ObjectMapper json = new ObjectMapper();
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        AuditAppender.install(config.audit(), registry);
-        OutboundAddressPolicy addresses = outboundAddresses(config);
-        OutboundHttp outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
-                config.outbound().timeout(), addresses, null);
-        List<JwksCache> keys = config.issuers().stream()
-                .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
-                .toList();
-        keys.forEach(JwksCache::preload);
-        TokenVerifier verifier = new TokenVerifier(keys, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
+    /**
+     * Everything {@code run} builds from a config short of binding sockets, fetching keys, probing
+     * upstreams and starting timers: the key caches and verifier, the routes with their policies, the
+     * upstream credentials, the session binding, the Host/Origin rules, the audit argument mode.
+     * {@code check} builds exactly this and closes it, so what {@code check} accepts, {@code run} runs.
+     */
+    static final class Assembly implements AutoCloseable {
+        final GatewayConfig config;
+        /**
+         * Reads the IdPs' answers (issuer metadata, token endpoint responses): a member written twice is
+         * refused rather than the last one silently winning, as for tokens and request bodies.
+         */
+        final ObjectMapper json = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+                .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+        final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        final OutboundAddressPolicy addresses;
+        final OutboundHttp outbound;
+        /** Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse). */
+        final OutboundHttp tokenEndpoints;
+        final List<JwksCache> keys;
+        final TokenVerifier verifier;
+        final List<Route> routes;
+        final Map<String, UpstreamCredentials> credentials;
+        final SessionBinding sessions;
+        final RequestOrigin origin;
+        final ArgumentLogging argumentLogging;
 
-        List<String> issuers = config.issuers().stream().map(IssuerConfig::issuer).toList();
+        private Assembly(GatewayConfig config, String source) {
+            this.config = config;
+            this.addresses = outboundAddresses(config);
+            this.outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
+                    config.outbound().timeout(), addresses, null);
+            this.tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, config.outbound().connectTimeout(),
+                    Duration.ofSeconds(60), addresses, null);
+            try {
+                if (config.listen().tls() != null) {
+                    try {
+                        GatewayServer.validateTls(config.listen().tls());
+                    } catch (IllegalArgumentException e) {
+                        throw new ConfigLoader.InvalidConfigException(source + ": " + e.getMessage());
+                    }
+                }
+                this.keys = config.issuers().stream()
+                        .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
+                        .toList();
+                this.verifier = new TokenVerifier(keys, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
+                List<String> issuers = config.issuers().stream().map(IssuerConfig::issuer).toList();
+                List<String> problems = new java.util.ArrayList<>();
+                List<Route> compiled = new java.util.ArrayList<>();
+                for (int i = 0; i < config.routes().size(); i++) {
+                    RouteConfig route = config.routes().get(i);
+                    try {
+                        compiled.add(Route.compile(route, issuers, policyFor(route, registry)));
+                    } catch (InvalidPolicyException e) {
+                        problems.addAll(e.problems());
+                    } catch (RuntimeException e) {
+                        problems.add(source + ": routes[" + i + "] (" + route.name() + "): cannot be built (" + e + ")");
+                    }
+                }
+                if (!problems.isEmpty()) {
+                    throw new ConfigLoader.InvalidConfigException(problems);
+                }
+                this.routes = List.copyOf(compiled);
+                this.credentials = routes.stream()
+                        .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
+                                route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(),
+                                registry)));
+                this.sessions = config.sessions().keyFile() != null
+                        ? new SessionBinding(config.sessions().key(), config.sessions().previousKeys()) : SessionBinding.withRandomKey();
+                this.origin = requestOrigin(config, routes);
+                this.argumentLogging = ArgumentLogging.parse(config.audit().arguments(), config.audit().redact());
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        /**
+         * @throws ConfigLoader.InvalidConfigException naming every route policy that does not load (one line each)
+         * @throws RuntimeException       anything else that cannot be built (a defect: the config check should have said)
+         */
+        static Assembly build(GatewayConfig config) {
+            return build(config, "gateway config");
+        }
+
+        /** @param source the config file's name, for messages */
+        static Assembly build(GatewayConfig config, String source) {
+            return new Assembly(config, source);
+        }
+
+        @Override
+        public void close() {
+            if (outbound != null) outbound.close();
+            if (tokenEndpoints != null) tokenEndpoints.close();
+        }
+    }
+
+    public static Gateway start(GatewayConfig config) {
+        Assembly built = Assembly.build(config);
+        try {
+            return start(built);
+        } catch (RuntimeException e) {
+            built.close();
+            throw e;
+        }
+    }
+
+    private static Gateway start(Assembly built) {
+        GatewayConfig config = built.config;
+        ObjectMapper json = built.json;
+        PrometheusMeterRegistry registry = built.registry;
+        AuditAppender.install(config.audit(), registry);
+        List<JwksCache> keys = built.keys;
+        keys.forEach(JwksCache::preload);
+        List<Route> routes = built.routes;
         ScheduledExecutorService reloads = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "portcullis-policy-reload");
             thread.setDaemon(true);
             return thread;
         });
-        List<Route> routes = config.routes().stream()
-                .map(route -> Route.compile(route, issuers, policyFor(route, registry, reloads)))
-                .toList();
-        // Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse).
-        OutboundHttp tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, config.outbound().connectTimeout(),
-                Duration.ofSeconds(60), addresses, null);
-        Map<String, UpstreamCredentials> credentials = routes.stream()
-                .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
-                        route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
-        SessionBinding sessions = config.sessions().keyFile() != null
-                ? new SessionBinding(config.sessions().key(), config.sessions().previousKeys()) : SessionBinding.withRandomKey();
+        for (Route route : routes) {
+            if (route.policy() instanceof PolicySource source) {
+                long every = route.config().policyReloadInterval().toMillis();
+                reloads.scheduleWithFixedDelay(source::reloadIfChanged, every, every, TimeUnit.MILLISECONDS);
+            }
+        }
+        SessionBinding sessions = built.sessions;
         LegacyStreams legacyStreams = new LegacyStreams();
         UpstreamEras upstreamEras = new UpstreamEras();
         upstreamEras.probe(routes, Duration.ofSeconds(30));
@@ -128,32 +227,71 @@ public final class Gateway implements AutoCloseable {
         }
         Forward forward = new Forward(routes, sessions, legacyStreams, listenStreams);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
-                ArgumentLogging.parse(config.audit().arguments(), config.audit().redact()));
+                built.argumentLogging);
 
         McpRequestPath path = new McpRequestPath(
                 McpRequestPath.Stages.of(
-                        new RouteStage(new RouteTable(routes), requestOrigin(config, routes), json),
-                        new Authenticate(verifier),
+                        new RouteStage(new RouteTable(routes), built.origin, json),
+                        new Authenticate(built.verifier),
                         new Inspect(config.listen().maxBodySize().bytes(), sessions, upstreamEras),
                         new Authorize(),
-                        new Exchange(credentials),
+                        new Exchange(built.credentials),
                         forward),
                 auditor,
                 legacyStreams,
                 new FailureResponses(json));
 
-        GatewayServer server = GatewayServer.bind(config.listen(), 0, path);
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
         state.upstreamEras = upstreamEras;
-        AdminServer admin = AdminServer.bind(config.admin(),
-                () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry);
+        GatewayServer server;
+        AdminServer admin;
+        try {
+            server = bind("listen", config.listen().host(), config.listen().port(),
+                    () -> GatewayServer.bind(config.listen(), 0, path));
+            try {
+                admin = bind("admin", config.admin().host(), config.admin().port(), () -> AdminServer.bind(config.admin(),
+                        () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry));
+            } catch (RuntimeException e) {
+                server.close();
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            reloads.shutdownNow();
+            upstreamEras.close();
+            forward.close();
+            throw e;
+        }
         log.info("Portcullis listening on {}:{} ({}, {}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
                 config.listen().tls() != null ? "TLS" : "plain HTTP", Transport.name(), config.admin().host(), admin.port(),
                 routes.stream().map(r -> r.path() + " -> " + r.name() + " (upstream-auth "
                         + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
-        return new Gateway(server, admin, forward, outbound, tokenEndpoints, keys, state,
+        return new Gateway(server, admin, forward, built.outbound, built.tokenEndpoints, keys, state,
                 config.listen().shutdownGrace());
+    }
+
+    /** A listener that cannot be bound: one line naming it and why (port in use, address not local, no permission). */
+    public static final class BindException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        BindException(String message, Throwable cause) {
+            super(message, cause, false, false);
+        }
+    }
+
+    private static <T> T bind(String what, String host, int port, java.util.function.Supplier<T> bind) {
+        try {
+            return bind.get();
+        } catch (RuntimeException e) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            String why = root instanceof java.net.BindException || String.valueOf(root.getMessage()).contains("in use")
+                    ? "address already in use (another process has the port)"
+                    : root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+            throw new BindException(what + " " + host + ":" + port + ": cannot listen: " + why, e);
+        }
     }
 
     /**
@@ -193,27 +331,37 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * The route's policy: its file, watched for changes (a bad file at start is an error: the gateway
-     * does not start), or {@link Policy#authenticatedOnly()} when the route names none.
+     * The route's policy: its file (watched for changes once the gateway starts; a bad file at start is
+     * an error: the gateway does not start), or {@link Policy#authenticatedOnly()} when the route names none.
      */
-    private static Policy policyFor(RouteConfig route, MeterRegistry metrics, ScheduledExecutorService reloads) {
+    private static Policy policyFor(RouteConfig route, MeterRegistry metrics) {
         if (route.policy() == null) {
             return Policy.authenticatedOnly();
         }
-        PolicySource source = PolicySource.load(route.name(), route.policy(), metrics);
-        long every = route.policyReloadInterval().toMillis();
-        reloads.scheduleWithFixedDelay(source::reloadIfChanged, every, every, TimeUnit.MILLISECONDS);
-        return source;
+        return PolicySource.load(route.name(), route.policy(), metrics);
     }
 
     /** Host and Origin allow-lists: configured, or derived from the routes' resource identifiers. */
     private static RequestOrigin requestOrigin(GatewayConfig config, List<Route> routes) {
-        Set<String> resources = routes.stream().flatMap(r -> r.acceptedAudiences().stream()).collect(Collectors.toSet());
+        // Aliases are audiences, not necessarily URLs (a Keycloak client id, an Entra application GUID): only
+        // the http(s) URLs among them name a host the gateway may be reached under.
+        Set<String> resources = routes.stream().flatMap(r -> r.acceptedAudiences().stream())
+                .filter(Gateway::isHttpUrl).collect(Collectors.toSet());
         Set<String> hosts = config.listen().allowedHosts() != null ? Set.copyOf(config.listen().allowedHosts())
                 : resources.stream().map(r -> java.net.URI.create(r).getHost()).collect(Collectors.toSet());
         Set<String> origins = config.listen().allowedOrigins() != null ? Set.copyOf(config.listen().allowedOrigins())
                 : resources.stream().map(RequestOrigin::originOf).collect(Collectors.toSet());
         return new RequestOrigin(hosts, origins);
+    }
+
+    private static boolean isHttpUrl(String audience) {
+        try {
+            java.net.URI uri = new java.net.URI(audience);
+            return ("https".equalsIgnoreCase(uri.getScheme()) || "http".equalsIgnoreCase(uri.getScheme()))
+                    && uri.getHost() != null;
+        } catch (java.net.URISyntaxException e) {
+            return false;
+        }
     }
 
     public int port() {

@@ -3,33 +3,60 @@ package dev.portcullis.app;
 import dev.portcullis.app.config.ConfigLoader;
 import dev.portcullis.app.demo.Demo;
 import dev.portcullis.config.GatewayConfig;
-import dev.portcullis.config.RouteConfig;
 import dev.portcullis.policy.InvalidPolicyException;
 import dev.portcullis.policy.LoadedPolicy;
-import dev.portcullis.policy.Operation;
 import dev.portcullis.policy.PolicyLoader;
-import dev.portcullis.policy.Subject;
-import dev.portcullis.policy.SubjectClaims;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** {@code portcullis run --config FILE} and {@code portcullis check --config FILE}. */
+/**
+ * {@code portcullis run|check|explain|demo}. Every subcommand takes {@code --help}. An error the
+ * operator can fix (a bad config, an unreadable file, malformed JSON, a port in use) is one line on
+ * stderr and a non-zero exit, never a stack trace.
+ */
 @Command(name = "portcullis", mixinStandardHelpOptions = true, version = "Portcullis 0.1.0",
         description = "Identity-enforcing reverse proxy for MCP servers.",
         subcommands = {Main.Run.class, Main.Check.class, Main.Explain.class, Main.DemoCommand.class})
 public final class Main implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(Main.class);
+
+    @Spec
+    CommandSpec spec;
 
     public static void main(String[] args) {
         oneEventLoopPerCpu();
-        System.exit(new CommandLine(new Main()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line with its handlers: what {@link #main} runs, and what tests run in-process. */
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            // Anything not handled where it happened: still one line, never a stack trace.
+            commandLine.getErr().println(commandLine.getCommandName() + ": " + oneLine(e));
+            commandLine.getErr().flush();
+            return 1;
+        });
+        return cli;
+    }
+
+    static String oneLine(Throwable e) {
+        String message = e.getMessage();
+        String text = e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+        return text.replaceAll("[\\r\\n]+", " ");
     }
 
     @Override
     public Integer call() {
-        new CommandLine(this).usage(System.out);
+        spec.commandLine().usage(spec.commandLine().getOut());
         return 2;
     }
 
@@ -46,25 +73,39 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "run", description = "Start the gateway.")
+    /**
+     * SIGHUP's default action ends the JVM. Until configuration reload exists, the gateway ignores it
+     * and says so: a {@code kill -HUP} (or a process manager's reload) must not take it down.
+     */
+    static void ignoreHangup() {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> log.info(
+                    "SIGHUP received and ignored: configuration reload is not supported yet; restart the gateway to apply"
+                            + " a changed gateway.yaml (policy files are reloaded on their own)"));
+        } catch (IllegalArgumentException | UnsupportedOperationException notOnThisPlatform) {
+            log.debug("SIGHUP cannot be handled on this platform: {}", notOnThisPlatform.toString());
+        }
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true, description = "Start the gateway.")
     static final class Run implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
         @Option(names = {"-c", "--config"}, required = true, description = "gateway.yaml")
         Path config;
 
         @Override
         public Integer call() {
-            GatewayConfig loaded;
-            try {
-                loaded = ConfigLoader.load(config);
-            } catch (ConfigLoader.InvalidConfigException e) {
-                System.err.println(e.getMessage());
-                return 1;
-            }
+            PrintWriter err = spec.commandLine().getErr();
             Gateway gateway;
             try {
+                GatewayConfig loaded = ConfigLoader.load(config);
+                ignoreHangup();
                 gateway = Gateway.start(loaded);
-            } catch (InvalidPolicyException e) {
-                System.err.println(e.getMessage());
+            } catch (ConfigLoader.InvalidConfigException | InvalidPolicyException | Gateway.BindException e) {
+                err.println(e.getMessage());
+                err.flush();
                 return 1;
             }
             Runtime.getRuntime().addShutdownHook(new Thread(gateway::close, "portcullis-shutdown"));
@@ -73,9 +114,14 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "check", description = "Validate a configuration file (and its policies), or one policy file; "
-            + "exit non-zero with the error.")
+    @Command(name = "check", mixinStandardHelpOptions = true,
+            description = "Validate a configuration file, its policies and everything run builds from them (short of "
+                    + "binding ports and fetching keys), or one policy file. Every problem is reported, one per line; "
+                    + "the exit status is non-zero when there is any.")
     static final class Check implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
         @Option(names = {"-c", "--config"}, description = "gateway.yaml")
         Path config;
 
@@ -84,41 +130,82 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            if ((config == null) == (policy == null)) {
-                System.err.println("name exactly one of --config or --policy");
-                return 2;
-            }
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
             try {
-                if (policy != null) {
-                    LoadedPolicy loaded = PolicyLoader.load(policy);
-                    System.out.println(policy + ": OK (" + loaded.policy().rules().size() + " rule(s))");
-                    loaded.warnings().forEach(w -> System.out.println("warning: " + w));
-                    return 0;
+                if ((config == null) == (policy == null)) {
+                    err.println("check: name exactly one of --config or --policy");
+                    return 2;
                 }
-                GatewayConfig loaded = ConfigLoader.load(config);
-                System.out.println(config + ": OK (" + loaded.issuers().size() + " issuer(s), "
-                        + loaded.routes().size() + " route(s))");
-                for (RouteConfig route : loaded.routes()) {
-                    if (route.policy() != null) {
-                        LoadedPolicy policy = PolicyLoader.load(route.policy());
-                        System.out.println(route.policy() + ": OK (" + policy.policy().rules().size() + " rule(s))");
-                        policy.warnings().forEach(w -> System.out.println("warning: " + w));
+                if (policy != null) {
+                    try {
+                        LoadedPolicy loaded = PolicyLoader.load(policy);
+                        out.println(policy + ": OK (" + loaded.policy().rules().size() + " rule(s))");
+                        loaded.warnings().forEach(w -> out.println("warning: " + w));
+                        return 0;
+                    } catch (InvalidPolicyException e) {
+                        e.problems().forEach(err::println);
+                        return 1;
                     }
                 }
-                return 0;
-            } catch (ConfigLoader.InvalidConfigException | InvalidPolicyException e) {
-                System.err.println(e.getMessage());
-                return 1;
+                GatewayConfig loaded;
+                try {
+                    loaded = ConfigLoader.load(config);
+                } catch (ConfigLoader.InvalidConfigException e) {
+                    e.problems().forEach(err::println);
+                    // The policies of the routes that were valid are checked too: every problem in one run.
+                    for (Path file : e.policies()) {
+                        try {
+                            PolicyLoader.load(file);
+                        } catch (InvalidPolicyException bad) {
+                            bad.problems().forEach(err::println);
+                        }
+                    }
+                    return 1;
+                }
+                // Build what run builds: routes, policies, verifiers, credentials, sessions, Host/Origin rules.
+                try (Gateway.Assembly built = Gateway.Assembly.build(loaded, config.toString())) {
+                    out.println(config + ": OK (" + loaded.issuers().size() + " issuer(s), "
+                            + loaded.routes().size() + " route(s))");
+                    for (var route : built.routes) {
+                        if (route.policy() instanceof dev.portcullis.authz.PolicySource source) {
+                            LoadedPolicy policy = source.loaded();
+                            out.println(route.config().policy() + ": OK (" + policy.policy().rules().size() + " rule(s))");
+                            policy.warnings().forEach(w -> out.println("warning: " + w));
+                        }
+                    }
+                    return 0;
+                } catch (ConfigLoader.InvalidConfigException e) {
+                    e.problems().forEach(err::println);
+                    return 1;
+                }
+            } finally {
+                out.flush();
+                err.flush();
             }
         }
     }
 
-    @Command(name = "explain", description = "Print how a policy decides one call, without a server.")
+    @Command(name = "explain", mixinStandardHelpOptions = true,
+            description = "Print how the gateway decides one call, without a server. With --config (and --route when "
+                    + "there are several), the decision is made as run makes it: the route's policy, the claims mapped "
+                    + "with the issuer's preset. With --policy alone, the claims use the generic names (client_id, "
+                    + "scope, roles).")
     static final class Explain implements Callable<Integer> {
-        @Option(names = "--policy", required = true, description = "policy file")
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = {"-c", "--config"}, description = "gateway.yaml: decide as run decides")
+        Path config;
+
+        @Option(names = "--route", description = "route name (needed when the config has more than one)")
+        String route;
+
+        @Option(names = "--policy", description = "a policy file on its own (generic claim names)")
         Path policy;
 
-        @Option(names = "--claims", required = true, description = "JSON file with the token's claims (sub, client_id, scope, roles)")
+        @Option(names = "--claims", required = true,
+                description = "JSON file with the token's claims (the decoded payload: iss, sub, aud, scope, roles...)")
         Path claims;
 
         @Option(names = "--tool", description = "tool name (tools/call)")
@@ -133,38 +220,33 @@ public final class Main implements Callable<Integer> {
         @Option(names = "--method", description = "any other JSON-RPC method")
         String method;
 
-        @Option(names = "--arguments", description = "tool or prompt arguments as JSON", defaultValue = "{}")
+        @Option(names = "--arguments", description = "tool or prompt arguments as a JSON object", defaultValue = "{}")
         String arguments;
 
         @Override
-        public Integer call() throws Exception {
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
             try {
-                LoadedPolicy loaded = PolicyLoader.load(policy);
-                Subject subject = SubjectClaims.fromJson(java.nio.file.Files.readString(claims));
-                var args = new com.fasterxml.jackson.databind.ObjectMapper().readTree(arguments);
-                Operation operation;
-                if (tool != null) {
-                    operation = Operation.toolCall(tool, args);
-                } else if (resource != null) {
-                    operation = Operation.resourceRead(resource);
-                } else if (prompt != null) {
-                    operation = Operation.promptGet(prompt, args);
-                } else if (method != null) {
-                    operation = Operation.method(method);
-                } else {
-                    System.err.println("name one of --tool, --resource, --prompt or --method");
-                    return 2;
-                }
-                System.out.println(dev.portcullis.policy.Explain.explain(loaded, subject, operation));
+                out.print(ExplainCommand.run(config, route, policy, claims, tool, resource, prompt, method, arguments));
                 return 0;
-            } catch (InvalidPolicyException e) {
-                System.err.println(e.getMessage());
+            } catch (ExplainCommand.UsageError e) {
+                err.println("explain: " + e.getMessage());
+                return 2;
+            } catch (ConfigLoader.InvalidConfigException e) {
+                e.problems().forEach(err::println);
                 return 1;
+            } catch (InvalidPolicyException e) {
+                e.problems().forEach(err::println);
+                return 1;
+            } finally {
+                out.flush();
+                err.flush();
             }
         }
     }
 
-    @Command(name = "demo", description = "Start the gateway with a development-only token issuer and a sample MCP "
+    @Command(name = "demo", mixinStandardHelpOptions = true, description = "Start the gateway with a development-only token issuer and a sample MCP "
             + "server on 127.0.0.1, and print what to try.")
     static final class DemoCommand implements Callable<Integer> {
         @Option(names = "--port", defaultValue = "8080", description = "the gateway's port (default 8080; 0 picks one)")
@@ -183,6 +265,7 @@ public final class Main implements Callable<Integer> {
                 System.out.println("demo exercise passed");
                 return 0;
             }
+            ignoreHangup();
             Demo demo = Demo.start(port);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 try {

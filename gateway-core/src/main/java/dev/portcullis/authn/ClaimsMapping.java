@@ -2,17 +2,32 @@ package dev.portcullis.authn;
 
 import com.nimbusds.jwt.JWTClaimsSet;
 import dev.portcullis.config.IssuerConfig;
+import dev.portcullis.policy.Subject;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 
-/** Turns validated claims into a {@link Principal}, using the issuer's claim names (presets). */
-final class ClaimsMapping {
+/**
+ * Turns validated claims into a {@link Principal}, using the issuer's claim names (presets). The one
+ * place claims become a policy {@link Subject}: the request path and {@code explain} both use it, so
+ * they cannot read a token's roles, scopes or agent differently.
+ */
+public final class ClaimsMapping {
     private ClaimsMapping() {}
 
     static Principal principal(IssuerConfig config, JWTClaimsSet claims, BearerToken token) {
+        Subject subject = subject(config, claims);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> act = claims.getClaim("act") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+        return new Principal(claims.getIssuer(), claims.getSubject(), subject.agent(), subject.scopes(), subject.roles(), act,
+                claims.getJWTID(), claims.getExpirationTime().toInstant(), token,
+                claims.getExpirationTime().toInstant().plus(config.clockSkew()));
+    }
+
+    /** The policy subject of these claims under {@code config}'s claim names (preset and overrides). */
+    public static Subject subject(IssuerConfig config, JWTClaimsSet claims) {
         String agent = "";
         for (String name : config.effectiveAgentClaims()) {
             if (claims.getClaim(name) instanceof String s && !s.isEmpty()) {
@@ -22,11 +37,26 @@ final class ClaimsMapping {
         }
         Set<String> scopes = strings(path(claims, config.effectiveScopeClaim()));
         Set<String> roles = strings(path(claims, config.effectiveRolesClaim()));
-        @SuppressWarnings("unchecked")
-        Map<String, Object> act = claims.getClaim("act") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
-        return new Principal(claims.getIssuer(), claims.getSubject(), agent, scopes, roles, act,
-                claims.getJWTID(), claims.getExpirationTime().toInstant(), token,
-                claims.getExpirationTime().toInstant().plus(config.clockSkew()));
+        String sub = claims.getSubject() == null ? "" : claims.getSubject();
+        String iss = claims.getIssuer() == null ? "" : claims.getIssuer();
+        return new Subject(iss, sub, agent, scopes, roles);
+    }
+
+    /**
+     * A claims set from JSON text (a decoded token payload), as strictly as the request path reads
+     * tokens: a member name written twice is refused.
+     *
+     * @throws IllegalArgumentException with a one-line reason
+     */
+    public static JWTClaimsSet parseClaims(String json) {
+        try {
+            StrictJson.requireUniqueMembers(json);
+            return JWTClaimsSet.parse(json);
+        } catch (IllegalStateException e) {
+            throw new IllegalArgumentException("not a JSON object with each member once");
+        } catch (java.text.ParseException e) {
+            throw new IllegalArgumentException("not a JSON object of claims (" + e.getMessage() + ")");
+        }
     }
 
     /** Follows a dot path ({@code realm_access.roles}) into the claims. */

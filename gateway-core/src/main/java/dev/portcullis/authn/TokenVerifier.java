@@ -242,7 +242,11 @@ public final class TokenVerifier {
         }
         List<String> aud = claims.getAudience();
         if (aud == null || aud.stream().noneMatch(audiences::contains)) {
-            throw invalid("audience", "The access token is not intended for this resource", "aud does not contain the resource");
+            // The operator's log line names both sides (never the token): a wrong aud is the commonest
+            // onboarding mistake (a client id where a URL was expected, or the reverse).
+            throw invalid("audience", "The access token is not intended for this resource",
+                    "aud " + shownAudiences(aud) + " does not contain the resource (expected one of "
+                            + shownAudiences(List.copyOf(new java.util.TreeSet<>(audiences))) + ")");
         }
         if (claims.getSubject() == null || claims.getSubject().isEmpty()) {
             throw invalid("no_subject", "The access token has no subject", "sub missing");
@@ -252,6 +256,33 @@ public final class TokenVerifier {
             throw invalid("missing_claims", "The access token lacks required claims", "RFC 9068 requires client_id, iat and jti");
         }
         return v.principal(token);
+    }
+
+    /**
+     * Audience values for a log line: each quoted, control characters and quotes escaped, at most 5
+     * values of at most 100 characters (a token's aud is caller-controlled text until trusted).
+     */
+    static String shownAudiences(List<String> aud) {
+        if (aud == null || aud.isEmpty()) {
+            return "(none)";
+        }
+        StringBuilder out = new StringBuilder("[");
+        for (int i = 0; i < aud.size() && i < 5; i++) {
+            if (i > 0) out.append(", ");
+            String value = String.valueOf(aud.get(i));
+            out.append('"');
+            for (int c = 0; c < value.length() && c < 100; c++) {
+                char ch = value.charAt(c);
+                if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') {
+                    out.append(String.format("\\u%04x", (int) ch));
+                } else {
+                    out.append(ch);
+                }
+            }
+            out.append(value.length() > 100 ? "...\"" : "\"");
+        }
+        if (aud.size() > 5) out.append(", ... (").append(aud.size()).append(" values)");
+        return out.append(']').toString();
     }
 
     private Duration untilExpiry(JWTClaimsSet claims) {

@@ -57,7 +57,15 @@ public record RouteConfig(String name, String path, String upstream, String reso
         if (r.getRawPath() != null && r.getRawPath().length() > 1 && r.getRawPath().endsWith("/")) {
             throw ConfigException.expected("resource", resource, "no trailing \"/\" (PRM-02)");
         }
+        // An alias is an aud value: a URL (a case variant of R, AUTHN-07) or a plain string, which is what
+        // real IdPs issue (a Keycloak client id, an Entra v2 application GUID, an Entra v1 api:// URI).
         resourceAliases = resourceAliases == null ? List.of() : List.copyOf(resourceAliases);
+        for (String alias : resourceAliases) {
+            if (alias.isBlank() || alias.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+                throw ConfigException.expected("resource-aliases", alias,
+                        "an aud value: a URL or a plain string such as a client id, not blank, no control characters");
+            }
+        }
         resourceName = resourceName == null ? name : resourceName;
         scopes = scopes == null ? List.of() : List.copyOf(scopes);
         for (String scope : scopes) {

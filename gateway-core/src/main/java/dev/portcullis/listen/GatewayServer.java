@@ -167,6 +167,69 @@ public final class GatewayServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Builds the TLS context as {@link #bind} will, so a certificate or key that cannot be used (not
+     * PEM, not PKCS#8, a key that does not match the certificate) is found by {@code check}, not at bind.
+     *
+     * @throws IllegalArgumentException with a one-line reason
+     */
+    public static void validateTls(TlsConfig tls) {
+        try {
+            tls(tls);
+            if (!keyBelongsToCertificate(tls)) {
+                throw new IllegalArgumentException("listen.tls: " + tls.privateKey() + " is not the private key of the"
+                        + " certificate in " + tls.certificate() + " (expected: the key the certificate was issued for)");
+            }
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            throw new IllegalArgumentException("listen.tls: " + tls.certificate() + " and " + tls.privateKey()
+                    + " cannot be used for TLS (" + root.getClass().getSimpleName()
+                    + (root.getMessage() == null ? "" : ": " + root.getMessage().replaceAll("[\\r\\n]+", " ")) + ")");
+        }
+    }
+
+    /**
+     * Whether the key signs what the certificate's public key verifies (the JDK's key managers do not
+     * check this: a mismatched pair loads and then fails every handshake). True when the key is of a
+     * kind this check does not read (the handshake is then the judge).
+     */
+    private static boolean keyBelongsToCertificate(TlsConfig tls) {
+        java.security.PrivateKey key;
+        java.security.cert.Certificate certificate;
+        try (var in = java.nio.file.Files.newInputStream(tls.certificate())) {
+            key = dev.portcullis.config.PrivateKeyFile.read("private-key", tls.privateKey()).key();
+            certificate = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+        } catch (java.io.IOException | java.security.GeneralSecurityException | RuntimeException unreadable) {
+            return true;
+        }
+        String algorithm = switch (key.getAlgorithm()) {
+            case "RSA" -> "SHA256withRSA";
+            case "EC" -> "SHA256withECDSA";
+            default -> null;
+        };
+        if (algorithm == null) {
+            return true;
+        }
+        try {
+            byte[] probe = "portcullis tls key check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            java.security.Signature signer = java.security.Signature.getInstance(algorithm);
+            signer.initSign(key);
+            signer.update(probe);
+            byte[] signature = signer.sign();
+            java.security.Signature verifier = java.security.Signature.getInstance(algorithm);
+            verifier.initVerify(certificate.getPublicKey());
+            verifier.update(probe);
+            return verifier.verify(signature);
+        } catch (java.security.GeneralSecurityException mismatch) {
+            return false;
+        }
+    }
+
     public int port() {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }

@@ -22,12 +22,19 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
  * {@code gateway-policy/README.md}.
  */
 public final class PolicyLoader {
-    private static final ObjectMapper YAML = JsonMapper.builder(new YAMLFactory())
+    /** Strict about duplicate keys as a backstop: {@link LineIndex} reports them first, with both lines. */
+    private static final ObjectMapper YAML = JsonMapper.builder(strictYaml())
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
 
     private PolicyLoader() {}
+
+    private static YAMLFactory strictYaml() {
+        YAMLFactory factory = new YAMLFactory();
+        factory.enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+        return factory;
+    }
 
     /**
      * Reads and loads {@code file}; messages name it as given.
@@ -51,18 +58,30 @@ public final class PolicyLoader {
      * @throws InvalidPolicyException when the text is not a valid policy
      */
     public static LoadedPolicy parse(String yaml, String sourceName) {
+        // Keys written twice and aliases first, all of them, from the line index: the tree would
+        // keep only the last value of a key (often the more permissive rule) and an alias's name.
+        LineIndex lines = LineIndex.of(yaml);
+        java.util.List<String> structural = new java.util.ArrayList<>();
+        for (LineIndex.Duplicate duplicate : lines.duplicates()) {
+            structural.add(sourceName + ":" + duplicate.line() + ": " + Text.path(duplicate.path())
+                    + ": written twice in one mapping (first at line " + duplicate.firstLine()
+                    + "; expected: each key once)");
+        }
+        for (LineIndex.Alias alias : lines.aliases()) {
+            structural.add(sourceName + ":" + alias.line() + ": " + Text.path(alias.path()) + ": YAML alias *"
+                    + alias.name() + " (expected: the value written out; anchors and aliases are not supported)");
+        }
         JsonNode root;
         try {
             root = YAML.readTree(yaml);
         } catch (JsonProcessingException e) {
+            if (!structural.isEmpty() && String.valueOf(e.getOriginalMessage()).startsWith("Duplicate field")) {
+                throw new InvalidPolicyException(structural);
+            }
             throw new InvalidPolicyException(notYaml(e, sourceName));
         }
-        LineIndex lines = LineIndex.of(yaml);
-        if (!lines.aliases().isEmpty()) {
-            throw new InvalidPolicyException(lines.aliases().stream()
-                    .map(alias -> sourceName + ":" + alias.line() + ": " + Text.path(alias.path()) + ": YAML alias *"
-                            + alias.name() + " (expected: the value written out; anchors and aliases are not supported)")
-                    .toList());
+        if (!structural.isEmpty()) {
+            throw new InvalidPolicyException(structural);
         }
         PolicyReader reader = new PolicyReader(sourceName, lines);
         PolicyFile file = reader.read(root);

@@ -33,7 +33,6 @@ final class PolicyWarnings {
 
     static List<PolicyWarning> find(PolicyFile file, LineIndex lines) {
         PolicyWarnings warnings = new PolicyWarnings(file, lines);
-        warnings.duplicateKeys();
         warnings.defaultAllow();
         for (Rule.Section section : Rule.Section.values()) {
             warnings.ties(section);
@@ -46,13 +45,6 @@ final class PolicyWarnings {
         List<PolicyWarning> sorted = new ArrayList<>(warnings.out);
         sorted.sort(Comparator.comparingInt(PolicyWarning::line));
         return List.copyOf(sorted);
-    }
-
-    private void duplicateKeys() {
-        for (LineIndex.Duplicate duplicate : lines.duplicates()) {
-            add(duplicate.line(), Text.path(duplicate.path()), "written twice in one mapping; this value is used and"
-                    + " the one at line " + duplicate.firstLine() + " is ignored");
-        }
     }
 
     private void defaultAllow() {

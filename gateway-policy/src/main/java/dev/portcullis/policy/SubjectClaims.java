@@ -14,7 +14,11 @@ import java.util.Set;
  * builds subjects from validated tokens with the issuer's configured claim names.
  */
 public final class SubjectClaims {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** A claim written twice is refused, as the gateway refuses such a token. */
+    private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
 
     private SubjectClaims() {}
 

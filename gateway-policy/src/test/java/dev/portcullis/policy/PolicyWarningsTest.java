@@ -3,6 +3,7 @@ package dev.portcullis.policy;
 import static dev.portcullis.policy.Policies.caller;
 import static dev.portcullis.policy.Policies.loaded;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -30,17 +31,28 @@ class PolicyWarningsTest {
                 """)).isEmpty();
     }
 
+    /**
+     * Issue 12 item 12: a rule written twice was only a warning and the later (here: more permissive)
+     * rule won. It is an error naming both lines; nothing is loaded.
+     */
     @Test
-    void aKeyWrittenTwiceWarnsAndTheLaterValueCounts() {
-        LoadedPolicy policy = loaded("""
+    void aKeyWrittenTwiceIsAnErrorNotAWarningWhereTheMorePermissiveRuleWins() {
+        assertThatThrownBy(() -> PolicyLoader.parse("""
                 tools:
                   delete_todo: { roles: [admin] }
                   list_todos: {}
                   delete_todo: { scopes: [todo:write] }
-                """);
-        assertThat(policy.warnings()).extracting(PolicyWarning::toString).containsExactly(
-                "test.yaml:4: tools.delete_todo: written twice in one mapping; this value is used and the one at line 2 is ignored");
-        assertThat(policy.policy().decide(caller("todo:write"), Policies.tool("delete_todo")).allowed()).isTrue();
+                methods:
+                  tools/list: {}
+                  tools/list: { deny: true }
+                """, "test.yaml"))
+                .isInstanceOf(InvalidPolicyException.class)
+                .hasMessage("test.yaml:4: tools.delete_todo: written twice in one mapping (first at line 2; expected: each key once)\n"
+                        + "test.yaml:7: methods.\"tools/list\": written twice in one mapping (first at line 6; expected: each key once)");
+        assertThatThrownBy(() -> PolicyLoader.parse("""
+                tools:
+                  t: { scopes: [a], scopes: [b] }
+                """, "test.yaml")).hasMessageContaining("test.yaml:2: tools.t.scopes: written twice");
     }
 
     @Test

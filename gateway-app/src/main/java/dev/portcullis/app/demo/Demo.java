@@ -58,7 +58,8 @@ public final class Demo implements AutoCloseable {
                     scopes: [notes:read]
                     policy: %s
                 audit: { arguments: keys }
-                """.formatted(gatewayPort, issuer.issuer(), upstream.url(), resource, policy);
+                """.formatted(gatewayPort, quoted(issuer.issuer()), quoted(upstream.url()), quoted(resource),
+                quoted(policy.toString()));
         Path config = Files.writeString(dir.resolve("gateway.yaml"), yaml);
         Gateway gateway = Gateway.start(ConfigLoader.load(config));
         long deadline = System.nanoTime() + 15_000_000_000L;
@@ -66,6 +67,18 @@ public final class Demo implements AutoCloseable {
             Thread.sleep(50);
         }
         return new Demo(upstream, issuer, gateway, dir);
+    }
+
+    /**
+     * A value written into the generated YAML as a double-quoted scalar (JSON string syntax is valid
+     * YAML), so a temporary directory with " #" or ": " in its path cannot cut or restructure the file.
+     */
+    private static String quoted(String value) {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(value);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public int port() {

@@ -126,7 +126,145 @@ class ConfigLoaderTest {
         String message = error(yaml);
         assertThat(message).doesNotContain("s3cr3t-value").startsWith("gateway.yaml:10: routes[0].path: \"${SECRET}\"");
         assertThat(error(VALID.replace("name: todo", "name: ${UNSET_VARIABLE}")))
-                .isEqualTo("gateway.yaml:9: ${UNSET_VARIABLE} is not set (expected: an environment variable)");
+                .isEqualTo("gateway.yaml:9: routes[0].name: ${UNSET_VARIABLE} is not set (expected: an environment"
+                        + " variable; write $${ for a literal ${)");
+    }
+
+    // ---- issue 12 item 11: ${NAME} is substituted into parsed scalar values, never into the YAML text ----
+
+    private static GatewayConfig parseWith(String yaml, Map<String, String> env) {
+        return ConfigLoader.parse(yaml, "gateway.yaml", null, env::get);
+    }
+
+    @Test
+    void envValueWithANewlineCannotInjectAKey() {
+        // Spliced into the text, this value added "allow-insecure-upstream: true" to the route.
+        String yaml = VALID.replace("upstream: http://127.0.0.1:3000/mcp", "upstream: http://upstream.example.com/mcp")
+                .replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    resource-name: ${NAME}");
+        Map<String, String> env = Map.of("NAME", "Files\n    allow-insecure-upstream: true");
+        assertThatThrownBy(() -> parseWith(yaml, env)).hasMessageContaining("routes[0].upstream:")
+                .hasMessageContaining("https");
+        GatewayConfig ok = parseWith(VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    resource-name: ${NAME}"), env);
+        assertThat(ok.routes().get(0).resourceName()).isEqualTo("Files\n    allow-insecure-upstream: true");
+        assertThat(ok.routes().get(0).allowInsecureUpstream()).isFalse();
+    }
+
+    @Test
+    void envValueWithSpaceHashIsNotTruncatedAsAComment() {
+        GatewayConfig config = parseWith(VALID.replace("    scopes: [mcp:tools]",
+                "    scopes: [mcp:tools]\n    resource-name: ${NAME} # a comment"), Map.of("NAME", "Files #1"));
+        assertThat(config.routes().get(0).resourceName()).isEqualTo("Files #1");
+    }
+
+    @Test
+    void aOneLetterSecretNeitherGarblesMessagesNorRevealsItself() {
+        // The old loader replaced every "e" in every message with ${SECRET}.
+        String yaml = VALID.replace("path: /mcp", "path: mcp") + """
+                    upstream-auth:
+                      type: client-credentials
+                      token-endpoint: https://idp.example.com/token
+                      client-id: portcullis
+                      client-secret: ${SECRET}
+                """;
+        String message = assertThatThrownBy(() -> parseWith(yaml, Map.of("SECRET", "e")))
+                .isInstanceOf(ConfigLoader.InvalidConfigException.class).actual().getMessage();
+        assertThat(message).isEqualTo("gateway.yaml:10: routes[0].path: \"mcp\" (expected: starts with \"/\", no trailing"
+                + " \"/\", no query, not under /.well-known)");
+        String own = assertThatThrownBy(() -> parseWith(VALID.replace("path: /mcp", "path: ${SECRET}"), Map.of("SECRET", "e")))
+                .actual().getMessage();
+        assertThat(own).startsWith("gateway.yaml:10: routes[0].path: ").contains("${SECRET}").doesNotContain("\"e\"");
+        String longer = assertThatThrownBy(() -> parseWith(VALID.replace("path: /mcp", "path: ${SECRET}"),
+                Map.of("SECRET", "no-slash-secret"))).actual().getMessage();
+        assertThat(longer).isEqualTo("gateway.yaml:10: routes[0].path: \"${SECRET}\" (expected: starts with \"/\","
+                + " no trailing \"/\", no query, not under /.well-known)");
+    }
+
+    @Test
+    void dollarDollarBraceIsALiteralAndABrokenReferenceIsAnError() {
+        GatewayConfig config = parseWith(VALID.replace("    scopes: [mcp:tools]",
+                "    scopes: [mcp:tools]\n    resource-name: \"costs $${NOT_A_VAR} and ${A}${B}\""), Map.of("A", "1", "B", "2"));
+        assertThat(config.routes().get(0).resourceName()).isEqualTo("costs ${NOT_A_VAR} and 12");
+        assertThat(error(VALID.replace("name: todo", "name: ${1X}")))
+                .startsWith("gateway.yaml:9: routes[0].name: \"${1X}\": \"${\" that is not a reference");
+        assertThat(error(VALID.replace("name: todo", "name: ${A:-b}"))).contains("write $${ for a literal ${");
+    }
+
+    @Test
+    void aWholeReferenceTakesItsPlainScalarTypeSoPortsAndFlagsWork() {
+        GatewayConfig config = parseWith(VALID.replace("port: 8080", "port: ${PORT}"), Map.of("PORT", "9443"));
+        assertThat(config.listen().port()).isEqualTo(9443);
+        GatewayConfig named = parseWith(VALID.replace("name: todo", "name: ${N}"), Map.of("N", "42"));
+        assertThat(named.routes().get(0).name()).isEqualTo("42");
+        assertThat(parseWith(VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    resource-name: ${N}"),
+                Map.of("N", "true")).routes().get(0).resourceName()).isEqualTo("true");
+        GatewayConfig flag = parseWith(VALID.replace("upstream: http://127.0.0.1:3000/mcp",
+                "upstream: http://upstream.example.com/mcp\n    allow-insecure-upstream: ${DEV}"), Map.of("DEV", "true"));
+        assertThat(flag.routes().get(0).allowInsecureUpstream()).isTrue();
+    }
+
+    @Test
+    void everyUnsetVariableIsReportedAtOnceWithItsFieldAndLine() {
+        ConfigLoader.InvalidConfigException e = (ConfigLoader.InvalidConfigException) assertThatThrownBy(() -> parseWith(
+                VALID.replace("name: todo", "name: ${ONE}").replace("path: /mcp", "path: /${TWO}"), Map.of()))
+                .actual();
+        assertThat(e.problems()).containsExactly(
+                "gateway.yaml:9: routes[0].name: ${ONE} is not set (expected: an environment variable; write $${ for a literal ${)",
+                "gateway.yaml:10: routes[0].path: ${TWO} is not set (expected: an environment variable; write $${ for a literal ${)");
+    }
+
+    @Test
+    void commentsAndKeysAreNeverSubstituted() {
+        GatewayConfig config = parseWith("# ${UNSET_IN_A_COMMENT}\n" + VALID, Map.of());
+        assertThat(config.routes()).hasSize(1);
+        assertThat(error(VALID.replace("    scopes:", "    ${KEY}: x\n    scopes:"))).contains("routes[0].${KEY}: unknown key");
+    }
+
+    // ---- issue 12 item 12: a key written twice is an error, never "the last one wins" ----
+
+    @Test
+    void duplicateKeyInGatewayYamlIsAnErrorNamingBothLines() {
+        String twice = VALID.replace("    upstream: http://127.0.0.1:3000/mcp",
+                "    upstream: http://127.0.0.1:3000/mcp\n    upstream: http://evil.example.com/mcp");
+        assertThat(error(twice)).isEqualTo("gateway.yaml:12: routes[0].upstream: written twice in one mapping"
+                + " (first at line 11; expected: each key once)");
+        ConfigLoader.InvalidConfigException e = (ConfigLoader.InvalidConfigException) assertThatThrownBy(() ->
+                ConfigLoader.parse(VALID.replace("  port: 8080", "  port: 8080\n  port: 9090") + "routes: []\n", "gateway.yaml"))
+                .actual();
+        assertThat(e.problems()).containsExactly(
+                "gateway.yaml:4: listen.port: written twice in one mapping (first at line 3; expected: each key once)",
+                "gateway.yaml:15: routes: written twice in one mapping (first at line 9; expected: each key once)");
+        assertThat(error(VALID.replace("    algorithms: [RS256]", "    algorithms: [RS256]\n    issuer: https://other.example.com")))
+                .startsWith("gateway.yaml:8: issuers[0].issuer: written twice");
+    }
+
+    @Test
+    void yamlAliasesAreRefusedNotReadAsTheirName() {
+        String yaml = VALID.replace("  port: 8080", "  port: &p 8080").replace("    scopes: [mcp:tools]",
+                "    scopes: [mcp:tools]\n    resource-name: *p");
+        assertThat(error(yaml)).contains("routes[0].resource-name: YAML alias *p");
+    }
+
+    // ---- issue 12 item 15: every error in one run ----
+
+    @Test
+    void everyBrokenSectionIssuerAndRouteIsReportedInOneRun() {
+        String yaml = VALID.replace("max-body-size: 1MiB", "max-body-size: lots")
+                .replace("[RS256]", "[HS256]")
+                .replace("path: /mcp", "path: mcp")
+                + """
+                  - name: second
+                    path: /two
+                    upstream: http://127.0.0.1:3000/mcp
+                    resource: https://gw.example.com/two
+                    upstrem: typo
+                """;
+        ConfigLoader.InvalidConfigException e = (ConfigLoader.InvalidConfigException) assertThatThrownBy(() ->
+                ConfigLoader.parse(yaml, "gateway.yaml")).actual();
+        assertThat(e.problems()).hasSize(4);
+        assertThat(e.problems().get(0)).startsWith("gateway.yaml:4: listen.max-body-size:");
+        assertThat(e.problems().get(1)).startsWith("gateway.yaml:7: issuers[0].algorithms:");
+        assertThat(e.problems().get(2)).startsWith("gateway.yaml:10: routes[0].path:");
+        assertThat(e.problems().get(3)).startsWith("gateway.yaml:18: routes[1].upstrem: unknown key");
     }
 
     @Test
