@@ -58,6 +58,8 @@ public final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
     /** Signature checks are cached per token; this bounds the memory they may take. */
     private static final long MAX_CACHED_TOKENS = 100_000;
+    /** After the shutdown grace, how long the gateway's closing errors get to be written before connections close. */
+    static final Duration GRACE_OVER_WRITE = Duration.ofSeconds(2);
 
     private final GatewayServer server;
     private final AdminServer admin;
@@ -395,10 +397,18 @@ public final class Gateway implements AutoCloseable {
         log.info("Portcullis stopping: {} SSE stream(s) open, grace {}", forward.activeStreams(), shutdownGrace);
         state.reloads.shutdownNow();
         state.upstreamEras.close();
-        server.stopAccepting();
-        forward.endStreams();
+        // Issue 14: accept nothing new, end the streams that answer no request (GET and listen streams, the
+        // way their revision ends them), let calls in progress finish within the grace ...
+        server.drain();
+        forward.drain();
         if (!server.awaitIdle(shutdownGrace)) {
-            log.warn("Portcullis: requests still in flight after {}; closing their connections", shutdownGrace);
+            // ... and give each call still running a JSON-RPC error with its id before its connection closes.
+            log.warn("Portcullis: {} call(s) still in progress after the shutdown grace ({}): answering each with a "
+                    + "JSON-RPC error and closing its connection", forward.callsInProgress(), shutdownGrace);
+            forward.graceOver();
+            if (!server.awaitIdle(GRACE_OVER_WRITE)) {
+                log.warn("Portcullis: closing {} connection(s) with a request still in progress", server.busy());
+            }
         }
         server.close();
         admin.close();

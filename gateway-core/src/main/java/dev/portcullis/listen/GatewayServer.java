@@ -244,6 +244,17 @@ public final class GatewayServer implements AutoCloseable {
         return connections.busy.get();
     }
 
+    /**
+     * Issue 14: stops accepting connections, closes idle ones, and marks the others to close once the
+     * answer in progress on each has been written (so clients move to another replica).
+     */
+    public void drain() {
+        stopAccepting();
+        for (Channel channel : connections.open) {
+            channel.pipeline().fireUserEventTriggered(HttpEdge.DRAIN);
+        }
+    }
+
     /** Stops accepting connections; open ones are untouched. */
     public void stopAccepting() {
         server.close().syncUninterruptibly();
