@@ -121,7 +121,7 @@ final class UpstreamCall {
         this.done = done;
         this.mayRenew = mayRenew;
         InspectedRequest inspected = upstream.authorized().inspected();
-        this.route = forward.routes.get(inspected.route().name());
+        this.route = inspected.route(); // the route of the config in force when the request arrived (issue 14 reload)
         RequestHead head = inspected.authenticated().routed().head();
         this.target = LegacySse.target(inspected).orElseGet(() -> route.upstreamUri(head.path(), head.rawQuery()));
         this.origin = UpstreamPool.origin(target);
