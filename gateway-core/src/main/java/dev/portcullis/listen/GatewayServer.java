@@ -107,7 +107,7 @@ public final class GatewayServer implements AutoCloseable {
         var tls = new java.util.concurrent.atomic.AtomicReference<>(tls(config.tls()));
         Connections connections = new Connections();
         EventLoopGroup acceptor = Transport.group("accept", 1);
-        EventLoopGroup workers = Transport.group("io", threads <= 0 ? Runtime.getRuntime().availableProcessors() : threads);
+        EventLoopGroup workers = Transport.group("io", threads > 0 ? threads : defaultThreads());
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(acceptor, workers)
                 .channel(Transport.serverChannel())
@@ -157,6 +157,16 @@ public final class GatewayServer implements AutoCloseable {
         pipeline.addLast("continue", new HttpServerExpectContinueHandler());
         pipeline.addLast("idle", new IdleStateHandler(0, 0, Math.max(1, config.idleTimeout().toSeconds()), TimeUnit.SECONDS));
         pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections));
+    }
+
+    /**
+     * One event loop per CPU, at least four (as Reactor Netty's default was: on a CPU shared with other
+     * processes, the scheduler shares it per thread); {@code -Dportcullis.io-threads=N} overrides, e.g. 1 for
+     * a gateway pinned to one CPU of its own.
+     */
+    static int defaultThreads() {
+        Integer configured = Integer.getInteger("portcullis.io-threads");
+        return configured != null && configured > 0 ? configured : Math.max(4, Runtime.getRuntime().availableProcessors());
     }
 
     private static SslContext tls(TlsConfig tls) {
