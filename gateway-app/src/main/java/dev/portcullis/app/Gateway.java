@@ -363,7 +363,7 @@ public final class Gateway implements AutoCloseable {
     private static <T> T bind(String what, String host, int port, java.util.function.Supplier<T> bind) {
         try {
             return bind.get();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Netty's bind failure (NativeIoException, BindException) is a checked exception thrown unchecked
             Throwable root = e;
             while (root.getCause() != null && root.getCause() != root) {
                 root = root.getCause();

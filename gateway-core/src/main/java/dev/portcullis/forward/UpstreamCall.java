@@ -379,6 +379,9 @@ final class UpstreamCall {
             if (batch != null && status == 200) {
                 // E9: each synthesised error is one more event on the upstream's stream.
                 for (byte[] error : batch.errorEvents()) {
+                    if (!unanswered.isEmpty()) {
+                        Drain.answered(error, unanswered); // answered here: no second error at the end of a drain
+                    }
                     in.send(Unpooled.wrappedBuffer(error), false);
                 }
                 in.flush();

@@ -128,7 +128,7 @@ public final class GatewayServer implements AutoCloseable {
         try {
             Channel server = bootstrap.bind(new InetSocketAddress(config.host(), config.port())).syncUninterruptibly().channel();
             return new GatewayServer(server, acceptor, workers, connections, tls);
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // a failed bind is a checked exception (NativeIoException) thrown unchecked
             acceptor.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             throw e;
