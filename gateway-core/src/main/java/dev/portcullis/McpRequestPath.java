@@ -17,6 +17,7 @@ import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.listen.Inbound;
+import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.listen.RequestHead;
 import dev.portcullis.route.RoutedRequest;
 import java.util.function.Function;
@@ -88,12 +89,15 @@ public final class McpRequestPath implements RequestHandler {
     private final FailureResponses failures;
     private final Auditor auditor;
     private final LegacyStreams legacyStreams;
+    private final NetworkConditions network;
 
-    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures) {
+    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
+                          NetworkConditions network) {
         this.stages = stages;
         this.failures = failures;
         this.auditor = auditor;
         this.legacyStreams = legacyStreams;
+        this.network = network;
     }
 
     @Override
@@ -168,7 +172,8 @@ public final class McpRequestPath implements RequestHandler {
         private <T> void resume(CompletableFuture<T> future, Consumer<T> next) {
             future.whenComplete((value, error) -> in.loop().execute(() -> {
                 if (!in.open()) {
-                    return; // the client went away meanwhile
+                    failed(clientClosed("while the request waited")); // the client went away meanwhile
+                    return;
                 }
                 if (error != null) {
                     failed(error);
@@ -191,7 +196,17 @@ public final class McpRequestPath implements RequestHandler {
         }
 
         void failed(Throwable e) {
-            GatewayFailure failure = asFailure(e);
+            GatewayFailure failure = e instanceof GatewayFailure f ? f
+                    : !in.open() && network.absorb(e, "route=" + progress.routed().route().name()) ? clientClosed(e.toString())
+                    : asFailure(e);
+            if (failure.reason() == Reason.CLIENT_CLOSED_REQUEST) {
+                // Issue 12 item 9: a client that hung up (while waiting, mid-stream) is an everyday event, not an
+                // internal error: one access line without a stack trace, audited as 499, nothing written back.
+                access.info("route={} reason=client_closed_request detail=\"{}\" id={}", progress.routed().route().name(),
+                        failure.getMessage(), progress.routed().requestId());
+                auditor.failed(progress, failure, 499);
+                return;
+            }
             if (deliveredOnLegacyStream(progress, failure)) {
                 auditor.failed(progress, failure, 202);
                 in.respond(response(202, cors, null));
@@ -225,6 +240,10 @@ public final class McpRequestPath implements RequestHandler {
             return;
         }
         in.respond(failures.render(route, failure, cors));
+    }
+
+    private static GatewayFailure clientClosed(String detail) {
+        return GatewayFailure.of(Reason.CLIENT_CLOSED_REQUEST, "Client closed the request", detail);
     }
 
     private static FullHttpResponse response(int status, HttpHeaders headers, byte[] body) {

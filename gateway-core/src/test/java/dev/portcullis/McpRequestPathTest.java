@@ -70,7 +70,7 @@ class McpRequestPathTest {
         route = StageFixtures.route(StageFixtures.policy(dir));
         RouteStage routeStage = new RouteStage(new RouteTable(List.of(route)),
                 new RequestOrigin(Set.of("gw.example.com"), Set.of("https://gw.example.com")), json);
-        Inspect inspect = new Inspect(1024, SessionBinding.withRandomKey(), new UpstreamEras());
+        Inspect inspect = new Inspect(1024, 100, SessionBinding.withRandomKey(), new UpstreamEras());
         Authorize authorize = new Authorize();
         McpRequestPath.Stages stages = new McpRequestPath.Stages(
                 head -> {
@@ -119,9 +119,10 @@ class McpRequestPathTest {
                 });
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(new SimpleMeterRegistry(), () -> 0),
                 ArgumentLogging.parse("digest", List.of()));
-        McpRequestPath path = new McpRequestPath(stages, auditor, new LegacyStreams(), new FailureResponses(json));
+        McpRequestPath path = new McpRequestPath(stages, auditor, new LegacyStreams(), new FailureResponses(json),
+                dev.portcullis.listen.NetworkConditions.unscraped());
         ListenConfig listen = new ListenConfig("127.0.0.1", 0, null, DataSize.ofKibibytes(1), null, null,
-                Duration.ofSeconds(5), null, null, null);
+                Duration.ofSeconds(5), null, null, null, null);
         channel = new EmbeddedChannel();
         GatewayServer.http(channel.pipeline(), listen, path);
     }

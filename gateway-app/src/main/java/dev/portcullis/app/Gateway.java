@@ -30,6 +30,7 @@ import dev.portcullis.listen.GatewayServer;
 import dev.portcullis.listen.Transport;
 import dev.portcullis.failure.FailureResponses;
 import dev.portcullis.route.RouteStage;
+import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.policy.InvalidPolicyException;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.route.Route;
@@ -224,8 +225,16 @@ public final class Gateway implements AutoCloseable {
         Forward forward = new Forward(built.routes, sessions, legacyStreams, listenStreams);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 built.argumentLogging);
+        NetworkConditions network = new NetworkConditions(registry);
+        // An error Reactor can no longer deliver (the request already ended: a client that left mid-body, say)
+        // is logged by Reactor's default hook as an ERROR with a stack trace; expected ones are counted instead.
+        reactor.core.publisher.Hooks.onErrorDropped(e -> {
+            if (!network.absorb(e, "after its request ended")) {
+                log.warn("an error arrived after its request had ended", e);
+            }
+        });
         Shared shared = new Shared(json, registry, reloads, sessions, legacyStreams, upstreamEras, listenStreams, forward,
-                auditor);
+                auditor, network);
         Snapshot first = Snapshot.of(built, shared);
         AtomicReference<Snapshot> live = new AtomicReference<>(first);
 
@@ -238,7 +247,7 @@ public final class Gateway implements AutoCloseable {
         try {
             // Issue 14: every request reads the snapshot in force when it arrives (one volatile read).
             server = bind("listen", config.listen().host(), config.listen().port(),
-                    () -> GatewayServer.bind(config.listen(), 0, in -> live.get().path().handle(in)));
+                    () -> GatewayServer.bind(config.listen(), 0, network, in -> live.get().path().handle(in)));
             reload.tlsTarget(server);
             try {
                 admin = bind("admin", config.admin().host(), config.admin().port(), () -> AdminServer.bind(config.admin(),
@@ -264,7 +273,7 @@ public final class Gateway implements AutoCloseable {
     /** What every config snapshot shares: built once at start, never swapped. */
     record Shared(ObjectMapper json, PrometheusMeterRegistry registry, ScheduledExecutorService reloads,
                   SessionBinding sessions, LegacyStreams legacyStreams, UpstreamEras upstreamEras,
-                  ListenStreams listenStreams, Forward forward, Auditor auditor) {}
+                  ListenStreams listenStreams, Forward forward, Auditor auditor, NetworkConditions network) {}
 
     /**
      * One config in force (issue 14): what {@link Assembly} built from it and the request path over it. Swapped
@@ -277,13 +286,15 @@ public final class Gateway implements AutoCloseable {
                     McpRequestPath.Stages.of(
                             new RouteStage(new RouteTable(built.routes), built.origin, shared.json()),
                             new Authenticate(built.verifier),
-                            new Inspect(config.listen().maxBodySize().bytes(), shared.sessions(), shared.upstreamEras()),
+                            new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), shared.sessions(),
+                                    shared.upstreamEras()),
                             new Authorize(),
                             new Exchange(built.credentials),
                             shared.forward()),
                     shared.auditor(),
                     shared.legacyStreams(),
-                    new FailureResponses(shared.json()));
+                    new FailureResponses(shared.json()),
+                    shared.network());
             return new Snapshot(built, path, new java.util.concurrent.CopyOnWriteArrayList<>());
         }
 

@@ -31,11 +31,9 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -47,28 +45,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AuthenticatedProxyTest {
     private final ObjectMapper json = new ObjectMapper();
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, null);
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
-
-    @BeforeEach
-    void clear() {
-        upstream.clearRequests();
-    }
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
 
     private String token() {
         return idp.accessToken(RESOURCE, "mcp:tools");

@@ -8,20 +8,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.portcullis.testing.TestIdp;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 
 /**
  * POLICY-07 and JSONRPC-05 (E9): 2025-03-26 batches with refused elements. On a {@code batches: partial}
@@ -42,24 +37,14 @@ class BatchPolicyTest {
             """;
     private static final String PROGRESS = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}";
     private static final String ROOTS_CHANGED = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/roots/list_changed\"}";
-    private final ObjectMapper json = new ObjectMapper();
-    private final List<String> received = new CopyOnWriteArrayList<>();
-    private TestIdp idp;
-    private DisposableServer upstream;
-    private GatewayHarness partial;
-    private GatewayHarness partialSse;
-    private GatewayHarness rejectWhole;
-
-    @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = HttpServer.create().host("127.0.0.1").port(0)
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final List<String> received = new CopyOnWriteArrayList<>();
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY)
+            .stubServer(server -> server
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
-                    if (body.contains("portcullis-probe")) {
-                        // A legacy server refusing the session-less modern probe (as the Java SDK does).
-                        return res.status(400).header("Content-Type", "application/json").sendString(Mono.just(
-                                "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"error\":{\"code\":-32601,"
-                                        + "\"message\":\"Session ID required in mcp-session-id header\"}}")).then();
+                    if (GatewayExtension.isEraProbe(body)) {
+                        return GatewayExtension.refuseProbeAsLegacy(res);
                     }
                     received.add(body);
                     List<String> answers = answers(body);
@@ -74,23 +59,12 @@ class BatchPolicyTest {
                     java.util.Collections.reverse(reversed);
                     return res.header("Content-Type", "application/json")
                             .sendString(Mono.just("[" + String.join(",", reversed) + "]")).then();
-                }))
-                .bindNow();
-        Path policy = Files.writeString(Files.createTempDirectory("portcullis-batches").resolve("policy.yaml"), POLICY);
-        String base = "http://127.0.0.1:" + upstream.port();
-        partial = GatewayHarness.start(idp.issuer(), base + "/mcp", "policy: " + policy, null);
-        partialSse = GatewayHarness.start(idp.issuer(), base + "/sse", "policy: " + policy + "\nbatches: partial", null);
-        rejectWhole = GatewayHarness.start(idp.issuer(), base + "/mcp", "policy: " + policy + "\nbatches: reject-whole", null);
-    }
-
-    @AfterAll
-    void stop() {
-        partial.close();
-        partialSse.close();
-        rejectWhole.close();
-        upstream.disposeNow();
-        idp.close();
-    }
+                })))
+            .build();
+    private final TestIdp idp = peers.idp();
+    private final GatewayHarness partial = peers.gateway();
+    private final GatewayHarness partialSse = peers.startGateway(peers.stubUrl("/sse"), "policy: " + peers.policyFile() + "\nbatches: partial");
+    private final GatewayHarness rejectWhole = peers.startGateway(peers.upstreamUrl(), "policy: " + peers.policyFile() + "\nbatches: reject-whole");
 
     @BeforeEach
     void clear() {
@@ -98,7 +72,7 @@ class BatchPolicyTest {
     }
 
     /** One result per request of the batch the stub received: {"content":[{"text":"echo <id>"}]}. */
-    private List<String> answers(String body) {
+    private static List<String> answers(String body) {
         List<String> answers = new ArrayList<>();
         try {
             for (JsonNode element : json.readTree(body)) {

@@ -3,11 +3,9 @@ package dev.portcullis.app;
 import static dev.portcullis.app.NodeProcesses.OUT_DIR;
 import static dev.portcullis.app.NodeProcesses.TEST_DIR;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.portcullis.app.config.ConfigLoader;
 import dev.portcullis.testing.TestIdp;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -32,6 +30,7 @@ import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The official MCP conformance suite ({@code @modelcontextprotocol/conformance}) in server mode, run
@@ -46,7 +45,7 @@ import org.junit.jupiter.api.Timeout;
  * check that succeeds directly succeeds through the gateway, and {@code dns-rebinding-protection} —
  * which fails against the bare upstream — passes through the gateway (SECURITY-07).
  *
- * <p>Results and the tables of the README go to {@code target/interop/conformance/}.
+ * <p>Results and the tables of docs/protocol-revisions.md go to {@code target/interop/conformance/}.
  */
 @Tag("interop")
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -66,14 +65,15 @@ class ConformanceTest {
             Pattern.compile("server-(.+)-\\d{4}-\\d{2}-\\d{2}T\\d{2}-\\d{2}-\\d{2}-\\d{3}Z");
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().noUpstream().noGateway().build();
+
     private static String node;
     private static String node22;
     private static Process everything;
     private static Process serverV2;
     private static Process forwarder;
     private static Path forwarderLog;
-    private static TestIdp idp;
-    private static Gateway gateway;
     private static String everythingUrl;
     private static String serverV2Url;
     private static String forwarderBase;
@@ -102,7 +102,7 @@ class ConformanceTest {
                 NODE_V2_DIR, Map.of(),
                 RESULTS.resolve("server-v2.log"), "MCP v2 server listening on " + serverV2Url, STARTUP_TIMEOUT);
 
-        idp = TestIdp.start();
+        TestIdp idp = peers.idp();
         int gatewayPort = NodeProcesses.freePort();
         int forwarderPort = NodeProcesses.freePort();
         forwarderBase = "http://127.0.0.1:" + forwarderPort;
@@ -119,11 +119,7 @@ class ConformanceTest {
                   allowed-origins: ["%s"]
                 admin:  { host: 127.0.0.1, port: 0 }
                 issuers:
-                  - issuer: "%s"
-                    jwks-uri: "%s"
-                    algorithms: [RS256]
-                    require-access-token-type: false
-                    allow-insecure-http: true
+                %s
                 routes:
                   - name: everything
                     path: /mcp
@@ -141,17 +137,10 @@ class ConformanceTest {
                     resource: "%s"
                     scopes: ["%s"]
                     policy: "%s"
-                """.formatted(gatewayPort, forwarderBase, idp.issuer(), idp.jwksUri(), everythingUrl, resource, SCOPE,
+                """.formatted(gatewayPort, forwarderBase, peers.issuerYaml(), everythingUrl, resource, SCOPE,
                 serverV2Url, resourceV2, SCOPE, serverV2Url, resourceV2Policy, SCOPE, writeAllowEverythingPolicy());
         Files.writeString(RESULTS.resolve("gateway.yaml"), yaml);
-        gateway = Gateway.start(ConfigLoader.parse(yaml, "ConformanceTest"));
-        long deadline = System.nanoTime() + STARTUP_TIMEOUT.toNanos();
-        while (!gateway.ready()) {
-            if (System.nanoTime() > deadline) {
-                fail("the gateway did not become ready within " + STARTUP_TIMEOUT);
-            }
-            Thread.sleep(50);
-        }
+        peers.startGatewayYaml(yaml);
 
         // One token for every route (aud names all resources); it lives an hour, the run takes seconds.
         String token = idp.accessToken(resource, SCOPE, Map.of("aud", List.of(resource, resourceV2, resourceV2Policy)));
@@ -165,12 +154,6 @@ class ConformanceTest {
     @AfterAll
     static void stopPeers() {
         NodeProcesses.stop(forwarder);
-        if (gateway != null) {
-            gateway.close();
-        }
-        if (idp != null) {
-            idp.close();
-        }
         NodeProcesses.stop(serverV2);
         NodeProcesses.stop(everything);
     }
@@ -370,7 +353,7 @@ class ConformanceTest {
         return all;
     }
 
-    /** The README table: scenario → direct / through Portcullis (pass or fail, with check counts). */
+    /** The docs/protocol-revisions.md table: scenario → direct / through Portcullis (pass or fail, with check counts). */
     static String table(Map<String, Scenario> direct, Map<String, Scenario> through) {
         StringBuilder sb = new StringBuilder("| scenario | direct | through Portcullis |\n|---|---|---|\n");
         Set<String> names = union(direct.keySet(), through.keySet());

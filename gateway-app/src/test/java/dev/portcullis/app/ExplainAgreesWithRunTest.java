@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -25,6 +26,12 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code explain --config}; the outcomes must agree, case by case.
  */
 class ExplainAgreesWithRunTest {
+    /** The IdP and upstream of the gateway that explain is compared with (it starts from a config file). */
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().noGateway().build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+
     private static final String POLICY = """
             default: deny
             tools:
@@ -60,41 +67,39 @@ class ExplainAgreesWithRunTest {
                 new Case("unknown tool", claims("realm_access", Map.of("roles", List.of("admin"))), "nope", "DENY"));
         Path policy = Files.writeString(dir.resolve("policy.yaml"), POLICY);
         ObjectMapper json = new ObjectMapper();
-        try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start()) {
-            Path config = Files.writeString(dir.resolve("gateway.yaml"), """
-                    listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], max-body-size: 64KiB }
-                    admin: { host: 127.0.0.1, port: 0 }
-                    issuers: [ { issuer: "%s", claims: keycloak, require-access-token-type: false, algorithms: [RS256] } ]
-                    routes:
-                      - { name: files, path: /mcp, upstream: "%s", resource: "%s", policy: policy.yaml }
-                    """.formatted(idp.issuer(), upstream.url(), RESOURCE));
-            List<String> disagreements = new ArrayList<>();
-            try (GatewayHarness gw = GatewayHarness.wrap(Gateway.start(ConfigLoader.load(config)))) {
-                gw.awaitReady();
-                for (Case c : cases) {
-                    String token = idp.accessToken(RESOURCE, "mcp:tools", c.claims());
-                    upstream.clearRequests();
-                    HttpResponse<String> response = gw.send(gw.post(GatewayHarness.toolCall(1, c.tool()))
-                            .header("Authorization", "Bearer " + token).build());
-                    boolean forwarded = upstream.requests().stream().anyMatch(r -> r.body().contains("\"tools/call\""));
-                    String gateway = forwarded ? "ALLOW" : response.statusCode() == 403 ? "STEP_UP"
-                            : json.readTree(response.body()).has("error") ? "DENY" : "?" + response.statusCode();
+        Path config = Files.writeString(dir.resolve("gateway.yaml"), """
+                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], max-body-size: 64KiB }
+                admin: { host: 127.0.0.1, port: 0 }
+                issuers: [ { issuer: "%s", claims: keycloak, require-access-token-type: false, algorithms: [RS256] } ]
+                routes:
+                  - { name: files, path: /mcp, upstream: "%s", resource: "%s", policy: policy.yaml }
+                """.formatted(idp.issuer(), upstream.url(), RESOURCE));
+        List<String> disagreements = new ArrayList<>();
+        try (GatewayHarness gw = GatewayHarness.wrap(Gateway.start(ConfigLoader.load(config)))) {
+            gw.awaitReady();
+            for (Case c : cases) {
+                String token = idp.accessToken(RESOURCE, "mcp:tools", c.claims());
+                upstream.clearRequests();
+                HttpResponse<String> response = gw.send(gw.post(GatewayHarness.toolCall(1, c.tool()))
+                        .header("Authorization", "Bearer " + token).build());
+                boolean forwarded = upstream.requests().stream().anyMatch(r -> r.body().contains("\"tools/call\""));
+                String gateway = forwarded ? "ALLOW" : response.statusCode() == 403 ? "STEP_UP"
+                        : json.readTree(response.body()).has("error") ? "DENY" : "?" + response.statusCode();
 
-                    // explain gets the token's own claims, as an operator would paste a decoded token.
-                    String payload = new String(Base64.getUrlDecoder().decode(token.split("\\.")[1]));
-                    Path claimsFile = Files.writeString(dir.resolve("claims.json"), payload);
-                    Cli explained = Cli.run("explain", "--config", config.toString(), "--claims", claimsFile.toString(),
-                            "--tool", c.tool(), "--arguments", "{\"text\":\"hi\"}");
-                    assertThat(explained.exit()).as(c.name() + ": " + explained.err()).isZero();
-                    String explain = explained.out().lines().filter(l -> l.startsWith("decision:"))
-                            .map(l -> l.substring("decision:".length()).strip().split(" ")[0]).findFirst().orElse("?");
-                    if (!gateway.equals(c.expected()) || !explain.equals(c.expected())) {
-                        disagreements.add(c.name() + ": expected " + c.expected() + ", gateway " + gateway + ", explain " + explain);
-                    }
+                // explain gets the token's own claims, as an operator would paste a decoded token.
+                String payload = new String(Base64.getUrlDecoder().decode(token.split("\\.")[1]));
+                Path claimsFile = Files.writeString(dir.resolve("claims.json"), payload);
+                Cli explained = Cli.run("explain", "--config", config.toString(), "--claims", claimsFile.toString(),
+                        "--tool", c.tool(), "--arguments", "{\"text\":\"hi\"}");
+                assertThat(explained.exit()).as(c.name() + ": " + explained.err()).isZero();
+                String explain = explained.out().lines().filter(l -> l.startsWith("decision:"))
+                        .map(l -> l.substring("decision:".length()).strip().split(" ")[0]).findFirst().orElse("?");
+                if (!gateway.equals(c.expected()) || !explain.equals(c.expected())) {
+                    disagreements.add(c.name() + ": expected " + c.expected() + ", gateway " + gateway + ", explain " + explain);
                 }
             }
-            assertThat(disagreements).isEmpty();
         }
+        assertThat(disagreements).isEmpty();
     }
 
     @Test

@@ -28,12 +28,22 @@ final class GatewayHarness implements AutoCloseable {
 
     /** A gateway with one route {@code /mcp} to {@code upstream}, trusting {@code issuer} (JWKS discovered). */
     static GatewayHarness start(String issuer, String upstream, String extraRouteYaml, String extraIssuerYaml) {
-        String yaml = """
-                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], max-body-size: 64KiB }
+        return startYaml(config(issuer, upstream, "allowed-hosts: [127.0.0.1], max-body-size: 64KiB",
+                "algorithms: [RS256, ES256]\n" + nullToEmpty(extraIssuerYaml), "scopes: [mcp:tools]\n" + nullToEmpty(extraRouteYaml)));
+    }
+
+    /**
+     * The configuration of a gateway on 127.0.0.1 (free ports) with one issuer (access tokens of type
+     * {@code JWT} accepted, JWKS discovered) and one route {@code test}: {@code /mcp} to {@code upstream}
+     * for {@link #RESOURCE}; {@code listenYaml} adds keys to {@code listen} (flow style, e.g.
+     * {@code "allowed-hosts: [127.0.0.1], request-timeout: 2s"}), the other two add lines to the issuer and the route.
+     */
+    static String config(String issuer, String upstream, String listenYaml, String issuerYaml, String routeYaml) {
+        return """
+                listen: { host: 127.0.0.1, port: 0%s }
                 admin: { host: 127.0.0.1, port: 0 }
                 issuers:
                   - issuer: %s
-                    algorithms: [RS256, ES256]
                     require-access-token-type: false
                 %s
                 routes:
@@ -41,10 +51,13 @@ final class GatewayHarness implements AutoCloseable {
                     path: /mcp
                     upstream: %s
                     resource: %s
-                    scopes: [mcp:tools]
                 %s
-                """.formatted(issuer, indent(extraIssuerYaml), upstream, RESOURCE, indent(extraRouteYaml));
-        return startYaml(yaml);
+                """.formatted(listenYaml.isBlank() ? "" : ", " + listenYaml, issuer, indent(issuerYaml), upstream, RESOURCE,
+                indent(routeYaml));
+    }
+
+    private static String nullToEmpty(String yaml) {
+        return yaml == null ? "" : yaml;
     }
 
     static GatewayHarness startYaml(String yaml) {

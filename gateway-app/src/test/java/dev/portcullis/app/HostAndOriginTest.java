@@ -16,43 +16,20 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** DNS-rebinding defences (SECURITY-07): Host and Origin are checked before the token. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostAndOriginTest {
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        // Defaults: Host must be the resource's host (gw.example.com), Origin the resource's origin.
-        gw = GatewayHarness.startYaml("""
-                listen: { host: 127.0.0.1, port: 0 }
-                admin: { host: 127.0.0.1, port: 0 }
-                issuers: [ { issuer: %s, require-access-token-type: false, algorithms: [RS256] } ]
-                routes: [ { name: test, path: /mcp, upstream: %s, resource: %s, scopes: [mcp:tools] } ]
-                """.formatted(idp.issuer(), upstream.url(), RESOURCE));
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
-
-    @BeforeEach
-    void clear() {
-        upstream.clearRequests();
-    }
+    // Defaults: Host must be the resource's host (gw.example.com), Origin the resource's origin.
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().config(peers -> GatewayHarness.config(
+            peers.idp().issuer(), peers.upstreamUrl(), "", "algorithms: [RS256]", "scopes: [mcp:tools]")).build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
 
     /** java.net.http refuses to set Host, so these requests are written by hand. */
     private List<String> raw(String host, String origin, String method, String body, String token) throws Exception {

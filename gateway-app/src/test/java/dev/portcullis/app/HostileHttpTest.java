@@ -22,12 +22,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -45,39 +44,12 @@ class HostileHttpTest {
     /** If the gateway ever answered this, bytes a front proxy saw as body would have been run as a request. */
     private static final String SMUGGLED = "GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        gw = GatewayHarness.startYaml("""
-                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1], request-timeout: 2s, idle-timeout: 5s }
-                admin: { host: 127.0.0.1, port: 0 }
-                issuers:
-                  - issuer: %s
-                    require-access-token-type: false
-                routes:
-                  - name: test
-                    path: /mcp
-                    upstream: %s
-                    resource: %s
-                """.formatted(idp.issuer(), upstream.url(), RESOURCE));
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
-
-    @org.junit.jupiter.api.BeforeEach
-    void clear() {
-        upstream.clearRequests();
-    }
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().config(peers -> GatewayHarness.config(peers.idp().issuer(),
+            peers.upstreamUrl(), "allowed-hosts: [127.0.0.1], request-timeout: 2s, idle-timeout: 5s", "", "")).build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
 
     @AfterEach
     void stillServesANormalClient() {

@@ -4,9 +4,9 @@ import static dev.portcullis.app.GatewayHarness.RESOURCE;
 import static dev.portcullis.app.GatewayHarness.toolCall;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.nimbusds.jose.EncryptionMethod;
 import com.nimbusds.jose.JWEAlgorithm;
 import com.nimbusds.jose.JWEHeader;
-import com.nimbusds.jose.EncryptionMethod;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.crypto.ECDSASigner;
@@ -37,11 +37,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -51,31 +50,18 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileTokensTest {
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
     private RSAKey attacker;
     private ECKey attackerEc;
 
     @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, null);
+    void attackerKeys() throws Exception {
         attacker = new RSAKeyGenerator(2048).keyID(idp.kid()).generate();
         attackerEc = new ECKeyGenerator(Curve.P_256).keyID("attacker-ec").generate();
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
-
-    @BeforeEach
-    void clear() {
-        upstream.clearRequests();
     }
 
     /** A credential presentation: how the request carries (or fails to carry) the token. */

@@ -4,43 +4,42 @@ import static dev.portcullis.app.GatewayHarness.RESOURCE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.portcullis.testing.TestIdp;
-import dev.portcullis.testing.TestMcpServer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The IdP's keys change or vanish while the gateway runs. */
 class KeyLifecycleTest {
+    /** A fresh IdP, upstream and gateway for each test: the tests rotate the IdP's key or stop it. */
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().perTest().build();
+    private final TestIdp idp = peers.idp();
+    private final GatewayHarness gw = peers.gateway();
 
     @Test
     void rotatedSigningKeyIsAcceptedWithoutRestart() {
-        try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start();
-             GatewayHarness gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, null)) {
-            String before = idp.accessToken(RESOURCE, "mcp:tools");
-            assertThat(status(gw, before)).isEqualTo(200);
-            String oldKid = idp.kid();
+        String before = idp.accessToken(RESOURCE, "mcp:tools");
+        assertThat(status(gw, before)).isEqualTo(200);
+        String oldKid = idp.kid();
 
-            idp.rotateKey();
-            assertThat(idp.kid()).isNotEqualTo(oldKid);
-            String after = idp.accessToken(RESOURCE, "mcp:tools");
-            int fetchesBefore = idp.jwksFetches();
-            assertThat(status(gw, after)).isEqualTo(200);
-            assertThat(idp.jwksFetches()).isEqualTo(fetchesBefore + 1);
-        }
+        idp.rotateKey();
+        assertThat(idp.kid()).isNotEqualTo(oldKid);
+        String after = idp.accessToken(RESOURCE, "mcp:tools");
+        int fetchesBefore = idp.jwksFetches();
+        assertThat(status(gw, after)).isEqualTo(200);
+        assertThat(idp.jwksFetches()).isEqualTo(fetchesBefore + 1);
     }
 
     @Test
     void knownKeysKeepWorkingWhileTheIdpIsDown() {
-        try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start();
-             GatewayHarness gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, null)) {
-            String used = idp.accessToken(RESOURCE, "mcp:tools");
-            String neverSeen = idp.accessToken(RESOURCE, "mcp:tools");
-            assertThat(status(gw, used)).isEqualTo(200);
+        String used = idp.accessToken(RESOURCE, "mcp:tools");
+        String neverSeen = idp.accessToken(RESOURCE, "mcp:tools");
+        assertThat(status(gw, used)).isEqualTo(200);
 
-            idp.stop();
-            // A token already verified, and one the gateway has never seen: both under a known key.
-            assertThat(status(gw, used)).isEqualTo(200);
-            assertThat(status(gw, neverSeen)).isEqualTo(200);
-            assertThat(gw.gateway.ready()).isTrue();
-        }
+        idp.stop();
+        // A token already verified, and one the gateway has never seen: both under a known key.
+        assertThat(status(gw, used)).isEqualTo(200);
+        assertThat(status(gw, neverSeen)).isEqualTo(200);
+        assertThat(gw.gateway.ready()).isTrue();
     }
 
     private static int status(GatewayHarness gw, String token) {

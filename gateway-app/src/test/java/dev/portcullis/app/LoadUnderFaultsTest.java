@@ -11,8 +11,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,16 +23,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.blockhound.BlockHound;
 import reactor.core.publisher.Mono;
-import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 
 /**
  * 200 concurrent clients for a bounded time while the IdP goes down and comes back with a new key
@@ -45,8 +40,7 @@ import reactor.netty.http.server.HttpServer;
  * the test, with its stack.
  *
  * <p>Runs in its own JVM (surefire execution {@code blockhound}: BlockHound cannot be uninstalled and
- * needs {@code -XX:+AllowRedefinitionToAddDeleteMethods} on JDK 13+). Logging there goes through an
- * async appender ({@code logback-blockhound.xml}); see the README's Security section for why.
+ * needs {@code -XX:+AllowRedefinitionToAddDeleteMethods} on JDK 13+).
  */
 @Tag("blockhound")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -56,17 +50,48 @@ class LoadUnderFaultsTest {
     private static final Duration LOAD = Duration.ofSeconds(8);
     private static final Queue<String> BLOCKING_CALLS = new ConcurrentLinkedQueue<>();
 
-    private final ObjectMapper json = new ObjectMapper();
-    /** The upstream is a separate server: its own event loops, not the gateway's. */
-    private final reactor.netty.resources.LoopResources upstreamLoops = reactor.netty.resources.LoopResources.create("upstream", 2, true);
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final Map<String, AtomicInteger> upstreamSaw = new ConcurrentHashMap<>();
+    /**
+     * BlockHound is installed before anything starts. The upstream is a separate server with its own
+     * event loops, not the gateway's: a scripted one that answers each tools/call with its own id and
+     * tool name, and records what it saw.
+     */
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder()
+            .beforeStart(LoadUnderFaultsTest::installBlockHound)
+            .stubOnOwnLoops(2)
+            .stubServer(server -> server
+                .route(r -> r.post("/mcp", (req, res) -> req.receive().aggregate().asString().flatMap(body -> {
+                    JsonNode call;
+                    try {
+                        call = json.readTree(body);
+                    } catch (Exception e) {
+                        return res.status(400).send().then();
+                    }
+                    if (call.isArray()) {
+                        // A 2025-03-26 batch (only notifications reach it here): taken, nothing to answer.
+                        return res.status(202).send().then();
+                    }
+                    if ("server/discover".equals(call.path("method").asText())) {
+                        // The gateway's era probe at start, not a client's call: answered as a legacy server would.
+                        return res.status(400).send().then();
+                    }
+                    String tool = call.path("params").path("name").asText();
+                    upstreamSaw.computeIfAbsent(tool, t -> new AtomicInteger()).incrementAndGet();
+                    String answer = "{\"jsonrpc\":\"2.0\",\"id\":" + call.path("id") + ",\"result\":{\"content\":[{\"type\":"
+                            + "\"text\",\"text\":\"" + tool + "\"}]}}";
+                    return res.header("Content-Type", "application/json").sendString(Mono.just(answer)).then();
+                }))))
+            .policy("default: deny\ntools:\n  echo: {}\n")
+            .config(peers -> GatewayHarness.config(peers.idp().issuer(), peers.upstreamUrl(), "allowed-hosts: [127.0.0.1]",
+                    "jwks-min-refresh-interval: 1s", "policy: " + peers.policyFile()))
+            .build();
+    private TestIdp idp = peers.idp();
+    private final GatewayHarness gw = peers.gateway();
     private final Queue<Long> allowedLatencyMillis = new ConcurrentLinkedQueue<>();
-    private final Map<String, AtomicInteger> upstreamSaw = new ConcurrentHashMap<>();
-    private TestIdp idp;
-    private DisposableServer upstream;
-    private GatewayHarness gw;
 
-    @BeforeAll
-    void start() throws Exception {
+    private static void installBlockHound() throws Exception {
         BlockHound.Builder blockHound = BlockHound.builder();
         // The integrations on the class path (reactor-core's, Netty's, ...) mark their non-blocking threads.
         java.util.ServiceLoader.load(reactor.blockhound.integration.BlockHoundIntegration.class).forEach(blockHound::with);
@@ -88,62 +113,6 @@ class LoadUnderFaultsTest {
         assertThat(BLOCKING_CALLS).as("BlockHound sees event loops").singleElement().asString()
                 .contains("reactor-http-", "java.lang.Thread.sleep");
         BLOCKING_CALLS.clear();
-        idp = TestIdp.start();
-        // A scripted upstream: answers each tools/call with its own id and tool name; records what it saw.
-        upstream = HttpServer.create().host("127.0.0.1").port(0)
-                .runOn(upstreamLoops)
-                .route(r -> r.post("/mcp", (req, res) -> req.receive().aggregate().asString().flatMap(body -> {
-                    JsonNode call;
-                    try {
-                        call = json.readTree(body);
-                    } catch (Exception e) {
-                        return res.status(400).send().then();
-                    }
-                    if (call.isArray()) {
-                        // A 2025-03-26 batch (only notifications reach it here): taken, nothing to answer.
-                        return res.status(202).send().then();
-                    }
-                    if ("server/discover".equals(call.path("method").asText())) {
-                        // The gateway's era probe at start, not a client's call: answered as a legacy server would.
-                        return res.status(400).send().then();
-                    }
-                    String tool = call.path("params").path("name").asText();
-                    upstreamSaw.computeIfAbsent(tool, t -> new AtomicInteger()).incrementAndGet();
-                    String answer = "{\"jsonrpc\":\"2.0\",\"id\":" + call.path("id") + ",\"result\":{\"content\":[{\"type\":"
-                            + "\"text\",\"text\":\"" + tool + "\"}]}}";
-                    return res.header("Content-Type", "application/json").sendString(Mono.just(answer)).then();
-                })))
-                .bindNow();
-        Path policy = Files.writeString(Files.createTempDirectory("portcullis-load").resolve("policy.yaml"),
-                "default: deny\ntools:\n  echo: {}\n");
-        gw = GatewayHarness.startYaml("""
-                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1] }
-                admin: { host: 127.0.0.1, port: 0 }
-                issuers:
-                  - issuer: %s
-                    require-access-token-type: false
-                    jwks-min-refresh-interval: 1s
-                routes:
-                  - name: test
-                    path: /mcp
-                    upstream: http://127.0.0.1:%d/mcp
-                    resource: %s
-                    policy: %s
-                """.formatted(idp.issuer(), upstream.port(), RESOURCE, policy));
-    }
-
-    @AfterAll
-    void stop() {
-        if (gw != null) {
-            gw.close();
-        }
-        if (upstream != null) {
-            upstream.disposeNow();
-        }
-        upstreamLoops.dispose();
-        if (idp != null) {
-            idp.close();
-        }
     }
 
     enum Kind { ALLOWED, DENIED, NO_TOKEN, CURRENT_IDP_TOKEN }
@@ -208,7 +177,7 @@ class LoadUnderFaultsTest {
         GatewayHarness.sleep(2000);
         idp.stop();
         GatewayHarness.sleep(2000);
-        idp = TestIdp.start(port);
+        idp = peers.restartIdp();
         List<String> newKeyTokens = mint(idp, 4);
         recoveredAt.set(System.nanoTime());
         currentTokens.set(newKeyTokens);

@@ -14,21 +14,19 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 
 /**
  * 2026-07-28 response streams through a route with a policy (issue 5): the {@code subscriptions/listen}
@@ -53,17 +51,11 @@ class ModernStreamsTest {
             """;
     private static final String SAMPLING = "{\"jsonrpc\":\"2.0\",\"id\":\"s1\",\"method\":\"sampling/createMessage\","
             + "\"params\":{\"messages\":[],\"maxTokens\":1}}";
-    private final ObjectMapper json = new ObjectMapper();
-    private final List<JsonNode> received = new CopyOnWriteArrayList<>();
-    private TestIdp idp;
-    private DisposableServer upstream;
-    private Path policyFile;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = HttpServer.create().host("127.0.0.1").port(0)
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final List<JsonNode> received = new CopyOnWriteArrayList<>();
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY, Duration.ofMillis(100))
+            .stubServer(server -> server
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
                     if (body.contains("portcullis-probe")) {
                         return res.header("Content-Type", "application/json").sendString(Mono.just(
@@ -97,28 +89,18 @@ class ModernStreamsTest {
                                         + "\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}}"));
                     };
                     return res.header("Content-Type", "text/event-stream").sendString(events).then();
-                }))
-                .bindNow();
-        policyFile = Files.writeString(Files.createTempDirectory("portcullis-modern").resolve("policy.yaml"), POLICY);
-        gw = GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + upstream.port() + "/mcp",
-                "policy: " + policyFile + "\npolicy-reload-interval: 100ms", null);
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.disposeNow();
-        idp.close();
-    }
+                })))
+            .build();
+    private final TestIdp idp = peers.idp();
+    private final Path policyFile = peers.policyFile();
+    private final GatewayHarness gw = peers.gateway();
 
     @BeforeEach
-    void reset() throws Exception {
-        Files.writeString(policyFile, POLICY);
-        GatewayHarness.sleep(300);
+    void reset() {
         received.clear();
     }
 
-    private JsonNode read(String body) {
+    private static JsonNode read(String body) {
         try {
             return json.readTree(body);
         } catch (java.io.IOException e) {
@@ -131,7 +113,7 @@ class ModernStreamsTest {
     }
 
     /** {@code notifications/subscriptions/acknowledged} with the filter as received and the subscription id. */
-    private String acknowledgment(JsonNode listen) {
+    private static String acknowledgment(JsonNode listen) {
         ObjectNode ack = json.createObjectNode().put("jsonrpc", "2.0").put("method", "notifications/subscriptions/acknowledged");
         ObjectNode params = ack.putObject("params");
         params.set("notifications", listen.path("params").path("notifications"));

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
@@ -31,17 +32,17 @@ import reactor.netty.http.server.HttpServer;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class OutboundFetchTest {
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().noGateway().build();
     private final AtomicReference<String> mode = new AtomicReference<>("keys");
     private final AtomicInteger served = new AtomicInteger();
-    private TestIdp idp;
-    private TestMcpServer upstream;
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
     private DisposableServer keyServer;
     private String idpKeys;
 
     @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
+    void startKeyServer() {
         keyServer = HttpServer.create().host("127.0.0.1").port(0)
                 .route(r -> r.get("/jwks", (req, res) -> {
                     served.incrementAndGet();
@@ -57,10 +58,8 @@ class OutboundFetchTest {
     }
 
     @AfterAll
-    void stop() {
+    void stopKeyServer() {
         keyServer.disposeNow();
-        upstream.close();
-        idp.close();
     }
 
     @BeforeEach
@@ -73,21 +72,8 @@ class OutboundFetchTest {
     }
 
     private String yaml(String jwksUri, String extraIssuerYaml, String outboundYaml) {
-        return """
-                listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1] }
-                admin: { host: 127.0.0.1, port: 0 }
-                %s
-                issuers:
-                  - issuer: %s
-                    jwks-uri: %s
-                    require-access-token-type: false
-                    %s
-                routes:
-                  - name: test
-                    path: /mcp
-                    upstream: %s
-                    resource: %s
-                """.formatted(outboundYaml, idp.issuer(), jwksUri, extraIssuerYaml, upstream.url(), RESOURCE);
+        return GatewayHarness.config(idp.issuer(), upstream.url(), "allowed-hosts: [127.0.0.1]",
+                "jwks-uri: " + jwksUri + "\n" + extraIssuerYaml, "") + outboundYaml;
     }
 
     private String keyServerJwks(String host) {
@@ -119,7 +105,7 @@ class OutboundFetchTest {
     @Test
     void security03JwksRedirectToTheMetadataServiceFailsTheFetchAndTheLastGoodKeysAreKept() {
         try (GatewayHarness gw = GatewayHarness.startYaml(yaml(keyServerJwks("127.0.0.1"),
-                "jwks-refresh: 1s\n    jwks-min-refresh-interval: 1s", ""))) {
+                "jwks-refresh: 1s\njwks-min-refresh-interval: 1s", ""))) {
             String token = idp.accessToken(RESOURCE, "mcp:tools");
             assertThat(initialize(gw, token)).isEqualTo(200);
 

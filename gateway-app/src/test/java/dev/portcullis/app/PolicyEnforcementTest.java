@@ -17,13 +17,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -44,33 +43,12 @@ class PolicyEnforcementTest {
     private final ObjectMapper json = new ObjectMapper();
     @TempDir
     Path dir;
-    private Path policyFile;
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        policyFile = Files.writeString(Files.createTempDirectory("portcullis-policy").resolve("policy.yaml"), POLICY);
-        gw = GatewayHarness.start(idp.issuer(), upstream.url(),
-                "policy: " + policyFile + "\npolicy-reload-interval: 100ms", null);
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
-
-    @BeforeEach
-    void clear() throws Exception {
-        Files.writeString(policyFile, POLICY);
-        GatewayHarness.sleep(300);
-        upstream.clearRequests();
-    }
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY, Duration.ofMillis(100)).build();
+    private final Path policyFile = peers.policyFile();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
 
     private String reader() {
         return idp.accessToken(RESOURCE, "mcp:read");

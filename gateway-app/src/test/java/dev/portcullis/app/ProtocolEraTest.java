@@ -5,22 +5,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.portcullis.testing.TestIdp;
 import java.net.http.HttpResponse;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
-import dev.portcullis.testing.TestIdp;
 
 /**
  * Requests of every revision through one gateway (issue 5): the era comes from the body; modern
@@ -33,15 +32,10 @@ class ProtocolEraTest {
     private static final String META = "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
             + "\"io.modelcontextprotocol/clientCapabilities\":{}}";
     private final ObjectMapper json = new ObjectMapper();
-    private final List<io.netty.handler.codec.http.HttpHeaders> seen = new CopyOnWriteArrayList<>();
-    private TestIdp idp;
-    private DisposableServer upstream;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.start();
-        upstream = HttpServer.create().host("127.0.0.1").port(0)
+    private static final List<io.netty.handler.codec.http.HttpHeaders> seen = new CopyOnWriteArrayList<>();
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder()
+            .stubServer(server -> server
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body -> {
                     // A dual-era upstream: its discover result lists both revisions.
                     if (body.contains("portcullis-probe")) {
@@ -53,17 +47,10 @@ class ProtocolEraTest {
                     return res.header("Content-Type", "application/json")
                             .sendString(Mono.just("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"content\":[]}}"))
                             .then();
-                }))
-                .bindNow();
-        gw = GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + upstream.port() + "/mcp", null, null);
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.disposeNow();
-        idp.close();
-    }
+                })))
+            .build();
+    private final TestIdp idp = peers.idp();
+    private final GatewayHarness gw = peers.gateway();
 
     @BeforeEach
     void clear() {

@@ -29,6 +29,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two gateway processes behind a real round-robin load balancer (HAProxy, as `.ci/run` installs it),
@@ -47,22 +48,23 @@ class ReplicasBehindLoadBalancerTest {
     private static final int CALLS = 30;
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
+    /** The IdP and the upstream both replicas share; the replicas are processes of their own. */
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().noGateway().build();
     private static TestIdp idp;
     private static TestMcpServer upstream;
     private static final List<Process> started = new ArrayList<>();
 
     @BeforeAll
-    static void peers() throws IOException {
+    static void sharedPeers() throws IOException {
         Files.createDirectories(OUT);
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
+        idp = peers.idp();
+        upstream = peers.upstream();
     }
 
     @AfterAll
-    static void stopAll() {
+    static void stopReplicas() {
         started.forEach(NodeProcesses::stop);
-        if (upstream != null) upstream.close();
-        if (idp != null) idp.close();
     }
 
     @Test

@@ -12,16 +12,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -48,31 +44,12 @@ class RequestBoundaryTest {
               completion/complete: {}
             """;
     private final ObjectMapper json = new ObjectMapper();
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
-    private String token;
-
-    @BeforeAll
-    void start() throws Exception {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        Path policy = Files.writeString(Files.createTempDirectory("portcullis-boundary").resolve("policy.yaml"), POLICY);
-        gw = GatewayHarness.start(idp.issuer(), upstream.url(), "policy: " + policy, null);
-        token = idp.accessToken(RESOURCE, "mcp:tools");
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
-
-    @BeforeEach
-    void clear() {
-        upstream.clearRequests();
-    }
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().policy(POLICY).build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
+    private final String token = idp.accessToken(RESOURCE, "mcp:tools");
 
     private HttpResponse<String> post(String body, String... headers) {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(gw.baseUrl() + "/mcp"))

@@ -7,10 +7,9 @@ import dev.portcullis.testing.TestIdp;
 import dev.portcullis.testing.TestMcpServer;
 import java.net.http.HttpResponse;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** SESSION-01..06 through the gateway, with a real MCP server that runs sessions. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -18,23 +17,11 @@ class SessionBindingProxyTest {
     private static final String INIT = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
             + "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
     private static final String LIST = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}";
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private GatewayHarness gw;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, null);
-    }
-
-    @AfterAll
-    void stop() {
-        gw.close();
-        upstream.close();
-        idp.close();
-    }
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final GatewayHarness gw = peers.gateway();
 
     private HttpResponse<String> post(String token, String session, String body) {
         var request = gw.post(body).header("Authorization", "Bearer " + token).header("MCP-Protocol-Version", "2025-11-25");

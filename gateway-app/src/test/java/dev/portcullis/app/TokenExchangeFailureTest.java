@@ -38,10 +38,10 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -62,40 +62,35 @@ class TokenExchangeFailureTest {
 
     private final ObjectMapper json = new ObjectMapper();
     private final AtomicInteger ids = new AtomicInteger();
-    private TestIdp idp;
-    private TestMcpServer upstream;
-    private WireMockServer tokenEndpoint;
-    private GatewayHarness gw;
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().noGateway().build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
+    private final WireMockServer tokenEndpoint = startTokenEndpoint();
+    private final GatewayHarness gw = peers.startGateway(upstream.url(), exchangeYaml("""
+            client-secret: gateway-secret
+            audience: todo-server
+            scopes: [todo:read]
+            timeout: 500ms
+            negative-cache: 1s"""));
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    void start() {
-        idp = TestIdp.start();
-        upstream = TestMcpServer.start();
-        tokenEndpoint = new WireMockServer(options().bindAddress("127.0.0.1").dynamicPort());
-        tokenEndpoint.start();
-        gw = GatewayHarness.start(idp.issuer(), upstream.url(), exchangeYaml("""
-                client-secret: gateway-secret
-                audience: todo-server
-                scopes: [todo:read]
-                timeout: 500ms
-                negative-cache: 1s"""), null);
+    private static WireMockServer startTokenEndpoint() {
+        WireMockServer server = new WireMockServer(options().bindAddress("127.0.0.1").dynamicPort());
+        server.start();
+        return server;
     }
 
     @AfterAll
-    void stop() {
-        gw.close();
+    void stopTokenEndpoint() {
         tokenEndpoint.stop();
-        upstream.close();
-        idp.close();
     }
 
     @BeforeEach
     void reset() {
         tokenEndpoint.resetAll();
-        upstream.clearRequests();
     }
 
     private String exchangeYaml(String extra) {

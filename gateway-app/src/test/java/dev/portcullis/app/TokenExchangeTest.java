@@ -25,11 +25,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -42,28 +40,13 @@ class TokenExchangeTest {
     private static final String EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
     private static final String ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token";
 
-    private TestIdp idp;
-    private TestMcpServer upstream;
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().idp(TestIdp::startWithTokenExchange).noGateway().build();
+    private final TestIdp idp = peers.idp();
+    private final TestMcpServer upstream = peers.upstream();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.startWithTokenExchange();
-        upstream = TestMcpServer.start();
-    }
-
-    @AfterAll
-    void stop() {
-        upstream.close();
-        idp.close();
-    }
-
-    @BeforeEach
-    void clear() {
-        upstream.clearRequests();
-    }
 
     private GatewayHarness gateway(String upstreamAuth) {
         return GatewayHarness.start(idp.issuer(), upstream.url(), upstreamAuth, null);

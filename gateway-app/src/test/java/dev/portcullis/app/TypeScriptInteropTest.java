@@ -11,8 +11,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.portcullis.app.config.ConfigLoader;
-import dev.portcullis.config.GatewayConfig;
 import dev.portcullis.testing.TestIdp;
 import java.io.File;
 import java.io.IOException;
@@ -35,6 +33,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The official TypeScript MCP SDK client (1.x) talks to server-everything through the gateway:
@@ -62,13 +61,16 @@ class TypeScriptInteropTest {
     private static final Path OUT_DIR = MODULE_DIR.resolve("target/interop");
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().idp(TestIdp::startWithResourceAudience).noUpstream()
+            .noGateway().build();
+
     private static String node;
     private static Process everything;
     private static Path everythingLog;
     private static Process everythingSse;
     private static Path everythingSseLog;
     private static TestIdp idp;
-    private static Gateway gateway;
     private static String resource;
     private static String metadataUrl;
 
@@ -110,7 +112,7 @@ class TypeScriptInteropTest {
         everythingSse = sse.start();
         awaitOutput(everythingSse, everythingSseLog, "Server is running on port " + ssePort, STARTUP_TIMEOUT);
 
-        idp = TestIdp.startWithResourceAudience();
+        idp = peers.idp();
 
         // R contains the gateway's port, so the port is chosen before the gateway starts.
         int gatewayPort = freePort();
@@ -120,11 +122,7 @@ class TypeScriptInteropTest {
                 listen: { host: 127.0.0.1, port: %d }
                 admin:  { host: 127.0.0.1, port: 0 }
                 issuers:
-                  - issuer: "%s"
-                    jwks-uri: "%s"
-                    algorithms: [RS256]
-                    require-access-token-type: false
-                    allow-insecure-http: true
+                %s
                 routes:
                   - name: everything
                     path: /mcp
@@ -145,37 +143,14 @@ class TypeScriptInteropTest {
                     resource: "%s"
                     scopes: ["%s"]
                     policy: "%s"
-                """.formatted(gatewayPort, idp.issuer(), idp.jwksUri(), upstreamPort, resource, SCOPE,
+                """.formatted(gatewayPort, peers.issuerYaml(), upstreamPort, resource, SCOPE,
                 upstreamPort, policyResource(), SCOPE, writePolicy(), ssePort, legacyResource(), SCOPE, writePolicy());
         Files.writeString(OUT_DIR.resolve("gateway.yaml"), yaml);
-        GatewayConfig config = ConfigLoader.parse(yaml, "TypeScriptInteropTest");
-        gateway = Gateway.start(config);
-        assertThat(gateway.port()).as("gateway listen port").isEqualTo(gatewayPort);
-        long deadline = System.nanoTime() + STARTUP_TIMEOUT.toNanos();
-        while (!gateway.ready()) { // the issuer's signing keys are loaded
-            if (System.nanoTime() > deadline) {
-                fail("the gateway did not become ready (JWKS of " + idp.jwksUri() + ") within " + STARTUP_TIMEOUT);
-            }
-            Thread.sleep(50);
-        }
+        assertThat(peers.startGatewayYaml(yaml).gateway.port()).as("gateway listen port").isEqualTo(gatewayPort);
     }
 
     @AfterAll
     static void stopPeers() {
-        if (gateway != null) {
-            try {
-                gateway.close();
-            } catch (Exception e) {
-                System.err.println("closing the gateway failed: " + e);
-            }
-        }
-        if (idp != null) {
-            try {
-                idp.close();
-            } catch (Exception e) {
-                System.err.println("closing the IdP failed: " + e);
-            }
-        }
         stop(everything);
         stop(everythingSse);
     }

@@ -3,11 +3,9 @@ package dev.portcullis.app;
 import static dev.portcullis.app.NodeProcesses.OUT_DIR;
 import static dev.portcullis.app.NodeProcesses.TEST_DIR;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.portcullis.app.config.ConfigLoader;
 import dev.portcullis.testing.TestIdp;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,6 +25,7 @@ import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -60,12 +59,14 @@ class TypeScriptV2InteropTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().noUpstream().noGateway().build();
+
     private static String node;
     private static Process server;
     private static Path serverLog;
     private static String upstreamUrl;
     private static TestIdp idp;
-    private static Gateway gateway;
     private static String resource;
 
     @BeforeAll
@@ -80,7 +81,7 @@ class TypeScriptV2InteropTest {
         server = NodeProcesses.start(List.of(node, "server-v2.mjs", Integer.toString(upstreamPort)), NODE_DIR,
                 Map.of(), serverLog, "MCP v2 server listening on " + upstreamUrl, STARTUP_TIMEOUT);
 
-        idp = TestIdp.start();
+        idp = peers.idp();
         int gatewayPort = NodeProcesses.freePort();
         resource = "http://127.0.0.1:" + gatewayPort + "/mcp";
         // The operator's policy: echo and add for the baseline scope, write_note needs mcp:write too,
@@ -98,11 +99,7 @@ class TypeScriptV2InteropTest {
                 listen: { host: 127.0.0.1, port: %d }
                 admin:  { host: 127.0.0.1, port: 0 }
                 issuers:
-                  - issuer: "%s"
-                    jwks-uri: "%s"
-                    algorithms: [RS256]
-                    require-access-token-type: false
-                    allow-insecure-http: true
+                %s
                 routes:
                   - name: v2
                     path: /mcp
@@ -116,27 +113,14 @@ class TypeScriptV2InteropTest {
                     resource: "%s-default-deny"
                     scopes: ["%s"]
                     policy: "%s"
-                """.formatted(gatewayPort, idp.issuer(), idp.jwksUri(), upstreamUrl, resource, SCOPE,
+                """.formatted(gatewayPort, peers.issuerYaml(), upstreamUrl, resource, SCOPE,
                 policy.toAbsolutePath(), upstreamUrl, resource, SCOPE, strictPolicy.toAbsolutePath());
         Files.writeString(OUT_DIR.resolve("gateway-v2.yaml"), yaml);
-        gateway = Gateway.start(ConfigLoader.parse(yaml, "TypeScriptV2InteropTest"));
-        long deadline = System.nanoTime() + STARTUP_TIMEOUT.toNanos();
-        while (!gateway.ready()) {
-            if (System.nanoTime() > deadline) {
-                fail("the gateway did not become ready within " + STARTUP_TIMEOUT);
-            }
-            Thread.sleep(50);
-        }
+        peers.startGatewayYaml(yaml);
     }
 
     @AfterAll
     static void stopPeers() {
-        if (gateway != null) {
-            gateway.close();
-        }
-        if (idp != null) {
-            idp.close();
-        }
         NodeProcesses.stop(server);
     }
 

@@ -19,14 +19,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 
 /**
  * How the gateway relays what an upstream does: streams, failures, challenges. The upstream here
@@ -36,17 +34,13 @@ import reactor.netty.http.server.HttpServer;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class UpstreamBehaviourTest {
     private final ObjectMapper json = new ObjectMapper();
-    private final AtomicInteger hits = new AtomicInteger();
-    private final List<String> authorizationSeen = new CopyOnWriteArrayList<>();
-    private volatile CompletableFuture<Void> releaseSecondEvent = new CompletableFuture<>();
-    private final AtomicBoolean upstreamFinished = new AtomicBoolean();
-    private TestIdp idp;
-    private DisposableServer upstream;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.start();
-        upstream = HttpServer.create().host("127.0.0.1").port(0)
+    private static final AtomicInteger hits = new AtomicInteger();
+    private static final List<String> authorizationSeen = new CopyOnWriteArrayList<>();
+    private static volatile CompletableFuture<Void> releaseSecondEvent = new CompletableFuture<>();
+    private static final AtomicBoolean upstreamFinished = new AtomicBoolean();
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().noGateway()
+            .stubServer(server -> server
                 .route(r -> r
                         .post("/sse", (req, res) -> {
                             hits.incrementAndGet();
@@ -70,15 +64,10 @@ class UpstreamBehaviourTest {
                             return res.status(401)
                                     .header("WWW-Authenticate", "Bearer resource_metadata=\"https://upstream.internal/.well-known/x\"")
                                     .send();
-                        }))
-                .bindNow();
-    }
-
-    @AfterAll
-    void stop() {
-        upstream.disposeNow();
-        idp.close();
-    }
+                        })))
+            .build();
+    private final TestIdp idp = peers.idp();
+    private final DisposableServer upstream = peers.stub();
 
     private GatewayHarness gateway(String upstreamPath) {
         return GatewayHarness.start(idp.issuer(), "http://127.0.0.1:" + upstream.port() + upstreamPath,

@@ -9,14 +9,12 @@ import dev.portcullis.testing.TestIdp;
 import java.net.http.HttpResponse;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
@@ -29,14 +27,10 @@ class UpstreamRenewalTest {
     private static final String RESULT = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}";
 
     private final ObjectMapper json = new ObjectMapper();
-    private final List<String> seen = new CopyOnWriteArrayList<>();
-    private TestIdp idp;
-    private DisposableServer upstream;
-
-    @BeforeAll
-    void start() {
-        idp = TestIdp.startWithTokenExchange();
-        upstream = HttpServer.create().host("127.0.0.1").port(0)
+    private static final List<String> seen = new CopyOnWriteArrayList<>();
+    @RegisterExtension
+    static final GatewayExtension peers = GatewayExtension.builder().idp(TestIdp::startWithTokenExchange).noGateway()
+            .stubServer(server -> server
                 .route(r -> r
                         // Refuses the first token it ever sees, accepts any other.
                         .post("/reject-first", (req, res) -> req.receive().then(isProbe(req) ? res.status(400).send().then() : Mono.defer(() -> {
@@ -52,9 +46,10 @@ class UpstreamRenewalTest {
                         .post("/forbidden", (req, res) -> req.receive().then(isProbe(req) ? res.status(400).send().then() : Mono.defer(() -> {
                             seen.add(req.requestHeaders().get("Authorization"));
                             return challenge(res, 403);
-                        }))))
-                .bindNow();
-    }
+                        })))))
+            .build();
+    private final TestIdp idp = peers.idp();
+    private final DisposableServer upstream = peers.stub();
 
     /** The gateway's era probe at start is not a client request: answered, not counted. */
     private static boolean isProbe(reactor.netty.http.server.HttpServerRequest req) {
@@ -68,12 +63,6 @@ class UpstreamRenewalTest {
 
     private static Mono<Void> ok(HttpServerResponse res) {
         return res.header("Content-Type", "application/json").sendString(Mono.just(RESULT)).then();
-    }
-
-    @AfterAll
-    void stop() {
-        upstream.disposeNow();
-        idp.close();
     }
 
     @BeforeEach

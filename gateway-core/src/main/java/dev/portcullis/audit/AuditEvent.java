@@ -28,11 +28,13 @@ import java.util.Map;
  * @param exchangedJti   {@code jti} of the token sent upstream, if any
  * @param traceparent    W3C trace context of the request, if any
  * @param arguments      per the configured {@link ArgumentLogging}, or null
+ * @param batch          for a batch (one event per batch): its size, counts per decision and per refusing rule,
+ *                       and a sample of its elements, refusals first ({@link BatchAudit}); null otherwise
  */
 public record AuditEvent(Instant timestamp, String requestId, String route, String subject, String issuer, String agent,
                          Map<String, Object> actor, String sessionId, String method, String target, String decision,
                          String ruleId, String reason, int status, Integer upstreamStatus, long latencyMillis,
-                         String exchangedJti, String traceparent, Object arguments) {
+                         String exchangedJti, String traceparent, Object arguments, Map<String, Object> batch) {
 
     /** The event as ordered fields, nulls left out; what the JSON encoder writes. */
     public Map<String, Object> fields() {
@@ -56,6 +58,7 @@ public record AuditEvent(Instant timestamp, String requestId, String route, Stri
         put(f, "exchanged_jti", exchangedJti);
         put(f, "traceparent", traceparent);
         put(f, "arguments", arguments);
+        put(f, "batch", batch);
         return f;
     }
 

@@ -69,7 +69,11 @@ public final class Auditor {
             log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal == null ? null : principal.subject(),
                     principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
                     principal == null ? null : principal.actor(), sessionHash, method, null, outcome.decision,
-                    outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent, null));
+                    outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent, null, null));
+            return;
+        }
+        if (p.inspected.batch()) {
+            recordBatch(p, messages, failure, route, principal, sessionHash, status, upstreamStatus, latency, jti, traceparent);
             return;
         }
         for (int i = 0; i < messages.size(); i++) {
@@ -82,8 +86,40 @@ public final class Auditor {
             log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal.subject(), principal.issuer(),
                     principal.agent(), principal.actor(), sessionHash, method, message.target().orElse(null),
                     outcome.decision, outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent,
-                    arguments.render(args)));
+                    arguments.render(args), null));
         }
+    }
+
+    /**
+     * A batch is one audit event, whatever its size (issue 12 item 10): counts per decision and per refusing
+     * rule, and a sample of its elements, refusals first ({@link BatchAudit}). Metrics still count each element.
+     */
+    private void recordBatch(RequestProgress p, List<McpMessage> messages, GatewayFailure failure, String route,
+                             Principal principal, String sessionHash, int status, Integer upstreamStatus, long latency,
+                             String jti, String traceparent) {
+        List<GatewayFailure> refusedRequests = failure != null && failure.reason() == dev.portcullis.failure.Reason.BATCH_DENIED
+                ? failure.elements() : List.of();
+        int request = 0;
+        List<BatchAudit.Element> elements = new java.util.ArrayList<>(messages.size());
+        for (int i = 0; i < messages.size(); i++) {
+            McpMessage message = messages.get(i);
+            Decision decision = p.authorized == null ? null : p.authorized.decisions().get(i);
+            Outcome outcome = outcome(failure, decision);
+            if (!refusedRequests.isEmpty() && message.kind() == McpMessage.Kind.REQUEST && request < refusedRequests.size()) {
+                // A batch refused whole: each request's own refusal says what policy decided for it.
+                GatewayFailure own = refusedRequests.get(request++);
+                outcome = own.decision() != null ? outcome(own, null)
+                        : new Outcome("deny", "batch_denied", "another message of the batch was refused");
+            }
+            String method = message.method() == null ? "response" : message.method();
+            metrics.request(route, method, outcome.decision, status);
+            JsonNode args = message.params() == null ? null : message.params().get("arguments");
+            elements.add(new BatchAudit.Element(i, method, message.target().orElse(null), outcome.decision, outcome.rule, args));
+        }
+        BatchAudit.Summary summary = BatchAudit.summarise(elements, arguments);
+        log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal.subject(), principal.issuer(),
+                principal.agent(), principal.actor(), sessionHash, "batch", null, summary.decision(), summary.rule(),
+                summary.reason(), status, upstreamStatus, latency, jti, traceparent, null, summary.batch()));
     }
 
     private record Outcome(String decision, String rule, String reason) {}
@@ -97,6 +133,7 @@ public final class Auditor {
             String kind = switch (failure.reason()) {
                 case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN -> "unauthenticated";
                 case SESSION_NOT_FOUND -> "deny";
+                case CLIENT_CLOSED_REQUEST -> "aborted";
                 case BATCH_DENIED -> "deny";
                 case PARSE_ERROR, INVALID_JSONRPC, BODY_TOO_LARGE, REQUEST_TIMEOUT, UNSUPPORTED_MEDIA_TYPE, METHOD_NOT_ALLOWED, NO_ROUTE,
                         MISDIRECTED_HOST, ORIGIN_NOT_ALLOWED, HEADER_MISMATCH, UNSUPPORTED_VERSION, INVALID_PARAMS, INVALID_TARGET, ERA_NOT_SERVED,

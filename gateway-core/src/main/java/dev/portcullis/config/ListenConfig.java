@@ -18,10 +18,14 @@ import java.time.Duration;
  *                       routes' resource identifiers. {@code "*"} accepts any (only behind a proxy that checks it)
  * @param allowedOrigins accepted browser {@code Origin}s. Default: the origins of the routes' resource
  *                       identifiers. Requests without {@code Origin} are not affected
+ * @param maxBatchSize   most elements a 2025-03-26 JSON-RPC batch may hold (default 100, at most 10000): a larger
+ *                       batch is refused whole with one JSON-RPC error (400, -32600) before it is parsed, decided,
+ *                       audited or forwarded
  */
 public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize maxBodySize,
                            DataSize maxHeaderSize, Duration idleTimeout, Duration requestTimeout, Duration shutdownGrace,
-                           java.util.List<String> allowedHosts, java.util.List<String> allowedOrigins) {
+                           java.util.List<String> allowedHosts, java.util.List<String> allowedOrigins,
+                           Integer maxBatchSize) {
     public ListenConfig {
         host = host == null ? "0.0.0.0" : host;
         port = Checks.port("port", port, 8443);
@@ -39,6 +43,10 @@ public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize ma
                 }
             }
         }
+        maxBatchSize = maxBatchSize == null ? DEFAULT_MAX_BATCH_SIZE : maxBatchSize;
+        if (maxBatchSize < 1 || maxBatchSize > 10_000) {
+            throw ConfigException.expected("max-batch-size", maxBatchSize, "1..10000 elements");
+        }
         if (maxBodySize.bytes() < 1024 || maxBodySize.bytes() > Integer.MAX_VALUE - 8) {
             throw ConfigException.expected("max-body-size", maxBodySize, "1KiB..2GiB");
         }
@@ -47,7 +55,10 @@ public record ListenConfig(String host, Integer port, TlsConfig tls, DataSize ma
         }
     }
 
+    /** Near what SDKs send: batches are rare, and none sends more than a handful of messages at once. */
+    public static final int DEFAULT_MAX_BATCH_SIZE = 100;
+
     public static ListenConfig defaults() {
-        return new ListenConfig(null, null, null, null, null, null, null, null, null, null);
+        return new ListenConfig(null, null, null, null, null, null, null, null, null, null, null);
     }
 }

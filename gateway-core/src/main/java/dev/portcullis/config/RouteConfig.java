@@ -26,7 +26,7 @@ import java.util.List;
  * @param allowInsecureUpstream allow a plain-http upstream on a non-loopback host (default false: PROXY-10)
  * @param stepUp          how a call needing more scopes is answered: {@code challenge} (default: HTTP 403
  *                        {@code insufficient_scope}, CHALLENGE-04) or {@code error} (a JSON-RPC error, for
- *                        clients that cannot step up: spec digest §3 item 9)
+ *                        clients that cannot step up: docs/spec/MCP-GATEWAY-REQUIREMENTS.md §3 item 9)
  * @param policyReloadInterval how often the policy file is checked for changes (default 2s)
  * @param transport       the upstream's transport: {@code streamable-http} (default; 2025-03-26 and later) or
  *                        {@code sse} (2024-11-05 HTTP+SSE: {@code upstream} is its SSE URL; clients GET {@code path}

@@ -69,6 +69,7 @@ public final class FailureResponses {
             case EXCHANGE_SUBJECT_REJECTED -> new Shape(401, "invalid_token", true, -32603);
             case EXCHANGE_DENIED -> new Shape(200, null, false, POLICY_DENIED_CODE);
             case EXCHANGE_CLIENT_REJECTED, EXCHANGE_INVALID_RESPONSE -> new Shape(502, null, false, -32603);
+            case CLIENT_CLOSED_REQUEST -> new Shape(499, null, false, null);
             case INTERNAL -> new Shape(500, null, false, -32603);
         };
     }

@@ -80,6 +80,8 @@ public enum Reason {
     EXCHANGE_CLIENT_REJECTED,
     /** The token endpoint's answer was not a valid token response (EXCHANGE-04), or an error the gateway cannot map: 502. */
     EXCHANGE_INVALID_RESPONSE,
+    /** The client went away before its answer was complete (499 in the audit and metrics; nothing is sent). */
+    CLIENT_CLOSED_REQUEST,
     /** A bug or an unexpected condition (500); details only in the log. */
     INTERNAL
 }

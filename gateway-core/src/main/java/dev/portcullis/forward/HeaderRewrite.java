@@ -12,7 +12,8 @@ import java.util.Set;
  *
  * <p>Inbound → upstream: everything but hop-by-hop headers and those named by {@code Connection}
  * (PROXY-03), the caller's credentials ({@code Authorization}, {@code DPoP}, {@code Cookie},
- * {@code Proxy-Authorization}: PROXY-01/02), {@code Origin} (the upstream would run its own
+ * {@code Proxy-Authorization}: PROXY-01/02), {@code Accept-Encoding} (the gateway filters what the
+ * upstream answers, so it must read it: a compressed answer would pass unread), {@code Origin} (the upstream would run its own
  * origin check: PROXY-05), client-supplied {@code Forwarded}/{@code X-Forwarded-*} (PROXY-08) and
  * {@code Host} (set from the upstream URI: PROXY-04). MCP headers ({@code Mcp-Session-Id},
  * {@code MCP-Protocol-Version}, {@code Last-Event-ID}) and {@code Accept}
@@ -28,7 +29,9 @@ public final class HeaderRewrite {
     private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection", "te",
             "trailer", "transfer-encoding", "upgrade", "proxy-authenticate", "proxy-authorization");
     private static final Set<String> NEVER_UPSTREAM = Set.of("authorization", "dpop", "cookie", "host", "origin",
-            "forwarded", "content-length", "expect", "x-real-ip");
+            "forwarded", "content-length", "expect", "x-real-ip",
+            // The gateway reads what the upstream answers (list filtering): no compressed answers (issue 12).
+            "accept-encoding");
     private static final Set<String> NEVER_DOWNSTREAM = Set.of("www-authenticate", "set-cookie");
 
     private HeaderRewrite() {}

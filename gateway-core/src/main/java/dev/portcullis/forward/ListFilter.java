@@ -20,12 +20,48 @@ import java.util.Optional;
  * and every other field are kept, and each kept item is left untouched (its {@code inputSchema}
  * included: V26-13). An item without the field that names it is dropped (fail closed). For
  * 2026-07-28 requests the result's cache hints are made safe (V26-32, V26-33).
+ *
+ * <p><b>Filtered by shape, wherever it travels (issue 12 items 2-4).</b> On a route with a policy every
+ * message the upstream sends the caller passes here: a single JSON answer, each element of a JSON array
+ * (batch answers), each SSE event (POST streams, the standalone GET stream, streams resumed with
+ * {@code Last-Event-ID}, 2024-11-05 streams, 2026-07-28 listen streams), whatever request it answers.
+ * Any result holding a {@code tools}, {@code prompts}, {@code resources} or {@code resourceTemplates}
+ * member is filtered as the list of that kind, whether or not its id matches a request the gateway
+ * saw: attribution is never needed to hide an item, so an upstream that answers with another id (a
+ * JavaScript upstream rounding 2^53+1), replays an old event or batches the answers cannot leak one.
+ * A list member that is not an array is removed. A message that may hold a list
+ * ({@link #mightHoldList}) but cannot be parsed is not relayed at all ({@link Unfilterable}).
+ * Attribution (the id of this request's single list request) only adds what is specific to the
+ * request: the 2026-07-28 cache hints and the {@code server/discover} narrowing.
  */
 final class ListFilter {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Lenient where a client may be (NaN from Python, trailing commas are not accepted by clients and
+     * need not be), strict where a lenient parse could differ from the client's: trailing content fails
+     * the parse, so "one JSON value followed by another" is never read as the first alone. Numbers keep
+     * their digits when a message is rewritten.
+     */
+    private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
+            .build();
+    /** What {@link #filterEvent} returns for an event that must not be relayed (it may hold a list it cannot filter). */
+    static final byte[] DROPPED = new byte[0];
 
+    /** The upstream's message may hold a list but could not be parsed: it is not relayed (fail closed). */
+    static final class Unfilterable extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Unfilterable(String detail) {
+            super(detail, null, false, false);
+        }
+    }
+
+    /** The id of this request's single request (attributed extras apply to its answer), or null. */
     private final JsonNode id;
-    private final ItemKind kind;
+    /** Null on a route without a policy: then nothing is hidden, only the attributed extras apply. */
     private final Subject subject;
     private final Policy policy;
     /** For 2026-07-28 requests: the {@code ttlMs} ceiling (the policy reload interval), else -1. */
@@ -33,13 +69,8 @@ final class ListFilter {
     /** A {@code server/discover} result: versions narrowed, and capabilities the caller can never use removed. */
     private final boolean discover;
 
-    private ListFilter(JsonNode id, ItemKind kind, Subject subject, Policy policy, long maxTtlMillis) {
-        this(id, kind, subject, policy, maxTtlMillis, false);
-    }
-
-    private ListFilter(JsonNode id, ItemKind kind, Subject subject, Policy policy, long maxTtlMillis, boolean discover) {
+    private ListFilter(JsonNode id, Subject subject, Policy policy, long maxTtlMillis, boolean discover) {
         this.id = id;
-        this.kind = kind;
         this.subject = subject;
         this.policy = policy;
         this.maxTtlMillis = maxTtlMillis;
@@ -48,39 +79,40 @@ final class ListFilter {
 
     /** Jackson builds deserializers on first use under a lock: done at start, not on an event loop. */
     static void warm() {
-        anyListResult(null, null).filterJson("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":[1.5,true,null]}}"
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            write(JSON.readTree("[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[1.5,true,null,NaN,\"s\"]}}]"));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
-    /** A filter when the request is a single list request on a route whose policy can hide items. */
+    /**
+     * The filter for every answer to this request: on a route whose policy can hide items, always (every
+     * list-shaped result is filtered by shape, whatever it answers); elsewhere only for a 2026-07-28
+     * {@code server/discover} (V26-5 holds on every route).
+     */
     static Optional<ListFilter> forRequest(AuthorizedRequest authorized) {
         var inspected = authorized.inspected();
         var route = inspected.authenticated().routed().route();
-        if (inspected.batch() || inspected.messages().size() != 1) {
-            return Optional.empty();
-        }
-        McpMessage message = inspected.messages().get(0);
-        if (message.kind() != McpMessage.Kind.REQUEST) {
-            return Optional.empty();
-        }
+        McpMessage single = !inspected.batch() && inspected.messages().size() == 1
+                && inspected.messages().get(0).kind() == McpMessage.Kind.REQUEST ? inspected.messages().get(0) : null;
         if (!route.filtersLists()) {
-            // V26-5 holds on every route: discover results only offer versions the gateway polices.
-            return message.method().equals("server/discover") && inspected.era() == Era.MODERN
-                    ? Optional.of(new ListFilter(message.id(), null, null, route.policy(), Long.MAX_VALUE, true))
+            return single != null && single.method().equals("server/discover") && inspected.era() == Era.MODERN
+                    ? Optional.of(new ListFilter(single.id(), null, route.policy(), Long.MAX_VALUE, true))
                     : Optional.empty();
         }
+        Subject subject = inspected.authenticated().principal().asSubject();
         long maxTtl = inspected.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
-        Optional<ItemKind> kind = ItemKind.listedBy(message.method());
-        if (kind.isPresent()) {
-            return Optional.of(new ListFilter(message.id(), kind.get(), inspected.authenticated().principal().asSubject(),
-                    route.policy(), maxTtl));
+        if (single == null) {
+            // A batch, a GET stream (resumed or not), a notification or a response: nothing to attribute.
+            return Optional.of(new ListFilter(null, subject, route.policy(), maxTtl, false));
         }
-        // Other cacheable 2026 results whose answer policy can make differ between callers (V26-32).
-        if (maxTtl >= 0 && (message.method().equals("resources/read") || message.method().equals("server/discover"))) {
-            return Optional.of(new ListFilter(message.id(), null, inspected.authenticated().principal().asSubject(),
-                    route.policy(), maxTtl, message.method().equals("server/discover")));
-        }
-        return Optional.empty();
+        Optional<ItemKind> kind = ItemKind.listedBy(single.method());
+        // Cacheable 2026 results whose answer policy can make differ between callers (V26-32) are attributed too.
+        boolean attributed = kind.isPresent()
+                || (maxTtl >= 0 && (single.method().equals("resources/read") || single.method().equals("server/discover")));
+        return Optional.of(new ListFilter(attributed ? single.id() : null, subject, route.policy(),
+                maxTtl, single.method().equals("server/discover")));
     }
 
     /**
@@ -88,31 +120,124 @@ final class ListFilter {
      * elsewhere, so the ids are not known here) is filtered by the shape of its result.
      */
     static ListFilter anyListResult(Subject subject, Policy policy) {
-        return new ListFilter(null, null, subject, policy, -1);
+        return new ListFilter(null, subject, policy, -1, false);
     }
 
-    /** A JSON body: the filtered response, or the body unchanged when it is not this request's list result. */
+    /**
+     * A JSON body (one message or an array of them): the filtered body, or the body itself when nothing
+     * had to change.
+     *
+     * @throws Unfilterable when the body may hold a list but is not JSON the gateway can read
+     */
     byte[] filterJson(byte[] body) {
-        try {
-            JsonNode message = JSON.readTree(body);
-            return filtered(message) ? JSON.writeValueAsBytes(message) : body;
-        } catch (IOException e) {
+        JsonNode parsed = parse(body);
+        if (parsed == null) {
             return body;
         }
+        return filteredTree(parsed) ? write(parsed) : body;
     }
 
-    /** One SSE event: rewritten only when its data is this request's list result. */
+    /** One SSE event: rewritten when its data holds a list (or this request's result); {@link #DROPPED} when unreadable. */
     byte[] filterEvent(byte[] event) {
         String data = SseEvents.data(event);
         if (data == null || data.isEmpty()) {
             return event;
         }
+        JsonNode parsed;
         try {
-            JsonNode message = JSON.readTree(data);
-            return filtered(message) ? SseEvents.withData(event, JSON.writeValueAsString(message)) : event;
-        } catch (IOException e) {
+            parsed = parse(data.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (Unfilterable e) {
+            return DROPPED;
+        }
+        if (parsed == null || !filteredTree(parsed)) {
             return event;
         }
+        return SseEvents.withData(event, new String(write(parsed), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** The parsed message when it has to be looked at, null when it can pass as it is. */
+    private JsonNode parse(byte[] body) {
+        boolean listLike = subject != null && mightHoldList(body);
+        if (!listLike && id == null) {
+            return null;
+        }
+        try {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            if (listLike) {
+                throw new Unfilterable("an upstream message that may hold a list is not readable JSON ("
+                        + e.getClass().getSimpleName() + ")");
+            }
+            return null;
+        }
+    }
+
+    /** Whether the tree changed (filtered in place): one message, or each element of an array. */
+    private boolean filteredTree(JsonNode parsed) {
+        if (parsed.isArray()) {
+            boolean changed = false;
+            for (JsonNode element : parsed) {
+                changed |= filtered(element);
+            }
+            return changed;
+        }
+        return filtered(parsed);
+    }
+
+    private static byte[] write(JsonNode message) {
+        try {
+            return JSON.writeValueAsBytes(message);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A cheap test over the raw bytes, true for every body that could hold a list member: a list name
+     * as plain ASCII, a backslash-u escape (a name may be spelled with escapes), or bytes that are not
+     * plain UTF-8 JSON text (NUL or a byte-order mark: UTF-16/32, which Python's {@code json.loads}
+     * reads). Only bodies passing it are parsed; false means no list can be in there.
+     */
+    static boolean mightHoldList(byte[] body) {
+        if (body.length >= 2 && ((body[0] & 0xFF) == 0xEF || (body[0] & 0xFF) == 0xFE || (body[0] & 0xFF) == 0xFF)) {
+            return true;
+        }
+        for (int i = 0; i < body.length; i++) {
+            byte b = body[i];
+            if (b == 0) {
+                return true;
+            }
+            if (b == '\\' && i + 1 < body.length && body[i + 1] == 'u') {
+                return true;
+            }
+            if ((b == 't' && at(body, i, TOOLS)) || (b == 'p' && at(body, i, PROMPTS))
+                    || (b == 'r' && (at(body, i, RESOURCES) || at(body, i, TEMPLATES)))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether an answer with this {@code Content-Encoding} is bytes the filter can read (none, or identity). */
+    static boolean readable(String contentEncoding) {
+        return contentEncoding == null || contentEncoding.isBlank() || contentEncoding.strip().equalsIgnoreCase("identity");
+    }
+
+    private static final byte[] TOOLS = "tools".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] PROMPTS = "prompts".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] RESOURCES = "resources".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] TEMPLATES = "resourceTemplates".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    private static boolean at(byte[] body, int from, byte[] word) {
+        if (from + word.length > body.length) {
+            return false;
+        }
+        for (int j = 0; j < word.length; j++) {
+            if (body[from + j] != word[j]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -175,7 +300,11 @@ final class ListFilter {
         }
     }
 
-    /** Filters whichever list arrays the result holds (a 2024-11-05 stream result of unknown request). */
+    /**
+     * Filters every list member the result holds, by its name: {@code tools} as tools, {@code prompts} as
+     * prompts, and so on, whatever request the result answers. A list member that is not an array is
+     * removed (no client can read it as a list; none may read it as anything else).
+     */
     private boolean filterByShape(ObjectNode result) {
         boolean changed = false;
         for (ItemKind each : ItemKind.values()) {
@@ -197,37 +326,37 @@ final class ListFilter {
         return a.isIntegralNumber() && b.isIntegralNumber() && a.bigIntegerValue().equals(b.bigIntegerValue());
     }
 
-    /** Filters in place; true when the message was this request's result and was filtered. */
+    /** Filters one message in place; true when it changed (or must be rewritten for this request's extras). */
     private boolean filtered(JsonNode message) {
-        if (message == null || !message.isObject() || (id != null && !sameId(id, message.get("id")))) {
+        if (message == null || !message.isObject()) {
             return false;
         }
         JsonNode result = message.get("result");
         if (result == null || !result.isObject()) {
             return false;
         }
-        if (id == null && subject != null) {
-            return filterByShape((ObjectNode) result);
+        ObjectNode fields = (ObjectNode) result;
+        boolean listed = subject != null && filterByShape(fields);
+        boolean attributed = id != null && sameId(id, message.get("id"));
+        boolean cacheable = maxTtlMillis >= 0 && maxTtlMillis != Long.MAX_VALUE;
+        if (cacheable && (attributed || listed)) {
+            // A list filtered for this caller is this caller's, whichever request it answers (V26-32).
+            cacheHints(fields);
         }
-        if (maxTtlMillis >= 0 && maxTtlMillis != Long.MAX_VALUE) {
-            cacheHints((ObjectNode) result);
-        }
-        if (discover) {
-            narrowSupportedVersions((ObjectNode) result);
+        if (attributed && discover) {
+            narrowSupportedVersions(fields);
             if (subject != null) {
-                narrowCapabilities((ObjectNode) result);
+                narrowCapabilities(fields);
             }
         }
-        if (kind == null) {
-            return maxTtlMillis >= 0;
-        }
-        return filterItems((ObjectNode) result, kind);
+        return listed || (attributed && (cacheable || discover));
     }
 
     private boolean filterItems(ObjectNode result, ItemKind itemKind) {
         JsonNode items = result.get(field(itemKind));
         if (items == null || !items.isArray()) {
-            return false;
+            result.remove(field(itemKind));
+            return true;
         }
         ArrayNode kept = JSON.createArrayNode();
         for (JsonNode item : items) {

@@ -10,7 +10,8 @@ import java.util.function.Consumer;
 /**
  * Re-frames an SSE byte stream into whole events so one event can be rewritten while every other
  * event passes through byte for byte (TRANSPORT-05). Events end at an empty line; lines end with
- * CRLF, LF or CR (WHATWG). A trailing partial event is passed on as it is when the stream ends.
+ * CRLF, LF or CR (WHATWG). A trailing partial event (no blank line before the stream ended) is
+ * rewritten like any other before it is passed on: a lenient client may still read it.
  */
 public final class SseEvents {
     private SseEvents() {}
@@ -48,7 +49,7 @@ public final class SseEvents {
         }
     }
 
-    /** Applies {@code rewrite} to each whole event of {@code chunks} (a trailing partial event passes as it is). */
+    /** Applies {@code rewrite} to each whole event of {@code chunks}, and to a trailing partial event. */
     static List<byte[]> rewriteEach(List<byte[]> chunks, UnaryOperator<byte[]> rewrite) {
         Framer framer = new Framer();
         List<byte[]> events = new ArrayList<>();
@@ -57,7 +58,7 @@ public final class SseEvents {
         }
         byte[] rest = framer.rest();
         if (rest != null) {
-            events.add(rest);
+            events.add(rewrite.apply(rest)); // a lenient client may still read a trailing partial event
         }
         return events;
     }

@@ -272,6 +272,14 @@ final class UpstreamCall {
         }
         AuthorizedRequest authorized = upstream.authorized();
         InspectedRequest inspected = authorized.inspected();
+        ListFilter filter = ListFilter.forRequest(authorized).orElse(null);
+        if (filter != null && !ListFilter.readable(upstreamHead.headers().get("Content-Encoding"))) {
+            // The gateway asks for no encoding; an answer it cannot read cannot be filtered (fail closed).
+            mode = Mode.DRAIN;
+            afterDrain = () -> done.failed(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable",
+                    "encoded answer (Content-Encoding) on a route that filters lists").withJsonRpcId(errorId()));
+            return;
+        }
         boolean stream = isEventStream(upstreamHead.headers());
         // The standard reason phrase, whatever the upstream wrote (it may send none).
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
@@ -289,9 +297,8 @@ final class UpstreamCall {
         if (batch != null && !batch.answersSomething()) {
             batch = null; // only notifications were refused: nothing to answer (JSONRPC-06)
         }
-        ListFilter filter = ListFilter.forRequest(authorized).orElse(null);
-        if ((filter != null || batch != null) && status == 200) {
-            // The list is rewritten (or errors are merged in), so its length changes.
+        if (filter != null || (batch != null && status == 200)) {
+            // A list may be rewritten (or errors are merged in), so the length may change.
             out.remove("Content-Length");
         }
         if (batch != null && status == 202) {
@@ -303,13 +310,16 @@ final class UpstreamCall {
             return;
         }
         if (!stream && batch != null && status == 200) {
-            whole(head, MAX_FILTERED_BODY, "batch response too large to merge", batch::mergeJson);
+            BatchAnswers answers = batch;
+            whole(head, MAX_FILTERED_BODY, "batch response too large to merge",
+                    body -> filter == null ? answers.mergeJson(body) : filtered(filter, answers.mergeJson(body)));
             return;
         }
         if (!stream) {
-            if (filter != null && status == 200) {
-                // A list answer must be whole before it can be filtered; bounded, and failed closed beyond.
-                whole(head, MAX_FILTERED_BODY, "list response too large to filter", filter::filterJson);
+            if (filter != null) {
+                // Any answer on a policy route may carry a list (whatever it answers, whatever its status): it
+                // must be whole before it can be filtered; bounded, and failed closed beyond.
+                whole(head, MAX_FILTERED_BODY, "list response too large to filter", body -> filtered(filter, body));
                 return;
             }
             long length = HttpUtil.getContentLength(upstreamHead, -1L);
@@ -362,11 +372,12 @@ final class UpstreamCall {
             // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
             framer = new SseEvents.Framer();
             rewrite = legacy::rewrite;
-        } else if (modern || (filter != null && status == 200) || (batch != null && status == 200)) {
-            // Re-framed into whole events: only the event carrying this request's list result is rewritten,
-            // a modern stream loses any server-to-client request (V26-29); the rest pass as they are.
+        } else if (modern || filter != null || (batch != null && status == 200)) {
+            // Re-framed into whole events: every event holding a list is filtered by its shape (replayed,
+            // resumed and unattributed ones too), a modern stream loses any server-to-client request
+            // (V26-29); the rest pass as they are.
             framer = new SseEvents.Framer();
-            UnaryOperator<byte[]> lists = filter != null && status == 200 ? filter::filterEvent : UnaryOperator.identity();
+            UnaryOperator<byte[]> lists = filter != null ? filter::filterEvent : UnaryOperator.identity();
             if (modern) {
                 String routeName = route.name();
                 rewrite = event -> {
@@ -479,7 +490,9 @@ final class UpstreamCall {
                     if (last) {
                         byte[] rest = framer.rest();
                         if (rest != null) {
-                            in.send(Unpooled.wrappedBuffer(rest), true);
+                            // A trailing partial event is rewritten like any other: a lenient client may still read it.
+                            relayEvent(rest);
+                            in.flush();
                         }
                     }
                 }
@@ -513,8 +526,15 @@ final class UpstreamCall {
     private void answerWhole(ByteBuf body) {
         ByteBuf content = body;
         if (transform != null) {
-            byte[] transformed = transform.apply(ByteBufUtil.getBytes(body));
-            body.release();
+            byte[] transformed;
+            try {
+                transformed = transform.apply(ByteBufUtil.getBytes(body));
+            } catch (GatewayFailure refused) {
+                failAndClose(refused);
+                return;
+            } finally {
+                body.release();
+            }
             content = Unpooled.wrappedBuffer(transformed);
         }
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, clientHead.status(), content,
@@ -656,9 +676,9 @@ final class UpstreamCall {
         over = true;
         releaseUpstream(false);
         cleanup();
-        if (result != null) {
-            done.forwarded(result);
-        }
+        // Not the upstream's failure (issue 12 item 9): audited as the client's leaving.
+        done.failed(GatewayFailure.of(Reason.CLIENT_CLOSED_REQUEST, "Client closed the request",
+                result == null ? "before the answer" : "while the answer was relayed"));
     }
 
     private void clientWritable() {
@@ -766,6 +786,15 @@ final class UpstreamCall {
                 in.send(Unpooled.wrappedBuffer(event), true);
             }
         });
+    }
+
+    /** A whole JSON answer through the list filter; one that may hold a list but cannot be read is not relayed (502). */
+    private static byte[] filtered(ListFilter filter, byte[] body) {
+        try {
+            return filter.filterJson(body);
+        } catch (ListFilter.Unfilterable e) {
+            throw GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable", e.getMessage());
+        }
     }
 
     private JsonNode errorId() {

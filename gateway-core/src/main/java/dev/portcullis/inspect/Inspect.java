@@ -18,12 +18,14 @@ import dev.portcullis.listen.RequestHead;
  */
 public final class Inspect {
     private final long maxBodyBytes;
+    private final BatchLimit batchLimit;
     private final SessionBinding sessions;
     private final UpstreamEras upstreamEras;
     private final JsonRpcInspector inspector = new JsonRpcInspector();
 
-    public Inspect(long maxBodyBytes, SessionBinding sessions, UpstreamEras upstreamEras) {
+    public Inspect(long maxBodyBytes, int maxBatchSize, SessionBinding sessions, UpstreamEras upstreamEras) {
         this.maxBodyBytes = maxBodyBytes;
+        this.batchLimit = new BatchLimit(maxBatchSize);
         this.sessions = sessions;
         this.upstreamEras = upstreamEras;
     }
@@ -47,6 +49,7 @@ public final class Inspect {
         if (state == Inbound.BodyState.TIMED_OUT) {
             throw GatewayFailure.of(Reason.REQUEST_TIMEOUT, "Request timeout", "body slower than listen.request-timeout");
         }
+        batchLimit.check(body); // before any other work on the body (issue 12 item 10)
         List<McpMessage> messages = inspector.inspect(body);
         boolean batch = body.length > 0 && firstNonWhitespace(body) == '[';
         return classified(authenticated, body, messages, batch);

@@ -103,7 +103,7 @@ public final class GatewayServer implements AutoCloseable {
      *
      * @param threads event loops for connections (and their upstream connections); 0 for one per CPU
      */
-    public static GatewayServer bind(ListenConfig config, int threads, RequestHandler handler) {
+    public static GatewayServer bind(ListenConfig config, int threads, NetworkConditions network, RequestHandler handler) {
         var tls = new java.util.concurrent.atomic.AtomicReference<>(tls(config.tls()));
         Connections connections = new Connections();
         EventLoopGroup acceptor = Transport.group("accept", 1);
@@ -122,13 +122,20 @@ public final class GatewayServer implements AutoCloseable {
                         if (context != null) {
                             channel.pipeline().addLast("tls", context.newHandler(channel.alloc()));
                         }
-                        http(channel.pipeline(), config, handler, connections);
+                        http(channel.pipeline(), config, handler, connections, network);
                     }
                 });
         try {
-            Channel server = bootstrap.bind(new InetSocketAddress(config.host(), config.port())).syncUninterruptibly().channel();
-            return new GatewayServer(server, acceptor, workers, connections, tls);
-        } catch (Exception e) { // a failed bind is a checked exception (NativeIoException) thrown unchecked
+            io.netty.channel.ChannelFuture bound = bootstrap.bind(new InetSocketAddress(config.host(), config.port()))
+                    .awaitUninterruptibly();
+            if (!bound.isSuccess()) {
+                // A checked IOException (port in use) must not escape unchecked: callers name the listener and the cause.
+                Throwable cause = bound.cause();
+                throw cause instanceof java.io.IOException io ? new java.io.UncheckedIOException(io.getMessage(), io)
+                        : cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+            }
+            return new GatewayServer(bound.channel(), acceptor, workers, connections, tls);
+        } catch (RuntimeException e) {
             acceptor.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             throw e;
@@ -141,10 +148,11 @@ public final class GatewayServer implements AutoCloseable {
      * ({@code EmbeddedChannel}), without sockets.
      */
     public static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler) {
-        http(pipeline, config, handler, new Connections());
+        http(pipeline, config, handler, new Connections(), NetworkConditions.unscraped());
     }
 
-    private static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler, Connections connections) {
+    private static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler, Connections connections,
+                             NetworkConditions network) {
         long timeoutNanos = config.requestTimeout().toNanos();
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(8192)
@@ -156,7 +164,7 @@ public final class GatewayServer implements AutoCloseable {
         pipeline.addLast("framing", guard.messages);
         pipeline.addLast("continue", new HttpServerExpectContinueHandler());
         pipeline.addLast("idle", new IdleStateHandler(0, 0, Math.max(1, config.idleTimeout().toSeconds()), TimeUnit.SECONDS));
-        pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections));
+        pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections, network));
     }
 
     /**
@@ -167,19 +175,6 @@ public final class GatewayServer implements AutoCloseable {
     static int defaultThreads() {
         Integer configured = Integer.getInteger("portcullis.io-threads");
         return configured != null && configured > 0 ? configured : Math.max(4, Runtime.getRuntime().availableProcessors());
-    }
-
-    private static SslContext tls(TlsConfig tls) {
-        if (tls == null) {
-            return null;
-        }
-        try {
-            return SslContextBuilder.forServer(tls.certificate().toFile(), tls.privateKey().toFile())
-                    .protocols("TLSv1.3", "TLSv1.2")
-                    .build();
-        } catch (SSLException | IllegalArgumentException e) {
-            throw new IllegalStateException("cannot load the TLS certificate or key: " + e.getMessage(), e);
-        }
     }
 
     /**
@@ -242,6 +237,19 @@ public final class GatewayServer implements AutoCloseable {
             return verifier.verify(signature);
         } catch (java.security.GeneralSecurityException mismatch) {
             return false;
+        }
+    }
+
+    private static SslContext tls(TlsConfig tls) {
+        if (tls == null) {
+            return null;
+        }
+        try {
+            return SslContextBuilder.forServer(tls.certificate().toFile(), tls.privateKey().toFile())
+                    .protocols("TLSv1.3", "TLSv1.2")
+                    .build();
+        } catch (SSLException | IllegalArgumentException e) {
+            throw new IllegalStateException("cannot load the TLS certificate or key: " + e.getMessage(), e);
         }
     }
 

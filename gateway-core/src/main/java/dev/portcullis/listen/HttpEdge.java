@@ -57,7 +57,10 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
     private final long maxBody;
     private final long requestTimeoutNanos;
     private final GatewayServer.Connections connections;
+    private final NetworkConditions network;
     private ChannelHandlerContext ctx;
+    /** A client abort or failed handshake on this connection was counted already. */
+    private boolean counted;
 
     private Inbound current;
     private boolean dispatched;
@@ -79,8 +82,10 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
         }
     };
 
-    HttpEdge(RequestHandler handler, long maxBody, long requestTimeoutNanos, GatewayServer.Connections connections) {
+    HttpEdge(RequestHandler handler, long maxBody, long requestTimeoutNanos, GatewayServer.Connections connections,
+             NetworkConditions network) {
         this.handler = handler;
+        this.network = network;
         this.maxBody = maxBody;
         this.requestTimeoutNanos = requestTimeoutNanos;
         this.connections = connections;
@@ -411,6 +416,10 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
         drop();
         if (in != null) {
             connections.busy(-1);
+            if (!in.finished && !counted) {
+                // The client went away before its answer ended (a FIN, not a reset): counted like one.
+                counted = network.absorb(new java.nio.channels.ClosedChannelException(), "from " + ctx.channel().remoteAddress());
+            }
             if (heldAnswer != null) {
                 heldAnswer.release();
                 heldAnswer = null;
@@ -420,9 +429,18 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
+    /**
+     * Issue 12 item 9: a connection reset by its client or a failed TLS handshake (scanners, plain HTTP on the
+     * TLS port) closes the connection, counted and logged at DEBUG; anything else is logged as a warning,
+     * one line.
+     */
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+        if (!counted && network.absorb(cause, "from " + ctx.channel().remoteAddress())) {
+            counted = true;
+        } else if (!counted) {
+            log.warn("connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+        }
         ctx.close();
     }
 

@@ -64,10 +64,16 @@ class ListFilterTest {
 
     private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version,
                                         Set<String> scopes) {
+        return filterFor(route, body, era, version, scopes, false);
+    }
+
+    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version,
+                                        Set<String> scopes, boolean batch) {
         Principal principal = new Principal("https://idp", "u", "agent", scopes, Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
         var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid"), principal),
-                body, new JsonRpcInspector().inspect(body), false, era, version, java.util.Optional.empty());
+                body, body.length == 0 ? List.of() : new JsonRpcInspector().inspect(body), batch, era, version,
+                java.util.Optional.empty());
         return ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
     }
 
@@ -92,16 +98,120 @@ class ListFilterTest {
         assertThat(out.at("/result/resources")).hasSize(1);
     }
 
+    /** Notifications and results without a list pass as the very same bytes. */
     @Test
-    void otherMessagesAndOtherIdsAreNotTouched(@TempDir Path dir) throws Exception {
+    void messagesWithoutAListAreNotTouched(@TempDir Path dir) throws Exception {
         ListFilter filter = filter(dir, "tools/list", "1");
-        byte[] other = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[{\"name\":\"rm\"}]}}".getBytes(StandardCharsets.UTF_8);
-        assertThat(filter.filterJson(other)).isSameAs(other);
-        byte[] stringId = "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"tools\":[{\"name\":\"rm\"}]}}".getBytes(StandardCharsets.UTF_8);
-        assertThat(filter.filterJson(stringId)).isSameAs(stringId);
+        byte[] call = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}}"
+                .getBytes(StandardCharsets.UTF_8);
+        assertThat(filter.filterJson(call)).isSameAs(call);
         byte[] notification = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n"
                 .getBytes(StandardCharsets.UTF_8);
         assertThat(filter.filterEvent(notification)).isSameAs(notification);
+    }
+
+    /**
+     * Issue 12 item 4: an upstream answered a list request with an id that did not match (a JavaScript
+     * upstream rounds 2^53+1 to 2^53), and the list was relayed whole. A list-shaped result is filtered by
+     * its shape whatever its id: another number, the same digits as a string, the rounded id, no id.
+     */
+    @Test
+    void listFilterFailsOpenOnIdMismatch(@TempDir Path dir) throws Exception {
+        ListFilter filter = filter(dir, "tools/list", "9007199254740993");
+        for (String id : List.of("2", "\"9007199254740993\"", "9007199254740992", "null")) {
+            byte[] answer = ("{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"result\":{\"tools\":[{\"name\":\"read_file\"},"
+                    + "{\"name\":\"rm\"}]}}").getBytes(StandardCharsets.UTF_8);
+            JsonNode out = json.readTree(filter.filterJson(answer));
+            assertThat(out.at("/result/tools")).as("id " + id).extracting(t -> t.path("name").asText()).containsExactly("read_file");
+        }
+        // Without attribution a 2026-07-28 list is still the caller's own: never cached for others (V26-32).
+        ListFilter modern = modernFilter(policyRoute(dir), "tools/list");
+        JsonNode out = json.readTree(modern.filterJson(("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"cacheScope\":\"public\","
+                + "\"ttlMs\":600000,\"tools\":[{\"name\":\"rm\"}]}}").getBytes(StandardCharsets.UTF_8)));
+        assertThat(out.at("/result/tools")).isEmpty();
+        assertThat(out.at("/result/cacheScope").asText()).isEqualTo("private");
+        assertThat(out.at("/result/ttlMs").asLong()).isEqualTo(2000);
+    }
+
+    /**
+     * Issue 12 item 2: {@code [{"jsonrpc":"2.0","id":1,"method":"tools/list"}]} returned every tool. Every
+     * element of a batch answer is filtered, each list by its kind (tools, prompts, templates, resources).
+     */
+    @Test
+    void batchedListResultsWereNotFiltered(@TempDir Path dir) throws Exception {
+        byte[] batch = ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"},{\"jsonrpc\":\"2.0\",\"id\":2,"
+                + "\"method\":\"prompts/list\"},{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/templates/list\"},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/list\"}]").getBytes(StandardCharsets.UTF_8);
+        ListFilter filter = filterFor(policyRoute(dir), batch, dev.portcullis.inspect.Era.LEGACY, null, Set.of("files:read"), true);
+        String answer = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"read_file\",\"inputSchema\":{}},"
+                + "{\"name\":\"rm\",\"inputSchema\":{\"secret\":1}}]}},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"prompts\":[{\"name\":\"hidden_prompt\"}]}},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"resourceTemplates\":[{\"uriTemplate\":\"file:///secret/{x}\"}]}},"
+                + "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"resources\":[{\"uri\":\"file:///public/a\"},{\"uri\":\"file:///secret/b\"}]}}]";
+        JsonNode out = json.readTree(filter.filterJson(answer.getBytes(StandardCharsets.UTF_8)));
+        assertThat(out).hasSize(4);
+        assertThat(out.at("/0/result/tools")).extracting(t -> t.path("name").asText()).containsExactly("read_file");
+        assertThat(out.at("/1/result/prompts")).isEmpty();
+        assertThat(out.at("/2/result/resourceTemplates")).isEmpty();
+        assertThat(out.at("/3/result/resources")).extracting(t -> t.path("uri").asText()).containsExactly("file:///public/a");
+        // The same answer as one SSE event (an array in its data).
+        byte[] event = ("id: 5\ndata: " + answer + "\n\n").getBytes(StandardCharsets.UTF_8);
+        String relayed = new String(filter.filterEvent(event), StandardCharsets.UTF_8);
+        assertThat(relayed).startsWith("id: 5\n").contains("read_file", "file:///public/a")
+                .doesNotContain("rm", "hidden_prompt", "secret");
+    }
+
+    /**
+     * Issue 12 item 3: a GET with {@code Last-Event-ID} made the upstream replay a tools/list result, which
+     * was relayed whole. A GET stream (resumed or not) answers no request the gateway can name, so every
+     * event on it is filtered by shape, as on first delivery.
+     */
+    @Test
+    void resumedStreamReplayedUnfilteredResults(@TempDir Path dir) throws Exception {
+        ListFilter filter = filterFor(policyRoute(dir), new byte[0], dev.portcullis.inspect.Era.LEGACY, null, Set.of("files:read"), false);
+        byte[] replayed = ("id: stream-1/4\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":"
+                + "[{\"name\":\"read_file\"},{\"name\":\"write_file\"}],\"nextCursor\":\"n\"}}\n\n").getBytes(StandardCharsets.UTF_8);
+        String out = new String(filter.filterEvent(replayed), StandardCharsets.UTF_8);
+        assertThat(out).startsWith("id: stream-1/4\nevent: message\ndata: ").contains("read_file", "\"nextCursor\":\"n\"")
+                .doesNotContain("write_file");
+    }
+
+    /** Names spelled with escapes, other encodings, non-array lists: filtered or removed, never relayed whole. */
+    @Test
+    void listsHiddenByEncodingAreStillFiltered(@TempDir Path dir) throws Exception {
+        ListFilter filter = filter(dir, "tools/call", "1");
+        String escaped = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"\\u0074ools\":[{\"name\":\"rm\"}]}}";
+        assertThat(json.readTree(filter.filterJson(escaped.getBytes(StandardCharsets.UTF_8))).at("/result/tools")).isEmpty();
+        String plain = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"rm\"},{\"name\":\"read_file\"}]}}";
+        byte[] utf16 = plain.getBytes(StandardCharsets.UTF_16BE);
+        assertThat(json.readTree(filter.filterJson(utf16)).at("/result/tools")).hasSize(1);
+        String notArray = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"prompts\":{\"hidden\":{\"name\":\"p\"}},\"n\":NaN}}";
+        JsonNode out = json.readTree(filter.filterJson(notArray.getBytes(StandardCharsets.UTF_8)));
+        assertThat(out.path("result").has("prompts")).isFalse();
+    }
+
+    /** A message that may hold a list but is not JSON the gateway can read is not relayed at all. */
+    @Test
+    void unreadableMessageThatMayHoldAListIsNotRelayed(@TempDir Path dir) throws Exception {
+        ListFilter filter = filter(dir, "tools/list", "1");
+        byte[] trailing = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}} {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
+                + "{\"tools\":[{\"name\":\"rm\"}]}}").getBytes(StandardCharsets.UTF_8);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> filter.filterJson(trailing)).isInstanceOf(ListFilter.Unfilterable.class);
+        byte[] event = ("data: {\"result\":{\"tools\":[{\"name\":\"rm\"}]}\n\n").getBytes(StandardCharsets.UTF_8);
+        assertThat(filter.filterEvent(event)).isSameAs(ListFilter.DROPPED);
+        // Not JSON and nothing list-like in it: passed as it is (the client refuses it itself).
+        byte[] text = "upstream broke".getBytes(StandardCharsets.UTF_8);
+        assertThat(filter.filterJson(text)).isSameAs(text);
+    }
+
+    @Test
+    void mightHoldListIsTrueForEveryWayOfSpellingAListName() {
+        for (String body : List.of("{\"tools\":1}", "{\"prompts\":1}", "{\"resources\":1}", "{\"resourceTemplates\":1}",
+                "{\"\\u0074ools\":1}", "\uFEFF{}")) {
+            assertThat(ListFilter.mightHoldList(body.getBytes(StandardCharsets.UTF_8))).as(body).isTrue();
+        }
+        assertThat(ListFilter.mightHoldList("{}".getBytes(StandardCharsets.UTF_16LE))).isTrue();
+        assertThat(ListFilter.mightHoldList("{\"result\":{\"content\":[]}}".getBytes(StandardCharsets.UTF_8))).isFalse();
     }
 
     @Test

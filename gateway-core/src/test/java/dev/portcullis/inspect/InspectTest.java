@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Stage 4 alone: a request value and its body in, a classified request out (or the refusal). No sockets. */
 class InspectTest {
     private final SessionBinding sessions = SessionBinding.withRandomKey();
-    private final Inspect inspect = new Inspect(1024, sessions, new UpstreamEras());
+    private final Inspect inspect = new Inspect(1024, 100, sessions, new UpstreamEras());
     private Route route;
 
     @BeforeEach
