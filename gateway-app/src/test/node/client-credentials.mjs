@@ -3,7 +3,8 @@
 // (ClientCredentialsProvider from @modelcontextprotocol/sdk/client/auth-extensions.js).
 //
 //   node client-credentials.mjs <mcp-url> <client-id> <client-secret> <scope> [expected-issuer] [echo-message]
-//   MCP_URL / CLIENT_ID / CLIENT_SECRET / SCOPE / EXPECTED_ISSUER / ECHO_MESSAGE may be used instead
+//   MCP_URL / CLIENT_ID / CLIENT_SECRET / SCOPE / EXPECTED_ISSUER / ECHO_MESSAGE may be used instead; ECHO_ARGUMENT
+//   names the echo tool's argument (default message)
 //   (the environment keeps the secret out of the process list).
 //
 // expected-issuer is the issuer the credentials are registered with; the SDK refuses to send them
@@ -128,4 +129,5 @@ try {
   fail('provider', error);
 }
 
-await runMcpSteps(url, { authProvider, fetch: loggingFetch }, message);
+// ECHO_ARGUMENT: the echo tool's argument name (server-everything: message; the Java test server: text).
+await runMcpSteps(url, { authProvider, fetch: loggingFetch }, message, 1, process.env.ECHO_ARGUMENT || 'message');

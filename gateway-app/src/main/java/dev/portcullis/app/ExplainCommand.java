@@ -77,7 +77,11 @@ final class ExplainCommand {
             } catch (IllegalArgumentException e) {
                 throw new ConfigLoader.InvalidConfigException(claimsFile + ": " + e.getMessage());
             }
-            IssuerConfig issuer = loaded.issuers().stream().filter(i -> i.issuer().equals(claims.getIssuer())).findFirst()
+            // As TokenVerifier: the exact iss, or a multi-tenant {tenantid} template it fills (with a tid that agrees).
+            IssuerConfig issuer = loaded.issuers().stream().filter(i -> i.issuer().equals(claims.getIssuer())
+                            || (i.tenantOf(claims.getIssuer()) != null
+                                && i.tenantOf(claims.getIssuer()).equalsIgnoreCase(String.valueOf(claims.getClaim("tid")))))
+                    .findFirst()
                     .orElseThrow(() -> new ConfigLoader.InvalidConfigException(claimsFile + ": iss "
                             + (claims.getIssuer() == null ? "is missing" : "\"" + claims.getIssuer() + "\" is not configured")
                             + " (expected one of: " + loaded.issuers().stream().map(IssuerConfig::issuer)

@@ -135,7 +135,9 @@ public final class Gateway implements AutoCloseable {
                         .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
                         .toList();
                 this.verifier = new TokenVerifier(keys, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
-                List<String> issuers = config.issuers().stream().map(IssuerConfig::issuer).toList();
+                // A multi-tenant {tenantid} template is no authorization server a client could discover (PRM-03).
+                List<String> issuers = config.issuers().stream().filter(i -> !i.isTemplate()).map(IssuerConfig::issuer)
+                        .toList();
                 List<String> problems = new java.util.ArrayList<>();
                 List<Route> compiled = new java.util.ArrayList<>();
                 for (int i = 0; i < config.routes().size(); i++) {
@@ -154,8 +156,8 @@ public final class Gateway implements AutoCloseable {
                 this.routes = List.copyOf(compiled);
                 this.credentials = routes.stream()
                         .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
-                                route.config().upstreamAuth(), tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(),
-                                registry)));
+                                route.config().upstreamAuth(), keysOf(keys, config.tokenEndpointIssuer(route.config())),
+                                tokenEndpoints, json, Clock.systemUTC(), Ticker.systemTicker(), registry)));
                 this.sessions = config.sessions().keyFile() != null
                         ? new SessionBinding(config.sessions().key(), config.sessions().previousKeys()) : SessionBinding.withRandomKey();
                 this.origin = requestOrigin(config, routes);
@@ -362,6 +364,11 @@ public final class Gateway implements AutoCloseable {
         return new AdminServer.Readiness(true, body.toString());
     }
 
+    /** The key cache (and metadata discovery) of {@code issuer}, or null: where a route's token endpoint is found. */
+    private static JwksCache keysOf(List<JwksCache> keys, IssuerConfig issuer) {
+        return issuer == null ? null : keys.stream().filter(k -> k.config() == issuer).findFirst().orElseThrow();
+    }
+
     /** A listener that cannot be bound: one line naming it and why (port in use, address not local, no permission). */
     public static final class BindException extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -393,7 +400,9 @@ public final class Gateway implements AutoCloseable {
     static OutboundAddressPolicy outboundAddresses(GatewayConfig config) {
         List<String> urls = new java.util.ArrayList<>();
         for (IssuerConfig issuer : config.issuers()) {
-            urls.add(issuer.issuer());
+            if (!issuer.isTemplate()) { // a {tenantid} template is no URL; its keys come from its jwks-uri
+                urls.add(issuer.issuer());
+            }
             if (issuer.jwksUri() != null) {
                 urls.add(issuer.jwksUri());
             }

@@ -130,9 +130,16 @@ class CheckAgreesWithRunTest {
         }
         assertThat(examples).isNotEmpty();
         for (Path example : examples) {
-            Cli check = Cli.run("check", "--config", example.toString());
-            assertThat(check.exit()).as(example + ": " + check.err()).isZero();
-            try (Gateway.Assembly built = Gateway.Assembly.build(ConfigLoader.load(example))) {
+            // The IdP examples take the client secret from ${PORTCULLIS_CLIENT_SECRET}: ConfigExamplesTest runs
+            // check on them in a child JVM with that variable set; here the in-process check covers the rest.
+            boolean needsSecret = Files.readString(example).contains("${PORTCULLIS_CLIENT_SECRET}");
+            if (!needsSecret) {
+                Cli check = Cli.run("check", "--config", example.toString());
+                assertThat(check.exit()).as(example + ": " + check.err()).isZero();
+            }
+            java.util.function.Function<String, String> env = name -> name.equals("PORTCULLIS_CLIENT_SECRET") ? "s3cret"
+                    : System.getenv(name);
+            try (Gateway.Assembly built = Gateway.Assembly.build(ConfigLoader.load(example, env))) {
                 assertThat(built.routes).as(example.toString()).isNotEmpty();
             }
         }

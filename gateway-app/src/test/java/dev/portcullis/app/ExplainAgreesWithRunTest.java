@@ -45,8 +45,10 @@ class ExplainAgreesWithRunTest {
 
     private record Case(String name, Map<String, Object> claims, String tool, String expected) {}
 
+    /** Keycloak-shaped claims: Keycloak's access tokens say typ: Bearer (the keycloak preset's access-token mark). */
     private static Map<String, Object> claims(Object... pairs) {
         Map<String, Object> out = new LinkedHashMap<>();
+        out.put("typ", "Bearer");
         for (int i = 0; i < pairs.length; i += 2) {
             out.put((String) pairs[i], pairs[i + 1]);
         }
@@ -122,5 +124,30 @@ class ExplainAgreesWithRunTest {
         Cli refused = Cli.run("explain", "--config", config.toString(), "--claims", foreign.toString(), "--tool", "echo");
         assertThat(refused.exit()).isEqualTo(1);
         assertThat(refused.err()).startsWith(foreign + ": iss \"https://evil.example.com\" is not configured");
+    }
+
+    /** Issue 15: explain finds a multi-tenant Entra issuer as run does (template filled, tid agreeing). */
+    @Test
+    void explainFindsAMultiTenantIssuerAsRunDoes() throws Exception {
+        String tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        Path policy = Files.writeString(dir.resolve("policy.yaml"), POLICY);
+        Path config = Files.writeString(dir.resolve("gateway.yaml"), """
+                issuers:
+                  - { issuer: "https://login.microsoftonline.com/{tenantid}/v2.0", claims: entra, multi-tenant: true,
+                      tenants: ["%s"], jwks-uri: "https://login.microsoftonline.com/common/discovery/v2.0/keys" }
+                routes:
+                  - { name: files, path: /mcp, upstream: "http://127.0.0.1:9/mcp", resource: "%s", policy: %s }
+                """.formatted(tenant, RESOURCE, policy));
+        Path claims = Files.writeString(dir.resolve("claims.json"), """
+                {"iss": "https://login.microsoftonline.com/%s/v2.0", "tid": "%s", "sub": "alice", "aud": "%s",
+                 "azp": "agent", "roles": ["admin"]}""".formatted(tenant, tenant, RESOURCE));
+        Cli result = Cli.run("explain", "--config", config.toString(), "--claims", claims.toString(), "--tool", "echo");
+        assertThat(result.exit()).as(result.err()).isZero();
+        Path otherTid = Files.writeString(dir.resolve("other.json"), """
+                {"iss": "https://login.microsoftonline.com/%s/v2.0", "tid": "9188040d-6c67-4c5b-b112-36a304b66dad",
+                 "sub": "alice"}""".formatted(tenant));
+        Cli refused = Cli.run("explain", "--config", config.toString(), "--claims", otherTid.toString(), "--tool", "echo");
+        assertThat(refused.exit()).isEqualTo(1);
+        assertThat(refused.err()).contains("is not configured");
     }
 }

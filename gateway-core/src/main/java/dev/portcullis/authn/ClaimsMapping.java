@@ -69,13 +69,16 @@ public final class ClaimsMapping {
         return current;
     }
 
-    /** A space-delimited string (RFC 8693 {@code scope}) or an array of strings; case preserved (AUTHN-12). */
+    /** A space-delimited string (RFC 8693 {@code scope}), an array of strings, or an object's keys; case preserved (AUTHN-12). */
     static Set<String> strings(Object value) {
         Set<String> out = new LinkedHashSet<>();
         if (value instanceof String s) {
             Arrays.stream(s.split(" ")).filter(x -> !x.isEmpty()).forEach(out::add);
         } else if (value instanceof Collection<?> c) {
             c.stream().filter(String.class::isInstance).map(String.class::cast).forEach(out::add);
+        } else if (value instanceof Map<?, ?> m) {
+            // ZITADEL: {"role": {"<org id>": "<org domain>"}}: the keys are the roles.
+            m.keySet().stream().filter(String.class::isInstance).map(String.class::cast).forEach(out::add);
         }
         return out;
     }

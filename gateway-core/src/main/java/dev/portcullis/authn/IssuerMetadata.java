@@ -8,21 +8,31 @@ import java.io.IOException;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * Finds an issuer's JWKS URL from its metadata, trying the URLs in the MCP order (E2):
+ * An issuer's RFC 8414 / OpenID Connect metadata, found by trying the URLs in the MCP order (E2):
  * RFC 8414 path-inserted, OpenID path-inserted, OpenID path-appended. A document counts only
  * when its {@code issuer} equals the configured issuer exactly (RFC 8414 §3.3, EXCHANGE-09).
  *
- * <p>A document's {@code jwks_uri} is a URL the gateway did not configure (SECURITY-03): it must be
- * an absolute http(s) URL without user info, and https unless the issuer may use plain http
- * ({@code allow-insecure-http}, or an issuer on a loopback address). Where it may connect is then
- * decided by the outbound address policy like any other fetch.
+ * <p>The URLs a document names ({@code jwks_uri}, {@code token_endpoint}) are URLs the gateway did not
+ * configure (SECURITY-03): each must be an absolute http(s) URL without user info or fragment, and https
+ * unless the issuer may use plain http ({@code allow-insecure-http}, or an issuer on a loopback address).
+ * Where the gateway may connect is then decided by the outbound address policy like any other fetch.
+ *
+ * @param issuer                     the issuer the document names (equal to the configured one)
+ * @param jwksUri                    {@code jwks_uri}, or null when absent or refused
+ * @param tokenEndpoint              {@code token_endpoint}, or null when absent or refused
+ * @param tokenEndpointAuthMethods   {@code token_endpoint_auth_methods_supported}; when absent RFC 8414 §2 says
+ *                                   {@code client_secret_basic}
  */
-final class IssuerMetadata {
-    private IssuerMetadata() {}
+public record IssuerMetadata(String issuer, URI jwksUri, URI tokenEndpoint, List<String> tokenEndpointAuthMethods) {
+
+    public IssuerMetadata {
+        tokenEndpointAuthMethods = List.copyOf(tokenEndpointAuthMethods);
+    }
 
     static List<URI> candidateUrls(String issuer) {
         URI uri = URI.create(issuer);
@@ -40,6 +50,23 @@ final class IssuerMetadata {
         return urls;
     }
 
+    /**
+     * The first metadata document, in the MCP order, that names {@code issuer} exactly. Non-blocking (the
+     * gateway's outbound client); fails when none does.
+     *
+     * @param allowInsecureHttp the issuer's {@code allow-insecure-http}: plain-http URLs in the document are accepted
+     */
+    public static Mono<IssuerMetadata> discover(String issuer, boolean allowInsecureHttp, OutboundHttp http, ObjectMapper json) {
+        boolean plainHttpAllowed = allowInsecureHttp || OutboundAddressPolicy.namesLoopbackLiteral(issuer);
+        return Flux.fromIterable(candidateUrls(issuer))
+                .concatMap(url -> http.get(url)
+                        .flatMap(body -> Mono.justOrEmpty(parse(body, issuer, plainHttpAllowed, json)))
+                        .onErrorResume(e -> Mono.empty()), 1)
+                .next()
+                .switchIfEmpty(Mono.error(new IllegalStateException(
+                        "no metadata document for issuer " + issuer + " names it exactly")));
+    }
+
     static Mono<URI> discoverJwksUri(String issuer, OutboundHttp http, ObjectMapper json) {
         return discoverJwksUri(issuer, false, http, json);
     }
@@ -49,8 +76,8 @@ final class IssuerMetadata {
         boolean plainHttpAllowed = allowInsecureHttp || OutboundAddressPolicy.namesLoopbackLiteral(issuer);
         return Flux.fromIterable(candidateUrls(issuer))
                 .concatMap(url -> http.get(url)
-                        .flatMap(body -> Mono.justOrEmpty(jwksUriFrom(body, issuer, json))
-                                .filter(jwks -> acceptable(jwks, plainHttpAllowed, issuer)))
+                        .flatMap(body -> Mono.justOrEmpty(parse(body, issuer, plainHttpAllowed, json))
+                                .flatMap(doc -> Mono.justOrEmpty(doc.jwksUri())))
                         .onErrorResume(e -> Mono.empty()), 1)
                 .next()
                 .switchIfEmpty(Mono.error(new IllegalStateException(
@@ -58,28 +85,58 @@ final class IssuerMetadata {
     }
 
     /** An absolute http(s) URL without user info or fragment; https unless plain http is allowed. */
-    static boolean acceptable(URI jwks, boolean plainHttpAllowed, String issuer) {
-        String scheme = jwks.getScheme() == null ? "" : jwks.getScheme().toLowerCase(java.util.Locale.ROOT);
-        boolean ok = jwks.isAbsolute() && jwks.getHost() != null && jwks.getRawUserInfo() == null
-                && jwks.getRawFragment() == null
+    static boolean acceptable(URI url, boolean plainHttpAllowed, String issuer) {
+        return acceptable("jwks_uri", url, plainHttpAllowed, issuer);
+    }
+
+    private static boolean acceptable(String member, URI url, boolean plainHttpAllowed, String issuer) {
+        String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(Locale.ROOT);
+        boolean ok = url.isAbsolute() && url.getHost() != null && url.getRawUserInfo() == null
+                && url.getRawFragment() == null
                 && (scheme.equals("https") || (scheme.equals("http") && plainHttpAllowed));
         if (!ok) {
             org.slf4j.LoggerFactory.getLogger(IssuerMetadata.class).warn(
-                    "issuer {}: metadata names jwks_uri {}, which is refused (expected: an https URL without user info)",
-                    issuer, jwks);
+                    "issuer {}: metadata names {} {}, which is refused (expected: an https URL without user info)",
+                    issuer, member, url);
         }
         return ok;
     }
 
-    private static URI jwksUriFrom(byte[] body, String issuer, ObjectMapper json) {
+    /** The document if it names {@code issuer} exactly; URLs it names that are not acceptable are dropped. */
+    private static IssuerMetadata parse(byte[] body, String issuer, boolean plainHttpAllowed, ObjectMapper json) {
         try {
             JsonNode doc = json.readTree(body);
-            if (doc == null || !issuer.equals(doc.path("issuer").asText(null))) {
+            if (doc == null || !doc.isObject() || !issuer.equals(doc.path("issuer").asText(null))) {
                 return null;
             }
-            String jwks = doc.path("jwks_uri").asText(null);
-            return jwks == null ? null : URI.create(jwks);
-        } catch (IOException | IllegalArgumentException e) {
+            URI jwks = url(doc, "jwks_uri", plainHttpAllowed, issuer);
+            URI token = url(doc, "token_endpoint", plainHttpAllowed, issuer);
+            List<String> methods = new ArrayList<>();
+            JsonNode supported = doc.get("token_endpoint_auth_methods_supported");
+            if (supported != null && supported.isArray()) {
+                supported.forEach(m -> {
+                    if (m.isTextual()) {
+                        methods.add(m.asText());
+                    }
+                });
+            } else {
+                methods.add("client_secret_basic");
+            }
+            return new IssuerMetadata(issuer, jwks, token, methods);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static URI url(JsonNode doc, String member, boolean plainHttpAllowed, String issuer) {
+        JsonNode value = doc.get(member);
+        if (value == null || !value.isTextual()) {
+            return null;
+        }
+        try {
+            URI url = new URI(value.asText());
+            return acceptable(member, url, plainHttpAllowed, issuer) ? url : null;
+        } catch (java.net.URISyntaxException e) {
             return null;
         }
     }

@@ -40,6 +40,8 @@ public final class JwksCache {
     private final AsyncLoadingCache<String, JWKSet> cache;
     private final AtomicLong lastForcedRefreshNanos;
     private volatile URI jwksUri;
+    private final java.util.concurrent.atomic.AtomicReference<CompletableFuture<IssuerMetadata>> metadata =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     private final MeterRegistry metrics;
 
@@ -90,6 +92,29 @@ public final class JwksCache {
         log.info("issuer {}: unknown key id, re-fetching signing keys", config.issuer());
         CompletableFuture<JWKSet> refreshed = cache.synchronous().refresh(config.issuer());
         return Mono.fromFuture(refreshed, true).onErrorResume(e -> keys());
+    }
+
+    /**
+     * The issuer's discovered metadata (for the token endpoint of {@code upstream-auth}): fetched on first use,
+     * non-blocking, then kept; a failed discovery is retried by the next caller. Concurrent callers share one
+     * discovery.
+     */
+    public Mono<IssuerMetadata> metadata() {
+        CompletableFuture<IssuerMetadata> current = metadata.get();
+        if (current == null || current.isCompletedExceptionally()) {
+            CompletableFuture<IssuerMetadata> fresh = new CompletableFuture<>();
+            if (metadata.compareAndSet(current, fresh)) {
+                IssuerMetadata.discover(config.issuer(), config.allowInsecureHttp(), http, json)
+                        .subscribe(fresh::complete, e -> {
+                            log.warn("issuer {}: metadata discovery failed: {}", config.issuer(), e.toString());
+                            fresh.completeExceptionally(e);
+                        });
+                current = fresh;
+            } else {
+                current = metadata.get();
+            }
+        }
+        return Mono.fromFuture(current, true);
     }
 
     /** True once a key set has been loaded (readiness). */

@@ -52,6 +52,8 @@ public final class TokenVerifier {
     private static final JOSEObjectType APPLICATION_AT_JWT = new JOSEObjectType("application/at+jwt");
 
     private final Map<String, JwksCache> issuers;
+    /** Multi-tenant issuers ({@code {tenantid}} templates), tried when no issuer matches {@code iss} exactly. */
+    private final List<JwksCache> templates;
     private final Clock clock;
     private final Cache<String, VerifiedToken> verified;
     private final DefaultJWSVerifierFactory verifiers = new DefaultJWSVerifierFactory();
@@ -91,7 +93,9 @@ public final class TokenVerifier {
     }
 
     public TokenVerifier(List<JwksCache> issuers, Clock clock, Ticker ticker, long maxCachedTokens) {
-        this.issuers = issuers.stream().collect(Collectors.toUnmodifiableMap(i -> i.config().issuer(), Function.identity()));
+        this.issuers = issuers.stream().filter(i -> !i.config().isTemplate())
+                .collect(Collectors.toUnmodifiableMap(i -> i.config().issuer(), Function.identity()));
+        this.templates = issuers.stream().filter(i -> i.config().isTemplate()).toList();
         this.clock = clock;
         this.verified = Caffeine.newBuilder()
                 .ticker(ticker)
@@ -152,7 +156,8 @@ public final class TokenVerifier {
         } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
             return Mono.error(invalid("malformed", "The access token is malformed", "not a signed JWT"));
         }
-        JwksCache issuer = claims.getIssuer() == null ? null : issuers.get(claims.getIssuer());
+        JwksCache exact = claims.getIssuer() == null ? null : issuers.get(claims.getIssuer());
+        JwksCache issuer = exact == null && claims.getIssuer() != null ? templateIssuer(claims) : exact;
         if (issuer == null) {
             return Mono.error(invalid("untrusted_issuer", "The access token was not issued by a trusted issuer", "unknown or missing iss"));
         }
@@ -162,8 +167,15 @@ public final class TokenVerifier {
             return Mono.error(invalid("algorithm", "The access token is signed with an unacceptable algorithm",
                     "alg " + header.getAlgorithm() + " not in " + config.algorithms()));
         }
-        if (config.requireAccessTokenType() && !isAccessTokenType(header.getType())) {
+        boolean atJwt = isAccessTokenType(header.getType());
+        if (config.requireAccessTokenType() && !atJwt) {
             return Mono.error(invalid("token_type", "The token is not an access token", "typ is not at+jwt"));
+        }
+        // AUTHN-09 for IdPs that issue typ: JWT: an ID or refresh token of the same issuer (whose aud is a client
+        // id, as aliases often are) is told apart by the claim only the IdP's access tokens carry.
+        if (!atJwt && !config.preset().looksLikeAccessToken(claims.getClaims())) {
+            return Mono.error(invalid("token_type", "The token is not an access token",
+                    "no " + config.preset().accessTokenMarker() + " and typ is not at+jwt"));
         }
         return issuer.keys()
                 .onErrorMap(e -> GatewayFailure.of(Reason.KEYS_UNAVAILABLE, "Signing keys are unavailable",
@@ -186,6 +198,21 @@ public final class TokenVerifier {
                     }
                     return Mono.error(invalid("signature", "The access token signature is invalid", "signature check failed"));
                 });
+    }
+
+    /**
+     * A multi-tenant issuer ({@code {tenantid}} template, enabled by {@code multi-tenant: true}) whose template
+     * {@code iss} fills with an admitted tenant id, and only if the token's {@code tid} claim names that same
+     * tenant (so one tenant cannot present itself under another's issuer); else null.
+     */
+    private JwksCache templateIssuer(JWTClaimsSet claims) {
+        for (JwksCache candidate : templates) {
+            String tenant = candidate.config().tenantOf(claims.getIssuer());
+            if (tenant != null && claims.getClaim("tid") instanceof String tid && tid.equalsIgnoreCase(tenant)) {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     private static List<JWK> select(JWKSet keys, JWSHeader header) {

@@ -54,6 +54,43 @@ public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerC
                 throw new ConfigException("routes[" + i + "].resource", "\"" + r.resource()
                         + "\" is used twice (expected: each endpoint has its own resource: PRM-08)");
             }
+            metadataIssuer(issuers, r.upstreamAuth(), "routes[" + i + "].upstream-auth.");
         }
+    }
+
+    /**
+     * The issuer whose discovered metadata names the route's token endpoint, or null when {@code token-endpoint}
+     * is configured (or no token is requested).
+     */
+    public IssuerConfig tokenEndpointIssuer(RouteConfig route) {
+        return metadataIssuer(issuers, route.upstreamAuth(), "");
+    }
+
+    private static IssuerConfig metadataIssuer(List<IssuerConfig> issuers, UpstreamAuthConfig auth, String at) {
+        if (!auth.discoversTokenEndpoint()) {
+            return null;
+        }
+        IssuerConfig found = null;
+        if (auth.issuer() != null) {
+            for (IssuerConfig issuer : issuers) {
+                if (issuer.issuer().equals(auth.issuer())) {
+                    found = issuer;
+                }
+            }
+            if (found == null) {
+                throw ConfigException.expected(at + "issuer", auth.issuer(), "one of the issuers[].issuer values "
+                        + issuers.stream().map(IssuerConfig::issuer).toList());
+            }
+        } else if (issuers.size() == 1) {
+            found = issuers.get(0);
+        } else {
+            throw new ConfigException(at + "token-endpoint", "is required (expected: token-endpoint, or issuer naming "
+                    + "the one of the " + issuers.size() + " issuers whose discovered metadata names the token endpoint)");
+        }
+        if (found.isTemplate()) {
+            throw new ConfigException(at + (auth.issuer() != null ? "issuer" : "token-endpoint"), "names a multi-tenant "
+                    + "{tenantid} issuer, which has no metadata of its own (expected: token-endpoint)");
+        }
+        return found;
     }
 }

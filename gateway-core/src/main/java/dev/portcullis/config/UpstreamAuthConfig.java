@@ -23,9 +23,13 @@ import java.util.Set;
  *                         gateway's own token)
  * @param flavor           for {@code token-exchange}: {@code rfc8693} (default) or {@code entra-obo} (Microsoft
  *                         Entra on-behalf-of, a JWT-bearer grant)
- * @param tokenEndpoint    the IdP's token endpoint; https (plain http only on loopback)
+ * @param tokenEndpoint    the IdP's token endpoint; https (plain http only on loopback). When absent, the
+ *                         {@code token_endpoint} of {@link #issuer}'s discovered metadata (RFC 8414 / OpenID)
  * @param clientId         the gateway's client id at the IdP
- * @param clientAuth       {@code client_secret_basic} (default), {@code client_secret_post} or {@code private_key_jwt}
+ * @param clientAuth       {@code client_secret_basic}, {@code client_secret_post} or {@code private_key_jwt}; default
+ *                         {@code private_key_jwt} with a {@code private-key-file}, else {@code client_secret_basic} — or,
+ *                         when the token endpoint is discovered, the first of basic/post that the metadata's
+ *                         {@code token_endpoint_auth_methods_supported} lists
  * @param clientSecret     the client secret (write {@code ${ENV}}); after loading, also holds the contents of
  *                         {@code client-secret-file}
  * @param clientSecretFile a file holding the client secret (trailing whitespace is dropped)
@@ -39,11 +43,23 @@ import java.util.Set;
  * @param timeout          time allowed for one token request (default 5s); exceeded → 503
  * @param safetyMargin     a cached token is dropped this long before it expires (default 30s)
  * @param negativeCache    a failed token request is remembered this long per cache key (default 5s)
+ * @param issuer           which configured issuer's metadata names the token endpoint (only without
+ *                         {@code token-endpoint}; default: the only configured issuer)
  */
 public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoint, String clientId, String clientAuth,
                                  String clientSecret, Path clientSecretFile, Path privateKeyFile, String keyId,
                                  String algorithm, String audience, String resource, List<String> scopes,
-                                 Boolean actorToken, Duration timeout, Duration safetyMargin, Duration negativeCache) {
+                                 Boolean actorToken, Duration timeout, Duration safetyMargin, Duration negativeCache,
+                                 String issuer) {
+
+    /** With the token endpoint given (tests). */
+    public UpstreamAuthConfig(String type, String flavor, String tokenEndpoint, String clientId, String clientAuth,
+                              String clientSecret, Path clientSecretFile, Path privateKeyFile, String keyId,
+                              String algorithm, String audience, String resource, List<String> scopes,
+                              Boolean actorToken, Duration timeout, Duration safetyMargin, Duration negativeCache) {
+        this(type, flavor, tokenEndpoint, clientId, clientAuth, clientSecret, clientSecretFile, privateKeyFile, keyId,
+                algorithm, audience, resource, scopes, actorToken, timeout, safetyMargin, negativeCache, null);
+    }
 
     public enum Type { NONE, TOKEN_EXCHANGE, CLIENT_CREDENTIALS }
 
@@ -76,6 +92,7 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
             onlyWithCredentials("timeout", timeout);
             onlyWithCredentials("safety-margin", safetyMargin);
             onlyWithCredentials("negative-cache", negativeCache);
+            onlyWithCredentials("issuer", issuer);
         } else {
             Flavor parsedFlavor = null;
             if (parsedType == Type.TOKEN_EXCHANGE) {
@@ -84,17 +101,29 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
             } else if (flavor != null) {
                 throw ConfigException.expected("flavor", flavor, "only with type token-exchange");
             }
-            URI endpoint = Checks.httpUrl("token-endpoint", tokenEndpoint, true);
-            if (endpoint.getScheme().equalsIgnoreCase("http") && !Checks.isLoopback(endpoint.getHost())) {
-                throw ConfigException.expected("token-endpoint", tokenEndpoint, "https (plain http only for loopback hosts: EXCHANGE-09)");
+            if (tokenEndpoint != null) {
+                URI endpoint = Checks.httpUrl("token-endpoint", tokenEndpoint, true);
+                if (endpoint.getScheme().equalsIgnoreCase("http") && !Checks.isLoopback(endpoint.getHost())) {
+                    throw ConfigException.expected("token-endpoint", tokenEndpoint, "https (plain http only for loopback hosts: EXCHANGE-09)");
+                }
+                if (issuer != null) {
+                    throw new ConfigException("issuer", "is set together with token-endpoint (expected: one of them; "
+                            + "issuer names whose discovered metadata gives the token endpoint)");
+                }
             }
+            // Whether GatewayConfig can resolve the endpoint (issuer known, has metadata) is checked there.
             Checks.required("client-id", clientId);
             if (clientId.isBlank()) {
                 throw ConfigException.expected("client-id", clientId, "the gateway's client id at the IdP");
             }
-            clientAuth = clientAuth == null ? "client_secret_basic" : clientAuth;
-            ClientAuth parsedAuth = parse(ClientAuth.class, "client-auth", clientAuth,
-                    "client_secret_basic, client_secret_post or private_key_jwt");
+            if (clientAuth == null && privateKeyFile != null) {
+                clientAuth = "private_key_jwt";
+            } else if (clientAuth == null && tokenEndpoint != null) {
+                clientAuth = "client_secret_basic";
+            }
+            // Still null: a client secret, method chosen from the discovered token_endpoint_auth_methods_supported.
+            ClientAuth parsedAuth = clientAuth == null ? ClientAuth.CLIENT_SECRET_BASIC : parse(ClientAuth.class, "client-auth",
+                    clientAuth, "client_secret_basic, client_secret_post or private_key_jwt");
             if (parsedAuth == ClientAuth.PRIVATE_KEY_JWT) {
                 if (clientSecret != null || clientSecretFile != null) {
                     throw new ConfigException(clientSecret != null ? "client-secret" : "client-secret-file",
@@ -156,7 +185,7 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
 
     public static UpstreamAuthConfig none() {
         return new UpstreamAuthConfig(null, null, null, null, null, null, null, null, null, null, null, null, null,
-                null, null, null, null);
+                null, null, null, null, null);
     }
 
     public Type parsedType() {
@@ -168,9 +197,35 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
         return flavor == null ? null : Flavor.valueOf(enumName(flavor));
     }
 
-    /** The client authentication method; {@code null} for type none. */
+    /** Whether the token endpoint comes from the issuer's discovered metadata (no {@code token-endpoint}). */
+    public boolean discoversTokenEndpoint() {
+        return parsedType() != Type.NONE && tokenEndpoint == null;
+    }
+
+    /**
+     * The client authentication method; {@code null} for type none, and when it is to be chosen from the
+     * discovered metadata ({@link #clientAuthFor}).
+     */
     public ClientAuth parsedClientAuth() {
         return clientAuth == null ? null : ClientAuth.valueOf(enumName(clientAuth));
+    }
+
+    /**
+     * The method to use at a discovered token endpoint: the configured one, else the first of
+     * {@code client_secret_basic}, {@code client_secret_post} that {@code supported} lists; null when the IdP
+     * lists neither (the gateway cannot authenticate with a secret there).
+     */
+    public ClientAuth clientAuthFor(List<String> supported) {
+        ClientAuth configured = parsedClientAuth();
+        if (configured != null) {
+            return configured;
+        }
+        for (ClientAuth method : List.of(ClientAuth.CLIENT_SECRET_BASIC, ClientAuth.CLIENT_SECRET_POST)) {
+            if (supported.contains(method.name().toLowerCase(Locale.ROOT))) {
+                return method;
+            }
+        }
+        return null;
     }
 
     @Override
@@ -181,7 +236,7 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
                 + ", clientSecretFile=" + clientSecretFile + ", privateKeyFile=" + privateKeyFile + ", keyId=" + keyId
                 + ", algorithm=" + algorithm + ", audience=" + audience + ", resource=" + resource + ", scopes=" + scopes
                 + ", actorToken=" + actorToken + ", timeout=" + timeout + ", safetyMargin=" + safetyMargin
-                + ", negativeCache=" + negativeCache + "]";
+                + ", negativeCache=" + negativeCache + ", issuer=" + issuer + "]";
     }
 
     /** Exactly one of {@code client-secret} and {@code client-secret-file}; the file is read now. */

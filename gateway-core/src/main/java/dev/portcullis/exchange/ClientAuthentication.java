@@ -50,7 +50,11 @@ public final class ClientAuthentication {
 
     /** From a validated {@code upstream-auth} of type token-exchange or client-credentials. */
     public static ClientAuthentication from(UpstreamAuthConfig config, Clock clock) {
-        UpstreamAuthConfig.ClientAuth method = config.parsedClientAuth();
+        return from(config, config.parsedClientAuth(), clock);
+    }
+
+    /** With the method chosen from a discovered {@code token_endpoint_auth_methods_supported}. */
+    static ClientAuthentication from(UpstreamAuthConfig config, UpstreamAuthConfig.ClientAuth method, Clock clock) {
         if (method != UpstreamAuthConfig.ClientAuth.PRIVATE_KEY_JWT) {
             return new ClientAuthentication(method, config.clientId(), config.clientSecret(), null, null, clock);
         }

@@ -29,7 +29,7 @@ import reactor.core.publisher.Mono;
  *   <caption>How answers map</caption>
  *   <tr><th>token endpoint</th><th>client sees</th></tr>
  *   <tr><td>connect failure, timeout, 5xx, 429</td><td>503 + Retry-After ({@link Reason#EXCHANGE_UNAVAILABLE})</td></tr>
- *   <tr><td>{@code invalid_request}, {@code invalid_grant} for a caller's token</td><td>401 invalid_token ({@link Reason#EXCHANGE_SUBJECT_REJECTED})</td></tr>
+ *   <tr><td>{@code invalid_request}, {@code invalid_grant}, {@code interaction_required} for a caller's token</td><td>401 invalid_token ({@link Reason#EXCHANGE_SUBJECT_REJECTED})</td></tr>
  *   <tr><td>{@code invalid_target}, {@code invalid_scope}, {@code unauthorized_client} for a caller's token</td><td>200 + -31403 ({@link Reason#EXCHANGE_DENIED})</td></tr>
  *   <tr><td>{@code invalid_client}; any error for the gateway's own token</td><td>502, ERROR log ({@link Reason#EXCHANGE_CLIENT_REJECTED})</td></tr>
  *   <tr><td>200 that is not a valid token response; other errors</td><td>502 ({@link Reason#EXCHANGE_INVALID_RESPONSE})</td></tr>
@@ -44,38 +44,104 @@ public final class TokenEndpointClient {
     /** Long runs of token-like characters in an error description are cut out before logging. */
     private static final Pattern TOKEN_LIKE = Pattern.compile("[A-Za-z0-9_\\-.+/=]{40,}");
 
-    private final URI endpoint;
-    private final ClientAuthentication clientAuth;
+    /** Where token requests go and how the gateway authenticates there: configured, or discovered once. */
+    record Target(URI endpoint, ClientAuthentication clientAuth) {}
+
+    private final String clientId;
+    private final java.util.function.Supplier<Mono<Target>> discovery;
     private final OutboundHttp http;
     private final ObjectMapper json;
     private final Duration timeout;
     private final Clock clock;
+    private volatile Target target;
 
     public TokenEndpointClient(URI endpoint, ClientAuthentication clientAuth, OutboundHttp http, ObjectMapper json,
                                Duration timeout, Clock clock) {
-        this.endpoint = endpoint;
-        this.clientAuth = clientAuth;
+        this(clientAuth.clientId(), new Target(endpoint, clientAuth), null, http, json, timeout, clock);
+    }
+
+    private TokenEndpointClient(String clientId, Target target, java.util.function.Supplier<Mono<Target>> discovery,
+                                OutboundHttp http, ObjectMapper json, Duration timeout, Clock clock) {
+        this.clientId = clientId;
+        this.target = target;
+        this.discovery = discovery;
         this.http = http;
         this.json = json;
         this.timeout = timeout;
         this.clock = clock;
     }
 
+    /**
+     * A client whose token endpoint, and client authentication method when not configured, come from the
+     * issuer's discovered metadata ({@code token_endpoint}, {@code token_endpoint_auth_methods_supported}).
+     * Discovery runs on the first request, without blocking; once it succeeds its answer is kept. While it
+     * fails, requests fail closed with 503 (the metadata is unreachable) or 502 (it names no usable endpoint).
+     */
+    public static TokenEndpointClient discovered(String issuer,
+                                                 java.util.function.Supplier<Mono<dev.portcullis.authn.IssuerMetadata>> metadata,
+                                                 dev.portcullis.config.UpstreamAuthConfig config, OutboundHttp http,
+                                                 ObjectMapper json, Clock clock) {
+        java.util.function.Supplier<Mono<Target>> discovery = () -> metadata.get()
+                .onErrorMap(e -> {
+                    log.warn("issuer {}: token endpoint not discovered: {}", issuer, e.toString());
+                    return GatewayFailure.of(Reason.EXCHANGE_UNAVAILABLE, "Upstream authorization is temporarily unavailable",
+                            "issuer metadata unavailable: " + e.getClass().getSimpleName());
+                })
+                .map(doc -> {
+                    if (doc.tokenEndpoint() == null) {
+                        log.error("issuer {}: its metadata names no usable token_endpoint (https, no user info); set "
+                                + "upstream-auth.token-endpoint", issuer);
+                        throw GatewayFailure.of(Reason.EXCHANGE_INVALID_RESPONSE, "Upstream authorization failed",
+                                "issuer metadata has no usable token_endpoint");
+                    }
+                    dev.portcullis.config.UpstreamAuthConfig.ClientAuth method = config.clientAuthFor(doc.tokenEndpointAuthMethods());
+                    if (method == null) {
+                        log.error("issuer {}: token_endpoint_auth_methods_supported {} lists neither client_secret_basic nor "
+                                + "client_secret_post; set upstream-auth.client-auth (or use private_key_jwt)", issuer,
+                                doc.tokenEndpointAuthMethods());
+                        throw GatewayFailure.of(Reason.EXCHANGE_CLIENT_REJECTED, "Upstream authorization failed",
+                                "no supported client authentication method");
+                    }
+                    if (!doc.tokenEndpointAuthMethods().contains(method.name().toLowerCase(java.util.Locale.ROOT))) {
+                        log.warn("issuer {}: client-auth {} is not in its token_endpoint_auth_methods_supported {}", issuer,
+                                method.name().toLowerCase(java.util.Locale.ROOT), doc.tokenEndpointAuthMethods());
+                    }
+                    log.info("issuer {}: token endpoint {} (discovered), client authentication {}", issuer, doc.tokenEndpoint(),
+                            method.name().toLowerCase(java.util.Locale.ROOT));
+                    return new Target(doc.tokenEndpoint(), ClientAuthentication.from(config, method, clock));
+                });
+        return new TokenEndpointClient(config.clientId(), null, discovery, http, json, config.timeout(), clock);
+    }
+
     public String clientId() {
-        return clientAuth.clientId();
+        return clientId;
+    }
+
+    /** The endpoint for log lines: configured or discovered, or a placeholder before discovery. */
+    private Object endpoint() {
+        Target current = target;
+        return current == null ? "(not yet discovered)" : current.endpoint();
+    }
+
+    private Mono<Target> target() {
+        Target current = target;
+        if (current != null) {
+            return Mono.just(current);
+        }
+        return Mono.defer(discovery).doOnNext(found -> target = found);
     }
 
     /** POSTs the grant with client authentication; never logs the form. */
     Mono<IssuedToken> request(GrantRequest grant) {
-        return Mono.defer(() -> {
+        return target().flatMap(to -> Mono.defer(() -> {
             Map<String, String> form = new LinkedHashMap<>(grant.params());
             Map<String, String> headers = new LinkedHashMap<>();
-            clientAuth.apply(form, headers, endpoint.toString());
+            to.clientAuth().apply(form, headers, to.endpoint().toString());
             String body = form.entrySet().stream()
                     .map(e -> ClientAuthentication.formEncode(e.getKey()) + "=" + ClientAuthentication.formEncode(e.getValue()))
                     .collect(Collectors.joining("&"));
-            return http.postForm(endpoint, body, headers, timeout).onErrorMap(this::transportFailure);
-        }).flatMap(response -> Mono.fromCallable(() -> read(grant, response)));
+            return http.postForm(to.endpoint(), body, headers, timeout).onErrorMap(this::transportFailure);
+        })).flatMap(response -> Mono.fromCallable(() -> read(grant, response)));
     }
 
     private GatewayFailure transportFailure(Throwable e) {
@@ -84,7 +150,7 @@ public final class TokenEndpointClient {
         }
         String what = e instanceof java.util.concurrent.TimeoutException ? "no answer within " + timeout.toMillis() + "ms"
                 : e.getClass().getSimpleName();
-        log.warn("token endpoint {} unavailable: {}", endpoint, what);
+        log.warn("token endpoint {} unavailable: {}", endpoint(), what);
         return GatewayFailure.of(Reason.EXCHANGE_UNAVAILABLE, "Upstream authorization is temporarily unavailable",
                 "token endpoint unavailable: " + what);
     }
@@ -92,7 +158,7 @@ public final class TokenEndpointClient {
     private IssuedToken read(GrantRequest grant, OutboundHttp.Response response) {
         int status = response.status();
         if (status >= 500 || status == 429) {
-            log.warn("token endpoint {} answered {} ({})", endpoint, status, grant.name());
+            log.warn("token endpoint {} answered {} ({})", endpoint(), status, grant.name());
             throw GatewayFailure.of(Reason.EXCHANGE_UNAVAILABLE, "Upstream authorization is temporarily unavailable",
                     "token endpoint answered " + status);
         }
@@ -152,27 +218,29 @@ public final class TokenEndpointClient {
         }
         if (code.equals("invalid_client") || !grant.onBehalfOfSubject()) {
             log.error("token endpoint {} refused the gateway's client \"{}\" ({}): {}. Check client-id, the client "
-                    + "secret or key, and the client's grants at the IdP", endpoint, clientAuth.clientId(), grant.name(), detail);
+                    + "secret or key, and the client's grants at the IdP", endpoint(), clientId, grant.name(), detail);
             return GatewayFailure.of(Reason.EXCHANGE_CLIENT_REJECTED, "Upstream authorization failed", detail);
         }
         return switch (code) {
-            case "invalid_request", "invalid_grant" -> {
-                log.info("token endpoint {} refused the caller's token ({}): {}", endpoint, grant.name(), detail);
+            // interaction_required: Entra on-behalf-of when Conditional Access (MFA...) applies to the upstream
+            // (AADSTS50076/50079 with a claims challenge): the caller must sign in again, like a rejected token.
+            case "invalid_request", "invalid_grant", "interaction_required" -> {
+                log.info("token endpoint {} refused the caller's token ({}): {}", endpoint(), grant.name(), detail);
                 yield GatewayFailure.of(Reason.EXCHANGE_SUBJECT_REJECTED, "The access token is not accepted for the upstream", detail);
             }
             case "invalid_target", "invalid_scope", "unauthorized_client" -> {
-                log.info("token endpoint {} will not issue the upstream token ({}): {}", endpoint, grant.name(), detail);
+                log.info("token endpoint {} will not issue the upstream token ({}): {}", endpoint(), grant.name(), detail);
                 yield GatewayFailure.of(Reason.EXCHANGE_DENIED, "Denied by gateway policy", detail);
             }
             default -> {
-                log.warn("token endpoint {} answered an unexpected error ({}): {}", endpoint, grant.name(), detail);
+                log.warn("token endpoint {} answered an unexpected error ({}): {}", endpoint(), grant.name(), detail);
                 yield invalidResponse(detail);
             }
         };
     }
 
     private GatewayFailure invalidResponse(String detail) {
-        log.warn("token endpoint {}: {}", endpoint, detail);
+        log.warn("token endpoint {}: {}", endpoint(), detail);
         return GatewayFailure.of(Reason.EXCHANGE_INVALID_RESPONSE, "Upstream authorization failed", detail);
     }
 

@@ -76,11 +76,31 @@ public interface UpstreamCredentials {
     /** As above; {@code metrics} receives {@code portcullis_exchange_cache_total{route,mode,outcome}}. */
     static UpstreamCredentials forRoute(String route, UpstreamAuthConfig config, OutboundHttp http, ObjectMapper json,
                                         Clock clock, Ticker ticker, io.micrometer.core.instrument.MeterRegistry metrics) {
+        return forRoute(route, config, null, http, json, clock, ticker, metrics);
+    }
+
+    /**
+     * As above, for a route whose {@code upstream-auth} has no {@code token-endpoint}: it is taken from
+     * {@code issuer}'s discovered metadata (the same discovery as for its JWKS).
+     *
+     * @param issuer the issuer whose metadata names the token endpoint (see
+     *               {@link dev.portcullis.config.GatewayConfig#tokenEndpointIssuer}); null when it is configured
+     */
+    static UpstreamCredentials forRoute(String route, UpstreamAuthConfig config, dev.portcullis.authn.JwksCache issuer,
+                                        OutboundHttp http, ObjectMapper json, Clock clock, Ticker ticker,
+                                        io.micrometer.core.instrument.MeterRegistry metrics) {
         if (config.parsedType() == UpstreamAuthConfig.Type.NONE) {
             return none();
         }
-        TokenEndpointClient tokenEndpoint = new TokenEndpointClient(URI.create(config.tokenEndpoint()),
-                ClientAuthentication.from(config, clock), http, json, config.timeout(), clock);
+        TokenEndpointClient tokenEndpoint;
+        if (config.tokenEndpoint() != null) {
+            tokenEndpoint = new TokenEndpointClient(URI.create(config.tokenEndpoint()),
+                    ClientAuthentication.from(config, clock), http, json, config.timeout(), clock);
+        } else if (issuer != null) {
+            tokenEndpoint = TokenEndpointClient.discovered(issuer.config().issuer(), issuer::metadata, config, http, json, clock);
+        } else {
+            throw new IllegalArgumentException("route " + route + ": upstream-auth has no token-endpoint and no issuer to discover it from");
+        }
         if (config.parsedType() == UpstreamAuthConfig.Type.CLIENT_CREDENTIALS) {
             return new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker, metrics, route, "client-credentials"),
                     config.audience(), config.resource(), config.scopes());

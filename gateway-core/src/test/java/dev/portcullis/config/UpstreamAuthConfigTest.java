@@ -91,8 +91,11 @@ class UpstreamAuthConfigTest {
         assertThat(error(f).field()).isEqualTo("token-endpoint");
         f.tokenEndpoint = "http://127.0.0.1:8080/token";
         assertThat(f.build().tokenEndpoint()).isEqualTo("http://127.0.0.1:8080/token");
+        // Without one, the token endpoint comes from the issuer's metadata; GatewayConfig checks that an issuer
+        // can be named (IdpOnboardingConfigTest).
         f.tokenEndpoint = null;
-        assertThat(error(f).getMessage()).isEqualTo("is required");
+        assertThat(f.build().discoversTokenEndpoint()).isTrue();
+        assertThat(f.build().parsedClientAuth()).as("chosen from token_endpoint_auth_methods_supported").isNull();
     }
 
     @Test
