@@ -4,14 +4,15 @@ import dev.portcullis.config.AdminConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
 
 /**
  * The admin listener, separate from the public one (loopback by default: SECURITY-07):
- * {@code /healthz} (the process serves), {@code /readyz} (every issuer's keys are loaded),
+ * {@code /healthz} (the process serves), {@code /readyz} (every issuer's keys are loaded and the gateway
+ * is not shutting down; a detail line for a stale config or policy file, issue 14),
  * {@code /metrics} (Prometheus text format, or OpenMetrics with exemplars when asked for).
  */
 final class AdminServer {
@@ -21,16 +22,20 @@ final class AdminServer {
         this.server = server;
     }
 
-    static AdminServer bind(AdminConfig config, BooleanSupplier ready, PrometheusMeterRegistry registry) {
+    /** What {@code /readyz} answers: 200 when ready, 503 otherwise, with {@code body} (a line per detail). */
+    record Readiness(boolean ready, String body) {}
+
+    static AdminServer bind(AdminConfig config, Supplier<Readiness> readiness, PrometheusMeterRegistry registry) {
         DisposableServer server = HttpServer.create()
                 .host(config.host())
                 .port(config.port())
                 .route(routes -> routes
                         .get("/healthz", (req, res) -> res.header("Content-Type", "text/plain").sendString(Mono.just("ok\n")))
-                        .get("/readyz", (req, res) -> ready.getAsBoolean()
-                                ? res.header("Content-Type", "text/plain").sendString(Mono.just("ready\n"))
-                                : res.status(503).header("Content-Type", "text/plain")
-                                        .sendString(Mono.just("not ready: signing keys not loaded\n")))
+                        .get("/readyz", (req, res) -> {
+                            Readiness r = readiness.get();
+                            return res.status(r.ready() ? 200 : 503).header("Content-Type", "text/plain")
+                                    .sendString(Mono.just(r.body()));
+                        })
                         .get("/metrics", (req, res) -> {
                             // OpenMetrics when the scraper asks for it (Prometheus does): the only format with exemplars.
                             String accept = req.requestHeaders().get("Accept", "");

@@ -49,6 +49,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.Set;
 import java.util.stream.Collectors;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,15 +62,15 @@ public final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
     /** Signature checks are cached per token; this bounds the memory they may take. */
     private static final long MAX_CACHED_TOKENS = 100_000;
+    /** After the shutdown grace, how long the gateway's closing errors get to be written before connections close. */
+    static final Duration GRACE_OVER_WRITE = Duration.ofSeconds(2);
 
     private final GatewayServer server;
     private final AdminServer admin;
     private final Forward forward;
-    private final OutboundHttp outbound;
-    private final OutboundHttp tokenEndpoints;
-    private final List<JwksCache> keys;
+    private final AtomicReference<Snapshot> live;
+    private final ConfigReload reload;
     private final ShutdownState state;
-    private final Duration shutdownGrace;
 
     /** Set once shutdown begins: readiness turns false so load balancers stop sending traffic. */
     static final class ShutdownState {
@@ -79,17 +81,14 @@ public final class Gateway implements AutoCloseable {
         GatewayMetrics processMetrics;
     }
 
-    private Gateway(GatewayServer server, AdminServer admin, Forward forward,
-                    OutboundHttp outbound, OutboundHttp tokenEndpoints, List<JwksCache> keys,
-                    ShutdownState state, Duration shutdownGrace) {
+    private Gateway(GatewayServer server, AdminServer admin, Forward forward, AtomicReference<Snapshot> live,
+                    ConfigReload reload, ShutdownState state) {
         this.server = server;
         this.admin = admin;
         this.forward = forward;
-        this.outbound = outbound;
-        this.tokenEndpoints = tokenEndpoints;
-        this.keys = keys;
+        this.live = live;
+        this.reload = reload;
         this.state = state;
-        this.shutdownGrace = shutdownGrace;
     }
 
     /**
@@ -120,9 +119,9 @@ public final class Gateway implements AutoCloseable {
         final RequestOrigin origin;
         final ArgumentLogging argumentLogging;
 
-        private Assembly(GatewayConfig config, String source) {
+        private Assembly(GatewayConfig config, String source, PrometheusMeterRegistry registry) {
             this.config = config;
-            this.registry = GatewayMetrics.registry(Tracing.wanted(config.tracing(), System::getenv));
+            this.registry = registry;
             this.addresses = outboundAddresses(config);
             this.outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
                     config.outbound().timeout(), addresses, null);
@@ -183,7 +182,12 @@ public final class Gateway implements AutoCloseable {
 
         /** @param source the config file's name, for messages */
         static Assembly build(GatewayConfig config, String source) {
-            return new Assembly(config, source);
+            return new Assembly(config, source, GatewayMetrics.registry(Tracing.wanted(config.tracing(), System::getenv)));
+        }
+
+        /** A reload (issue 14): built into the running gateway's meter registry. */
+        static Assembly build(GatewayConfig config, String source, PrometheusMeterRegistry registry) {
+            return new Assembly(config, source, registry);
         }
 
         @Override
@@ -194,16 +198,23 @@ public final class Gateway implements AutoCloseable {
     }
 
     public static Gateway start(GatewayConfig config) {
-        Assembly built = Assembly.build(config);
+        return start(config, null);
+    }
+
+    /**
+     * @param source the config file: watched and re-read on SIGHUP (issue 14); null when the config has no file
+     */
+    public static Gateway start(GatewayConfig config, Path source) {
+        Assembly built = Assembly.build(config, source == null ? "gateway config" : source.toString());
         try {
-            return start(built);
+            return start(built, source);
         } catch (RuntimeException e) {
             built.close();
             throw e;
         }
     }
 
-    private static Gateway start(Assembly built) {
+    private static Gateway start(Assembly built, Path source) {
         GatewayConfig config = built.config;
         ObjectMapper json = built.json;
         PrometheusMeterRegistry registry = built.registry;
@@ -212,35 +223,18 @@ public final class Gateway implements AutoCloseable {
         built.tokenEndpoints.traced(tracing);
         GatewayMetrics processMetrics = GatewayMetrics.bind(registry);
         AuditAppender.install(config.audit(), registry);
-        List<JwksCache> keys = built.keys;
-        keys.forEach(JwksCache::preload);
-        List<Route> routes = built.routes;
         ScheduledExecutorService reloads = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "portcullis-policy-reload");
             thread.setDaemon(true);
             return thread;
         });
-        for (Route route : routes) {
-            if (route.policy() instanceof PolicySource source) {
-                long every = route.config().policyReloadInterval().toMillis();
-                reloads.scheduleWithFixedDelay(source::reloadIfChanged, every, every, TimeUnit.MILLISECONDS);
-            }
-        }
         SessionBinding sessions = built.sessions;
         LegacyStreams legacyStreams = new LegacyStreams();
         UpstreamEras upstreamEras = new UpstreamEras();
-        upstreamEras.probe(routes, Duration.ofSeconds(30));
         ListenStreams listenStreams = new ListenStreams();
-        for (Route route : routes) {
-            if (route.policy() instanceof PolicySource source) {
-                // V26-34: a reload that changes what a caller sees is announced on its open listen streams.
-                source.onChange((before, after) -> listenStreams.policyChanged(route.name(), before, after));
-            }
-        }
-        Forward forward = new Forward(routes, sessions, legacyStreams, listenStreams);
+        Forward forward = new Forward(built.routes, sessions, legacyStreams, listenStreams);
         Auditor auditor = new Auditor(new AuditLog(), new RequestMetrics(registry, forward::activeStreams),
                 built.argumentLogging);
-
         NetworkConditions network = new NetworkConditions(registry);
         // An error Reactor can no longer deliver (the request already ended: a client that left mid-body, say)
         // is logged by Reactor's default hook as an ERROR with a stack trace; expected ones are counted instead.
@@ -249,19 +243,10 @@ public final class Gateway implements AutoCloseable {
                 log.warn("an error arrived after its request had ended", e);
             }
         });
-        McpRequestPath path = new McpRequestPath(
-                McpRequestPath.Stages.of(
-                        new RouteStage(new RouteTable(routes), built.origin, json),
-                        new Authenticate(built.verifier),
-                        new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), sessions, upstreamEras),
-                        new Authorize(),
-                        new Exchange(built.credentials),
-                        forward),
-                auditor,
-                legacyStreams,
-                new FailureResponses(json),
-                network,
-                tracing);
+        Shared shared = new Shared(json, registry, reloads, sessions, legacyStreams, upstreamEras, listenStreams, forward,
+                auditor, network, tracing);
+        Snapshot first = Snapshot.of(built, shared);
+        AtomicReference<Snapshot> live = new AtomicReference<>(first);
 
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
@@ -270,12 +255,15 @@ public final class Gateway implements AutoCloseable {
         state.upstreamEras = upstreamEras;
         GatewayServer server;
         AdminServer admin;
+        ConfigReload reload = new ConfigReload(source, live, shared, () -> state.stopping);
         try {
+            // Issue 14: every request reads the snapshot in force when it arrives (one volatile read).
             server = bind("listen", config.listen().host(), config.listen().port(),
-                    () -> GatewayServer.bind(config.listen(), 0, network, path));
+                    () -> GatewayServer.bind(config.listen(), 0, network, in -> live.get().path().handle(in)));
+            reload.tlsTarget(server);
             try {
                 admin = bind("admin", config.admin().host(), config.admin().port(), () -> AdminServer.bind(config.admin(),
-                        () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry));
+                        () -> readiness(state, live.get(), reload), registry));
             } catch (RuntimeException e) {
                 server.close();
                 throw e;
@@ -289,12 +277,108 @@ public final class Gateway implements AutoCloseable {
             throw e;
         }
         GatewayMetrics.bindEventLoops(registry, server.workers());
+        first.start(shared, null);
+        reload.watch();
         log.info("Portcullis listening on {}:{} ({}, {}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
                 config.listen().tls() != null ? "TLS" : "plain HTTP", Transport.name(), config.admin().host(), admin.port(),
-                routes.stream().map(r -> r.path() + " -> " + r.name() + " (upstream-auth "
-                        + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
-        return new Gateway(server, admin, forward, built.outbound, built.tokenEndpoints, keys, state,
-                config.listen().shutdownGrace());
+                Snapshot.describe(first.built().routes));
+        return new Gateway(server, admin, forward, live, reload, state);
+    }
+
+    /** What every config snapshot shares: built once at start, never swapped. */
+    record Shared(ObjectMapper json, PrometheusMeterRegistry registry, ScheduledExecutorService reloads,
+                  SessionBinding sessions, LegacyStreams legacyStreams, UpstreamEras upstreamEras,
+                  ListenStreams listenStreams, Forward forward, Auditor auditor, NetworkConditions network,
+                  Tracing tracing) {}
+
+    /**
+     * One config in force (issue 14): what {@link Assembly} built from it and the request path over it. Swapped
+     * whole by a reload; a request reads it once, when it arrives, and keeps it to its end.
+     */
+    record Snapshot(Assembly built, McpRequestPath path, List<java.util.concurrent.ScheduledFuture<?>> timers) {
+        static Snapshot of(Assembly built, Shared shared) {
+            GatewayConfig config = built.config;
+            McpRequestPath path = new McpRequestPath(
+                    McpRequestPath.Stages.of(
+                            new RouteStage(new RouteTable(built.routes), built.origin, shared.json()),
+                            new Authenticate(built.verifier),
+                            new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), shared.sessions(),
+                                    shared.upstreamEras()),
+                            new Authorize(),
+                            new Exchange(built.credentials),
+                            shared.forward()),
+                    shared.auditor(),
+                    shared.legacyStreams(),
+                    new FailureResponses(shared.json()),
+                    shared.network(),
+                    shared.tracing());
+            built.outbound.traced(shared.tracing());
+            built.tokenEndpoints.traced(shared.tracing());
+            return new Snapshot(built, path, new java.util.concurrent.CopyOnWriteArrayList<>());
+        }
+
+        /**
+         * Starts what a running config needs: key fetches, upstream era probes, policy file watches and their
+         * listen-stream announcements (V26-34); after a reload, announces the policies that changed with it.
+         */
+        void start(Shared shared, Snapshot before) {
+            built.keys.forEach(JwksCache::preload);
+            shared.upstreamEras().probe(built.routes, Duration.ofSeconds(30));
+            for (Route route : built.routes) {
+                if (route.policy() instanceof PolicySource source) {
+                    long every = route.config().policyReloadInterval().toMillis();
+                    timers.add(shared.reloads().scheduleWithFixedDelay(source::reloadIfChanged, every, every,
+                            TimeUnit.MILLISECONDS));
+                    // V26-34: a reload that changes what a caller sees is announced on its open listen streams.
+                    source.onChange((was, now) -> shared.listenStreams().policyChanged(route.name(), was, now));
+                }
+                if (before != null) {
+                    before.built.routes.stream().filter(r -> r.name().equals(route.name())).findFirst()
+                            .ifPresent(old -> shared.listenStreams().policyChanged(route.name(), old.policy(), route.policy()));
+                }
+            }
+        }
+
+        /** Stops this snapshot's policy watches; its outbound clients close once calls that hold them are done. */
+        void retire(ScheduledExecutorService reloads) {
+            timers.forEach(timer -> timer.cancel(false));
+            reloads.schedule(built::close, 2, TimeUnit.MINUTES);
+        }
+
+        boolean keysLoaded() {
+            return built.keys.stream().allMatch(JwksCache::loaded);
+        }
+
+        static String describe(List<Route> routes) {
+            return routes.stream().map(r -> r.path() + " -> " + r.name() + " (upstream-auth "
+                    + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", "));
+        }
+    }
+
+    /**
+     * {@code /readyz}: 503 while stopping or while the config in force has issuers whose keys are not loaded;
+     * otherwise 200 with a detail line for each stale state (issue 14): a gateway.yaml on disk that is not the
+     * one in force, a policy file that is not the one in force. Both keep the last good one running.
+     */
+    static AdminServer.Readiness readiness(ShutdownState state, Snapshot current, ConfigReload reload) {
+        if (state.stopping) {
+            return new AdminServer.Readiness(false, "not ready: shutting down\n");
+        }
+        if (!current.keysLoaded()) {
+            return new AdminServer.Readiness(false, "not ready: signing keys not loaded\n");
+        }
+        StringBuilder body = new StringBuilder("ready\n");
+        String configStale = reload.staleReason();
+        if (configStale != null) {
+            body.append("config stale: ").append(configStale.replace('\n', ' ')).append('\n');
+        }
+        for (Route route : current.built().routes) {
+            if (route.policy() instanceof PolicySource source && source.staleReason() != null) {
+                body.append("policy stale: route ").append(route.name()).append(": ")
+                        .append(source.staleReason().replace('\n', ' ')).append('\n');
+            }
+        }
+        return new AdminServer.Readiness(true, body.toString());
     }
 
     /** The key cache (and metadata discovery) of {@code issuer}, or null: where a route's token endpoint is found. */
@@ -314,7 +398,7 @@ public final class Gateway implements AutoCloseable {
     private static <T> T bind(String what, String host, int port, java.util.function.Supplier<T> bind) {
         try {
             return bind.get();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Netty's bind failure (NativeIoException, BindException) is a checked exception thrown unchecked
             Throwable root = e;
             while (root.getCause() != null && root.getCause() != root) {
                 root = root.getCause();
@@ -408,7 +492,15 @@ public final class Gateway implements AutoCloseable {
 
     /** True once every issuer's signing keys are loaded. */
     public boolean ready() {
-        return keys.stream().allMatch(JwksCache::loaded);
+        return live.get().keysLoaded();
+    }
+
+    /**
+     * Re-reads the config file, validates it and swaps it in, or keeps the one in force and says why
+     * (issue 14: SIGHUP, and the file watch). Returns at once; the reload runs on the reload thread.
+     */
+    public void reload(String why) {
+        reload.reloadLater(why);
     }
 
     /** Blocks the calling (main) thread until the server stops. */
@@ -426,23 +518,26 @@ public final class Gateway implements AutoCloseable {
             return;
         }
         state.stopping = true;
+        Duration shutdownGrace = live.get().built().config.listen().shutdownGrace();
         log.info("Portcullis stopping: {} SSE stream(s) open, grace {}", forward.activeStreams(), shutdownGrace);
         state.reloads.shutdownNow();
         state.upstreamEras.close();
-        server.stopAccepting();
-        forward.endStreams();
+        // Issue 14: accept nothing new, end the streams that answer no request (GET and listen streams, the
+        // way their revision ends them), let calls in progress finish within the grace ...
+        server.drain();
+        forward.drain();
         if (!server.awaitIdle(shutdownGrace)) {
-            log.warn("Portcullis: requests still in flight after {}; closing their connections", shutdownGrace);
+            // ... and give each call still running a JSON-RPC error with its id before its connection closes.
+            log.warn("Portcullis: {} call(s) still in progress after the shutdown grace ({}): answering each with a "
+                    + "JSON-RPC error and closing its connection", forward.callsInProgress(), shutdownGrace);
+            forward.graceOver();
+            if (!server.awaitIdle(GRACE_OVER_WRITE)) {
+                log.warn("Portcullis: closing {} connection(s) with a request still in progress", server.busy());
+            }
         }
         server.close();
         admin.close();
         forward.close();
-        outbound.close();
-        tokenEndpoints.close();
-        state.tracing.close();
-        if (state.processMetrics != null) {
-            state.processMetrics.close();
-        }
     }
 
 }

@@ -74,14 +74,25 @@ public final class Main implements Callable<Integer> {
     }
 
     /**
-     * SIGHUP's default action ends the JVM. Until configuration reload exists, the gateway ignores it
-     * and says so: a {@code kill -HUP} (or a process manager's reload) must not take it down.
+     * Issue 14: SIGHUP re-reads the config file and swaps in what may change live (routes, issuers,
+     * upstream-auth, policies, TLS certificate and key), or keeps the config in force and says why. Its
+     * default action would end the JVM.
      */
     static void ignoreHangup() {
         try {
             sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> log.info(
-                    "SIGHUP received and ignored: configuration reload is not supported yet; restart the gateway to apply"
-                            + " a changed gateway.yaml (policy files are reloaded on their own)"));
+                    "SIGHUP received and ignored: the demo has no configuration file to reload"));
+        } catch (IllegalArgumentException | UnsupportedOperationException notOnThisPlatform) {
+            log.debug("SIGHUP cannot be handled on this platform: {}", notOnThisPlatform.toString());
+        }
+    }
+
+    static void reloadOnHangup(Gateway gateway) {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
+                log.info("SIGHUP received: reloading the configuration");
+                gateway.reload("SIGHUP");
+            });
         } catch (IllegalArgumentException | UnsupportedOperationException notOnThisPlatform) {
             log.debug("SIGHUP cannot be handled on this platform: {}", notOnThisPlatform.toString());
         }
@@ -101,8 +112,8 @@ public final class Main implements Callable<Integer> {
             Gateway gateway;
             try {
                 GatewayConfig loaded = ConfigLoader.load(config);
-                ignoreHangup();
-                gateway = Gateway.start(loaded);
+                gateway = Gateway.start(loaded, config);
+                reloadOnHangup(gateway);
             } catch (ConfigLoader.InvalidConfigException | InvalidPolicyException | Gateway.BindException e) {
                 err.println(e.getMessage());
                 err.flush();
@@ -265,8 +276,8 @@ public final class Main implements Callable<Integer> {
                 System.out.println("demo exercise passed");
                 return 0;
             }
-            ignoreHangup();
             Demo demo = Demo.start(port);
+            ignoreHangup();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 try {
                     demo.close();

@@ -108,10 +108,11 @@ class DeployManifestsTest {
     private static final String METRICS_SERVICE_LABEL = "portcullis.dev/metrics";
 
     /**
-     * After {@code listen.shutdown-grace}, {@code Gateway.close()} waits up to 5 s for the
-     * remaining connections and up to 5 s for the admin listener.
+     * After {@code listen.shutdown-grace}, {@code Gateway.close()} gives the calls still running 2 s to be
+     * sent their "Gateway shutting down" error ({@code Gateway.GRACE_OVER_WRITE}, issue 14), then waits up to
+     * 5 s for the remaining connections and up to 5 s for the admin listener.
      */
-    private static final long CLOSE_SECONDS = 10;
+    private static final long CLOSE_SECONDS = Gateway.GRACE_OVER_WRITE.toSeconds() + 10;
 
     private static final String IMAGE_CMD_CONFIG = "/etc/portcullis/gateway.yaml";
 

@@ -163,25 +163,34 @@ class OperationsTest {
 
     @Test
     @org.junit.jupiter.api.Timeout(value = 30, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
-    void gracefulShutdownEndsAnOpenSseStreamCleanly() throws Exception {
+    void gracefulShutdownGivesAStreamedCallUnfinishedAtTheGraceItsJsonRpcError() throws Exception {
+        // Issue 14: a streamed tools/call still running when listen.shutdown-grace ends gets a JSON-RPC
+        // error event with its request id, then the stream ends cleanly (EOF, no reset): the client fails
+        // the call at once instead of hanging until its own timeout. Before: cut at once, no result, no error.
+        // (The era probe's request gets the same never-ending stream: cancelling it must not end this one.)
         CompletableFuture<Void> never = new CompletableFuture<>();
         DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
                 .handle((req, res) -> req.receive().then().thenMany(res.header("Content-Type", "text/event-stream")
-                        .sendString(Flux.concat(Mono.just("id: 1\ndata: {}\n\n"), Mono.fromFuture(never).thenReturn("")))))
+                        .sendString(Flux.concat(Mono.just("id: 1\ndata: {}\n\n"), Mono.fromFuture(never, true).thenReturn("")))))
                 .bindNow();
         try (TestIdp idp = TestIdp.start()) {
             GatewayHarness gw = GatewayHarness.startYaml(yaml(idp, "http://127.0.0.1:" + upstream.port() + "/mcp",
-                    "").replace("max-body-size: 64KiB", "max-body-size: 64KiB, shutdown-grace: 5s"));
-            var request = gw.post(toolCall(1, "stream")).header("Authorization", "Bearer " + idp.accessToken(RESOURCE, "mcp:tools")).build();
+                    "").replace("max-body-size: 64KiB", "max-body-size: 64KiB, shutdown-grace: 1500ms"));
+            var request = gw.post(toolCall(7, "stream")).header("Authorization", "Bearer " + idp.accessToken(RESOURCE, "mcp:tools")).build();
             HttpResponse<InputStream> response = gw.http.send(request, HttpResponse.BodyHandlers.ofInputStream());
             BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8));
             try {
                 assertThat(reader.readLine()).isEqualTo("id: 1");
+                long began = System.nanoTime();
                 CompletableFuture<Void> stopping = CompletableFuture.runAsync(gw::close);
-                // The stream is ended by the gateway at once (well inside the 5s grace, which is what an
-                // open stream would otherwise hold shutdown for), and ended cleanly: EOF, no reset.
                 CompletableFuture<List<String>> rest = CompletableFuture.supplyAsync(() -> reader.lines().toList());
-                assertThat(rest.get(2500, TimeUnit.MILLISECONDS)).containsExactly("data: {}", "");
+                List<String> lines = rest.get(8, TimeUnit.SECONDS);
+                long tookMillis = (System.nanoTime() - began) / 1_000_000;
+                assertThat(lines).hasSize(5);
+                assertThat(lines.subList(0, 3)).containsExactly("data: {}", "", "event: message");
+                assertThat(lines.get(3)).startsWith("data: ").contains("\"id\":7", "\"code\":-32603", "Gateway shutting down");
+                // The call ran on for the grace (it was not cut at SIGTERM), and no longer.
+                assertThat(tookMillis).isBetween(1300L, 5000L);
                 stopping.get(10, TimeUnit.SECONDS);
             } finally {
                 response.body().close();

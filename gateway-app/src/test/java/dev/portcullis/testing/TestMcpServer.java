@@ -81,7 +81,7 @@ public final class TestMcpServer implements AutoCloseable {
         this.mcp = McpServer.sync(transport)
                 .serverInfo("portcullis-test-upstream", "1.0.0")
                 .capabilities(McpSchema.ServerCapabilities.builder().tools(false).logging().build())
-                .tools(echo(), whoami(), slowProgress())
+                .tools(echo(), whoami(), slowProgress(), longProgress())
                 .build();
 
         this.baseDir = Files.createTempDirectory("test-mcp-tomcat");
@@ -201,6 +201,20 @@ public final class TestMcpServer implements AutoCloseable {
                         sleep(300);
                     }
                     return text("done");
+                });
+    }
+
+    /** Issue 14 (drain): eight logging notifications 500 ms apart (about 4 s), then "long done". */
+    private static SyncToolSpecification longProgress() {
+        return tool("long_progress", "Sends eight notifications 500 ms apart, then returns \"long done\"",
+                Map.of("type", "object"),
+                (exchange, request) -> {
+                    for (int step = 1; step <= 8; step++) {
+                        exchange.loggingNotification(new McpSchema.LoggingMessageNotification(
+                                McpSchema.LoggingLevel.INFO, "long_progress", "step " + step));
+                        sleep(500);
+                    }
+                    return text("long done");
                 });
     }
 

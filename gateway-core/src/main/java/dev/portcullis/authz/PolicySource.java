@@ -39,6 +39,8 @@ public final class PolicySource implements Policy {
     private final MeterRegistry metrics;
     private final AtomicReference<LoadedPolicy> current;
     private volatile byte[] digest;
+    /** Why the file on disk is not the policy in force (issue 14: shown on /readyz), or null. */
+    private volatile String staleReason;
     private final java.util.List<java.util.function.BiConsumer<Policy, Policy>> listeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -64,11 +66,16 @@ public final class PolicySource implements Policy {
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
+            // Issue 14: one line when the file becomes unreadable, not one on every check (every 2 s).
             failed("cannot read " + file + ": " + e.getClass().getSimpleName());
             return false;
         }
         byte[] next = sha256(bytes);
         if (Arrays.equals(next, digest)) {
+            if (staleReason != null && staleReason.startsWith("cannot read")) {
+                staleReason = null; // readable again, and the policy in force is what it says
+                log.info("route {}: policy {} readable again; unchanged", route, file);
+            }
             return false;
         }
         try {
@@ -76,6 +83,7 @@ public final class PolicySource implements Policy {
             warn(route, loaded);
             LoadedPolicy before = current.getAndSet(loaded);
             digest = next;
+            staleReason = null;
             count("success");
             log.info("route {}: policy {} reloaded ({} rules)", route, file, loaded.policy().rules().size());
             changed(before.policy(), loaded.policy());
@@ -106,8 +114,20 @@ public final class PolicySource implements Policy {
     }
 
     private void failed(String message) {
+        if (message.equals(staleReason)) {
+            return; // already said (and counted) for this state
+        }
+        staleReason = message;
         count("failure");
-        log.error("route {}: policy reload failed: {}", route, message);
+        log.error("route {}: policy reload failed, keeping the last good policy: {}", route, message);
+    }
+
+    /**
+     * Why the policy file on disk is not the policy in force (unreadable, or invalid: the last good one
+     * stays), or null when it is (issue 14).
+     */
+    public String staleReason() {
+        return staleReason;
     }
 
     private void count(String outcome) {

@@ -71,6 +71,8 @@ public final class Forward {
     final UpstreamPool pool = new UpstreamPool();
     private final AtomicInteger activeStreams = new AtomicInteger();
     private final Set<UpstreamCall> streams = ConcurrentHashMap.newKeySet();
+    /** Every call in progress (issue 14: the end of the shutdown grace reaches each one). */
+    final Set<UpstreamCall> calls = ConcurrentHashMap.newKeySet();
     /** Set when the gateway shuts down: open SSE relays then end cleanly instead of being cut; new ones end at once. */
     volatile boolean stopping;
 
@@ -100,6 +102,34 @@ public final class Forward {
     /** SSE responses being relayed right now. */
     public int activeStreams() {
         return activeStreams.get();
+    }
+
+    /**
+     * Issue 14, drain step 1 (SIGTERM): streams that answer no request of their own (2025 GET streams,
+     * 2026 {@code subscriptions/listen} streams with their final result, V26-21) end now, and new ones end
+     * at once; calls in progress, streamed or not, run on.
+     */
+    public void drain() {
+        stopping = true;
+        for (UpstreamCall call : streams) {
+            call.drainStarted();
+        }
+    }
+
+    /**
+     * Issue 14, drain step 2 (the shutdown grace is over): each call still in progress ends with a JSON-RPC
+     * error for the requests it has not answered ({@link Drain#MESSAGE}), before its connection is closed.
+     */
+    public void graceOver() {
+        stopping = true;
+        for (UpstreamCall call : calls) {
+            call.graceOver();
+        }
+    }
+
+    /** Calls in progress (upstream request sent or being sent, answer not relayed to its end). */
+    public int callsInProgress() {
+        return calls.size();
     }
 
     /** Ends every open SSE relay cleanly (the client sees the stream end, not a reset); new ones end at once. */

@@ -104,6 +104,14 @@ final class UpstreamCall {
     private McpMessage listenRequest;
     private boolean firstRelayed;
     private ScheduledFuture<?> tokenEnd;
+    /**
+     * Issue 14 (drain): a stream that answers no request of its own (a 2025 GET stream, a 2026 listen
+     * stream) ends as soon as the gateway starts draining; a stream that answers requests runs on until
+     * they are answered or the shutdown grace ends.
+     */
+    private boolean standing;
+    /** The ids of the requests a POST stream answers that have no response relayed yet. */
+    private java.util.List<JsonNode> unanswered = java.util.List.of();
 
     UpstreamCall(Forward forward, UpstreamRequest upstream, Inbound in, HttpHeaders cors, Forward.Done done, boolean mayRenew) {
         this.forward = forward;
@@ -113,7 +121,7 @@ final class UpstreamCall {
         this.done = done;
         this.mayRenew = mayRenew;
         InspectedRequest inspected = upstream.authorized().inspected();
-        this.route = forward.routes.get(inspected.route().name());
+        this.route = inspected.route(); // the route of the config in force when the request arrived (issue 14 reload)
         RequestHead head = inspected.authenticated().routed().head();
         this.target = LegacySse.target(inspected).orElseGet(() -> route.upstreamUri(head.path(), head.rawQuery()));
         this.origin = UpstreamPool.origin(target);
@@ -123,6 +131,7 @@ final class UpstreamCall {
     // --- sending ---------------------------------------------------------------------------------
 
     void start() {
+        forward.calls.add(this);
         in.onClose(this::clientGone);
         in.onWritable(this::clientWritable);
         Channel idle = forward.pool.idle(origin);
@@ -350,6 +359,17 @@ final class UpstreamCall {
         McpMessage first = inspected.messages().isEmpty() ? null : inspected.messages().get(0);
         boolean listenCall = modern && first != null && SubscriptionFilter.METHOD.equals(first.method());
         listenRequest = listenCall ? first : null;
+        boolean get = HttpMethod.GET.equals(inspected.authenticated().routed().head().method());
+        standing = listenCall || (get && !route.config().legacySse());
+        if (!listenCall && !get) {
+            java.util.List<JsonNode> ids = new java.util.ArrayList<>();
+            for (McpMessage message : inspected.messages()) {
+                if (message.kind() == McpMessage.Kind.REQUEST && message.id() != null) {
+                    ids.add(message.id());
+                }
+            }
+            unanswered = ids;
+        }
         in.start(head, true);
         legacy = status == 200 ? LegacySse.forStream(upstream, forward.sessions, forward.legacyStreams, this::injectFromAnyThread)
                 .orElse(null) : null;
@@ -375,10 +395,19 @@ final class UpstreamCall {
             if (batch != null && status == 200) {
                 // E9: each synthesised error is one more event on the upstream's stream.
                 for (byte[] error : batch.errorEvents()) {
+                    if (!unanswered.isEmpty()) {
+                        Drain.answered(error, unanswered); // answered here: no second error at the end of a drain
+                    }
                     in.send(Unpooled.wrappedBuffer(error), false);
                 }
                 in.flush();
             }
+        }
+        if (framer == null && !unanswered.isEmpty()) {
+            // Framed so the gateway can tell which requests are answered, and can add an event of its own at
+            // an event boundary when the shutdown grace ends (issue 14).
+            framer = new SseEvents.Framer();
+            rewrite = UnaryOperator.identity();
         }
         if (listenCall && status == 200 && route.filtersLists()) {
             // V26-34: registered while the stream is relayed, so the registry holds open streams only;
@@ -389,7 +418,7 @@ final class UpstreamCall {
                 listen.onEvent(() -> in.loop().execute(this::drainListen));
             }
         }
-        if (forward.stopping) {
+        if (forward.stopping && standing) {
             endStream();
             return;
         }
@@ -488,6 +517,9 @@ final class UpstreamCall {
             return;
         }
         in.send(Unpooled.wrappedBuffer(out), false);
+        if (!unanswered.isEmpty()) {
+            Drain.answered(out, unanswered);
+        }
         if (!firstRelayed) {
             firstRelayed = true;
             if (listen != null) {
@@ -573,6 +605,43 @@ final class UpstreamCall {
 
     void endFromAnyThread() {
         in.loop().execute(this::endStream);
+    }
+
+    /** The gateway starts draining (issue 14): a standing stream ends now, the way its revision ends it. */
+    void drainStarted() {
+        in.loop().execute(() -> {
+            if (mode == Mode.STREAM && standing) {
+                endStream();
+            }
+        });
+    }
+
+    /**
+     * The shutdown grace is over (issue 14): a stream gets a JSON-RPC error event for each request it has
+     * not answered yet, then ends; a call whose answer has not started fails with the same error; a
+     * legacy (2024-11-05) stream ends cleanly.
+     */
+    void graceOver() {
+        in.loop().execute(() -> {
+            if (over) {
+                return;
+            }
+            if (mode == Mode.STREAM && !standing && !unanswered.isEmpty()) {
+                for (JsonNode id : unanswered) {
+                    in.send(Unpooled.wrappedBuffer(Drain.shuttingDownEvent(id)), false);
+                }
+                unanswered = java.util.List.of();
+            }
+            if (mode == Mode.STREAM) {
+                endStream();
+            } else if (!in.started()) {
+                failAndClose(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, Drain.MESSAGE,
+                        "the call did not finish within listen.shutdown-grace"));
+            } else {
+                failAndClose(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, Drain.MESSAGE,
+                        "the answer did not finish within listen.shutdown-grace"));
+            }
+        });
     }
 
     /** The upstream connection closed or failed before the answer was read to its end. */
@@ -671,6 +740,7 @@ final class UpstreamCall {
     }
 
     private void cleanup() {
+        forward.calls.remove(this);
         cancelTimeout();
         if (tokenEnd != null) {
             tokenEnd.cancel(false);

@@ -76,6 +76,8 @@ public final class GatewayServer implements AutoCloseable {
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
     private final Connections connections;
+    /** The TLS context new connections use (null: plain HTTP); replaced by {@link #replaceTls} (issue 14). */
+    private final java.util.concurrent.atomic.AtomicReference<SslContext> tls;
 
     /** Every open connection, and how many of them have a request in progress (graceful shutdown waits for those). */
     static final class Connections {
@@ -87,7 +89,9 @@ public final class GatewayServer implements AutoCloseable {
         }
     }
 
-    private GatewayServer(Channel server, EventLoopGroup acceptor, EventLoopGroup workers, Connections connections) {
+    private GatewayServer(Channel server, EventLoopGroup acceptor, EventLoopGroup workers, Connections connections,
+                          java.util.concurrent.atomic.AtomicReference<SslContext> tls) {
+        this.tls = tls;
         this.server = server;
         this.acceptor = acceptor;
         this.workers = workers;
@@ -100,7 +104,7 @@ public final class GatewayServer implements AutoCloseable {
      * @param threads event loops for connections (and their upstream connections); 0 for one per CPU
      */
     public static GatewayServer bind(ListenConfig config, int threads, NetworkConditions network, RequestHandler handler) {
-        SslContext tls = tls(config.tls());
+        var tls = new java.util.concurrent.atomic.AtomicReference<>(tls(config.tls()));
         Connections connections = new Connections();
         EventLoopGroup acceptor = Transport.group("accept", 1);
         EventLoopGroup workers = Transport.group("io", threads > 0 ? threads : defaultThreads());
@@ -114,8 +118,9 @@ public final class GatewayServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         connections.open.add(channel);
-                        if (tls != null) {
-                            channel.pipeline().addLast("tls", tls.newHandler(channel.alloc()));
+                        SslContext context = tls.get();
+                        if (context != null) {
+                            channel.pipeline().addLast("tls", context.newHandler(channel.alloc()));
                         }
                         http(channel.pipeline(), config, handler, connections, network);
                     }
@@ -129,7 +134,7 @@ public final class GatewayServer implements AutoCloseable {
                 throw cause instanceof java.io.IOException io ? new java.io.UncheckedIOException(io.getMessage(), io)
                         : cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
             }
-            return new GatewayServer(bound.channel(), acceptor, workers, connections);
+            return new GatewayServer(bound.channel(), acceptor, workers, connections, tls);
         } catch (RuntimeException e) {
             acceptor.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
@@ -248,6 +253,19 @@ public final class GatewayServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Issue 14: new connections use this certificate and key from now on (open ones keep theirs). Validate
+     * first ({@link #validateTls}).
+     *
+     * @throws IllegalStateException when the listener serves plain HTTP (TLS cannot be turned on live)
+     */
+    public void replaceTls(TlsConfig config) {
+        if (tls.get() == null || config == null) {
+            throw new IllegalStateException("listen.tls cannot be turned on or off live");
+        }
+        tls.set(tls(config));
+    }
+
     public int port() {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }
@@ -260,6 +278,17 @@ public final class GatewayServer implements AutoCloseable {
     /** Requests in progress right now. */
     public int busy() {
         return connections.busy.get();
+    }
+
+    /**
+     * Issue 14: stops accepting connections, closes idle ones, and marks the others to close once the
+     * answer in progress on each has been written (so clients move to another replica).
+     */
+    public void drain() {
+        stopAccepting();
+        for (Channel channel : connections.open) {
+            channel.pipeline().fireUserEventTriggered(HttpEdge.DRAIN);
+        }
     }
 
     /** Stops accepting connections; open ones are untouched. */

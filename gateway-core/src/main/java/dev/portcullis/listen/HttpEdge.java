@@ -71,6 +71,16 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> discardDeadline;
     private final ArrayDeque<Object> queued = new ArrayDeque<>(0);
     private boolean paused;
+    /** Issue 14: the gateway is shutting down; this connection closes once its answer in progress is written. */
+    private boolean draining;
+
+    /** The user event that starts a connection's drain ({@link GatewayServer#drain()}). */
+    static final Object DRAIN = new Object() {
+        @Override
+        public String toString() {
+            return "DRAIN";
+        }
+    };
 
     HttpEdge(RequestHandler handler, long maxBody, long requestTimeoutNanos, GatewayServer.Connections connections,
              NetworkConditions network) {
@@ -131,6 +141,9 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
         InetSocketAddress peer = ctx.channel().remoteAddress() instanceof InetSocketAddress address ? address : null;
         RequestHead head = RequestHead.of(request, peer, tls, HttpUtil.isKeepAlive(request));
         current = new Inbound(this, head, request.protocolVersion().equals(HttpVersion.HTTP_1_1));
+        if (draining) {
+            current.closeAfter = true;
+        }
         connections.busy(+1);
         dispatched = false;
         bodyBytes = 0;
@@ -375,6 +388,15 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+        if (event == DRAIN) {
+            draining = true;
+            if (current == null && queued.isEmpty()) {
+                ctx.close(); // idle: the client's next request opens a connection to another replica
+            } else if (current != null) {
+                current.closeAfter = true; // "Connection: close" on its answer, or a close after it
+            }
+            return;
+        }
         if (event instanceof IdleStateEvent) {
             if (current == null && queued.isEmpty()) {
                 log.debug("closing idle connection {}", ctx.channel().remoteAddress());
