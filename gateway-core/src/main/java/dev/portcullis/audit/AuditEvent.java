@@ -35,12 +35,13 @@ import java.util.Map;
  * @param spanId         the gateway's server span, when tracing is on
  * @param arguments      per the configured {@link ArgumentLogging}, or null
  * @param batch          for a batch summarised in one event: its counts and sample; null otherwise
+ * @param userName       the caller's login name from its token ({@code preferred_username}, …), if any
  */
 public record AuditEvent(Instant timestamp, String requestId, String route, String subject, String issuer, String agent,
                          Map<String, Object> actor, String sessionId, String httpMethod, String method, String target,
                          String jsonrpcId, String decision, String ruleId, String reason, int status, Integer upstreamStatus,
                          long durationNanos, String exchangedJti, String clientAddress, String userAgent, String traceId,
-                         String spanId, Object arguments, Map<String, Object> batch) {
+                         String spanId, Object arguments, Map<String, Object> batch, String userName) {
 
     /** The event as ordered fields, nulls left out; what the JSON encoder writes. */
     public Map<String, Object> fields() {
@@ -60,6 +61,7 @@ public record AuditEvent(Instant timestamp, String requestId, String route, Stri
         put(f, "client.address", clientAddress);
         put(f, "user_agent.original", userAgent);
         put(f, "user.id", subject);
+        put(f, "user.name", userName);
         put(f, "portcullis.token.issuer", issuer);
         put(f, "portcullis.agent", agent == null || agent.isEmpty() ? null : agent);
         put(f, "portcullis.actor", actor == null || actor.isEmpty() ? null : actor);

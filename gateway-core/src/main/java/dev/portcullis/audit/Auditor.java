@@ -97,7 +97,8 @@ public final class Auditor {
                     principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
                     principal == null ? null : principal.actor(), sessionHash, httpMethod, method, target,
                     id == null || id.isNull() ? null : id.asText(), outcome.decision, outcome.rule, outcome.reason, status,
-                    upstreamStatus, durationNanos, jti, clientAddress, userAgent, traceId, spanId, arguments, batch);
+                    upstreamStatus, durationNanos, jti, clientAddress, userAgent, traceId, spanId, arguments, batch,
+                    principal == null ? null : principal.userName());
         }
     }
 

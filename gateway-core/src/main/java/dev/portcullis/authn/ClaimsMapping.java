@@ -23,7 +23,28 @@ public final class ClaimsMapping {
         Map<String, Object> act = claims.getClaim("act") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
         return new Principal(claims.getIssuer(), claims.getSubject(), subject.agent(), subject.scopes(), subject.roles(), act,
                 claims.getJWTID(), claims.getExpirationTime().toInstant(), token,
-                claims.getExpirationTime().toInstant().plus(config.clockSkew()));
+                claims.getExpirationTime().toInstant().plus(config.clockSkew()), userName(claims));
+    }
+
+    /**
+     * Where the IdPs put a user's login name: {@code preferred_username} (Keycloak, Okta, Entra v2, ZITADEL),
+     * {@code upn} / {@code unique_name} (Entra v1), {@code username}, else {@code email}. Only for the audit
+     * trail's {@code user.name}; never used to decide. Printable characters only, at most 128.
+     */
+    static final java.util.List<String> USER_NAME_CLAIMS = java.util.List.of("preferred_username", "upn", "unique_name",
+            "username", "email");
+
+    static String userName(JWTClaimsSet claims) {
+        for (String name : USER_NAME_CLAIMS) {
+            if (claims.getClaim(name) instanceof String value && !value.isBlank()) {
+                StringBuilder clean = new StringBuilder();
+                value.codePoints().filter(c -> c >= 0x20 && c != 0x7F && !Character.isISOControl(c)
+                                && Character.getType(c) != Character.FORMAT)
+                        .limit(128).forEach(clean::appendCodePoint);
+                return clean.length() == 0 ? null : clean.toString();
+            }
+        }
+        return null;
     }
 
     /** The policy subject of these claims under {@code config}'s claim names (preset and overrides). */

@@ -20,10 +20,17 @@ import java.util.Set;
  * @param expiresAt {@code exp}
  * @param token     the bearer token itself
  * @param acceptedUntil the last moment the token is accepted: {@code exp} plus the issuer's clock skew
+ * @param userName  the user's login or display name for the audit trail ({@code user.name}), or null
  */
 public record Principal(String issuer, String subject, String agent, Set<String> scopes, Set<String> roles,
                         Map<String, Object> actor, String tokenId, Instant expiresAt, BearerToken token,
-                        Instant acceptedUntil) {
+                        Instant acceptedUntil, String userName) {
+    /** A principal without a user name. */
+    public Principal(String issuer, String subject, String agent, Set<String> scopes, Set<String> roles,
+                     Map<String, Object> actor, String tokenId, Instant expiresAt, BearerToken token, Instant acceptedUntil) {
+        this(issuer, subject, agent, scopes, roles, actor, tokenId, expiresAt, token, acceptedUntil, null);
+    }
+
     /** A principal accepted until exactly {@code expiresAt} (no clock skew). */
     public Principal(String issuer, String subject, String agent, Set<String> scopes, Set<String> roles,
                      Map<String, Object> actor, String tokenId, Instant expiresAt, BearerToken token) {
