@@ -93,7 +93,7 @@ KNOBS = {
     "COLD_STARTS": ("cold_starts", 5),
     "COLD_START_TIMEOUT": ("cold_start_timeout", 30),
     "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
-    "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g"),
+    "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g -Dportcullis.io-threads=1"),  # the target is pinned to one CPU
     "GATEWAY_JAVA": ("gateway_java", "java"),
     "CLIENT_JAVA_OPTS": ("client_java_opts", "-Xmx512m -XX:+UseSerialGC"),
 }
