@@ -62,7 +62,9 @@ class DrainOnSigtermTest {
             gw.signal("TERM");
             // Readiness is false at once (well before the call ends), and the listener accepts nothing new.
             assertReadinessFalseWithin(gw, 2000);
-            assertThatThrownBy(() -> GatewayProcess.HTTP.send(HttpRequest.newBuilder(URI.create(gw.url("/mcp")))
+            // A client of its own, so the probe needs a new connection (a pooled one could still carry it).
+            java.net.http.HttpClient fresh = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+            assertThatThrownBy(() -> fresh.send(HttpRequest.newBuilder(URI.create(gw.url("/mcp")))
                     .timeout(Duration.ofSeconds(2)).POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
                     HttpResponse.BodyHandlers.discarding())).isInstanceOf(java.io.IOException.class);
 
