@@ -54,6 +54,8 @@ CATALOGUE = [
     Target("portcullis", "Portcullis: authentication (principal cache hit), inspection, forward"),
     Target("portcullis-policy", "Portcullis + per-tool policy file", checks_scope=True),
     Target("portcullis-exchange", "Portcullis + RFC 8693 token exchange (cached)"),
+    Target("portcullis-full", "Portcullis full path: principal cache hit + per-tool policy + cached token exchange",
+           checks_scope=True),
     Target("portcullis-many-tokens", "Portcullis, a new token on every request: RS256 signature checked each time",
            tokens="rotate"),
     Target("portcullis-sse", "Portcullis, upstream answers text/event-stream"),
@@ -136,6 +138,7 @@ class Launcher:
             "portcullis": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp"),
             "portcullis-policy": lambda t: self._start_portcullis(t, "portcullis-policy.yaml", "/mcp"),
             "portcullis-exchange": lambda t: self._start_portcullis(t, "portcullis-exchange.yaml", "/mcp"),
+            "portcullis-full": lambda t: self._start_portcullis(t, "portcullis-full.yaml", "/mcp"),
             "portcullis-many-tokens": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp"),
             "portcullis-sse": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp-sse"),
         }[target.name]

@@ -27,6 +27,9 @@ import dev.portcullis.http.OutboundAddressPolicy;
 import dev.portcullis.http.OutboundHttp;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.listen.GatewayServer;
+import dev.portcullis.listen.Transport;
+import dev.portcullis.failure.FailureResponses;
+import dev.portcullis.route.RouteStage;
 import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.policy.InvalidPolicyException;
 import dev.portcullis.policy.Policy;
@@ -35,9 +38,6 @@ import dev.portcullis.route.RouteTable;
 import dev.portcullis.route.UpstreamEras;
 import dev.portcullis.route.RequestOrigin;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.util.concurrent.GlobalEventExecutor;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -50,7 +50,6 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.netty.DisposableServer;
 
 /**
  * A running Portcullis: the public listener with the request path, and the admin listener.
@@ -61,8 +60,7 @@ public final class Gateway implements AutoCloseable {
     /** Signature checks are cached per token; this bounds the memory they may take. */
     private static final long MAX_CACHED_TOKENS = 100_000;
 
-    private final DisposableServer server;
-    private final ChannelGroup connections;
+    private final GatewayServer server;
     private final AdminServer admin;
     private final Forward forward;
     private final OutboundHttp outbound;
@@ -78,11 +76,10 @@ public final class Gateway implements AutoCloseable {
         UpstreamEras upstreamEras;
     }
 
-    private Gateway(DisposableServer server, ChannelGroup connections, AdminServer admin, Forward forward,
+    private Gateway(GatewayServer server, AdminServer admin, Forward forward,
                     OutboundHttp outbound, OutboundHttp tokenEndpoints, List<JwksCache> keys,
                     ShutdownState state, Duration shutdownGrace) {
         this.server = server;
-        this.connections = connections;
         this.admin = admin;
         this.forward = forward;
         this.outbound = outbound;
@@ -244,33 +241,31 @@ public final class Gateway implements AutoCloseable {
             }
         });
         McpRequestPath path = new McpRequestPath(
-                new RouteTable(routes),
-                new Authenticate(built.verifier),
-                new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), sessions, upstreamEras),
-                new Authorize(),
-                new Exchange(built.credentials),
-                forward,
+                McpRequestPath.Stages.of(
+                        new RouteStage(new RouteTable(routes), built.origin, json),
+                        new Authenticate(built.verifier),
+                        new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), sessions, upstreamEras),
+                        new Authorize(),
+                        new Exchange(built.credentials),
+                        forward),
                 auditor,
-                built.origin,
                 legacyStreams,
-                json,
-                config.listen().tls() != null,
+                new FailureResponses(json),
                 network);
 
-        ChannelGroup connections = new DefaultChannelGroup("portcullis-connections", GlobalEventExecutor.INSTANCE);
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
         state.upstreamEras = upstreamEras;
-        DisposableServer server;
+        GatewayServer server;
         AdminServer admin;
         try {
             server = bind("listen", config.listen().host(), config.listen().port(),
-                    () -> GatewayServer.bind(config.listen(), connections, network, path::handle));
+                    () -> GatewayServer.bind(config.listen(), 0, network, path));
             try {
                 admin = bind("admin", config.admin().host(), config.admin().port(), () -> AdminServer.bind(config.admin(),
                         () -> !state.stopping && keys.stream().allMatch(JwksCache::loaded), registry));
             } catch (RuntimeException e) {
-                server.disposeNow();
+                server.close();
                 throw e;
             }
         } catch (RuntimeException e) {
@@ -279,11 +274,11 @@ public final class Gateway implements AutoCloseable {
             forward.close();
             throw e;
         }
-        log.info("Portcullis listening on {}:{} ({}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
-                config.listen().tls() != null ? "TLS" : "plain HTTP", config.admin().host(), admin.port(),
+        log.info("Portcullis listening on {}:{} ({}, {}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
+                config.listen().tls() != null ? "TLS" : "plain HTTP", Transport.name(), config.admin().host(), admin.port(),
                 routes.stream().map(r -> r.path() + " -> " + r.name() + " (upstream-auth "
                         + r.config().upstreamAuth().type() + ")").collect(Collectors.joining(", ")));
-        return new Gateway(server, connections, admin, forward, built.outbound, built.tokenEndpoints, keys, state,
+        return new Gateway(server, admin, forward, built.outbound, built.tokenEndpoints, keys, state,
                 config.listen().shutdownGrace());
     }
 
@@ -403,7 +398,7 @@ public final class Gateway implements AutoCloseable {
 
     /** Blocks the calling (main) thread until the server stops. */
     public void awaitShutdown() {
-        server.onDispose().block();
+        server.awaitClosed();
     }
 
     /**
@@ -412,20 +407,19 @@ public final class Gateway implements AutoCloseable {
      */
     @Override
     public synchronized void close() {
-        if (state.stopping && server.isDisposed()) {
+        if (state.stopping) {
             return;
         }
         state.stopping = true;
         log.info("Portcullis stopping: {} SSE stream(s) open, grace {}", forward.activeStreams(), shutdownGrace);
         state.reloads.shutdownNow();
         state.upstreamEras.close();
+        server.stopAccepting();
         forward.endStreams();
-        try {
-            server.disposeNow(shutdownGrace);
-        } catch (IllegalStateException timedOut) {
+        if (!server.awaitIdle(shutdownGrace)) {
             log.warn("Portcullis: requests still in flight after {}; closing their connections", shutdownGrace);
         }
-        connections.close().awaitUninterruptibly(Duration.ofSeconds(5).toMillis());
+        server.close();
         admin.close();
         forward.close();
         outbound.close();

@@ -52,12 +52,12 @@ public final class Auditor {
     }
 
     private void record(RequestProgress p, int status, Integer upstreamStatus, GatewayFailure failure) {
-        var request = p.routed.request();
+        var request = p.routed.head();
         String route = p.routed.route().name();
         Principal principal = p.authenticated == null ? null : p.authenticated.principal();
-        String session = request.requestHeaders().get("Mcp-Session-Id");
+        String session = request.headers().get("Mcp-Session-Id");
         String sessionHash = session == null ? null : "sha256:" + ArgumentLogging.sha256(session).substring(0, 16);
-        String traceparent = request.requestHeaders().get("traceparent");
+        String traceparent = request.headers().get("traceparent");
         String jti = p.upstream == null ? null : p.upstream.upstreamBearer().map(this::jtiOf).orElse(null);
         long latency = Duration.ofNanos(p.elapsedNanos()).toMillis();
 

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import reactor.core.publisher.Mono;
 
 /**
  * Stage 5: the route's {@link dev.portcullis.policy.Policy} decides every message before anything
@@ -44,7 +43,8 @@ public final class Authorize {
         SubscriptionFilter.warm();
     }
 
-    public Mono<AuthorizedRequest> apply(InspectedRequest inspected) {
+    /** Throws the {@link GatewayFailure} that refuses the request, if policy refuses it. */
+    public AuthorizedRequest apply(InspectedRequest inspected) {
         var authenticated = inspected.authenticated();
         var route = authenticated.routed().route();
         Subject subject = authenticated.principal().asSubject();
@@ -78,14 +78,14 @@ public final class Authorize {
             refusals.add(refusal);
         }
         if (refusals.isEmpty()) {
-            return Mono.just(narrowed(new AuthorizedRequest(inspected, decisions), subject));
+            return narrowed(new AuthorizedRequest(inspected, decisions), subject);
         }
         if (stepUp != null) {
             // A token with more scope could make the request pass: challenge, even inside a batch.
-            return Mono.error(stepUp);
+            throw stepUp;
         }
         if (!inspected.batch()) {
-            return Mono.error(refusals.get(0));
+            throw refusals.get(0);
         }
         if (route.config().partialBatches() && refusedAt.size() < inspected.messages().size()) {
             java.util.Set<Integer> kept = new java.util.HashSet<>();
@@ -94,10 +94,10 @@ public final class Authorize {
                     kept.add(i);
                 }
             }
-            return Mono.just(new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
-                    new PartialBatch(refusedAt)));
+            return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
+                    new PartialBatch(refusedAt));
         }
-        return Mono.error(batchRefusal(inspected, decisions, refusals));
+        throw batchRefusal(inspected, decisions, refusals);
     }
 
     /** V26-22: a modern {@code subscriptions/listen} on a route with a policy asks only for what the caller may see. */

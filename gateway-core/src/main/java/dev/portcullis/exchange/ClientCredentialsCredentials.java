@@ -47,6 +47,13 @@ public final class ClientCredentialsCredentials implements UpstreamCredentials {
     }
 
     @Override
+    public dev.portcullis.Step<Optional<String>> bearerNow(AuthorizedRequest request) {
+        IssuedToken cached = cache.cachedOrNull(key(RequestedScope.of(request, scopes)));
+        return cached != null ? dev.portcullis.Step.now(Optional.of(cached.value()))
+                : dev.portcullis.Step.later(bearerFor(request).toFuture());
+    }
+
+    @Override
     public void invalidate(AuthorizedRequest request, String rejectedBearer) {
         cache.invalidate(key(RequestedScope.of(request, scopes)), rejectedBearer);
     }

@@ -110,6 +110,24 @@ public final class ExchangedTokenCache {
         });
     }
 
+    /**
+     * The cached token for {@code key} when one is there now (counted as a hit), null when it must be
+     * fetched (or a fetch is under way); throws the remembered failure of a recent failed fetch.
+     */
+    public IssuedToken cachedOrNull(Key key) {
+        CompletableFuture<Outcome> present = cache.getIfPresent(key);
+        if (present == null || !present.isDone() || present.isCompletedExceptionally()) {
+            return null;
+        }
+        Outcome outcome = present.join();
+        boolean failed = outcome.failure() != null;
+        count(failed ? "negative_hit" : "hit");
+        if (failed) {
+            throw outcome.failure();
+        }
+        return outcome.token();
+    }
+
     /** Counts the lookup and turns the cached outcome into the token or its remembered failure. */
     private Mono<IssuedToken> answer(Outcome outcome, boolean fetched) {
         boolean failed = outcome.failure() != null;

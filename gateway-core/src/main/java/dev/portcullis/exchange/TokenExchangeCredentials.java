@@ -47,6 +47,14 @@ public final class TokenExchangeCredentials implements UpstreamCredentials {
     }
 
     @Override
+    public dev.portcullis.Step<Optional<String>> bearerNow(AuthorizedRequest request) {
+        Principal principal = principal(request);
+        IssuedToken cached = cache.cachedOrNull(key(principal, RequestedScope.of(request, config.scopes())));
+        return cached != null ? dev.portcullis.Step.now(Optional.of(cached.value()))
+                : dev.portcullis.Step.later(bearerFor(request).toFuture());
+    }
+
+    @Override
     public void invalidate(AuthorizedRequest request, String rejectedBearer) {
         Principal principal = principal(request);
         cache.invalidate(key(principal, RequestedScope.of(request, config.scopes())), rejectedBearer);

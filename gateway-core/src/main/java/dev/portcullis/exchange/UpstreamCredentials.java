@@ -30,6 +30,14 @@ public interface UpstreamCredentials {
     Mono<Optional<String>> bearerFor(AuthorizedRequest request);
 
     /**
+     * As {@link #bearerFor}, answered at once when the token is cached (the fast path allocates no
+     * future); may throw the {@link dev.portcullis.failure.GatewayFailure} a cached failure remembers.
+     */
+    default dev.portcullis.Step<Optional<String>> bearerNow(AuthorizedRequest request) {
+        return dev.portcullis.Step.later(bearerFor(request).toFuture());
+    }
+
+    /**
      * The upstream refused {@code rejectedBearer} (401): forget it, so the next
      * {@link #bearerFor} asks the IdP again (CHALLENGE-07). Does nothing if it is no longer cached.
      */
@@ -38,7 +46,19 @@ public interface UpstreamCredentials {
 
     /** Route mode {@code none}: the upstream receives no credentials. */
     static UpstreamCredentials none() {
-        return request -> Mono.just(Optional.empty());
+        return new UpstreamCredentials() {
+            private final dev.portcullis.Step<Optional<String>> nothing = dev.portcullis.Step.now(Optional.empty());
+
+            @Override
+            public Mono<Optional<String>> bearerFor(AuthorizedRequest request) {
+                return Mono.just(Optional.empty());
+            }
+
+            @Override
+            public dev.portcullis.Step<Optional<String>> bearerNow(AuthorizedRequest request) {
+                return nothing;
+            }
+        };
     }
 
     /**

@@ -7,8 +7,11 @@ import dev.portcullis.route.Route;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.ArrayList;
 import java.util.List;
-import reactor.core.publisher.Mono;
-import reactor.netty.http.server.HttpServerResponse;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpVersion;
 
 /**
  * Renders every {@link GatewayFailure}: HTTP status, {@code WWW-Authenticate} challenge and the
@@ -85,27 +88,35 @@ public final class FailureResponses {
         return errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description(), data(failure));
     }
 
-    /** Writes the response for {@code failure}; {@code route} is null when no route matched. */
-    public Mono<Void> respond(HttpServerResponse response, Route route, GatewayFailure failure) {
+    /**
+     * The whole response for {@code failure} (head and body, written at once); {@code route} is null when
+     * no route matched; {@code extra} are headers every answer on the route carries (CORS).
+     */
+    public FullHttpResponse render(Route route, GatewayFailure failure, HttpHeaders extra) {
         Shape shape = shape(failure.reason());
-        response.status(HttpResponseStatus.valueOf(shape.status()));
-        response.header("Cache-Control", "no-store");
+        byte[] body = shape.jsonRpcCode() == null ? null : failure.reason() == Reason.BATCH_DENIED ? batchBody(failure)
+                : errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description(), data(failure));
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(shape.status()),
+                body == null ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+        HttpHeaders headers = response.headers();
+        if (extra != null && !extra.isEmpty()) {
+            headers.add(extra);
+        }
+        headers.set("Cache-Control", "no-store");
         if (shape.challenge() && route != null) {
-            response.header("WWW-Authenticate", challenge(route, shape.challengeError(), failure));
+            headers.set("WWW-Authenticate", challenge(route, shape.challengeError(), failure));
         }
         if (failure.reason() == Reason.METHOD_NOT_ALLOWED) {
-            response.header("Allow", "GET, POST, DELETE, OPTIONS");
+            headers.set("Allow", "GET, POST, DELETE, OPTIONS");
         }
         if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.EXCHANGE_UNAVAILABLE) {
-            response.header("Retry-After", "5");
+            headers.set("Retry-After", "5");
         }
-        if (shape.jsonRpcCode() == null) {
-            return response.send().then();
+        if (body != null) {
+            headers.set("Content-Type", "application/json");
         }
-        byte[] body = failure.reason() == Reason.BATCH_DENIED ? batchBody(failure)
-                : errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description(), data(failure));
-        response.header("Content-Type", "application/json");
-        return response.sendByteArray(Mono.just(body)).then();
+        headers.setInt("Content-Length", body == null ? 0 : body.length);
+        return response;
     }
 
     /** The {@code WWW-Authenticate} value: a single Bearer challenge on one line. */

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * The 2024-11-05 HTTP+SSE transport through the gateway (TRANSPORT-11, SESSION-07).
@@ -30,40 +31,39 @@ final class LegacySse {
     private final SessionBinding sessions;
     private final ListFilter lists;
     private final LegacyStreams streams;
-    private final reactor.core.publisher.Sinks.Many<byte[]> injected;
-    private volatile String endpoint;
+    private final Consumer<byte[]> injected;
+    private String endpoint;
 
-    private LegacySse(UpstreamRequest request, SessionBinding sessions, ListFilter lists, LegacyStreams streams) {
+    private LegacySse(UpstreamRequest request, SessionBinding sessions, ListFilter lists, LegacyStreams streams,
+                      Consumer<byte[]> injected) {
         this.request = request;
         this.sessions = sessions;
         this.lists = lists;
         this.streams = streams;
-        this.injected = streams.open();
+        this.injected = injected;
     }
 
-    /** The stream to send the client: the upstream's events (rewritten) merged with the gateway's own answers. */
-    reactor.core.publisher.Flux<byte[]> relay(reactor.core.publisher.Flux<byte[]> upstream) {
-        return reactor.core.publisher.Flux.merge(SseEvents.rewriteEach(upstream, this::rewrite)
-                                .filter(event -> event.length > 0)
-                                .doOnTerminate(injected::tryEmitComplete).doOnCancel(injected::tryEmitComplete),
-                        LegacyStreams.events(injected))
-                .doFinally(signal -> {
-                    if (endpoint != null) {
-                        streams.unregister(endpoint, injected);
-                    }
-                });
-    }
-
-    /** The rewriter for the GET stream of an HTTP+SSE route. */
-    static Optional<LegacySse> forStream(UpstreamRequest request, SessionBinding sessions, LegacyStreams streams) {
+    /**
+     * The rewriter for the GET stream of an HTTP+SSE route; {@code injected} takes the gateway's own events
+     * for this stream (from any thread) once its endpoint is known.
+     */
+    static Optional<LegacySse> forStream(UpstreamRequest request, SessionBinding sessions, LegacyStreams streams,
+                                         Consumer<byte[]> injected) {
         InspectedRequest inspected = request.authorized().inspected();
-        var route = inspected.authenticated().routed().route();
-        if (!route.config().legacySse() || !HttpMethod.GET.equals(inspected.authenticated().routed().request().method())) {
+        var route = inspected.route();
+        if (!route.config().legacySse() || !HttpMethod.GET.equals(inspected.authenticated().routed().head().method())) {
             return Optional.empty();
         }
         ListFilter lists = route.filtersLists()
-                ? ListFilter.anyListResult(inspected.authenticated().principal().asSubject(), route.policy()) : null;
-        return Optional.of(new LegacySse(request, sessions, lists, streams));
+                ? ListFilter.anyListResult(inspected.principal().asSubject(), route.policy()) : null;
+        return Optional.of(new LegacySse(request, sessions, lists, streams, injected));
+    }
+
+    /** The stream ended: the gateway's answers no longer go to it. */
+    void close() {
+        if (endpoint != null) {
+            streams.unregister(endpoint, injected);
+        }
     }
 
     /** For a POST to the announced endpoint: the upstream endpoint sealed in its session id. */

@@ -3,8 +3,7 @@ package dev.portcullis.forward;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import reactor.core.publisher.Flux;
-import reactor.core.publisher.Sinks;
+import java.util.function.Consumer;
 
 /**
  * The open 2024-11-05 HTTP+SSE streams of this process, by the upstream endpoint they announced.
@@ -13,33 +12,25 @@ import reactor.core.publisher.Sinks;
  * {@code event: message} on the caller's stream, and the POST gets 202 like any other.
  */
 public final class LegacyStreams {
-    private final Map<String, Sinks.Many<byte[]>> streams = new ConcurrentHashMap<>();
+    private final Map<String, Consumer<byte[]>> streams = new ConcurrentHashMap<>();
 
-    /** A sink for gateway-made events on one stream; register it once its endpoint is known. */
-    Sinks.Many<byte[]> open() {
-        return Sinks.many().unicast().onBackpressureBuffer();
-    }
-
-    void register(String upstreamEndpoint, Sinks.Many<byte[]> sink) {
+    /** {@code sink} takes whole events for the stream (from any thread) and writes them between upstream events. */
+    void register(String upstreamEndpoint, Consumer<byte[]> sink) {
         streams.put(upstreamEndpoint, sink);
     }
 
-    void unregister(String upstreamEndpoint, Sinks.Many<byte[]> sink) {
+    void unregister(String upstreamEndpoint, Consumer<byte[]> sink) {
         streams.remove(upstreamEndpoint, sink);
     }
 
     /** Puts a JSON-RPC message on the stream of {@code upstreamEndpoint}; false when no such stream is open here. */
     public boolean deliver(String upstreamEndpoint, byte[] jsonRpc) {
-        Sinks.Many<byte[]> sink = streams.get(upstreamEndpoint);
+        Consumer<byte[]> sink = streams.get(upstreamEndpoint);
         if (sink == null) {
             return false;
         }
-        byte[] event = ("event: message\ndata: " + new String(jsonRpc, StandardCharsets.UTF_8) + "\n\n")
-                .getBytes(StandardCharsets.UTF_8);
-        return sink.tryEmitNext(event).isSuccess();
-    }
-
-    static Flux<byte[]> events(Sinks.Many<byte[]> sink) {
-        return sink.asFlux();
+        sink.accept(("event: message\ndata: " + new String(jsonRpc, StandardCharsets.UTF_8) + "\n\n")
+                .getBytes(StandardCharsets.UTF_8));
+        return true;
     }
 }

@@ -12,9 +12,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.core.publisher.Flux;
-import reactor.core.publisher.Sinks;
-import reactor.util.concurrent.Queues;
 
 /**
  * The open 2026-07-28 {@code subscriptions/listen} streams of this process, on routes with a policy
@@ -23,7 +20,7 @@ import reactor.util.concurrent.Queues;
  * with the stream's {@code subscriptionId}, so the client lists again instead of trusting a stale copy.
  *
  * <p>Bounded and non-blocking: a stream is registered while it is relayed and removed when it ends; the
- * reload thread only offers events to a small per-stream buffer ({@code tryEmitNext}: a full buffer drops
+ * reload thread only offers events to a small per-stream buffer (a full buffer drops
  * the event, and one pending {@code list_changed} of a kind says all there is to say).
  */
 public final class ListenStreams {
@@ -43,8 +40,9 @@ public final class ListenStreams {
         final Subject subject;
         final Set<String> flags;
         final JsonNode subscriptionId;
-        private final Sinks.Many<byte[]> injected = Sinks.many().unicast()
-                .onBackpressureBuffer(Queues.<byte[]>get(PENDING_EVENTS).get());
+        private final java.util.Queue<byte[]> pending = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        private final java.util.concurrent.atomic.AtomicInteger size = new java.util.concurrent.atomic.AtomicInteger();
+        private volatile Runnable wake;
 
         private Stream(String route, Subject subject, Set<String> flags, JsonNode subscriptionId) {
             this.route = route;
@@ -53,21 +51,38 @@ public final class ListenStreams {
             this.subscriptionId = subscriptionId;
         }
 
-        /** The gateway's events for this stream, until {@link #close()}. */
-        Flux<byte[]> events() {
-            return injected.asFlux();
+        /** {@code wake} runs (on the reload thread) after an event was offered; the relay then {@link #drain}s. */
+        void onEvent(Runnable wake) {
+            this.wake = wake;
         }
 
-        /** Ends the injected events and forgets the stream. */
+        /** The gateway's events offered so far and not yet taken. */
+        java.util.List<byte[]> drain() {
+            java.util.List<byte[]> events = new java.util.ArrayList<>();
+            byte[] event;
+            while ((event = pending.poll()) != null) {
+                size.decrementAndGet();
+                events.add(event);
+            }
+            return events;
+        }
+
+        /** Forgets the stream. */
         void close() {
             open.remove(this);
-            injected.tryEmitComplete();
+            wake = null;
         }
 
         void offer(byte[] event) {
-            Sinks.EmitResult result = injected.tryEmitNext(event);
-            if (result.isFailure()) {
-                log.debug("route {}: list_changed not injected ({})", route, result);
+            if (size.incrementAndGet() > PENDING_EVENTS) {
+                size.decrementAndGet();
+                log.debug("route {}: list_changed not injected (buffer full)", route);
+                return;
+            }
+            pending.add(event);
+            Runnable w = wake;
+            if (w != null) {
+                w.run();
             }
         }
     }

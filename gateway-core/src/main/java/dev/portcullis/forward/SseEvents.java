@@ -1,12 +1,11 @@
 package dev.portcullis.forward;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.UnaryOperator;
-import reactor.core.publisher.Flux;
+import java.util.function.Consumer;
 
 /**
  * Re-frames an SSE byte stream into whole events so one event can be rewritten while every other
@@ -17,25 +16,51 @@ import reactor.core.publisher.Flux;
 public final class SseEvents {
     private SseEvents() {}
 
-    /** Applies {@code rewrite} to each whole event (raw bytes including its terminating blank line). */
-    static Flux<byte[]> rewriteEach(Flux<byte[]> chunks, UnaryOperator<byte[]> rewrite) {
-        return Flux.defer(() -> {
-            ByteArrayOutputStream pending = new ByteArrayOutputStream();
-            return chunks.concatMapIterable(chunk -> {
-                pending.write(chunk, 0, chunk.length);
-                byte[] buffer = pending.toByteArray();
-                List<byte[]> events = new ArrayList<>();
-                int start = 0;
-                int end;
-                while ((end = eventEnd(buffer, start)) > 0) {
-                    events.add(rewrite.apply(Arrays.copyOfRange(buffer, start, end)));
-                    start = end;
-                }
-                pending.reset();
-                pending.write(buffer, start, buffer.length - start);
-                return events;
-            }).concatWith(Flux.defer(() -> pending.size() == 0 ? Flux.empty() : Flux.just(rewrite.apply(pending.toByteArray()))));
-        });
+    /**
+     * Cuts a byte stream into whole events as chunks arrive, keeping a partial event until it is complete.
+     * Not thread-safe: one per stream, used on its event loop.
+     */
+    static final class Framer {
+        private byte[] pending = new byte[0];
+
+        /** Passes each event completed by {@code chunk} (raw bytes including its blank line) to {@code each}. */
+        void feed(byte[] chunk, Consumer<byte[]> each) {
+            byte[] buffer;
+            if (pending.length == 0) {
+                buffer = chunk;
+            } else {
+                buffer = Arrays.copyOf(pending, pending.length + chunk.length);
+                System.arraycopy(chunk, 0, buffer, pending.length, chunk.length);
+            }
+            int start = 0;
+            int end;
+            while ((end = eventEnd(buffer, start)) > 0) {
+                each.accept(start == 0 && end == buffer.length ? buffer : Arrays.copyOfRange(buffer, start, end));
+                start = end;
+            }
+            pending = start == 0 ? buffer : Arrays.copyOfRange(buffer, start, buffer.length);
+        }
+
+        /** What is left when the stream ends (a trailing partial event), or null. */
+        byte[] rest() {
+            byte[] rest = pending;
+            pending = new byte[0];
+            return rest.length == 0 ? null : rest;
+        }
+    }
+
+    /** Applies {@code rewrite} to each whole event of {@code chunks}, and to a trailing partial event. */
+    static List<byte[]> rewriteEach(List<byte[]> chunks, UnaryOperator<byte[]> rewrite) {
+        Framer framer = new Framer();
+        List<byte[]> events = new ArrayList<>();
+        for (byte[] chunk : chunks) {
+            framer.feed(chunk, event -> events.add(rewrite.apply(event)));
+        }
+        byte[] rest = framer.rest();
+        if (rest != null) {
+            events.add(rewrite.apply(rest)); // a lenient client may still read a trailing partial event
+        }
+        return events;
     }
 
     /** One {@code event: message} carrying {@code json} (a JSON-RPC message serialised by Jackson, one line). */

@@ -7,11 +7,10 @@ import io.netty.handler.codec.http.HttpHeaders;
 import java.util.Optional;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
-import dev.portcullis.http.BoundedBody;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.List;
-import reactor.core.publisher.Mono;
-import reactor.netty.http.server.HttpServerRequest;
+import dev.portcullis.listen.Inbound;
+import dev.portcullis.listen.RequestHead;
 
 /**
  * Stage 4: read the POST body (at most {@code max-body-size}: 413 beyond it) and classify its
@@ -31,40 +30,35 @@ public final class Inspect {
         this.upstreamEras = upstreamEras;
     }
 
-    public Mono<InspectedRequest> apply(AuthenticatedRequest authenticated) {
-        HttpServerRequest request = authenticated.routed().request();
+    /**
+     * Classifies the request's body. {@code body} is what the listener read; {@code state} says whether it
+     * was whole, too large or too slow. Throws {@link GatewayFailure} for a request that cannot go on.
+     */
+    public InspectedRequest apply(AuthenticatedRequest authenticated, byte[] body, Inbound.BodyState state) {
+        RequestHead request = authenticated.routed().head();
         if (!HttpMethod.POST.equals(request.method())) {
             // GET and DELETE exist only in the legacy revisions.
-            return Mono.fromCallable(() -> legacy(authenticated, new byte[0], List.of(), false));
+            return legacy(authenticated, new byte[0], List.of(), false);
         }
-        try {
-            // Issue 12: one UTF-8 application/json body, not content-coded: what is inspected is what the upstream reads.
-            JsonContentType.require(request.requestHeaders());
-        } catch (GatewayFailure refused) {
-            return Mono.error(refused);
+        // Issue 12: one UTF-8 application/json body, not content-coded: what is inspected is what the upstream reads.
+        JsonContentType.require(request.headers());
+        long declared = request.headers().getInt("Content-Length", -1);
+        if (declared > maxBodyBytes || state == Inbound.BodyState.TOO_LARGE || body.length > maxBodyBytes) {
+            throw GatewayFailure.of(Reason.BODY_TOO_LARGE, "Request body too large");
         }
-        long declared = request.requestHeaders().getInt("Content-Length", -1);
-        if (declared > maxBodyBytes) {
-            return Mono.error(GatewayFailure.of(Reason.BODY_TOO_LARGE, "Request body too large"));
+        if (state == Inbound.BodyState.TIMED_OUT) {
+            throw GatewayFailure.of(Reason.REQUEST_TIMEOUT, "Request timeout", "body slower than listen.request-timeout");
         }
-        return BoundedBody.collect(request.receive(), maxBodyBytes)
-                .onErrorMap(BoundedBody.TooLarge.class,
-                        e -> GatewayFailure.of(Reason.BODY_TOO_LARGE, "Request body too large"))
-                // Reactor Netty's RequestTimeoutException is package-private: matched by name.
-                .onErrorMap(e -> e.getClass().getName().equals("reactor.netty.http.server.RequestTimeoutException"),
-                        e -> GatewayFailure.of(Reason.REQUEST_TIMEOUT, "Request timeout", "body slower than listen.request-timeout"))
-                .map(body -> {
-                    batchLimit.check(body); // before any other work on the body (issue 12 item 10)
-                    List<McpMessage> messages = inspector.inspect(body);
-                    boolean batch = body.length > 0 && firstNonWhitespace(body) == '[';
-                    return classified(authenticated, body, messages, batch);
-                });
+        batchLimit.check(body); // before any other work on the body (issue 12 item 10)
+        List<McpMessage> messages = inspector.inspect(body);
+        boolean batch = body.length > 0 && firstNonWhitespace(body) == '[';
+        return classified(authenticated, body, messages, batch);
     }
 
     /** V26-1: the body decides the era; the header may only agree. */
     private InspectedRequest classified(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages,
                                         boolean batch) {
-        HttpHeaders headers = authenticated.routed().request().requestHeaders();
+        HttpHeaders headers = authenticated.routed().head().headers();
         if (batch) {
             if (messages.stream().anyMatch(m -> ModernRequestRules.envelopeVersion(m) != null)) {
                 throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "a batch holding a 2026-07-28 message");
@@ -124,7 +118,7 @@ public final class Inspect {
      * present, must be one this gateway issued to this principal on this route ({@link SessionBinding}).
      */
     private InspectedRequest legacy(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages, boolean batch) {
-        HttpHeaders headers = authenticated.routed().request().requestHeaders();
+        HttpHeaders headers = authenticated.routed().head().headers();
         String header = headers.get("MCP-Protocol-Version");
         if (header != null && !Era.LEGACY_VERSIONS.contains(header.strip())) {
             List<String> supported = new java.util.ArrayList<>(Era.LEGACY_VERSIONS);
@@ -136,7 +130,7 @@ public final class Inspect {
         // 2024-11-05 HTTP+SSE carries the session in the message endpoint's query (SESSION-07).
         requireServed(authenticated, Era.LEGACY, messages.isEmpty() ? null : messages.get(0));
         String gatewayId = authenticated.routed().route().config().legacySse()
-                ? legacySessionId(authenticated.routed().request().uri())
+                ? legacySessionId(authenticated.routed().head().uri())
                 : sessionHeader(headers);
         Optional<String> upstreamSession = gatewayId == null ? Optional.empty()
                 : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.routed().route().name()));

@@ -27,6 +27,18 @@ public record InspectedRequest(AuthenticatedRequest authenticated, byte[] body, 
         this(authenticated, body, messages, batch, Era.LEGACY, null, Optional.empty());
     }
 
+    public dev.portcullis.route.Route route() {
+        return authenticated.routed().route();
+    }
+
+    public dev.portcullis.authn.Principal principal() {
+        return authenticated.principal();
+    }
+
+    public String requestId() {
+        return authenticated.routed().requestId();
+    }
+
     /** The id to put on a gateway-made error: the single request's id; none for batches and notifications. */
     public JsonNode errorId() {
         if (batch || messages.size() != 1) {

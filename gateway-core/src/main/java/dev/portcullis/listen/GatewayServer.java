@@ -2,22 +2,37 @@ package dev.portcullis.listen;
 
 import dev.portcullis.config.ListenConfig;
 import dev.portcullis.config.TlsConfig;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,76 +40,136 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiFunction;
-import org.reactivestreams.Publisher;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import reactor.netty.DisposableServer;
-import reactor.netty.NettyPipeline;
-import reactor.netty.http.Http11SslContextSpec;
-import reactor.netty.http.server.HttpServer;
-import reactor.netty.http.server.HttpServerRequest;
-import reactor.netty.http.server.HttpServerResponse;
 
 /**
- * Stage 1: the public listener. Reactor Netty {@link HttpServer} (HTTP/1.1 only: no HTTP/2, so no
- * rapid-reset exposure) with TLS 1.2/1.3 termination from PEM files (or plain HTTP), and the limits
- * that keep a hostile client from desynchronising or exhausting it:
+ * Stage 1: the public listener, a plain Netty pipeline (epoll when available, NIO otherwise; HTTP/1.1
+ * only: no HTTP/2, so no rapid-reset exposure):
+ *
+ * <pre>
+ *   [SslHandler] → head deadline → HttpServerCodec → framing guard → 100-continue → idle timer → {@link HttpEdge}
+ * </pre>
+ *
+ * with TLS 1.2/1.3 termination from PEM files (or plain HTTP), and the limits that keep a hostile client
+ * from desynchronising or exhausting it:
  *
  * <ul>
- *   <li>request line over 8 KiB → 414, header block over {@code max-header-size} → 431 (Netty);</li>
+ *   <li>request line over 8 KiB → 414, header block over {@code max-header-size} → 431 (Netty's decoder);</li>
  *   <li>ambiguous framing → 400 and the connection closed: Content-Length with Transfer-Encoding,
  *       differing or repeated Content-Length, malformed chunk sizes, bare LF (Netty); and, added here,
  *       any Transfer-Encoding other than exactly {@code chunked} (400, or 501 for an unsupported coding
  *       before a final {@code chunked}: RFC 9112 §6.1/§6.3), and an HTTP/1.1 request without exactly
  *       one {@code Host} header (RFC 9112 §3.2), so no front proxy can read a request differently;</li>
  *   <li>the request head must arrive within {@code request-timeout} of its first byte (408 and
- *       close otherwise: slow-loris headers), the body within {@code request-timeout} too (Reactor
- *       Netty), and an idle kept-alive connection is closed after {@code idle-timeout}.</li>
+ *       close otherwise: slow-loris headers), the body within {@code request-timeout} too, at most
+ *       {@code max-body-size} of it ({@link HttpEdge}), and an idle kept-alive connection is closed after
+ *       {@code idle-timeout}.</li>
  * </ul>
  */
-public final class GatewayServer {
+public final class GatewayServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GatewayServer.class);
 
-    private GatewayServer() {}
+    private final Channel server;
+    private final EventLoopGroup acceptor;
+    private final EventLoopGroup workers;
+    private final Connections connections;
 
-    /**
-     * @param connections every accepted connection joins this group: graceful shutdown waits for them
-     *                    (Reactor Netty's {@code disposeNow} only waits when a group is set) and then
-     *                    closes the ones still open after the grace period
-     */
-    public static DisposableServer bind(ListenConfig config, ChannelGroup connections, NetworkConditions network,
-                                        BiFunction<HttpServerRequest, HttpServerResponse, Publisher<Void>> handler) {
-        long headTimeoutNanos = config.requestTimeout().toNanos();
-        HttpServer server = HttpServer.create()
-                .channelGroup(connections)
-                .host(config.host())
-                .port(config.port())
-                .idleTimeout(config.idleTimeout())
-                // The whole body within request-timeout (408 otherwise). No readTimeout beside it: with the
-                // same value it could never fire first, and each one is a handler and a timer per request.
-                .requestTimeout(config.requestTimeout())
-                .httpRequestDecoder(spec -> spec
-                        .maxHeaderSize((int) config.maxHeaderSize().bytes())
-                        .maxInitialLineLength(8192)
-                        .validateHeaders(true))
-                .doOnChannelInit((observer, channel, remoteAddress) -> {
-                    guard(channel.pipeline(), headTimeoutNanos);
-                    quietNetworkErrors(channel.pipeline(), network);
-                })
-                .handle(handler);
-        TlsConfig tls = config.tls();
-        if (tls != null) {
-            Http11SslContextSpec spec = tlsSpec(tls);
-            server = server.secure(ssl -> ssl.sslContext(spec));
+    /** Every open connection, and how many of them have a request in progress (graceful shutdown waits for those). */
+    static final class Connections {
+        final ChannelGroup open = new DefaultChannelGroup("portcullis-connections", GlobalEventExecutor.INSTANCE);
+        private final AtomicInteger busy = new AtomicInteger();
+
+        void busy(int delta) {
+            busy.addAndGet(delta);
         }
-        return server.bindNow(Duration.ofSeconds(15));
     }
 
-    private static Http11SslContextSpec tlsSpec(TlsConfig tls) {
-        return Http11SslContextSpec
-                .forServer(tls.certificate().toFile(), tls.privateKey().toFile())
-                .configure(builder -> builder.protocols("TLSv1.3", "TLSv1.2"));
+    private GatewayServer(Channel server, EventLoopGroup acceptor, EventLoopGroup workers, Connections connections) {
+        this.server = server;
+        this.acceptor = acceptor;
+        this.workers = workers;
+        this.connections = connections;
+    }
+
+    /**
+     * Binds the listener; every request goes to {@code handler} on its connection's event loop.
+     *
+     * @param threads event loops for connections (and their upstream connections); 0 for one per CPU
+     */
+    public static GatewayServer bind(ListenConfig config, int threads, NetworkConditions network, RequestHandler handler) {
+        SslContext tls = tls(config.tls());
+        Connections connections = new Connections();
+        EventLoopGroup acceptor = Transport.group("accept", 1);
+        EventLoopGroup workers = Transport.group("io", threads > 0 ? threads : defaultThreads());
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(acceptor, workers)
+                .channel(Transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel channel) {
+                        connections.open.add(channel);
+                        if (tls != null) {
+                            channel.pipeline().addLast("tls", tls.newHandler(channel.alloc()));
+                        }
+                        http(channel.pipeline(), config, handler, connections, network);
+                    }
+                });
+        try {
+            io.netty.channel.ChannelFuture bound = bootstrap.bind(new InetSocketAddress(config.host(), config.port()))
+                    .awaitUninterruptibly();
+            if (!bound.isSuccess()) {
+                // A checked IOException (port in use) must not escape unchecked: callers name the listener and the cause.
+                Throwable cause = bound.cause();
+                throw cause instanceof java.io.IOException io ? new java.io.UncheckedIOException(io.getMessage(), io)
+                        : cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+            }
+            return new GatewayServer(bound.channel(), acceptor, workers, connections);
+        } catch (RuntimeException e) {
+            acceptor.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            throw e;
+        }
+    }
+
+    /**
+     * The HTTP part of a connection's pipeline (after TLS): head deadline, codec with the limits, framing
+     * guard, 100-continue, idle timer, {@link HttpEdge}. Public for tests that drive it in memory
+     * ({@code EmbeddedChannel}), without sockets.
+     */
+    public static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler) {
+        http(pipeline, config, handler, new Connections(), NetworkConditions.unscraped());
+    }
+
+    private static void http(ChannelPipeline pipeline, ListenConfig config, RequestHandler handler, Connections connections,
+                             NetworkConditions network) {
+        long timeoutNanos = config.requestTimeout().toNanos();
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(8192)
+                .setMaxHeaderSize((int) config.maxHeaderSize().bytes())
+                .setValidateHeaders(true);
+        RequestGuard guard = new RequestGuard(timeoutNanos);
+        pipeline.addLast("headDeadline", guard.bytes);
+        pipeline.addLast("http", new HttpServerCodec(decoder));
+        pipeline.addLast("framing", guard.messages);
+        pipeline.addLast("continue", new HttpServerExpectContinueHandler());
+        pipeline.addLast("idle", new IdleStateHandler(0, 0, Math.max(1, config.idleTimeout().toSeconds()), TimeUnit.SECONDS));
+        pipeline.addLast("edge", new HttpEdge(handler, config.maxBodySize().bytes(), timeoutNanos, connections, network));
+    }
+
+    /**
+     * One event loop per CPU, at least four (as Reactor Netty's default was: on a CPU shared with other
+     * processes, the scheduler shares it per thread); {@code -Dportcullis.io-threads=N} overrides, e.g. 1 for
+     * a gateway pinned to one CPU of its own.
+     */
+    static int defaultThreads() {
+        Integer configured = Integer.getInteger("portcullis.io-threads");
+        return configured != null && configured > 0 ? configured : Math.max(4, Runtime.getRuntime().availableProcessors());
     }
 
     /**
@@ -105,14 +180,14 @@ public final class GatewayServer {
      */
     public static void validateTls(TlsConfig tls) {
         try {
-            tlsSpec(tls).sslContext();
+            tls(tls);
             if (!keyBelongsToCertificate(tls)) {
                 throw new IllegalArgumentException("listen.tls: " + tls.privateKey() + " is not the private key of the"
                         + " certificate in " + tls.certificate() + " (expected: the key the certificate was issued for)");
             }
         } catch (IllegalArgumentException e) {
             throw e;
-        } catch (javax.net.ssl.SSLException | RuntimeException e) {
+        } catch (RuntimeException e) {
             Throwable root = e;
             while (root.getCause() != null && root.getCause() != root) {
                 root = root.getCause();
@@ -160,36 +235,71 @@ public final class GatewayServer {
         }
     }
 
-    /**
-     * Issue 12 item 9: a connection reset by its client or a failed TLS handshake (scanners, plain HTTP on
-     * the TLS port) closes the connection, counted and logged at DEBUG, instead of reaching Reactor Netty's
-     * handler, which logs some of them as errors with a stack trace each. Anything else passes on.
-     */
-    private static void quietNetworkErrors(ChannelPipeline pipeline, NetworkConditions network) {
-        ChannelDuplexHandler quiet = new ChannelDuplexHandler() {
-            @Override
-            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                if (network.absorb(cause, "from " + ctx.channel().remoteAddress())) {
-                    ctx.close();
-                    return;
-                }
-                ctx.fireExceptionCaught(cause);
-            }
-        };
-        if (pipeline.get(NettyPipeline.ReactiveBridge) != null) {
-            pipeline.addBefore(NettyPipeline.ReactiveBridge, "portcullis.quietNetworkErrors", quiet);
-        } else {
-            pipeline.addLast("portcullis.quietNetworkErrors", quiet);
+    private static SslContext tls(TlsConfig tls) {
+        if (tls == null) {
+            return null;
+        }
+        try {
+            return SslContextBuilder.forServer(tls.certificate().toFile(), tls.privateKey().toFile())
+                    .protocols("TLSv1.3", "TLSv1.2")
+                    .build();
+        } catch (SSLException | IllegalArgumentException e) {
+            throw new IllegalStateException("cannot load the TLS certificate or key: " + e.getMessage(), e);
         }
     }
 
-    private static void guard(ChannelPipeline pipeline, long headTimeoutNanos) {
-        if (pipeline.get(NettyPipeline.HttpCodec) == null) {
-            return;
+    public int port() {
+        return ((InetSocketAddress) server.localAddress()).getPort();
+    }
+
+    /** The event loops that serve connections (upstream connections of a request use its connection's loop). */
+    public EventLoopGroup workers() {
+        return workers;
+    }
+
+    /** Requests in progress right now. */
+    public int busy() {
+        return connections.busy.get();
+    }
+
+    /** Stops accepting connections; open ones are untouched. */
+    public void stopAccepting() {
+        server.close().syncUninterruptibly();
+    }
+
+    /**
+     * Waits until no request is in progress, at most {@code grace}; false when some still were.
+     * Call {@link #stopAccepting()} first.
+     */
+    public boolean awaitIdle(Duration grace) {
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (connections.busy.get() > 0) {
+            if (System.nanoTime() >= deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
         }
-        RequestGuard guard = new RequestGuard(headTimeoutNanos);
-        pipeline.addBefore(NettyPipeline.HttpCodec, "portcullis.requestHeadDeadline", guard.bytes);
-        pipeline.addAfter(NettyPipeline.HttpCodec, "portcullis.requestFraming", guard.messages);
+        return true;
+    }
+
+    /** Blocks until the listener has been closed. */
+    public void awaitClosed() {
+        server.closeFuture().syncUninterruptibly();
+        workers.terminationFuture().syncUninterruptibly();
+    }
+
+    /** Closes the listener and every connection, and stops the event loops. */
+    @Override
+    public void close() {
+        server.close().syncUninterruptibly();
+        connections.open.close().awaitUninterruptibly(5000);
+        acceptor.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5000);
     }
 
     /**

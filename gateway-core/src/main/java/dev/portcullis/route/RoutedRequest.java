@@ -1,13 +1,17 @@
 package dev.portcullis.route;
 
-import reactor.netty.http.server.HttpServerRequest;
+import dev.portcullis.listen.RequestHead;
 
 /**
- * A request that has a route. The first value of the request path.
+ * A request that has a route: the value the route stage hands to authenticate.
  *
- * @param request   the inbound request (headers and body not yet read)
+ * @param head      the request head, read once by the listener
  * @param route     the route it matched
  * @param requestId a gateway-generated id for logs and audit
- * @param secure    whether it arrived over TLS
  */
-public record RoutedRequest(HttpServerRequest request, Route route, String requestId, boolean secure) {}
+public record RoutedRequest(RequestHead head, Route route, String requestId) {
+    /** Whether it arrived over TLS. */
+    public boolean secure() {
+        return head.secure();
+    }
+}

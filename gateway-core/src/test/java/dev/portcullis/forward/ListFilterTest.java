@@ -71,7 +71,7 @@ class ListFilterTest {
                                         Set<String> scopes, boolean batch) {
         Principal principal = new Principal("https://idp", "u", "agent", scopes, Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
-        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid", false), principal),
+        var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid"), principal),
                 body, body.length == 0 ? List.of() : new JsonRpcInspector().inspect(body), batch, era, version,
                 java.util.Optional.empty());
         return ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import reactor.core.publisher.Flux;
 
 class SseEventsTest {
 
@@ -14,8 +13,8 @@ class SseEventsTest {
     }
 
     private static List<String> split(String... chunks) {
-        return SseEvents.rewriteEach(Flux.fromArray(chunks).map(SseEventsTest::b), e -> e)
-                .map(e -> new String(e, StandardCharsets.UTF_8)).collectList().block();
+        return SseEvents.rewriteEach(java.util.Arrays.stream(chunks).map(SseEventsTest::b).toList(), e -> e)
+                .stream().map(e -> new String(e, StandardCharsets.UTF_8)).toList();
     }
 
     @Test

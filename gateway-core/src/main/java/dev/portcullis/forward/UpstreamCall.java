@@ -1,0 +1,738 @@
+package dev.portcullis.forward;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.portcullis.authz.AuthorizedRequest;
+import dev.portcullis.authz.SubscriptionFilter;
+import dev.portcullis.exchange.UpstreamRequest;
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import dev.portcullis.inspect.Era;
+import dev.portcullis.inspect.InspectedRequest;
+import dev.portcullis.inspect.McpMessage;
+import dev.portcullis.listen.Inbound;
+import dev.portcullis.listen.RequestHead;
+import dev.portcullis.route.Route;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.timeout.ReadTimeoutException;
+import io.netty.util.ReferenceCountUtil;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request sent upstream and the relay of its answer, on the inbound connection's event loop. Every
+ * method runs on that loop (the upstream connection is on it too), except {@link #endFromAnyThread} and the
+ * injection of gateway-made events, which hop onto it.
+ *
+ * <p>The answer is relayed in one of four ways, chosen when the upstream's head arrives:
+ * <ul>
+ *   <li>{@code DRAIN}: a 401/403 is read to its end and never relayed (then renewed once, or 502);</li>
+ *   <li>{@code WHOLE}: read whole (bounded), transformed if needed (list filter, batch answers), and sent
+ *       with its head in one write;</li>
+ *   <li>{@code PASS}: relayed chunk by chunk as it arrives;</li>
+ *   <li>{@code STREAM}: an SSE stream, relayed as it arrives (event by event where events are rewritten),
+ *       ended by the gateway at shutdown or when the caller's token expires.</li>
+ * </ul>
+ */
+final class UpstreamCall {
+    private static final Logger log = LoggerFactory.getLogger(UpstreamCall.class);
+
+    private enum Mode { HEAD, DRAIN, WHOLE, PASS, STREAM }
+
+    private final Forward forward;
+    private final UpstreamRequest upstream;
+    private final Inbound in;
+    private final HttpHeaders cors;
+    private final Forward.Done done;
+    private final boolean mayRenew;
+    private final Route route;
+    private final URI target;
+    private final String origin;
+    private final long responseTimeoutNanos;
+
+    private Channel channel;
+    private boolean reused;
+    private boolean retried;
+    private boolean over;
+    private long sentNanos;
+    private long lastReadNanos;
+    private ScheduledFuture<?> timeout;
+    private ForwardResult result;
+    private boolean upstreamKeepAlive;
+    private boolean informational;
+    private Mode mode = Mode.HEAD;
+    private Runnable afterDrain;
+
+    // WHOLE
+    private HttpResponse clientHead;
+    private ByteBuf whole;
+    private long wholeLimit;
+    private String tooLarge;
+    private UnaryOperator<byte[]> transform;
+
+    // STREAM
+    private SseEvents.Framer framer;
+    private UnaryOperator<byte[]> rewrite;
+    private LegacySse legacy;
+    private ListenStreams.Stream listen;
+    private McpMessage listenRequest;
+    private boolean firstRelayed;
+    private ScheduledFuture<?> tokenEnd;
+
+    UpstreamCall(Forward forward, UpstreamRequest upstream, Inbound in, HttpHeaders cors, Forward.Done done, boolean mayRenew) {
+        this.forward = forward;
+        this.upstream = upstream;
+        this.in = in;
+        this.cors = cors;
+        this.done = done;
+        this.mayRenew = mayRenew;
+        InspectedRequest inspected = upstream.authorized().inspected();
+        this.route = forward.routes.get(inspected.route().name());
+        RequestHead head = inspected.authenticated().routed().head();
+        this.target = LegacySse.target(inspected).orElseGet(() -> route.upstreamUri(head.path(), head.rawQuery()));
+        this.origin = UpstreamPool.origin(target);
+        this.responseTimeoutNanos = route.config().responseTimeout().toNanos();
+    }
+
+    // --- sending ---------------------------------------------------------------------------------
+
+    void start() {
+        in.onClose(this::clientGone);
+        in.onWritable(this::clientWritable);
+        Channel idle = forward.pool.idle(origin);
+        if (idle != null) {
+            reused = true;
+            send(idle);
+            return;
+        }
+        connect();
+    }
+
+    private void connect() {
+        reused = false;
+        ChannelFuture connecting;
+        try {
+            connecting = forward.pool.connect(in.loop(), target, (int) route.config().connectTimeout().toMillis());
+        } catch (RuntimeException e) {
+            fail(Forward.toFailure(e));
+            return;
+        }
+        if (connecting.isDone()) {
+            connected(connecting);
+        } else {
+            connecting.addListener(f -> connected((ChannelFuture) f));
+        }
+    }
+
+    private void connected(ChannelFuture connecting) {
+        if (over) {
+            if (connecting.isSuccess()) {
+                connecting.channel().close();
+            }
+            return;
+        }
+        if (!connecting.isSuccess()) {
+            fail(Forward.toFailure(connecting.cause()));
+            return;
+        }
+        send(connecting.channel());
+    }
+
+    private void send(Channel upstreamChannel) {
+        channel = upstreamChannel;
+        upstreamChannel.attr(UpstreamPool.HANDLER).get().call = this;
+        FullHttpRequest request = request();
+        sentNanos = System.nanoTime();
+        lastReadNanos = sentNanos;
+        upstreamChannel.writeAndFlush(request).addListener(written -> {
+            if (!written.isSuccess() && channel == upstreamChannel) {
+                upstreamClosed(written.cause());
+            }
+        });
+        timeout = upstreamChannel.eventLoop().schedule(this::checkTimeout, responseTimeoutNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** The upstream request: the rewritten head and the exact body, written together. */
+    private FullHttpRequest request() {
+        AuthorizedRequest authorized = upstream.authorized();
+        InspectedRequest inspected = authorized.inspected();
+        RequestHead head = inspected.authenticated().routed().head();
+        byte[] body = authorized.upstreamBody();
+        String path = target.getRawPath() == null || target.getRawPath().isEmpty() ? "/" : target.getRawPath();
+        String uri = target.getRawQuery() == null ? path : path + "?" + target.getRawQuery();
+        FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, head.method(), uri,
+                body.length == 0 ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+        HttpHeaders h = request.headers();
+        HeaderRewrite.toUpstream(head.headers(), h, upstream.upstreamBearer(), head.clientAddress(), head.secure());
+        // The client holds the gateway's session id; the upstream gets its own back.
+        h.remove("Mcp-Session-Id");
+        if (!route.config().legacySse()) {
+            inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
+        }
+        MirroredHeaders.rebuild(inspected, h);
+        if (body.length > 0) {
+            // Issue 12: the body is forwarded as what it was inspected as: UTF-8 JSON, not content-coded.
+            h.set("Content-Type", dev.portcullis.inspect.JsonContentType.FORWARDED);
+            h.remove("Content-Encoding");
+        }
+        int port = target.getPort();
+        boolean defaultPort = port < 0 || (port == 80 && "http".equalsIgnoreCase(target.getScheme()))
+                || (port == 443 && "https".equalsIgnoreCase(target.getScheme()));
+        h.set("Host", defaultPort ? target.getHost() : target.getHost() + ":" + port);
+        if (body.length > 0 || HttpMethod.POST.equals(head.method())) {
+            h.setInt("Content-Length", body.length);
+        }
+        return request;
+    }
+
+    // --- receiving -------------------------------------------------------------------------------
+
+    void upstreamRead(Object msg) {
+        if (over) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        lastReadNanos = System.nanoTime();
+        if (msg instanceof HttpResponse response) {
+            head(response);
+        }
+        if (msg instanceof HttpContent content) {
+            if (over || informational) {
+                if (content instanceof LastHttpContent) {
+                    informational = false;
+                }
+                content.release();
+                return;
+            }
+            content(content);
+        } else if (!(msg instanceof HttpResponse)) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void head(HttpResponse upstreamHead) {
+        if (upstreamHead.decoderResult().isFailure()) {
+            failAndClose(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable",
+                    "malformed upstream response: " + upstreamHead.decoderResult().cause()));
+            return;
+        }
+        int status = upstreamHead.status().code();
+        if (status >= 100 && status < 200) {
+            informational = true; // 100 Continue and the like: the real answer follows
+            return;
+        }
+        result = new ForwardResult(status, sentNanos, System.nanoTime());
+        upstreamKeepAlive = HttpUtil.isKeepAlive(upstreamHead);
+        if (status == 401 && mayRenew && upstream.renewable()) {
+            mode = Mode.DRAIN;
+            afterDrain = this::renew;
+            return;
+        }
+        if (status == 401 || status == 403) {
+            mode = Mode.DRAIN;
+            afterDrain = () -> done.failed(GatewayFailure.of(Reason.UPSTREAM_REJECTED_CREDENTIALS,
+                    "Upstream MCP server refused the gateway's credentials", "upstream answered " + status)
+                    .withJsonRpcId(errorId()));
+            return;
+        }
+        AuthorizedRequest authorized = upstream.authorized();
+        InspectedRequest inspected = authorized.inspected();
+        ListFilter filter = ListFilter.forRequest(authorized).orElse(null);
+        if (filter != null && !ListFilter.readable(upstreamHead.headers().get("Content-Encoding"))) {
+            // The gateway asks for no encoding; an answer it cannot read cannot be filtered (fail closed).
+            mode = Mode.DRAIN;
+            afterDrain = () -> done.failed(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable",
+                    "encoded answer (Content-Encoding) on a route that filters lists").withJsonRpcId(errorId()));
+            return;
+        }
+        boolean stream = isEventStream(upstreamHead.headers());
+        // The standard reason phrase, whatever the upstream wrote (it may send none).
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
+        HttpHeaders out = head.headers();
+        HeaderRewrite.toClient(upstreamHead.headers(), out, stream);
+        if (!cors.isEmpty()) {
+            out.add(cors);
+        }
+        String upstreamSession = upstreamHead.headers().get("Mcp-Session-Id");
+        if (upstreamSession != null) {
+            out.set("Mcp-Session-Id", forward.sessions.seal(upstreamSession, inspected.principal(), route.name()));
+        }
+        var partial = authorized.partialBatch();
+        BatchAnswers batch = partial == null ? null : new BatchAnswers(inspected.messages(), partial);
+        if (batch != null && !batch.answersSomething()) {
+            batch = null; // only notifications were refused: nothing to answer (JSONRPC-06)
+        }
+        if (filter != null || (batch != null && status == 200)) {
+            // A list may be rewritten (or errors are merged in), so the length may change.
+            out.remove("Content-Length");
+        }
+        if (batch != null && status == 202) {
+            // The upstream took the forwarded notifications; the refused requests still need their errors.
+            BatchAnswers answers = batch;
+            head.setStatus(HttpResponseStatus.OK);
+            out.remove("Content-Length").set("Content-Type", "application/json");
+            whole(head, MAX_FILTERED_BODY, "batch response too large to merge", ignored -> answers.errorsOnly());
+            return;
+        }
+        if (!stream && batch != null && status == 200) {
+            BatchAnswers answers = batch;
+            whole(head, MAX_FILTERED_BODY, "batch response too large to merge",
+                    body -> filter == null ? answers.mergeJson(body) : filtered(filter, answers.mergeJson(body)));
+            return;
+        }
+        if (!stream) {
+            if (filter != null) {
+                // Any answer on a policy route may carry a list (whatever it answers, whatever its status): it
+                // must be whole before it can be filtered; bounded, and failed closed beyond.
+                whole(head, MAX_FILTERED_BODY, "list response too large to filter", body -> filtered(filter, body));
+                return;
+            }
+            long length = HttpUtil.getContentLength(upstreamHead, -1L);
+            if (length >= 0 && length <= Forward.ONE_WRITE_BODY) {
+                // A small answer of known length goes out with its headers in one write.
+                whole(head, Forward.ONE_WRITE_BODY, "response longer than its Content-Length", null);
+                return;
+            }
+            mode = Mode.PASS;
+            in.start(head, false);
+            return;
+        }
+        stream(head, status, filter, batch);
+    }
+
+    private static final long MAX_FILTERED_BODY = Forward.MAX_FILTERED_BODY;
+
+    private void whole(HttpResponse head, long limit, String tooLargeDetail, UnaryOperator<byte[]> transformation) {
+        mode = Mode.WHOLE;
+        clientHead = head;
+        wholeLimit = limit;
+        tooLarge = tooLargeDetail;
+        transform = transformation;
+    }
+
+    private void stream(HttpResponse head, int status, ListFilter filter, BatchAnswers batch) {
+        mode = Mode.STREAM;
+        cancelTimeout(); // a quiet stream is not cut: the response timeout only guards its head
+        forward.streamOpened(this);
+        InspectedRequest inspected = upstream.authorized().inspected();
+        boolean modern = inspected.era() == Era.MODERN;
+        McpMessage first = inspected.messages().isEmpty() ? null : inspected.messages().get(0);
+        boolean listenCall = modern && first != null && SubscriptionFilter.METHOD.equals(first.method());
+        listenRequest = listenCall ? first : null;
+        in.start(head, true);
+        legacy = status == 200 ? LegacySse.forStream(upstream, forward.sessions, forward.legacyStreams, this::injectFromAnyThread)
+                .orElse(null) : null;
+        if (legacy != null) {
+            // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
+            framer = new SseEvents.Framer();
+            rewrite = legacy::rewrite;
+        } else if (modern || filter != null || (batch != null && status == 200)) {
+            // Re-framed into whole events: every event holding a list is filtered by its shape (replayed,
+            // resumed and unattributed ones too), a modern stream loses any server-to-client request
+            // (V26-29); the rest pass as they are.
+            framer = new SseEvents.Framer();
+            UnaryOperator<byte[]> lists = filter != null ? filter::filterEvent : UnaryOperator.identity();
+            if (modern) {
+                String routeName = route.name();
+                rewrite = event -> {
+                    byte[] kept = ServerRequests.withoutRequests(event, routeName);
+                    return kept == ServerRequests.DROPPED ? kept : lists.apply(kept);
+                };
+            } else {
+                rewrite = lists;
+            }
+            if (batch != null && status == 200) {
+                // E9: each synthesised error is one more event on the upstream's stream.
+                for (byte[] error : batch.errorEvents()) {
+                    in.send(Unpooled.wrappedBuffer(error), false);
+                }
+                in.flush();
+            }
+        }
+        if (listenCall && status == 200 && route.filtersLists()) {
+            // V26-34: registered while the stream is relayed, so the registry holds open streams only;
+            // gateway-made list_changed events join once the upstream's acknowledgment (its first event) passed.
+            listen = forward.listenStreams.register(route.name(), inspected.principal().asSubject(),
+                    first.params() == null ? null : first.params().get("notifications"), first.id());
+            if (listen != null) {
+                listen.onEvent(() -> in.loop().execute(this::drainListen));
+            }
+        }
+        if (forward.stopping) {
+            endStream();
+            return;
+        }
+        // A stream lives no longer than the token that authorised it (TRANSPORT-08, V26-21): the client
+        // reconnects with a fresh token, which is checked like any request.
+        Duration left = Duration.between(Instant.now(), inspected.principal().acceptedUntil());
+        tokenEnd = in.loop().schedule(this::endStream, Math.max(0, left.toNanos()), TimeUnit.NANOSECONDS);
+    }
+
+    private void content(HttpContent content) {
+        if (content.decoderResult().isFailure()) {
+            content.release();
+            failAndClose(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable",
+                    "malformed upstream response body"));
+            return;
+        }
+        boolean last = content instanceof LastHttpContent;
+        ByteBuf data = content.content();
+        switch (mode) {
+            case DRAIN -> {
+                content.release();
+                if (last) {
+                    drained();
+                }
+            }
+            case WHOLE -> {
+                long size = (whole == null ? 0 : whole.readableBytes()) + (long) data.readableBytes();
+                if (size > wholeLimit) {
+                    content.release();
+                    failAndClose(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable", tooLarge));
+                    return;
+                }
+                if (last && whole == null) {
+                    answerWhole(data.retain());
+                } else {
+                    if (whole == null) {
+                        whole = channel.alloc().compositeBuffer();
+                    }
+                    if (data.isReadable()) {
+                        ((CompositeByteBuf) whole).addComponent(true, data.retain());
+                    }
+                    if (last) {
+                        ByteBuf all = whole;
+                        whole = null;
+                        answerWhole(all);
+                    }
+                }
+                content.release();
+            }
+            case PASS -> {
+                if (data.isReadable()) {
+                    in.send(data.retain(), true);
+                }
+                content.release();
+                if (last) {
+                    completed();
+                } else {
+                    backpressure();
+                }
+            }
+            case STREAM -> {
+                if (framer == null) {
+                    if (data.isReadable()) {
+                        in.send(data.retain(), true);
+                    }
+                    content.release();
+                } else {
+                    byte[] bytes = ByteBufUtil.getBytes(data);
+                    content.release();
+                    if (bytes.length > 0) {
+                        framer.feed(bytes, this::relayEvent);
+                        in.flush();
+                    }
+                    if (last) {
+                        byte[] rest = framer.rest();
+                        if (rest != null) {
+                            // A trailing partial event is rewritten like any other: a lenient client may still read it.
+                            relayEvent(rest);
+                            in.flush();
+                        }
+                    }
+                }
+                if (last) {
+                    completed();
+                } else {
+                    backpressure();
+                }
+            }
+            default -> content.release();
+        }
+    }
+
+    private void relayEvent(byte[] event) {
+        byte[] out = rewrite.apply(event);
+        if (out.length == 0) {
+            return;
+        }
+        in.send(Unpooled.wrappedBuffer(out), false);
+        if (!firstRelayed) {
+            firstRelayed = true;
+            if (listen != null) {
+                drainListen();
+            }
+        }
+    }
+
+    private void answerWhole(ByteBuf body) {
+        ByteBuf content = body;
+        if (transform != null) {
+            byte[] transformed;
+            try {
+                transformed = transform.apply(ByteBufUtil.getBytes(body));
+            } catch (GatewayFailure refused) {
+                failAndClose(refused);
+                return;
+            } finally {
+                body.release();
+            }
+            content = Unpooled.wrappedBuffer(transformed);
+        }
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, clientHead.status(), content,
+                clientHead.headers(), EmptyHttpHeaders.INSTANCE);
+        response.headers().remove("Transfer-Encoding");
+        response.headers().setInt("Content-Length", content.readableBytes());
+        in.respond(response);
+        completed();
+    }
+
+    // --- endings ---------------------------------------------------------------------------------
+
+    /** The upstream's answer was read to its end. */
+    private void completed() {
+        if (mode == Mode.STREAM) {
+            in.end();
+        } else if (mode == Mode.PASS) {
+            in.end();
+        }
+        over = true;
+        releaseUpstream(upstreamKeepAlive);
+        cleanup();
+        done.forwarded(result);
+    }
+
+    /** A refused credential's answer was read to its end: renew once, or fail. */
+    private void drained() {
+        over = true;
+        releaseUpstream(upstreamKeepAlive);
+        cleanup();
+        afterDrain.run();
+    }
+
+    private void renew() {
+        log.info("route={} upstream refused the gateway's token with 401; renewing it once", route.name());
+        upstream.renewed().toFuture().whenComplete((renewed, e) -> in.loop().execute(() -> {
+            if (!in.open()) {
+                return;
+            }
+            if (e != null) {
+                Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                done.failed(Forward.toFailure(cause).withJsonRpcId(errorId()));
+                return;
+            }
+            new UpstreamCall(forward, renewed, in, cors, done, false).start();
+        }));
+    }
+
+    /** The gateway ends an SSE relay (shutdown, token expiry): cleanly, with the listen result where one is due. */
+    void endStream() {
+        if (over) {
+            return;
+        }
+        if (listenRequest != null) {
+            in.send(Unpooled.wrappedBuffer(Forward.endOfSubscription(listenRequest.id())), false);
+        }
+        in.end();
+        over = true;
+        releaseUpstream(false);
+        cleanup();
+        done.forwarded(result);
+    }
+
+    void endFromAnyThread() {
+        in.loop().execute(this::endStream);
+    }
+
+    /** The upstream connection closed or failed before the answer was read to its end. */
+    void upstreamClosed(Throwable cause) {
+        if (over) {
+            return;
+        }
+        if (result == null && reused && !retried && !(cause instanceof ReadTimeoutException)) {
+            // A kept-alive connection the upstream had closed: once more on a new one.
+            retried = true;
+            detach();
+            cancelTimeout();
+            connect();
+            return;
+        }
+        failAndClose(Forward.toFailure(cause));
+    }
+
+    private void checkTimeout() {
+        timeout = null;
+        if (over || mode == Mode.STREAM) {
+            return;
+        }
+        long quiet = System.nanoTime() - lastReadNanos;
+        if (quiet >= responseTimeoutNanos) {
+            failAndClose(GatewayFailure.of(Reason.UPSTREAM_TIMEOUT, "Upstream MCP server timed out", "upstream timeout"));
+            return;
+        }
+        timeout = channel.eventLoop().schedule(this::checkTimeout, responseTimeoutNanos - quiet, TimeUnit.NANOSECONDS);
+    }
+
+    /** The client went away before its answer ended. */
+    private void clientGone() {
+        if (over) {
+            return;
+        }
+        over = true;
+        releaseUpstream(false);
+        cleanup();
+        // Not the upstream's failure (issue 12 item 9): audited as the client's leaving.
+        done.failed(GatewayFailure.of(Reason.CLIENT_CLOSED_REQUEST, "Client closed the request",
+                result == null ? "before the answer" : "while the answer was relayed"));
+    }
+
+    private void clientWritable() {
+        if (!over && channel != null && !channel.config().isAutoRead()) {
+            channel.config().setAutoRead(true);
+        }
+    }
+
+    private void backpressure() {
+        if (!in.writable() && channel != null && channel.config().isAutoRead()) {
+            channel.config().setAutoRead(false);
+        }
+    }
+
+    private void failAndClose(GatewayFailure failure) {
+        if (over) {
+            return;
+        }
+        over = true;
+        releaseUpstream(false);
+        cleanup();
+        if (in.started()) {
+            in.abort();
+        }
+        done.failed(failure.withJsonRpcId(errorId()));
+    }
+
+    private void fail(GatewayFailure failure) {
+        failAndClose(failure);
+    }
+
+    private void releaseUpstream(boolean reusable) {
+        Channel c = channel;
+        if (c == null) {
+            return;
+        }
+        detach();
+        if (reusable) {
+            forward.pool.release(origin, c);
+        } else {
+            c.close();
+        }
+    }
+
+    private void detach() {
+        Channel c = channel;
+        channel = null;
+        if (c != null) {
+            UpstreamHandler handler = c.attr(UpstreamPool.HANDLER).get();
+            if (handler != null && handler.call == this) {
+                handler.call = null;
+            }
+        }
+    }
+
+    private void cleanup() {
+        cancelTimeout();
+        if (tokenEnd != null) {
+            tokenEnd.cancel(false);
+            tokenEnd = null;
+        }
+        if (whole != null) {
+            whole.release();
+            whole = null;
+        }
+        if (legacy != null) {
+            legacy.close();
+        }
+        if (listen != null) {
+            listen.close();
+            listen = null;
+        }
+        if (mode == Mode.STREAM) {
+            forward.streamClosed(this);
+        }
+    }
+
+    private void cancelTimeout() {
+        if (timeout != null) {
+            timeout.cancel(false);
+            timeout = null;
+        }
+    }
+
+    // --- gateway-made events ---------------------------------------------------------------------
+
+    private void drainListen() {
+        if (over || listen == null || !firstRelayed) {
+            return;
+        }
+        boolean any = false;
+        for (byte[] event : listen.drain()) {
+            in.send(Unpooled.wrappedBuffer(event), false);
+            any = true;
+        }
+        if (any) {
+            in.flush();
+        }
+    }
+
+    private void injectFromAnyThread(byte[] event) {
+        in.loop().execute(() -> {
+            if (!over && mode == Mode.STREAM) {
+                in.send(Unpooled.wrappedBuffer(event), true);
+            }
+        });
+    }
+
+    /** A whole JSON answer through the list filter; one that may hold a list but cannot be read is not relayed (502). */
+    private static byte[] filtered(ListFilter filter, byte[] body) {
+        try {
+            return filter.filterJson(body);
+        } catch (ListFilter.Unfilterable e) {
+            throw GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable", e.getMessage());
+        }
+    }
+
+    private JsonNode errorId() {
+        return upstream.authorized().inspected().errorId();
+    }
+
+    private static boolean isEventStream(HttpHeaders headers) {
+        String type = headers.get("Content-Type", "");
+        return type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+    }
+}
