@@ -24,6 +24,9 @@ import java.util.function.Function;
 import dev.portcullis.listen.RequestHandler;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.RouteStage;
+import dev.portcullis.trace.RequestTrace;
+import dev.portcullis.trace.Tracing;
+import io.opentelemetry.context.Scope;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -90,9 +93,17 @@ public final class McpRequestPath implements RequestHandler {
     private final Auditor auditor;
     private final LegacyStreams legacyStreams;
     private final NetworkConditions network;
+    private final Tracing tracing;
 
     public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
                           NetworkConditions network) {
+        this(stages, auditor, legacyStreams, failures, network, Tracing.OFF);
+    }
+
+    /** @param tracing the server span per request and its stage events ({@link Tracing#OFF}: none) */
+    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
+                          NetworkConditions network, Tracing tracing) {
+        this.tracing = tracing;
         this.stages = stages;
         this.failures = failures;
         this.auditor = auditor;
@@ -112,7 +123,7 @@ public final class McpRequestPath implements RequestHandler {
             return;
         }
         RouteStage.Routed routed = (RouteStage.Routed) outcome;
-        new Request(in, routed.cors(), new RequestProgress(routed.request())).authenticate();
+        new Request(in, routed.cors(), new RequestProgress(routed.request(), tracing.request(routed.request()))).authenticate();
     }
 
     /** One request past the route stage: its progress along the path, and how its answer is written. */
@@ -127,8 +138,13 @@ public final class McpRequestPath implements RequestHandler {
             this.progress = progress;
         }
 
+        @Override
+        public RequestTrace trace() {
+            return progress.trace();
+        }
+
         void authenticate() {
-            try {
+            try (Scope scope = progress.trace().makeCurrent()) {
                 Step<AuthenticatedRequest> step = stages.authenticate().apply(progress.routed());
                 if (step.ready()) {
                     inspect(step.value());
@@ -142,12 +158,20 @@ public final class McpRequestPath implements RequestHandler {
 
         void inspect(AuthenticatedRequest authenticated) {
             try {
+                RequestTrace trace = progress.trace();
+                trace.passed("authenticate");
                 progress.reached(authenticated);
                 InspectedRequest inspected = stages.inspect().apply(authenticated, in.body(), in.bodyState());
                 progress.reached(inspected);
+                trace.inspected(inspected);
+                trace.passed("inspect");
                 AuthorizedRequest authorized = stages.authorize().apply(inspected);
                 progress.reached(authorized);
-                Step<UpstreamRequest> step = stages.exchange().apply(authorized);
+                trace.passed("authorize");
+                Step<UpstreamRequest> step;
+                try (Scope scope = trace.makeCurrent()) {
+                    step = stages.exchange().apply(authorized);
+                }
                 if (step.ready()) {
                     forward(step.value());
                 } else {
@@ -161,7 +185,9 @@ public final class McpRequestPath implements RequestHandler {
         void forward(UpstreamRequest upstream) {
             try {
                 progress.reached(upstream);
+                progress.trace().passed("exchange");
                 auditor.overhead(progress);
+                progress.trace().passed("forward");
                 stages.forward().apply(upstream, in, cors, this);
             } catch (RuntimeException e) {
                 failed(e);
@@ -185,9 +211,16 @@ public final class McpRequestPath implements RequestHandler {
 
         @Override
         public void forwarded(ForwardResult result) {
-            auditor.forwarded(progress, result);
-            access.info("route={} method={} status={} id={}", progress.routed().route().name(), in.head().method(),
-                    result.status(), progress.routed().requestId());
+            try (Scope scope = progress.trace().makeCurrent()) {
+                auditor.forwarded(progress, result);
+            }
+            progress.trace().forwarded(result.status());
+            // Issue 15: structured values (fields of their own in JSON mode, key=value after the message in text mode).
+            access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+                    .addKeyValue("http.request.method", in.head().method().name())
+                    .addKeyValue("http.response.status_code", result.status())
+                    .addKeyValue("http.request.id", progress.routed().requestId())
+                    .log("forwarded");
         }
 
         @Override
@@ -199,20 +232,34 @@ public final class McpRequestPath implements RequestHandler {
             GatewayFailure failure = e instanceof GatewayFailure f ? f
                     : !in.open() && network.absorb(e, "route=" + progress.routed().route().name()) ? clientClosed(e.toString())
                     : asFailure(e);
+            String errorType = failure.reason().name().toLowerCase(Locale.ROOT);
             if (failure.reason() == Reason.CLIENT_CLOSED_REQUEST) {
                 // Issue 12 item 9: a client that hung up (while waiting, mid-stream) is an everyday event, not an
                 // internal error: one access line without a stack trace, audited as 499, nothing written back.
-                access.info("route={} reason=client_closed_request detail=\"{}\" id={}", progress.routed().route().name(),
-                        failure.getMessage(), progress.routed().requestId());
-                auditor.failed(progress, failure, 499);
+                access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+                        .addKeyValue("error.type", "client_closed_request")
+                        .addKeyValue("event.reason", failure.getMessage())
+                        .addKeyValue("http.request.id", progress.routed().requestId())
+                        .log("client closed");
+                try (Scope scope = progress.trace().makeCurrent()) {
+                    auditor.failed(progress, failure, 499);
+                }
+                progress.trace().failed(errorType, 499);
                 return;
             }
             if (deliveredOnLegacyStream(progress, failure)) {
-                auditor.failed(progress, failure, 202);
+                try (Scope scope = progress.trace().makeCurrent()) {
+                    auditor.failed(progress, failure, 202);
+                }
+                progress.trace().failed(errorType, 202);
                 in.respond(response(202, cors, null));
                 return;
             }
-            auditor.failed(progress, failure, FailureResponses.status(failure.reason()));
+            int status = FailureResponses.status(failure.reason());
+            try (Scope scope = progress.trace().makeCurrent()) {
+                auditor.failed(progress, failure, status);
+            }
+            progress.trace().failed(errorType, status);
             refuse(in, progress.routed().route(), failure, cors, progress.routed().requestId());
         }
     }
@@ -233,8 +280,12 @@ public final class McpRequestPath implements RequestHandler {
 
     /** Logs the refusal and answers it, unless the answer has started (a stream broke mid-way: its connection is closed). */
     private void refuse(Inbound in, Route route, GatewayFailure failure, HttpHeaders cors, String requestId) {
-        access.info("route={} method={} reason={} detail=\"{}\" id={}", route == null ? "-" : route.name(),
-                in.head().method(), failure.reason().name().toLowerCase(Locale.ROOT), failure.getMessage(), requestId);
+        access.atInfo().addKeyValue("portcullis.route", route == null ? "-" : route.name())
+                .addKeyValue("http.request.method", in.head().method().name())
+                .addKeyValue("error.type", failure.reason().name().toLowerCase(Locale.ROOT))
+                .addKeyValue("event.reason", failure.getMessage())
+                .addKeyValue("http.request.id", requestId)
+                .log("refused");
         if (in.started()) {
             in.abort();
             return;

@@ -12,7 +12,7 @@ import reactor.netty.http.server.HttpServer;
 /**
  * The admin listener, separate from the public one (loopback by default: SECURITY-07):
  * {@code /healthz} (the process serves), {@code /readyz} (every issuer's keys are loaded),
- * {@code /metrics} (Prometheus text format).
+ * {@code /metrics} (Prometheus text format, or OpenMetrics with exemplars when asked for).
  */
 final class AdminServer {
     private final DisposableServer server;
@@ -31,9 +31,15 @@ final class AdminServer {
                                 ? res.header("Content-Type", "text/plain").sendString(Mono.just("ready\n"))
                                 : res.status(503).header("Content-Type", "text/plain")
                                         .sendString(Mono.just("not ready: signing keys not loaded\n")))
-                        .get("/metrics", (req, res) -> res
-                                .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                                .sendByteArray(Mono.fromCallable(() -> registry.scrape().getBytes(StandardCharsets.UTF_8)))))
+                        .get("/metrics", (req, res) -> {
+                            // OpenMetrics when the scraper asks for it (Prometheus does): the only format with exemplars.
+                            String accept = req.requestHeaders().get("Accept", "");
+                            String type = accept.contains("application/openmetrics-text")
+                                    ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                                    : "text/plain; version=0.0.4; charset=utf-8";
+                            return res.header("Content-Type", type)
+                                    .sendByteArray(Mono.fromCallable(() -> registry.scrape(type).getBytes(StandardCharsets.UTF_8)));
+                        }))
                 .bindNow(Duration.ofSeconds(15));
         return new AdminServer(server);
     }

@@ -13,12 +13,16 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import net.logstash.logback.appender.LoggingEventAsyncDisruptorAppender;
 import net.logstash.logback.appender.listener.AppenderListener;
-import net.logstash.logback.encoder.LogstashEncoder;
+import net.logstash.logback.composite.loggingevent.KeyValuePairsJsonProvider;
+import net.logstash.logback.composite.loggingevent.LoggingEventJsonProviders;
+import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
 import org.slf4j.LoggerFactory;
 
 /**
  * Wires the {@code portcullis.audit} logger: a bounded ring buffer (logstash-logback-encoder's
- * Disruptor appender) in front of a JSON (logstash-logback-encoder) writer to stdout or a file. The
+ * Disruptor appender) in front of a JSON (logstash-logback-encoder) writer to its own sink ({@code audit.output}:
+ * stdout, stderr or a file), one object per line holding the event's fields only (ECS / OpenTelemetry names, see
+ * {@link dev.portcullis.audit.AuditEvent}). The
  * request path never waits for it: when the buffer is full the event is dropped and
  * {@code portcullis_audit_events_dropped_total} counts it (a documented choice: availability of the
  * gateway over completeness of the trail; alert on the counter).
@@ -37,8 +41,12 @@ final class AuditAppender {
 
     static void install(AuditConfig config, MeterRegistry metrics) {
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        LogstashEncoder encoder = new LogstashEncoder();
+        // The event's own fields only (issue 15): no second timestamp, no @version, logger, thread or level.
+        LoggingEventCompositeJsonEncoder encoder = new LoggingEventCompositeJsonEncoder();
         encoder.setContext(context);
+        LoggingEventJsonProviders providers = new LoggingEventJsonProviders();
+        providers.addKeyValuePairs(new KeyValuePairsJsonProvider());
+        encoder.setProviders(providers);
         encoder.start();
 
         OutputStreamAppender<ILoggingEvent> writer;
@@ -50,7 +58,10 @@ final class AuditAppender {
             file.setImmediateFlush(false);
             writer = file;
         } else {
-            writer = new ConsoleAppender<>();
+            ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+            // stdout unless audit.output says stderr; the operational log goes to the other stream (logback.xml).
+            console.setTarget("stderr".equals(config.output()) ? "System.err" : "System.out");
+            writer = console;
         }
         writer.setName("audit-writer");
         writer.setContext(context);

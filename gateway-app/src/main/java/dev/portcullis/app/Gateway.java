@@ -25,6 +25,7 @@ import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.forward.ListenStreams;
 import dev.portcullis.http.OutboundAddressPolicy;
 import dev.portcullis.http.OutboundHttp;
+import dev.portcullis.trace.Tracing;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.listen.GatewayServer;
 import dev.portcullis.listen.Transport;
@@ -74,6 +75,8 @@ public final class Gateway implements AutoCloseable {
         volatile boolean stopping;
         ScheduledExecutorService reloads;
         UpstreamEras upstreamEras;
+        Tracing tracing = Tracing.OFF;
+        GatewayMetrics processMetrics;
     }
 
     private Gateway(GatewayServer server, AdminServer admin, Forward forward,
@@ -103,7 +106,8 @@ public final class Gateway implements AutoCloseable {
          */
         final ObjectMapper json = com.fasterxml.jackson.databind.json.JsonMapper.builder()
                 .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
-        final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        /** With exemplars (the trace of a counted request) when tracing is on: issue 15. */
+        final PrometheusMeterRegistry registry;
         final OutboundAddressPolicy addresses;
         final OutboundHttp outbound;
         /** Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse). */
@@ -118,6 +122,7 @@ public final class Gateway implements AutoCloseable {
 
         private Assembly(GatewayConfig config, String source) {
             this.config = config;
+            this.registry = GatewayMetrics.registry(Tracing.wanted(config.tracing(), System::getenv));
             this.addresses = outboundAddresses(config);
             this.outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
                     config.outbound().timeout(), addresses, null);
@@ -202,6 +207,10 @@ public final class Gateway implements AutoCloseable {
         GatewayConfig config = built.config;
         ObjectMapper json = built.json;
         PrometheusMeterRegistry registry = built.registry;
+        Tracing tracing = Tracing.configure(config.tracing(), System::getenv);
+        built.outbound.traced(tracing);
+        built.tokenEndpoints.traced(tracing);
+        GatewayMetrics processMetrics = GatewayMetrics.bind(registry);
         AuditAppender.install(config.audit(), registry);
         List<JwksCache> keys = built.keys;
         keys.forEach(JwksCache::preload);
@@ -251,10 +260,13 @@ public final class Gateway implements AutoCloseable {
                 auditor,
                 legacyStreams,
                 new FailureResponses(json),
-                network);
+                network,
+                tracing);
 
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
+        state.tracing = tracing;
+        state.processMetrics = processMetrics;
         state.upstreamEras = upstreamEras;
         GatewayServer server;
         AdminServer admin;
@@ -272,8 +284,11 @@ public final class Gateway implements AutoCloseable {
             reloads.shutdownNow();
             upstreamEras.close();
             forward.close();
+            tracing.close();
+            processMetrics.close();
             throw e;
         }
+        GatewayMetrics.bindEventLoops(registry, server.workers());
         log.info("Portcullis listening on {}:{} ({}, {}), admin on {}:{}, routes {}", config.listen().host(), server.port(),
                 config.listen().tls() != null ? "TLS" : "plain HTTP", Transport.name(), config.admin().host(), admin.port(),
                 routes.stream().map(r -> r.path() + " -> " + r.name() + " (upstream-auth "
@@ -424,6 +439,10 @@ public final class Gateway implements AutoCloseable {
         forward.close();
         outbound.close();
         tokenEndpoints.close();
+        state.tracing.close();
+        if (state.processMetrics != null) {
+            state.processMetrics.close();
+        }
     }
 
 }

@@ -198,16 +198,17 @@ class BatchFloodTest {
             JsonNode oneBatch = null;
             for (String line : Files.readAllLines(audit)) {
                 JsonNode event = json.readTree(line);
-                if (event.path("method").asText().equals("batch") && event.path("status").asInt() == 200) {
+                if (event.path("event.action").asText().equals("batch") && event.path("http.response.status_code").asInt() == 200) {
                     oneBatch = event;
                     break;
                 }
             }
             assertThat(oneBatch).as("a batch audit event").isNotNull();
-            assertThat(oneBatch.at("/batch/size").asInt()).isEqualTo(100);
-            assertThat(oneBatch.at("/batch/decisions/allow").asInt()).isEqualTo(90);
-            assertThat(oneBatch.at("/batch/decisions/deny").asInt()).isEqualTo(10);
-            assertThat(oneBatch.at("/batch/elements/0/target").asText()).isEqualTo("delete_repo");
+            JsonNode batch = oneBatch.path("portcullis.batch");
+            assertThat(batch.at("/size").asInt()).isEqualTo(100);
+            assertThat(batch.at("/decisions/allow").asInt()).isEqualTo(90);
+            assertThat(batch.at("/decisions/deny").asInt()).isEqualTo(10);
+            assertThat(batch.at("/elements/0/target").asText()).isEqualTo("delete_repo");
         } finally {
             flooders.shutdownNow();
             upstream.disposeNow();

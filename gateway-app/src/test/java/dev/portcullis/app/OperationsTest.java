@@ -61,25 +61,41 @@ class OperationsTest {
             assertThat(upstream.requests()).anySatisfy(r -> assertThat(r.header("traceparent")).isEqualTo(TRACEPARENT));
 
             List<JsonNode> events = awaitLines(auditFile, 3);
-            JsonNode toolCall = events.stream().filter(e -> "tools/call".equals(e.path("method").asText())
-                    && e.path("status").asInt() == 200).findFirst().orElseThrow();
-            assertThat(toolCall.path("route").asText()).isEqualTo("test");
-            assertThat(toolCall.path("subject").asText()).isEqualTo("user-123");
-            assertThat(toolCall.path("agent").asText()).isEqualTo("test-agent");
-            assertThat(toolCall.path("target").asText()).isEqualTo("echo");
-            assertThat(toolCall.path("decision").asText()).isEqualTo("allow");
-            assertThat(toolCall.path("rule").asText()).isEqualTo("authenticated-only");
-            assertThat(toolCall.path("upstream_status").asInt()).isEqualTo(200);
-            assertThat(toolCall.path("arguments").asText()).startsWith("sha256:");
-            assertThat(toolCall.path("traceparent").asText()).isEqualTo(TRACEPARENT);
-            assertThat(toolCall.path("session").asText()).startsWith("sha256:").doesNotContain(session);
-            assertThat(toolCall.has("request_id")).isTrue();
-            assertThat(Instant.parse(toolCall.path("timestamp").asText())).isBefore(Instant.now());
+            // Issue 15: ECS / OpenTelemetry field names, one timestamp, no logging-framework fields.
+            JsonNode toolCall = events.stream().filter(e -> "tools/call".equals(e.path("event.action").asText())
+                    && e.path("http.response.status_code").asInt() == 200).findFirst().orElseThrow();
+            assertThat(toolCall.path("portcullis.route").asText()).isEqualTo("test");
+            assertThat(toolCall.path("user.id").asText()).isEqualTo("user-123");
+            assertThat(toolCall.path("portcullis.agent").asText()).isEqualTo("test-agent");
+            assertThat(toolCall.path("gen_ai.tool.name").asText()).isEqualTo("echo");
+            assertThat(toolCall.path("portcullis.decision").asText()).isEqualTo("allow");
+            assertThat(toolCall.path("event.outcome").asText()).isEqualTo("success");
+            assertThat(toolCall.path("rule.id").asText()).isEqualTo("authenticated-only");
+            assertThat(toolCall.path("portcullis.upstream.status_code").asInt()).isEqualTo(200);
+            assertThat(toolCall.path("portcullis.arguments").asText()).startsWith("sha256:");
+            assertThat(toolCall.path("trace.id").asText()).isEqualTo(TRACEPARENT.substring(3, 35));
+            assertThat(toolCall.has("span.id")).as("no span of the gateway's own with tracing off").isFalse();
+            assertThat(toolCall.path("mcp.session.id").asText()).startsWith("sha256:").doesNotContain(session);
+            assertThat(toolCall.path("jsonrpc.request.id").asText()).isEqualTo("2");
+            assertThat(toolCall.path("client.address").asText()).isEqualTo("127.0.0.1");
+            assertThat(toolCall.path("user_agent.original").asText()).startsWith("Java-http-client");
+            assertThat(toolCall.path("http.request.method").asText()).isEqualTo("POST");
+            assertThat(toolCall.has("http.request.id")).isTrue();
+            assertThat(toolCall.path("event.duration").asLong()).isPositive();
+            assertThat(Instant.parse(toolCall.path("@timestamp").asText())).isBefore(Instant.now());
+            for (JsonNode event : events) {
+                assertThat(event.has("@version") || event.has("thread_name") || event.has("logger_name")
+                        || event.has("level_value") || event.has("level") || event.has("message") || event.has("timestamp"))
+                        .as("logger internals or a second timestamp in %s", event).isFalse();
+            }
 
-            JsonNode refused = events.stream().filter(e -> e.path("status").asInt() == 401).findFirst().orElseThrow();
-            assertThat(refused.path("decision").asText()).isEqualTo("unauthenticated");
-            assertThat(refused.path("rule").asText()).isEqualTo("invalid_token:expired");
-            assertThat(refused.has("upstream_status")).isFalse();
+            JsonNode refused = events.stream().filter(e -> e.path("http.response.status_code").asInt() == 401).findFirst().orElseThrow();
+            assertThat(refused.path("portcullis.decision").asText()).isEqualTo("unauthenticated");
+            assertThat(refused.path("event.outcome").asText()).isEqualTo("failure");
+            assertThat(refused.path("rule.id").asText()).isEqualTo("invalid_token:expired");
+            assertThat(refused.path("event.action").asText()).isEqualTo("POST");
+            assertThat(refused.has("portcullis.upstream.status_code")).isFalse();
+            assertThat(refused.has("user.id")).isFalse();
 
             String all = Files.readString(auditFile);
             assertThat(all).doesNotContain(good).doesNotContain(expired).doesNotContain(session);
@@ -121,14 +137,27 @@ class OperationsTest {
             String metrics = gw.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gw.gateway.adminPort() + "/metrics"))
                     .build()).body();
             assertThat(metrics).contains(
-                    "portcullis_requests_total{decision=\"allow\",method=\"initialize\",route=\"test\",status=\"200\"} 3.0",
-                    "portcullis_requests_total{decision=\"unauthenticated\",method=\"POST\",route=\"test\",status=\"401\"} 2.0",
+                    // Issue 15: the HTTP and the MCP method are separate labels.
+                    "portcullis_requests_total{decision=\"allow\",gen_ai_tool_name=\"none\",http_request_method=\"POST\","
+                            + "mcp_method_name=\"initialize\",route=\"test\",status=\"200\"} 3.0",
+                    "portcullis_requests_total{decision=\"unauthenticated\",gen_ai_tool_name=\"none\",http_request_method=\"POST\","
+                            + "mcp_method_name=\"none\",route=\"test\",status=\"401\"} 2.0",
                     "portcullis_token_validation_failures_total{reason=\"audience\"} 2.0",
                     "portcullis_jwks_fetches_total{issuer=\"" + idp.issuer() + "\",outcome=\"success\"} 1.0",
                     "portcullis_gateway_overhead_seconds_count{route=\"test\"} 3",
                     "portcullis_upstream_response_seconds_count{route=\"test\"} 3",
                     "portcullis_sse_streams_active 0.0",
-                    "portcullis_audit_events_dropped_total 0.0");
+                    "portcullis_audit_events_dropped_total 0.0",
+                    "portcullis_gateway_overhead_seconds_bucket{route=\"test\",le=\"5.0E-4\"}",
+                    "portcullis_upstream_response_seconds_bucket{route=\"test\",le=\"10.0\"} 3",
+                    // JVM, process, Netty and build info (issue 15).
+                    "jvm_memory_used_bytes{", "jvm_gc_max_data_size_bytes", "jvm_threads_live_threads", "jvm_classes_loaded_classes",
+                    "process_cpu_usage", "process_uptime_seconds", "process_files_open_files", "system_cpu_count",
+                    "netty_allocator_memory_used", "netty_eventexecutor_tasks_pending",
+                    "portcullis_build_info{version=\"");
+            // A handful of buckets (issue 15: not Micrometer's 69): 14 bounds and +Inf.
+            assertThat(metrics.lines().filter(l -> l.startsWith("portcullis_gateway_overhead_seconds_bucket{"))).hasSize(15);
+            assertThat(metrics).doesNotContain("method=\"initialize\"");
         }
     }
 

@@ -27,7 +27,7 @@ class WrongAudienceLogLineTest {
         assertThat(gw.send(gw.post(GatewayHarness.toolCall(1, "echo")).header("Authorization", "Bearer " + token).build())
                 .statusCode()).isEqualTo(401);
         List<String> lines = CapturingAppender.lines().subList(before, CapturingAppender.lines().size()).stream()
-                .filter(l -> l.startsWith("portcullis.access") && l.contains("reason=invalid_token")).toList();
+                .filter(l -> l.startsWith("portcullis.access") && l.contains("error.type=invalid_token")).toList();
         assertThat(lines).singleElement().satisfies(line -> assertThat(line)
                 .contains("aud [\"account\", \"evil\\u000d\\u000aforged line\"] does not contain the resource"
                         + " (expected one of [\"" + RESOURCE + "\", \"mcp-gateway\"])")

@@ -16,6 +16,8 @@ public final class AuditLog {
     public void record(AuditEvent event) {
         LoggingEventBuilder builder = log.atInfo();
         event.fields().forEach(builder::addKeyValue);
-        builder.log("mcp {} {}", event.decision(), event.method());
+        // The audit encoder writes the key-value pairs only (dev.portcullis.app.AuditAppender); this message is for
+        // appenders a test or an embedder attaches.
+        builder.log("mcp {} {}", event.decision(), event.method() != null ? event.method() : event.httpMethod());
     }
 }

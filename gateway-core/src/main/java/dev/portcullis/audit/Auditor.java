@@ -57,23 +57,22 @@ public final class Auditor {
         Principal principal = p.authenticated == null ? null : p.authenticated.principal();
         String session = request.headers().get("Mcp-Session-Id");
         String sessionHash = session == null ? null : "sha256:" + ArgumentLogging.sha256(session).substring(0, 16);
-        String traceparent = request.headers().get("traceparent");
         String jti = p.upstream == null ? null : p.upstream.upstreamBearer().map(this::jtiOf).orElse(null);
-        long latency = Duration.ofNanos(p.elapsedNanos()).toMillis();
+        long duration = p.elapsedNanos();
+        String httpMethod = request.method().name();
+        Context context = new Context(p, route, principal, sessionHash, httpMethod, status, upstreamStatus, duration, jti,
+                request.clientAddress(), userAgent(request.header("User-Agent")),
+                p.trace.traceId() != null ? p.trace.traceId() : callerTraceId(request.header("traceparent")), p.trace.spanId());
 
         List<McpMessage> messages = p.inspected == null ? List.of() : p.inspected.messages();
         if (messages.isEmpty()) {
-            String method = request.method().name();
             Outcome outcome = outcome(failure, null);
-            metrics.request(route, method, outcome.decision, status);
-            log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal == null ? null : principal.subject(),
-                    principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
-                    principal == null ? null : principal.actor(), sessionHash, method, null, outcome.decision,
-                    outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent, null, null));
+            metrics.request(route, httpMethod, null, null, outcome.decision, status);
+            log.record(context.event(null, null, null, outcome, null, null));
             return;
         }
         if (p.inspected.batch()) {
-            recordBatch(p, messages, failure, route, principal, sessionHash, status, upstreamStatus, latency, jti, traceparent);
+            recordBatch(p, messages, failure, route, httpMethod, status, context);
             return;
         }
         for (int i = 0; i < messages.size(); i++) {
@@ -81,13 +80,54 @@ public final class Auditor {
             Decision decision = p.authorized == null ? null : p.authorized.decisions().get(i);
             Outcome outcome = outcome(failure, decision);
             String method = message.method() == null ? "response" : message.method();
-            metrics.request(route, method, outcome.decision, status);
+            String target = message.target().orElse(null);
+            metrics.request(route, httpMethod, method, policyNamed(method, target, outcome), outcome.decision, status);
             JsonNode args = message.params() == null ? null : message.params().get("arguments");
-            log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal.subject(), principal.issuer(),
-                    principal.agent(), principal.actor(), sessionHash, method, message.target().orElse(null),
-                    outcome.decision, outcome.rule, outcome.reason, status, upstreamStatus, latency, jti, traceparent,
-                    arguments.render(args), null));
+            log.record(context.event(method, target, message.id(), outcome, arguments.render(args), null));
         }
+    }
+
+    /** What every event of one request shares. */
+    private record Context(RequestProgress p, String route, Principal principal, String sessionHash, String httpMethod,
+                           int status, Integer upstreamStatus, long durationNanos, String jti, String clientAddress,
+                           String userAgent, String traceId, String spanId) {
+        AuditEvent event(String method, String target, JsonNode id, Outcome outcome, Object arguments,
+                         java.util.Map<String, Object> batch) {
+            return new AuditEvent(p.arrived, p.routed.requestId(), route, principal == null ? null : principal.subject(),
+                    principal == null ? null : principal.issuer(), principal == null ? null : principal.agent(),
+                    principal == null ? null : principal.actor(), sessionHash, httpMethod, method, target,
+                    id == null || id.isNull() ? null : id.asText(), outcome.decision, outcome.rule, outcome.reason, status,
+                    upstreamStatus, durationNanos, jti, clientAddress, userAgent, traceId, spanId, arguments, batch);
+        }
+    }
+
+    /**
+     * The tool as a metric label: only a tool the route's policy names in a rule (the decision's rule is
+     * {@code tools.<name>}), so callers cannot create label values; any other is {@code other}.
+     */
+    static String policyNamed(String method, String target, Outcome outcome) {
+        return "tools/call".equals(method) && target != null && outcome.rule != null
+                && outcome.rule.equals("tools." + target) ? target : null;
+    }
+
+    /** At most 256 characters of a client-chosen header: bounded audit lines. */
+    static String userAgent(String value) {
+        return value == null || value.length() <= 256 ? value : value.substring(0, 256);
+    }
+
+    /** The trace id of a well-formed W3C {@code traceparent} (version 00), or null. */
+    static String callerTraceId(String traceparent) {
+        if (traceparent == null || traceparent.length() < 55 || traceparent.charAt(2) != '-' || traceparent.charAt(35) != '-') {
+            return null;
+        }
+        String id = traceparent.substring(3, 35);
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return null;
+            }
+        }
+        return id.equals("00000000000000000000000000000000") ? null : id;
     }
 
     /**
@@ -95,8 +135,7 @@ public final class Auditor {
      * rule, and a sample of its elements, refusals first ({@link BatchAudit}). Metrics still count each element.
      */
     private void recordBatch(RequestProgress p, List<McpMessage> messages, GatewayFailure failure, String route,
-                             Principal principal, String sessionHash, int status, Integer upstreamStatus, long latency,
-                             String jti, String traceparent) {
+                             String httpMethod, int status, Context context) {
         List<GatewayFailure> refusedRequests = failure != null && failure.reason() == dev.portcullis.failure.Reason.BATCH_DENIED
                 ? failure.elements() : List.of();
         int request = 0;
@@ -112,14 +151,14 @@ public final class Auditor {
                         : new Outcome("deny", "batch_denied", "another message of the batch was refused");
             }
             String method = message.method() == null ? "response" : message.method();
-            metrics.request(route, method, outcome.decision, status);
+            String target = message.target().orElse(null);
+            metrics.request(route, httpMethod, method, policyNamed(method, target, outcome), outcome.decision, status);
             JsonNode args = message.params() == null ? null : message.params().get("arguments");
-            elements.add(new BatchAudit.Element(i, method, message.target().orElse(null), outcome.decision, outcome.rule, args));
+            elements.add(new BatchAudit.Element(i, method, target, outcome.decision, outcome.rule, args));
         }
         BatchAudit.Summary summary = BatchAudit.summarise(elements, arguments);
-        log.record(new AuditEvent(p.arrived, p.routed.requestId(), route, principal.subject(), principal.issuer(),
-                principal.agent(), principal.actor(), sessionHash, "batch", null, summary.decision(), summary.rule(),
-                summary.reason(), status, upstreamStatus, latency, jti, traceparent, null, summary.batch()));
+        log.record(context.event("batch", null, null, new Outcome(summary.decision(), summary.rule(), summary.reason()),
+                null, summary.batch()));
     }
 
     private record Outcome(String decision, String rule, String reason) {}

@@ -5,6 +5,7 @@ import dev.portcullis.authz.AuthorizedRequest;
 import dev.portcullis.exchange.UpstreamRequest;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.route.RoutedRequest;
+import dev.portcullis.trace.RequestTrace;
 import java.time.Instant;
 
 /**
@@ -19,9 +20,20 @@ public final class RequestProgress {
     InspectedRequest inspected;
     AuthorizedRequest authorized;
     UpstreamRequest upstream;
+    final RequestTrace trace;
 
     public RequestProgress(RoutedRequest routed) {
+        this(routed, RequestTrace.OFF);
+    }
+
+    public RequestProgress(RoutedRequest routed, RequestTrace trace) {
         this.routed = routed;
+        this.trace = trace;
+    }
+
+    /** The request's trace ({@link RequestTrace#OFF} when tracing is off). */
+    public RequestTrace trace() {
+        return trace;
     }
 
     public void reached(AuthenticatedRequest value) {

@@ -15,10 +15,17 @@ import java.util.Set;
  * @param audit   the audit trail (defaults: argument digests, stdout)
  * @param sessions how session ids are sealed and bound to their principal
  * @param outbound the gateway's own fetches (metadata, JWKS, token endpoints): allowed private addresses, timeouts
+ * @param tracing  OpenTelemetry traces (off by default; {@code OTEL_*} environment variables apply too)
  */
 public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
-                            AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound) {
+                            AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound, TracingConfig tracing) {
+    public GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
+                         AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound) {
+        this(listen, admin, issuers, routes, audit, sessions, outbound, null);
+    }
+
     public GatewayConfig {
+        tracing = tracing == null ? TracingConfig.defaults() : tracing;
         sessions = sessions == null ? SessionsConfig.defaults() : sessions;
         listen = listen == null ? ListenConfig.defaults() : listen;
         outbound = outbound == null ? OutboundConfig.defaults() : outbound;

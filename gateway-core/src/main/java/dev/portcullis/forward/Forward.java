@@ -57,6 +57,11 @@ public final class Forward {
 
         /** No answer could be relayed; if the client's response had started, its connection has been closed. */
         void failed(GatewayFailure failure);
+
+        /** The request's trace: the upstream call's client span is its child ({@link dev.portcullis.trace.RequestTrace#OFF}: none). */
+        default dev.portcullis.trace.RequestTrace trace() {
+            return dev.portcullis.trace.RequestTrace.OFF;
+        }
     }
 
     final Map<String, Route> routes = new HashMap<>();

@@ -208,6 +208,11 @@ final class UpstreamCall {
         if (body.length > 0 || HttpMethod.POST.equals(head.method())) {
             h.setInt("Content-Length", body.length);
         }
+        // Issue 15: with tracing on, the upstream's parent is the gateway's client span (the caller's tracestate passes).
+        String traceparent = done.trace().upstreamCall(head.method().name(), target);
+        if (traceparent != null) {
+            h.set("traceparent", traceparent);
+        }
         return request;
     }
 

@@ -35,6 +35,8 @@ public final class OutboundHttp {
     private final HttpClient client;
     private final ConnectionProvider pool;
     private final Duration responseTimeout;
+    /** Client spans for these fetches (issue 15); set once at start. */
+    private volatile dev.portcullis.trace.Tracing tracing = dev.portcullis.trace.Tracing.OFF;
 
     /** Public addresses and loopback addresses named literally in the URL (tests, local tools). */
     public OutboundHttp(Duration connectTimeout, Duration responseTimeout) {
@@ -66,6 +68,12 @@ public final class OutboundHttp {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                 .responseTimeout(responseTimeout)
                 .headers(h -> h.set("Accept", "application/json").set("User-Agent", "portcullis"));
+    }
+
+    /** Each fetch becomes a client span of {@code tracing}, child of the context current when it is asked for. */
+    public OutboundHttp traced(dev.portcullis.trace.Tracing tracing) {
+        this.tracing = tracing;
+        return this;
     }
 
     /** A non-2xx answer from a fetched URL; carries the status only, never the body. */
@@ -101,6 +109,10 @@ public final class OutboundHttp {
      * addresses and fetches taking longer than the response timeout fail the Mono.
      */
     public Mono<byte[]> get(URI uri) {
+        return tracing.clientCall("GET", uri, fetch(uri), body -> 200);
+    }
+
+    private Mono<byte[]> fetch(URI uri) {
         return checkScheme(uri).then(client.get().uri(uri)
                 .response((response, body) -> {
                     if (response.status().code() != 200) {
@@ -131,7 +143,7 @@ public final class OutboundHttp {
      */
     public Mono<Response> postForm(URI uri, String form, Map<String, String> headers, Duration timeout) {
         byte[] bytes = form.getBytes(StandardCharsets.US_ASCII);
-        return checkScheme(uri).then(client
+        return tracing.clientCall("POST", uri, checkScheme(uri).then(client
                 .headers(h -> {
                     h.set("Content-Type", "application/x-www-form-urlencoded");
                     h.set("Cache-Control", "no-store");
@@ -142,7 +154,7 @@ public final class OutboundHttp {
                 .response((response, body) -> BoundedBody.collect(body, MAX_RESPONSE_BYTES)
                         .map(b -> new Response(response.status().code(), response.responseHeaders().get("Content-Type", ""), b)))
                 .next())
-                .timeout(timeout);
+                .timeout(timeout), Response::status);
     }
 
     public void close() {

@@ -67,6 +67,20 @@ class ConfigLoaderTest {
         assertThat(message).startsWith("gateway.yaml:14: routes[0].batches: \"sometimes\" (expected: partial");
     }
 
+    /** Issue 15: tracing is off unless asked for, and a bad value names file, line and field. */
+    @Test
+    void tracingIsOffByDefaultAndItsValuesNameFileLineField() {
+        assertThat(ConfigLoader.parse(VALID, "gateway.yaml").tracing().enabled()).isNull();
+        assertThat(error(VALID + "tracing:\n  enabled: true\n  sampling-ratio: 1.5\n"))
+                .startsWith("gateway.yaml:16: tracing.sampling-ratio: 1.5 (expected: a number from 0 to 1)");
+        assertThat(error(VALID + "tracing:\n  endpoint: ftp://collector:4318\n"))
+                .startsWith("gateway.yaml:15: tracing.endpoint: \"ftp://collector:4318\" (expected: an http(s) URL");
+        assertThat(error(VALID + "tracing:\n  headers-file: /no/such/otlp-headers\n"))
+                .startsWith("gateway.yaml:15: tracing.headers-file:");
+        assertThat(error(VALID + "audit:\n  output: syslog\n"))
+                .startsWith("gateway.yaml:15: audit.output: \"syslog\" (expected: stdout, stderr or file)");
+    }
+
     @Test
     void unknownKeyIsAnError() {
         String message = error(VALID.replace("    scopes: [mcp:tools]", "    scopes: [mcp:tools]\n    upstrem: x"));
