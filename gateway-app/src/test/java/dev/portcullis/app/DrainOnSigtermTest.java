@@ -122,17 +122,7 @@ class DrainOnSigtermTest {
                 break;
             }
         }
-        return new Call(CompletableFuture.supplyAsync(() -> {
-            List<String> lines = new ArrayList<>();
-            try (reader) {
-                for (String line; (line = reader.readLine()) != null; ) {
-                    lines.add(line);
-                }
-            } catch (java.io.IOException e) {
-                lines.add("READ FAILED: " + e);
-            }
-            return lines;
-        }));
+        return new Call(GatewayProcess.rest(reader));
     }
 
     private static HttpRequest post(GatewayProcess gw, String token, String session, String body) {

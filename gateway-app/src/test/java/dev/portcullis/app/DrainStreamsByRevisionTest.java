@@ -62,8 +62,8 @@ class DrainStreamsByRevisionTest {
                     {"jsonrpc":"2.0","id":6,"method":"tools/call","params":{%s,"name":"echo","arguments":{}}}""".formatted(META));
             long began = System.nanoTime();
             CompletableFuture<Void> stopping = CompletableFuture.runAsync(gw::close);
-            CompletableFuture<List<String>> listenRest = rest(listen);
-            CompletableFuture<List<String>> callRest = rest(call);
+            CompletableFuture<List<String>> listenRest = GatewayProcess.rest(listen);
+            CompletableFuture<List<String>> callRest = GatewayProcess.rest(call);
 
             List<String> listenLines = listenRest.get(10, TimeUnit.SECONDS);
             long listenEndedMillis = (System.nanoTime() - began) / 1_000_000;
@@ -100,17 +100,4 @@ class DrainStreamsByRevisionTest {
         return reader;
     }
 
-    private static CompletableFuture<List<String>> rest(BufferedReader reader) {
-        return CompletableFuture.supplyAsync(() -> {
-            List<String> lines = new ArrayList<>();
-            try (reader) {
-                for (String line; (line = reader.readLine()) != null; ) {
-                    lines.add(line);
-                }
-            } catch (java.io.IOException e) {
-                lines.add("READ FAILED: " + e);
-            }
-            return lines;
-        });
-    }
 }

@@ -139,4 +139,19 @@ final class GatewayProcess implements AutoCloseable {
             }
         }
     }
+
+    /** Every line {@code reader} still gives, read on another thread until the stream ends. */
+    static java.util.concurrent.CompletableFuture<java.util.List<String>> rest(java.io.BufferedReader reader) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            java.util.List<String> lines = new java.util.ArrayList<>();
+            try (reader) {
+                for (String line; (line = reader.readLine()) != null; ) {
+                    lines.add(line);
+                }
+            } catch (IOException e) {
+                lines.add("READ FAILED: " + e);
+            }
+            return lines;
+        });
+    }
 }
