@@ -114,8 +114,10 @@ public record IssuerMetadata(String issuer, URI jwksUri, URI tokenEndpoint, List
             List<String> methods = new ArrayList<>();
             JsonNode supported = doc.get("token_endpoint_auth_methods_supported");
             if (supported != null && supported.isArray()) {
+                // Method names only (RFC 8414 registry names are short tokens), at most 16: anything else from the
+                // document is dropped here, so no foreign text reaches the log lines that name these methods.
                 supported.forEach(m -> {
-                    if (m.isTextual()) {
+                    if (m.isTextual() && m.asText().matches("[A-Za-z0-9_.:-]{1,64}") && methods.size() < 16) {
                         methods.add(m.asText());
                     }
                 });

@@ -45,6 +45,9 @@ public final class BatchLimit {
      * returned); 0 for a body that is not an array; what was counted so far when the JSON breaks off.
      */
     static int countUpTo(byte[] body, int stopAt) {
+        if (!startsWithArray(body)) {
+            return 0; // the common case, a single message: no parser at all
+        }
         int count = 0;
         try (JsonParser parser = JSON.createParser(body)) {
             if (parser.nextToken() != JsonToken.START_ARRAY) {
@@ -59,5 +62,17 @@ public final class BatchLimit {
             // Not valid JSON (or not all of it): the strict parse that follows reports it.
         }
         return count;
+    }
+
+    /** Whether the first byte after a UTF-8 byte order mark (as Jackson skips it) and JSON white space is {@code [}. */
+    private static boolean startsWithArray(byte[] body) {
+        int from = body.length >= 3 && (body[0] & 0xFF) == 0xEF && (body[1] & 0xFF) == 0xBB && (body[2] & 0xFF) == 0xBF ? 3 : 0;
+        for (int i = from; i < body.length; i++) {
+            byte b = body[i];
+            if (b != ' ' && b != '\t' && b != '\n' && b != '\r') {
+                return b == '[';
+            }
+        }
+        return false;
     }
 }
