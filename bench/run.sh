@@ -43,6 +43,25 @@ build_jars() {
   fi
 }
 
+build_baseline() {
+  # BASELINE_REF=<commit>: that commit's gateway jar, built once in a throw-away worktree and cached in
+  # bench/.cache/, runs as the target baseline-full (the full path "before", measured in the same run).
+  [[ -n "${BASELINE_REF:-}" ]] || return 0
+  local sha jar tree
+  sha="$(git -C "$REPO_DIR" rev-parse --verify "${BASELINE_REF}^{commit}")"
+  jar="$BENCH_DIR/.cache/baseline-$sha.jar"
+  if [[ ! -f "$jar" ]]; then
+    echo "building the baseline gateway at $BASELINE_REF ($sha) ..." >&2
+    tree="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-baseline-XXXXXX")"
+    git -C "$REPO_DIR" worktree add --detach -q "$tree" "$sha"
+    (cd "$tree" && mvn -B -q -Dmaven.test.skip=true -pl gateway-app -am package)
+    mkdir -p "$BENCH_DIR/.cache"
+    cp "$tree/gateway-app/target/portcullis.jar" "$jar"
+    git -C "$REPO_DIR" worktree remove --force "$tree"
+  fi
+  export BASELINE_JAR="$jar"
+}
+
 raise_file_limit() {
   # 10,000 idle SSE streams need ~20,000 descriptors in the gateway and as many in the client.
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -51,6 +70,7 @@ raise_file_limit() {
 [[ "${INSTALL:-0}" == 1 ]] && install_packages
 require_tools
 build_jars
+build_baseline
 raise_file_limit
 # The orchestrator replaces this shell, so a Ctrl-C or TERM reaches it directly; it stops every
 # process it started (by saved PID) before exiting.

@@ -42,6 +42,8 @@ class Settings:
     client_java_opts: str
     misconfigure: list         # targets started with a deliberately broken config (proves the validation gate)
     validate_only: bool        # stop after the validation gate
+    baseline_jar: str          # BASELINE_REF's gateway jar (run.sh builds it), or "" for no baseline target
+    baseline_ref: str          # the commit it was built from, as given
 
     @property
     def gateway_jar(self):
@@ -99,15 +101,24 @@ KNOBS = {
 }
 
 
+def default_targets(baseline_jar):
+    """Every target of the catalogue; the baseline ones only when a baseline jar was built (BASELINE_REF)."""
+    from targets import CATALOGUE
+    return [t.name for t in CATALOGUE if baseline_jar or not t.baseline]
+
+
 def from_environment(bench_dir):
     repo_dir = os.path.dirname(bench_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     from targets import CATALOGUE
     all_targets = [t.name for t in CATALOGUE]
-    chosen = [t.strip() for t in _env("TARGETS", ",".join(all_targets)).split(",") if t.strip()]
+    baseline_jar = _env("BASELINE_JAR", "")
+    chosen = [t.strip() for t in _env("TARGETS", ",".join(default_targets(baseline_jar))).split(",") if t.strip()]
     unknown = [t for t in chosen if t not in all_targets]
     if unknown:
         raise SystemExit(f"unknown TARGETS {unknown}; known: {', '.join(all_targets)}")
+    if not baseline_jar and any(t.baseline for t in CATALOGUE if t.name in chosen):
+        raise SystemExit("a baseline target needs BASELINE_REF=<commit> (bench/run.sh builds that commit's gateway)")
     from targets import MISCONFIGURABLE
     broken = [t.strip() for t in _env("MISCONFIGURE", "").split(",") if t.strip()]
     if any(t not in MISCONFIGURABLE for t in broken):
@@ -122,6 +133,8 @@ def from_environment(bench_dir):
         jmh=_env("JMH", "1") == "1",
         misconfigure=broken,
         validate_only=_env("VALIDATE_ONLY", "0") == "1",
+        baseline_jar=baseline_jar,
+        baseline_ref=_env("BASELINE_REF", ""),
         loadgen_cpus=_env("LOADGEN_CPUS", "0" if cpus > 1 else ""),
         proxy_cpus=_env("PROXY_CPUS", str(cpus - 1) if cpus > 1 else ""),
         **knobs,
@@ -132,8 +145,9 @@ def command_line(s):
     """The command that reproduces this run: bench/run.sh with the knobs that differ from the defaults."""
     changed = [f"{name}={getattr(s, field)}" if " " not in str(getattr(s, field)) else f'{name}="{getattr(s, field)}"'
                for name, (field, default) in KNOBS.items() if getattr(s, field) != default]
-    from targets import CATALOGUE
-    if s.targets != [t.name for t in CATALOGUE]:
+    if s.baseline_ref:
+        changed.append("BASELINE_REF=" + s.baseline_ref)
+    if s.targets != default_targets(s.baseline_jar):
         changed.append("TARGETS=" + ",".join(s.targets))
     if not s.jmh:
         changed.append("JMH=0")

@@ -39,6 +39,7 @@ class Target:
     validation: dict = field(default_factory=dict)  # validation case → what the target answered
     failed_validation: str = ""   # the validation cases it failed: not measured
     misconfigured: str = ""       # MISCONFIGURE: what was deliberately broken in its config
+    baseline: bool = False        # runs the BASELINE_REF build (only when run.sh built one)
 
     @property
     def url(self):
@@ -59,6 +60,8 @@ CATALOGUE = [
     Target("portcullis-many-tokens", "Portcullis, a new token on every request: RS256 signature checked each time",
            tokens="rotate"),
     Target("portcullis-sse", "Portcullis, upstream answers text/event-stream"),
+    # BASELINE_REF=<commit>: the same full path on an earlier build (before/after in one run).
+    Target("baseline-full", "portcullis-full on the build at BASELINE_REF (before)", checks_scope=True, baseline=True),
 ]
 
 
@@ -141,6 +144,7 @@ class Launcher:
             "portcullis-full": lambda t: self._start_portcullis(t, "portcullis-full.yaml", "/mcp"),
             "portcullis-many-tokens": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp"),
             "portcullis-sse": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp-sse"),
+            "baseline-full": lambda t: self._start_portcullis(t, "portcullis-full.yaml", "/mcp", jar=self.s.baseline_jar),
         }[target.name]
         try:
             starter(target)
@@ -228,14 +232,14 @@ class Launcher:
         self._keep_config(conf, f"{name}.yaml")
         return conf, port, admin, dict(os.environ, BENCH_CLIENT_SECRET=CLIENT_SECRET)
 
-    def gateway_command(self, extra_java_opts=()):
-        return [self.s.gateway_java, *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", self.s.gateway_jar]
+    def gateway_command(self, extra_java_opts=(), jar=None):
+        return [self.s.gateway_java, *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", jar or self.s.gateway_jar]
 
-    def start_portcullis(self, name, template, upstream_path, cpus):
+    def start_portcullis(self, name, template, upstream_path, cpus, jar=None):
         """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""
         conf, port, admin, env = self.portcullis_config(name, template, upstream_path)
         prefix = os.path.dirname(conf)
-        java = self.gateway_command()
+        java = self.gateway_command(jar=jar)
         check = subprocess.run([*java, "check", "--config", conf], capture_output=True, text=True, env=env)
         if check.returncode != 0:
             raise Refused(_first_error(check.stderr + check.stdout).replace(prefix + "/", ""))
@@ -245,11 +249,11 @@ class Launcher:
         _wait_ready(admin, 60)
         return port, admin, entry.pid
 
-    def _start_portcullis(self, target, template, upstream_path):
+    def _start_portcullis(self, target, template, upstream_path, jar=None):
         if target.name in self.s.misconfigure:
             target.misconfigured = "the policy's scope requirement for search_tickets removed"
         try:
-            target.port, _, target.pid = self.start_portcullis(target.name, template, upstream_path, self.s.proxy_cpus)
+            target.port, _, target.pid = self.start_portcullis(target.name, template, upstream_path, self.s.proxy_cpus, jar)
         except Refused as e:
             target.skipped = f"the gateway refuses {template}: {e}"
 

@@ -226,7 +226,7 @@ public final class TokenVerifier {
             if (keys.isEmpty()) {
                 return false;
             }
-            JWSVerifier verifier = EcSignatureProvider.apply(verifiers.createJWSVerifier(header, keys.get(0)));
+            JWSVerifier verifier = SignatureProvider.apply(verifiers.createJWSVerifier(header, keys.get(0)), header.getAlgorithm());
             return jwt.verify(verifier);
         } catch (JOSEException | IllegalStateException e) {
             return false;
