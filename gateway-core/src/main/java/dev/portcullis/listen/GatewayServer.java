@@ -168,13 +168,14 @@ public final class GatewayServer implements AutoCloseable {
     }
 
     /**
-     * One event loop per CPU, at least four (as Reactor Netty's default was: on a CPU shared with other
-     * processes, the scheduler shares it per thread); {@code -Dportcullis.io-threads=N} overrides, e.g. 1 for
-     * a gateway pinned to one CPU of its own.
+     * One event loop per CPU the JVM may use (a container's CPU limit counts: a one-CPU pod gets one
+     * loop); {@code -Dportcullis.io-threads=N} overrides. Measured (bench/RESULTS.md, issue 13): on a
+     * gateway pinned to one CPU, one loop served the full path faster and at less CPU per request than
+     * four (the old default, copied from Reactor Netty), which only added context switches.
      */
     static int defaultThreads() {
         Integer configured = Integer.getInteger("portcullis.io-threads");
-        return configured != null && configured > 0 ? configured : Math.max(4, Runtime.getRuntime().availableProcessors());
+        return configured != null && configured > 0 ? configured : Math.max(1, Runtime.getRuntime().availableProcessors());
     }
 
     /**
