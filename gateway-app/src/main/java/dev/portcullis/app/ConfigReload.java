@@ -242,8 +242,7 @@ final class ConfigReload {
         files.add(source);
         TlsConfig tls = live.get().built().config.listen().tls();
         if (tls != null) {
-            files.add(tls.certificate());
-            files.add(tls.privateKey());
+            files.addAll(tls.files()); // certificate, key and client-trust bundles (issue 16)
         }
         for (Path file : files) {
             try {

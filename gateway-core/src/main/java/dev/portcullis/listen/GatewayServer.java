@@ -77,7 +77,7 @@ public final class GatewayServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final Connections connections;
     /** The TLS context new connections use (null: plain HTTP); replaced by {@link #replaceTls} (issue 14). */
-    private final java.util.concurrent.atomic.AtomicReference<SslContext> tls;
+    private final java.util.concurrent.atomic.AtomicReference<ListenerTls> tls;
 
     /** Every open connection, and how many of them have a request in progress (graceful shutdown waits for those). */
     static final class Connections {
@@ -90,7 +90,7 @@ public final class GatewayServer implements AutoCloseable {
     }
 
     private GatewayServer(Channel server, EventLoopGroup acceptor, EventLoopGroup workers, Connections connections,
-                          java.util.concurrent.atomic.AtomicReference<SslContext> tls) {
+                          java.util.concurrent.atomic.AtomicReference<ListenerTls> tls) {
         this.tls = tls;
         this.server = server;
         this.acceptor = acceptor;
@@ -118,9 +118,12 @@ public final class GatewayServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         connections.open.add(channel);
-                        SslContext context = tls.get();
-                        if (context != null) {
-                            channel.pipeline().addLast("tls", context.newHandler(channel.alloc()));
+                        ListenerTls current = tls.get();
+                        if (current != null) {
+                            channel.pipeline().addLast("tls", current.context().newHandler(channel.alloc()));
+                            if (current.clients() != null) {
+                                channel.attr(HttpEdge.CLIENT_TRUST).set(current.clients()); // the bundles this connection was accepted under
+                            }
                         }
                         http(channel.pipeline(), config, handler, connections, network);
                     }
@@ -186,7 +189,14 @@ public final class GatewayServer implements AutoCloseable {
      */
     public static void validateTls(TlsConfig tls) {
         try {
-            tls(tls);
+            try {
+                tls(tls);
+            } catch (IllegalStateException e) {
+                if (e.getMessage() != null && e.getMessage().startsWith("cannot load listen.tls.client-trust")) {
+                    throw new IllegalArgumentException("listen.tls.client-trust: " + e.getCause().getMessage());
+                }
+                throw e;
+            }
             if (!keyBelongsToCertificate(tls)) {
                 throw new IllegalArgumentException("listen.tls: " + tls.privateKey() + " is not the private key of the"
                         + " certificate in " + tls.certificate() + " (expected: the key the certificate was issued for)");
@@ -241,14 +251,30 @@ public final class GatewayServer implements AutoCloseable {
         }
     }
 
-    private static SslContext tls(TlsConfig tls) {
+    /** The listener's TLS: the context new connections use, and the client-certificate bundles (null: none asked for). */
+    record ListenerTls(SslContext context, ClientTrust clients) {}
+
+    private static ListenerTls tls(TlsConfig tls) {
         if (tls == null) {
             return null;
         }
+        ClientTrust clients;
         try {
-            return SslContextBuilder.forServer(tls.certificate().toFile(), tls.privateKey().toFile())
-                    .protocols("TLSv1.3", "TLSv1.2")
-                    .build();
+            clients = tls.clientAuthMode() == TlsConfig.ClientAuth.NONE ? null : ClientTrust.of(tls);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("cannot load listen.tls.client-trust: " + e.getMessage(), e);
+        }
+        try {
+            SslContextBuilder builder = SslContextBuilder.forServer(tls.certificate().toFile(), tls.privateKey().toFile())
+                    .protocols("TLSv1.3", "TLSv1.2");
+            if (clients != null) {
+                // Issue 16: mutual TLS. The trust manager accepts a chain to one client-trust bundle (and a pinned bundle's
+                // SVIDs of its trust domain only); optional still serves a connection that presents no certificate.
+                builder.trustManager(clients.trustManager())
+                        .clientAuth(tls.clientAuthMode() == TlsConfig.ClientAuth.REQUIRED
+                                ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL);
+            }
+            return new ListenerTls(builder.build(), clients);
         } catch (SSLException | IllegalArgumentException e) {
             throw new IllegalStateException("cannot load the TLS certificate or key: " + e.getMessage(), e);
         }

@@ -70,6 +70,12 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
     private FullHttpResponse heldAnswer;
     private ScheduledFuture<?> discardDeadline;
     private final ArrayDeque<Object> queued = new ArrayDeque<>(0);
+
+    /** Set on a connection whose listener asks for client certificates: the bundles it was accepted under. */
+    static final io.netty.util.AttributeKey<ClientTrust> CLIENT_TRUST = io.netty.util.AttributeKey.valueOf("portcullis.client-trust");
+    /** The connection's client certificate, read at its first request (null: none presented, or none asked for). */
+    private ClientCertificate clientCertificate;
+    private boolean clientCertificateRead;
     private boolean paused;
     /** Issue 14: the gateway is shutting down; this connection closes once its answer in progress is written. */
     private boolean draining;
@@ -139,7 +145,7 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
         SslHandler ssl = ctx.pipeline().get(SslHandler.class);
         String tls = ssl == null ? null : ssl.engine().getSession().getProtocol();
         InetSocketAddress peer = ctx.channel().remoteAddress() instanceof InetSocketAddress address ? address : null;
-        RequestHead head = RequestHead.of(request, peer, tls, HttpUtil.isKeepAlive(request));
+        RequestHead head = RequestHead.of(request, peer, tls, clientCertificate(ctx, ssl), HttpUtil.isKeepAlive(request));
         current = new Inbound(this, head, request.protocolVersion().equals(HttpVersion.HTTP_1_1));
         if (draining) {
             current.closeAfter = true;
@@ -475,5 +481,21 @@ final class HttpEdge extends ChannelInboundHandlerAdapter {
     private void cancel() {
         cancelBodyDeadline();
         cancelDiscard();
+    }
+
+    /** Once per connection: what its client certificate says ({@link ClientTrust#identify}). */
+    private ClientCertificate clientCertificate(ChannelHandlerContext ctx, SslHandler ssl) {
+        if (!clientCertificateRead) {
+            clientCertificateRead = true;
+            ClientTrust trust = ssl == null ? null : ctx.channel().attr(CLIENT_TRUST).get();
+            if (trust != null) {
+                try {
+                    clientCertificate = trust.identify(ssl.engine().getSession().getPeerCertificates());
+                } catch (javax.net.ssl.SSLPeerUnverifiedException none) {
+                    clientCertificate = null; // client-auth optional, and no certificate presented
+                }
+            }
+        }
+        return clientCertificate;
     }
 }

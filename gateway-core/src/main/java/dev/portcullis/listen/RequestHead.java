@@ -17,23 +17,31 @@ import java.net.InetSocketAddress;
  * @param peer        the client's address (null if unknown)
  * @param secure      whether the request arrived over TLS
  * @param tlsProtocol the negotiated TLS protocol ({@code TLSv1.3}), or null for plain HTTP
+ * @param clientCertificate the connection's client certificate (mutual TLS), or null
  * @param keepAlive   whether the connection may carry another request after this one
  */
 public record RequestHead(HttpMethod method, String uri, String path, String rawQuery, HttpHeaders headers,
-                          InetSocketAddress peer, boolean secure, String tlsProtocol, boolean keepAlive) {
+                          InetSocketAddress peer, boolean secure, String tlsProtocol, ClientCertificate clientCertificate,
+                          boolean keepAlive) {
 
-    static RequestHead of(HttpRequest request, InetSocketAddress peer, String tlsProtocol, boolean keepAlive) {
+    static RequestHead of(HttpRequest request, InetSocketAddress peer, String tlsProtocol, ClientCertificate clientCertificate,
+                          boolean keepAlive) {
         String uri = request.uri();
         int q = uri.indexOf('?');
         return new RequestHead(request.method(), uri, q < 0 ? uri : uri.substring(0, q), q < 0 ? null : uri.substring(q + 1),
-                request.headers().copy(), peer, tlsProtocol != null, tlsProtocol, keepAlive);
+                request.headers().copy(), peer, tlsProtocol != null, tlsProtocol, clientCertificate, keepAlive);
     }
 
     /** A head built by hand (unit tests of the stages, which need no socket). */
     public static RequestHead of(HttpMethod method, String uri, HttpHeaders headers) {
         int q = uri.indexOf('?');
         return new RequestHead(method, uri, q < 0 ? uri : uri.substring(0, q), q < 0 ? null : uri.substring(q + 1),
-                headers.copy(), new InetSocketAddress("127.0.0.1", 40000), false, null, true);
+                headers.copy(), new InetSocketAddress("127.0.0.1", 40000), false, null, null, true);
+    }
+
+    /** The same head as if it arrived over TLS with {@code certificate} (unit tests of sender-constrained tokens). */
+    public RequestHead withClientCertificate(ClientCertificate certificate) {
+        return new RequestHead(method, uri, path, rawQuery, headers, peer, true, "TLSv1.3", certificate, keepAlive);
     }
 
     /** The first value of a header, or null. */
