@@ -90,7 +90,7 @@ public final class CompiledPolicy implements Policy {
 
     @Override
     public Decision decide(Subject subject, Operation operation) {
-        if (allowedAgents.isPresent() && !allowedAgents.get().contains(subject.agent())) {
+        if (allowedAgents.isPresent() && !AgentIds.matches(allowedAgents.get(), subject.agent())) {
             return Decision.deny("agents.allow", "agent " + Text.quoted(subject.agent())
                     + " is not in the server-wide agents.allow list");
         }
@@ -139,7 +139,7 @@ public final class CompiledPolicy implements Policy {
         if (rule.deny()) {
             return Decision.deny(rule.id(), what + " is denied by " + rule.id());
         }
-        if (!rule.agents().isEmpty() && !rule.agents().contains(subject.agent())) {
+        if (!rule.agents().isEmpty() && !AgentIds.matches(rule.agents(), subject.agent())) {
             return Decision.deny(rule.id(), what + " is limited to " + Text.plural(rule.agents().size(), "agent ", "agents ")
                     + Text.list(rule.agents()) + "; caller's agent is " + Text.quoted(subject.agent()));
         }
@@ -174,7 +174,7 @@ public final class CompiledPolicy implements Policy {
         if (kind != ItemKind.RESOURCE_TEMPLATE) {
             return Policy.super.visible(subject, kind, name);
         }
-        if (allowedAgents.isPresent() && !allowedAgents.get().contains(subject.agent())) {
+        if (allowedAgents.isPresent() && !AgentIds.matches(allowedAgents.get(), subject.agent())) {
             return false;
         }
         if (ResourceUri.templateProblem(name).isPresent()) {
@@ -202,7 +202,7 @@ public final class CompiledPolicy implements Policy {
      */
     @Override
     public Visibility visibility(Subject subject, ItemKind kind) {
-        if (allowedAgents.isPresent() && !allowedAgents.get().contains(subject.agent())) {
+        if (allowedAgents.isPresent() && !AgentIds.matches(allowedAgents.get(), subject.agent())) {
             return Visibility.none();
         }
         boolean listable = decide(subject, Operation.method(kind.listMethod())).allowed();

@@ -93,7 +93,7 @@ final class PolicyReader {
             return Optional.empty();
         }
         List<Object> allowPath = List.of("agents", "allow");
-        Set<String> ids = strings(allowPath, allow, "a list of agent ids (client_id)", "an agent id", s -> !s.isEmpty());
+        Set<String> ids = strings(allowPath, allow, "a list of agent ids (client_id)", AgentIds.EXPECTED, AgentIds::valid);
         if (allow.isArray() && allow.isEmpty()) {
             expected(allowPath, allow, "at least one agent id; remove agents to admit any agent");
         }
@@ -194,8 +194,8 @@ final class PolicyReader {
                 PolicyReader::isScopeToken);
         Set<String> roles = optionalStrings(path, node, "roles", "a list of role names", "a role name",
                 s -> !s.isEmpty());
-        Set<String> agents = optionalStrings(path, node, "agents", "a list of agent ids (client_id)", "an agent id",
-                s -> !s.isEmpty());
+        Set<String> agents = optionalStrings(path, node, "agents", "a list of agent ids (client_id)", AgentIds.EXPECTED,
+                AgentIds::valid);
         List<ArgumentConstraint> constraints = arguments ? readArguments(child(path, "arguments"), node.get("arguments"))
                 : List.of();
         Rule rule = new Rule(Rule.idOf(section, name), section, name, lines.lineOf(path), deny, scopes, roles, agents,

@@ -80,7 +80,7 @@ final class PolicyWarnings {
         }
         Set<String> allowed = file.allowedAgents().get();
         for (String agent : rule.agents()) {
-            if (!allowed.contains(agent)) {
+            if (!AgentIds.matches(allowed, agent)) {
                 List<Object> path = List.of(rule.section().key(), rule.pattern(), "agents");
                 add(lines.lineOf(path), Text.path(path), Text.quoted(agent) + " is not in agents.allow, so the"
                         + " gateway refuses it before this rule is consulted");
