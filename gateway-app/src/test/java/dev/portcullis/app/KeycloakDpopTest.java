@@ -9,6 +9,7 @@ import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.oauth2.sdk.dpop.DefaultDPoPProofFactory;
+import com.nimbusds.oauth2.sdk.id.JWTID;
 import com.nimbusds.oauth2.sdk.token.DPoPAccessToken;
 import dev.portcullis.app.config.ConfigLoader;
 import dev.portcullis.testing.KeycloakServer;
@@ -109,8 +110,8 @@ class KeycloakDpopTest {
     }
 
     private static String proof(String htm, String url, String accessToken) throws Exception {
-        return (accessToken == null ? proofs.createDPoPJWT(htm, URI.create(url))
-                : proofs.createDPoPJWT(htm, URI.create(url), new DPoPAccessToken(accessToken))).serialize();
+        return proofs.createDPoPJWT(new JWTID(), htm, URI.create(url), new java.util.Date(),
+                accessToken == null ? null : new DPoPAccessToken(accessToken), null).serialize();
     }
 
     private static HttpResponse<String> post(String authorization, String proof, String session, String body) throws Exception {

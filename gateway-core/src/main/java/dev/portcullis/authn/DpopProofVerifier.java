@@ -203,11 +203,11 @@ public final class DpopProofVerifier {
         }
         // Kept as long as the proof would be accepted: until iat + window (RFC 9449 §11.1).
         Duration ttl = Duration.between(now, iat.toInstant().plus(window)).plusSeconds(1);
-        Step<Boolean> first = replay.firstUse(replayKey(thumbprint, target, jti), ttl);
-        if (first.ready()) {
-            return Step.now(notReplayed(first.value()));
+        Step<Boolean> firstUse = replay.firstUse(replayKey(thumbprint, target, jti), ttl);
+        if (firstUse.ready()) {
+            return Step.now(notReplayed(firstUse.value()));
         }
-        return Step.later(first.future().thenApply(DpopProofVerifier::notReplayed));
+        return Step.later(firstUse.future().thenApply(DpopProofVerifier::notReplayed));
     }
 
     private static Boolean notReplayed(Boolean firstUse) {
