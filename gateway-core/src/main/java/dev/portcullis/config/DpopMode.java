@@ -17,13 +17,16 @@ import java.util.Locale;
 public enum DpopMode {
     OFF, ALLOWED, REQUIRED;
 
-    /** The mode named by {@code text} (null: {@code off}); a config error naming {@code field} otherwise. */
+    /**
+     * The mode named by {@code text} (null: {@code off}); a config error naming {@code field} otherwise. YAML 1.1
+     * reads a bare {@code off} (and {@code no}) as false, which arrives here as {@code "false"}: off too.
+     */
     public static DpopMode parse(String field, String text) {
         if (text == null) {
             return OFF;
         }
         return switch (text) {
-            case "off" -> OFF;
+            case "off", "false" -> OFF;
             case "allowed" -> ALLOWED;
             case "required" -> REQUIRED;
             default -> throw ConfigException.expected(field, text, "off, allowed or required");

@@ -95,5 +95,8 @@ class DpopConfigTest {
     void dpopOffAsWritten() {
         GatewayConfig config = parse("    dpop: \"off\"", "", "    dpop: off");
         assertThat(config.routes().get(0).dpopMode()).isEqualTo(DpopMode.OFF);
+        assertThat(config.issuers().get(0).dpopMode()).isEqualTo(DpopMode.OFF);
+        assertThat(error("", "", "    dpop: on")).startsWith("gateway.yaml:13: routes[0].dpop: ")
+                .contains("(expected: off, allowed or required)");
     }
 }
