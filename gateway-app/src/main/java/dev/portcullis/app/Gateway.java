@@ -62,6 +62,11 @@ public final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
     /** Signature checks are cached per token; this bounds the memory they may take. */
     private static final long MAX_CACHED_TOKENS = 100_000;
+    /**
+     * DPoP proofs remembered at once (each until its window ends): ~830 proofs/s for the 5-minute window, a few
+     * tens of MB at most. Beyond it new DPoP requests get 503 until older proofs expire, never an unchecked replay.
+     */
+    private static final long MAX_REMEMBERED_DPOP_PROOFS = 250_000;
     /** After the shutdown grace, how long the gateway's closing errors get to be written before connections close. */
     static final Duration GRACE_OVER_WRITE = Duration.ofSeconds(2);
 
@@ -147,7 +152,7 @@ public final class Gateway implements AutoCloseable {
                 for (int i = 0; i < config.routes().size(); i++) {
                     RouteConfig route = config.routes().get(i);
                     try {
-                        compiled.add(Route.compile(route, issuers, policyFor(route, registry)));
+                        compiled.add(Route.compile(route, issuers, policyFor(route, registry), config.issuers()));
                     } catch (InvalidPolicyException e) {
                         problems.addAll(e.problems());
                     } catch (RuntimeException e) {
@@ -243,8 +248,14 @@ public final class Gateway implements AutoCloseable {
                 log.warn("an error arrived after its request had ended", e);
             }
         });
+        // DPoP (issue 16): one replay record for every config snapshot, so a reload never forgets a proof seen.
+        dev.portcullis.authn.DpopNonces dpopNonces = config.sessions().keyFile() != null
+                ? dev.portcullis.authn.DpopNonces.derivedFrom(config.sessions().key(), java.time.Clock.systemUTC())
+                : dev.portcullis.authn.DpopNonces.withRandomKey(java.time.Clock.systemUTC());
+        dev.portcullis.authn.DpopProofVerifier dpop = new dev.portcullis.authn.DpopProofVerifier(java.time.Clock.systemUTC(),
+                new dev.portcullis.authn.InMemoryReplayGuard(MAX_REMEMBERED_DPOP_PROOFS, Ticker.systemTicker()), dpopNonces);
         Shared shared = new Shared(json, registry, reloads, sessions, legacyStreams, upstreamEras, listenStreams, forward,
-                auditor, network, tracing);
+                auditor, network, tracing, dpop, dpopNonces);
         Snapshot first = Snapshot.of(built, shared);
         AtomicReference<Snapshot> live = new AtomicReference<>(first);
 
@@ -289,7 +300,7 @@ public final class Gateway implements AutoCloseable {
     record Shared(ObjectMapper json, PrometheusMeterRegistry registry, ScheduledExecutorService reloads,
                   SessionBinding sessions, LegacyStreams legacyStreams, UpstreamEras upstreamEras,
                   ListenStreams listenStreams, Forward forward, Auditor auditor, NetworkConditions network,
-                  Tracing tracing) {}
+                  Tracing tracing, dev.portcullis.authn.DpopProofVerifier dpop, dev.portcullis.authn.DpopNonces dpopNonces) {}
 
     /**
      * One config in force (issue 14): what {@link Assembly} built from it and the request path over it. Swapped
@@ -301,7 +312,7 @@ public final class Gateway implements AutoCloseable {
             McpRequestPath path = new McpRequestPath(
                     McpRequestPath.Stages.of(
                             new RouteStage(new RouteTable(built.routes), built.origin, shared.json()),
-                            new Authenticate(built.verifier),
+                            new Authenticate(built.verifier, shared.dpop()),
                             new Inspect(config.listen().maxBodySize().bytes(), config.listen().maxBatchSize(), shared.sessions(),
                                     shared.upstreamEras()),
                             new Authorize(),
@@ -309,7 +320,7 @@ public final class Gateway implements AutoCloseable {
                             shared.forward()),
                     shared.auditor(),
                     shared.legacyStreams(),
-                    new FailureResponses(shared.json()),
+                    new FailureResponses(shared.json(), route -> shared.dpopNonces().issue(route.name())),
                     shared.network(),
                     shared.tracing());
             built.outbound.traced(shared.tracing());

@@ -199,15 +199,22 @@ public final class KeycloakServer implements AutoCloseable {
 
     /** A token response (JSON) for the form; Basic client authentication. */
     public JsonNode token(String clientId, String secret, Map<String, String> form) {
+        return token(clientId, secret, form, Map.of());
+    }
+
+    /** As {@link #token(String, String, Map)}, with more request headers (a {@code DPoP} proof). */
+    public JsonNode token(String clientId, String secret, Map<String, String> form, Map<String, String> headers) {
         String body = form.entrySet().stream()
                 .map(e -> enc(e.getKey()) + "=" + enc(e.getValue())).collect(Collectors.joining("&"));
         String basic = Base64.getEncoder().encodeToString((enc(clientId) + ":" + enc(secret)).getBytes(StandardCharsets.UTF_8));
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(tokenEndpoint()))
+            HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(tokenEndpoint()))
                     .timeout(Duration.ofSeconds(30))
                     .header("Content-Type", "application/x-www-form-urlencoded")
                     .header("Authorization", "Basic " + basic)
-                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+                    .POST(HttpRequest.BodyPublishers.ofString(body));
+            headers.forEach(request::header);
+            HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
             JsonNode json = JSON.readTree(r.body());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("Keycloak token endpoint answered " + r.statusCode() + ": " + json);

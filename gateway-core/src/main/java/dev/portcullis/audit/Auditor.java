@@ -171,7 +171,8 @@ public final class Auditor {
         }
         if (failure != null) {
             String kind = switch (failure.reason()) {
-                case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN -> "unauthenticated";
+                case NO_CREDENTIALS, INVALID_CREDENTIALS_REQUEST, INVALID_TOKEN, INVALID_DPOP_PROOF, INVALID_DPOP_TOKEN,
+                        DPOP_NONCE_REQUIRED -> "unauthenticated";
                 case SESSION_NOT_FOUND -> "deny";
                 case CLIENT_CLOSED_REQUEST -> "aborted";
                 case BATCH_DENIED -> "deny";

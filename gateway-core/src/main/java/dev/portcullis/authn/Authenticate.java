@@ -1,7 +1,14 @@
 package dev.portcullis.authn;
 
 import dev.portcullis.Step;
+import dev.portcullis.config.DpopMode;
+import dev.portcullis.failure.GatewayFailure;
+import dev.portcullis.failure.Reason;
+import dev.portcullis.route.RouteDpop;
 import dev.portcullis.route.RoutedRequest;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Stage 3: the bearer token from the Authorization header, validated for the route's resource,
@@ -9,22 +16,126 @@ import dev.portcullis.route.RoutedRequest;
  * (AUTHN-15). Failures: 401 (none / invalid token), 400 (ambiguous credentials), 503 (keys
  * unavailable). A token whose signature was checked before is answered at once; a new one may wait
  * for the issuer's keys.
+ *
+ * <p>DPoP (RFC 9449, AUTHN-13; docs/dpop.md), where the route or the token's issuer accepts it: a token presented
+ * as {@code Authorization: DPoP} needs exactly one {@code DPoP} proof, checked on every request by
+ * {@link DpopProofVerifier} against the token's {@code cnf.jkt}, cached token or not. A token with any
+ * {@code cnf} is never accepted as a bearer token (§7.2), and where DPoP is required a plain bearer token is refused.
  */
 public final class Authenticate {
     private final BearerTokenExtractor extractor = new BearerTokenExtractor();
     private final TokenVerifier verifier;
+    private final DpopProofVerifier dpop;
 
+    /** Bearer tokens only: the DPoP scheme counts as no credentials (bound tokens are still refused as bearer). */
     public Authenticate(TokenVerifier verifier) {
+        this(verifier, null);
+    }
+
+    /** @param dpop checks DPoP proofs where a route or issuer accepts them; null: nowhere */
+    public Authenticate(TokenVerifier verifier, DpopProofVerifier dpop) {
         this.verifier = verifier;
+        this.dpop = dpop;
     }
 
     /** Throws {@link dev.portcullis.failure.GatewayFailure} for a missing or ambiguous credential. */
     public Step<AuthenticatedRequest> apply(RoutedRequest routed) {
-        BearerToken token = extractor.extract(routed.head().headers(), routed.head().uri());
-        Step<Principal> principal = verifier.check(token, routed.route().acceptedAudiences());
-        if (principal.ready()) {
-            return Step.now(new AuthenticatedRequest(routed, principal.value()));
+        RouteDpop rules = routed.route().dpop();
+        boolean dpopHere = dpop != null && rules.accepted();
+        BearerTokenExtractor.Presented presented = extractor.extract(routed.head().headers(), routed.head().uri(), dpopHere);
+        if (presented.dpop()) {
+            return withProof(routed, rules, presented.token());
         }
-        return Step.later(principal.future().thenApply(p -> new AuthenticatedRequest(routed, p)));
+        if (dpopHere && !rules.bearerAllowed()) {
+            throw dpopRequired();
+        }
+        Step<TokenVerifier.Checked> checked = verifier.checkConfirmed(presented.token(), routed.route().acceptedAudiences());
+        if (checked.ready()) {
+            return Step.now(asBearer(routed, rules, dpopHere, checked.value()));
+        }
+        return Step.later(checked.future().thenApply(c -> asBearer(routed, rules, dpopHere, c)));
+    }
+
+    /** A token presented as a bearer token: never a sender-constrained one, and not where DPoP is required. */
+    private static AuthenticatedRequest asBearer(RoutedRequest routed, RouteDpop rules, boolean dpopHere,
+                                                 TokenVerifier.Checked checked) {
+        if (checked.confirmation().present()) {
+            // RFC 9449 §7.2: a DPoP-bound token received as a bearer token MUST be rejected (the same for any cnf).
+            throw GatewayFailure.of(Reason.INVALID_TOKEN, "The access token is sender-constrained: present it with "
+                    + "the DPoP scheme and a DPoP proof", "token with cnf presented as Bearer").withCode("bound_token_as_bearer");
+        }
+        if (dpopHere && rules.modeFor(checked.issuer()) == DpopMode.REQUIRED) {
+            throw dpopRequired();
+        }
+        return new AuthenticatedRequest(routed, checked.principal());
+    }
+
+    private static GatewayFailure dpopRequired() {
+        return GatewayFailure.of(Reason.INVALID_DPOP_TOKEN, "A DPoP-bound access token and a DPoP proof are required",
+                "bearer token where DPoP is required").withCode("dpop_required");
+    }
+
+    /** {@code Authorization: DPoP}: the token, then its binding, then the proof (RFC 9449 §7.1). */
+    private Step<AuthenticatedRequest> withProof(RoutedRequest routed, RouteDpop rules, BearerToken token) {
+        List<String> proofs = routed.head().headers().getAll("DPoP");
+        if (proofs.isEmpty()) {
+            throw GatewayFailure.of(Reason.INVALID_DPOP_PROOF, "A DPoP proof is required with the DPoP scheme",
+                    "no DPoP header").withCode("proof_missing");
+        }
+        if (proofs.size() > 1) {
+            // RFC 9449 §4.3 check 1.
+            throw GatewayFailure.of(Reason.INVALID_DPOP_PROOF, "More than one DPoP proof", "several DPoP headers")
+                    .withCode("proof_repeated");
+        }
+        String proof = proofs.get(0).strip();
+        Step<TokenVerifier.Checked> checked;
+        try {
+            checked = verifier.checkConfirmed(token, routed.route().acceptedAudiences());
+        } catch (GatewayFailure failure) {
+            throw onDpopChallenge(failure);
+        }
+        if (checked.ready()) {
+            return proven(routed, rules, token, proof, checked.value());
+        }
+        CompletableFuture<AuthenticatedRequest> later = checked.future()
+                .handle((c, error) -> {
+                    if (error != null) {
+                        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+                        throw new CompletionException(cause instanceof GatewayFailure f ? onDpopChallenge(f) : cause);
+                    }
+                    return c;
+                })
+                .thenCompose(c -> proven(routed, rules, token, proof, c).future());
+        return Step.later(later);
+    }
+
+    private Step<AuthenticatedRequest> proven(RoutedRequest routed, RouteDpop rules, BearerToken token, String proof,
+                                              TokenVerifier.Checked checked) {
+        if (rules.modeFor(checked.issuer()) == DpopMode.OFF) {
+            throw GatewayFailure.of(Reason.INVALID_DPOP_TOKEN, "DPoP-bound tokens of this issuer are not accepted here",
+                    "dpop off for issuer " + checked.issuer().issuer() + " on this route").withCode("dpop_not_accepted");
+        }
+        if (!checked.confirmation().dpopBound()) {
+            throw GatewayFailure.of(Reason.INVALID_DPOP_TOKEN, "The access token is not DPoP-bound",
+                    "no usable cnf.jkt").withCode("not_dpop_bound");
+        }
+        DpopProofVerifier.Expected expected = new DpopProofVerifier.Expected(routed.head().method().name(),
+                routed.route().publicUrl(routed.head().path()), routed.route().name(), token.value(),
+                checked.confirmation().jkt(), checked.issuer().algorithms(), rules);
+        Step<Boolean> valid = dpop.verify(proof, expected);
+        AuthenticatedRequest authenticated = new AuthenticatedRequest(routed, checked.principal());
+        if (valid.ready()) {
+            return Step.now(authenticated);
+        }
+        return Step.later(valid.future().thenApply(ok -> authenticated));
+    }
+
+    /** A token failure under the DPoP scheme: the error goes on the DPoP challenge (RFC 9449 §7.2). */
+    private static GatewayFailure onDpopChallenge(GatewayFailure failure) {
+        if (failure.reason() != Reason.INVALID_TOKEN) {
+            return failure;
+        }
+        GatewayFailure moved = GatewayFailure.of(Reason.INVALID_DPOP_TOKEN, failure.description(), failure.getMessage(), failure);
+        return failure.code() == null ? moved : moved.withCode(failure.code());
     }
 }

@@ -14,13 +14,23 @@ import java.util.List;
  *       carries {@code access_token}: a query token is never accepted;</li>
  *   <li>two Authorization headers, or a header plus a query token → 400 {@code invalid_request} (AUTHN-03);</li>
  *   <li>a Bearer header whose value is not an RFC 6750 b64token → 400 {@code invalid_request};</li>
- *   <li>another scheme (Basic, DPoP...) → treated as no bearer credentials.</li>
+ *   <li>another scheme (Basic, DPoP...) → treated as no bearer credentials;</li>
+ *   <li>where DPoP is accepted ({@link #extract(HttpHeaders, String, boolean)}): {@code DPoP <token68>} too
+ *       (RFC 9449 §7.1), with the same syntax rules.</li>
  * </ul>
  * The scheme name is case-insensitive.
  */
 public final class BearerTokenExtractor {
 
+    /** The access token and the scheme it came under ({@code DPoP}: a proof must come with it). */
+    public record Presented(BearerToken token, boolean dpop) {}
+
     public BearerToken extract(HttpHeaders headers, String uri) {
+        return extract(headers, uri, false).token();
+    }
+
+    /** @param dpopAccepted whether the {@code DPoP} scheme is accepted here (else it counts as no credentials) */
+    public Presented extract(HttpHeaders headers, String uri, boolean dpopAccepted) {
         List<String> values = headers.getAll("Authorization");
         boolean queryToken = uri.indexOf('?') >= 0 && queryHasAccessToken(uri);
         if (values.size() > 1) {
@@ -35,14 +45,15 @@ public final class BearerTokenExtractor {
         String header = values.get(0).strip();
         int space = header.indexOf(' ');
         String scheme = space < 0 ? header : header.substring(0, space);
-        if (!scheme.equalsIgnoreCase("Bearer")) {
+        boolean dpop = dpopAccepted && scheme.equalsIgnoreCase("DPoP");
+        if (!dpop && !scheme.equalsIgnoreCase("Bearer")) {
             throw GatewayFailure.of(Reason.NO_CREDENTIALS, "No bearer token");
         }
         String token = space < 0 ? "" : header.substring(space + 1).strip();
         if (!isB64Token(token)) {
             throw GatewayFailure.of(Reason.INVALID_CREDENTIALS_REQUEST, "Malformed Authorization header");
         }
-        return new BearerToken(token);
+        return new Presented(new BearerToken(token), dpop);
     }
 
     /**

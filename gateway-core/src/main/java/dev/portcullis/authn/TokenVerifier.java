@@ -67,11 +67,14 @@ public final class TokenVerifier {
     static final class VerifiedToken {
         private final JwksCache issuer;
         private final JWTClaimsSet claims;
+        /** {@code cnf}, read with the signature: a cached DPoP-bound token still needs a proof on every request. */
+        private final Confirmation confirmation;
         private volatile Principal principal;
 
         VerifiedToken(JwksCache issuer, JWTClaimsSet claims) {
             this.issuer = issuer;
             this.claims = claims;
+            this.confirmation = Confirmation.of(claims);
         }
 
         JwksCache issuer() {
@@ -122,6 +125,37 @@ public final class TokenVerifier {
                 throw invalid("claim_type", "The access token has a malformed claim", wrongType.getClass().getSimpleName());
             }
         });
+    }
+
+    /**
+     * A token that passed every check, with what the DPoP check (RFC 9449) needs besides its principal: its issuer's
+     * config ({@code dpop} mode, the algorithms a proof may use) and its confirmation ({@code cnf}). Made per request:
+     * the proof is checked on every request, cached token or not.
+     */
+    public record Checked(Principal principal, IssuerConfig issuer, Confirmation confirmation) {}
+
+    /** As {@link #check}, with the token's issuer and confirmation. */
+    public dev.portcullis.Step<Checked> checkConfirmed(BearerToken token, Set<String> audiences) {
+        VerifiedToken cached = verified.getIfPresent(token.sha256());
+        if (cached == null) {
+            return dev.portcullis.Step.later(verifySignature(token)
+                    .doOnNext(v -> verified.put(token.sha256(), v))
+                    .map(v -> new Checked(principalOf(v, token, audiences), v.issuer().config(), v.confirmation))
+                    .toFuture());
+        }
+        return dev.portcullis.Step.now(new Checked(principalOf(cached, token, audiences), cached.issuer().config(),
+                cached.confirmation));
+    }
+
+    /** {@link #toPrincipal}, with a claim of an unexpected type refused as {@code claim_type} (never a 500). */
+    private Principal principalOf(VerifiedToken v, BearerToken token, Set<String> audiences) {
+        try {
+            return toPrincipal(v, token, audiences);
+        } catch (GatewayFailure failure) {
+            throw failure;
+        } catch (RuntimeException wrongType) {
+            throw invalid("claim_type", "The access token has a malformed claim", wrongType.getClass().getSimpleName());
+        }
     }
 
     /**

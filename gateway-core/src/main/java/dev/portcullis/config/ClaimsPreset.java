@@ -32,13 +32,16 @@ public enum ClaimsPreset {
      */
     GENERIC(List.of("client_id", "azp"), "scope", "roles", true, null, null),
     /**
-     * Keycloak: header {@code typ: JWT}; the claim {@code typ} is {@code Bearer} in access tokens ({@code ID}
+     * Keycloak: header {@code typ: JWT}; the claim {@code typ} is {@code Bearer} in access tokens ({@code DPoP} in
+     * DPoP-bound ones, which carry {@code cnf.jkt}; {@code ID}
      * in ID tokens, {@code Refresh} in refresh tokens). Agent {@code azp}, {@code scope} string, realm roles
      * in {@code realm_access.roles}. {@code aud} holds client ids (an Audience mapper adds a client id or any
      * custom string such as the resource URL). Issuer {@code https://host/realms/<realm>}.
      */
     KEYCLOAK(List.of("azp", "client_id"), "scope", "realm_access.roles", false,
-            claims -> "Bearer".equals(claims.get("typ")), "claim typ: Bearer (Keycloak access token)"),
+            // A DPoP-bound access token (issue 16) has claim typ: DPoP and a cnf; it is never a bearer token.
+            claims -> "Bearer".equals(claims.get("typ")) || ("DPoP".equals(claims.get("typ")) && claims.get("cnf") != null),
+            "claim typ: Bearer, or DPoP with cnf (Keycloak access token)"),
     /**
      * Microsoft Entra ID: header {@code typ: JWT}; agent {@code azp} (v2) or {@code appid} (v1), delegated
      * scopes in {@code scp} (space-delimited), app roles in {@code roles}; no {@code client_id} or {@code jti}

@@ -62,6 +62,10 @@ public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerC
                         + "\" is used twice (expected: each endpoint has its own resource: PRM-08)");
             }
             metadataIssuer(issuers, r.upstreamAuth(), "routes[" + i + "].upstream-auth.");
+            if (r.dpopNonce() && r.dpopMode() == DpopMode.OFF && issuers.stream().allMatch(x -> x.dpopMode() == DpopMode.OFF)) {
+                throw new ConfigException("routes[" + i + "].dpop-nonce", "is true, but no DPoP is accepted on this route "
+                        + "(expected: dpop: allowed or required on the route or on an issuer)");
+            }
         }
     }
 

@@ -31,16 +31,28 @@ import java.util.Set;
  *                               {@code iss} must be the template with a tenant GUID in its place and its {@code tid} claim
  *                               that same GUID (default false: a template is refused, since it matches every tenant)
  * @param tenants                with {@code multi-tenant}: the tenant ids accepted (default: any tenant)
+ * @param dpop                   DPoP-bound tokens of this issuer (RFC 9449, docs/dpop.md): {@code off} (default),
+ *                               {@code allowed} or {@code required}; proofs must be signed with one of {@link #algorithms}
  */
 public record IssuerConfig(String issuer, String jwksUri, List<String> algorithms, String claims,
                            String scopeClaim, String rolesClaim, String agentClaim, Duration clockSkew,
                            Boolean requireAccessTokenType, Duration jwksRefresh, Duration jwksMinRefreshInterval,
-                           Boolean allowInsecureHttp, Duration maxTokenLifetime, Boolean multiTenant, List<String> tenants) {
+                           Boolean allowInsecureHttp, Duration maxTokenLifetime, Boolean multiTenant, List<String> tenants,
+                           String dpop) {
 
     /** The placeholder of Entra's multi-tenant issuer template (as in its {@code common} metadata). */
     public static final String TENANT_TEMPLATE = "{tenantid}";
     private static final java.util.regex.Pattern GUID =
             java.util.regex.Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+    /** Without DPoP (tests, benchmarks). */
+    public IssuerConfig(String issuer, String jwksUri, List<String> algorithms, String claims,
+                        String scopeClaim, String rolesClaim, String agentClaim, Duration clockSkew,
+                        Boolean requireAccessTokenType, Duration jwksRefresh, Duration jwksMinRefreshInterval,
+                        Boolean allowInsecureHttp, Duration maxTokenLifetime, Boolean multiTenant, List<String> tenants) {
+        this(issuer, jwksUri, algorithms, claims, scopeClaim, rolesClaim, agentClaim, clockSkew, requireAccessTokenType,
+                jwksRefresh, jwksMinRefreshInterval, allowInsecureHttp, maxTokenLifetime, multiTenant, tenants, null);
+    }
 
     /** Without the multi-tenant options (tests, benchmarks). */
     public IssuerConfig(String issuer, String jwksUri, List<String> algorithms, String claims,
@@ -48,7 +60,7 @@ public record IssuerConfig(String issuer, String jwksUri, List<String> algorithm
                         Boolean requireAccessTokenType, Duration jwksRefresh, Duration jwksMinRefreshInterval,
                         Boolean allowInsecureHttp, Duration maxTokenLifetime) {
         this(issuer, jwksUri, algorithms, claims, scopeClaim, rolesClaim, agentClaim, clockSkew, requireAccessTokenType,
-                jwksRefresh, jwksMinRefreshInterval, allowInsecureHttp, maxTokenLifetime, null, null);
+                jwksRefresh, jwksMinRefreshInterval, allowInsecureHttp, maxTokenLifetime, null, null, null);
     }
 
     /** Asymmetric JWS algorithms only: HMAC against a public key and {@code none} can never be configured. */
@@ -118,6 +130,12 @@ public record IssuerConfig(String issuer, String jwksUri, List<String> algorithm
         if (jwksRefresh.compareTo(Duration.ofSeconds(1)) < 0) {
             throw ConfigException.expected("jwks-refresh", DurationText.format(jwksRefresh), "at least 1s");
         }
+        dpop = DpopMode.parse("dpop", dpop).text();
+    }
+
+    /** {@link #dpop} parsed. */
+    public DpopMode dpopMode() {
+        return DpopMode.valueOf(dpop.toUpperCase(Locale.ROOT));
     }
 
     public ClaimsPreset preset() {

@@ -35,11 +35,31 @@ import java.util.List;
  *                        (default: the allowed elements are forwarded as a smaller batch, each refused request
  *                        gets its JSON-RPC error in the answer) or {@code reject-whole} (nothing is forwarded, every
  *                        request of the batch gets an error)
+ * @param dpop            DPoP-bound tokens on this route (RFC 9449, docs/dpop.md): {@code off} (default: the issuers'
+ *                        settings alone apply), {@code allowed} or {@code required}; the stricter of the route's and
+ *                        the token issuer's setting applies
+ * @param dpopNonce       demand a server-provided nonce in DPoP proofs (RFC 9449 §9; default false): a proof without
+ *                        a fresh one is answered 401 {@code use_dpop_nonce} with a {@code DPoP-Nonce}
+ * @param dpopProofWindow how far a proof's {@code iat} may lie from now, either way (default and at most 5m, as
+ *                        SEP-1932 has it; at least 5s); a proof's {@code jti} is remembered as long as it is accepted
  */
 public record RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
                           String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
                           Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream,
-                          String stepUp, Duration policyReloadInterval, String transport, String batches) {
+                          String stepUp, Duration policyReloadInterval, String transport, String batches,
+                          String dpop, Boolean dpopNonce, Duration dpopProofWindow) {
+    /** The longest proof window, and the default: SEP-1932 (DPoP for MCP) makes servers accept ±5 minutes. */
+    public static final Duration MAX_DPOP_PROOF_WINDOW = Duration.ofMinutes(5);
+
+    /** Without DPoP (tests). */
+    public RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
+                       String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
+                       Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream,
+                       String stepUp, Duration policyReloadInterval, String transport, String batches) {
+        this(name, path, upstream, resource, resourceAliases, resourceName, scopes, policy, upstreamAuth, connectTimeout,
+                responseTimeout, allowInsecureUpstream, stepUp, policyReloadInterval, transport, batches, null, null, null);
+    }
+
     public RouteConfig {
         Checks.required("name", name);
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
@@ -99,6 +119,18 @@ public record RouteConfig(String name, String path, String upstream, String reso
         upstreamAuth = upstreamAuth == null ? UpstreamAuthConfig.none() : upstreamAuth;
         connectTimeout = connectTimeout == null ? Duration.ofSeconds(5) : connectTimeout;
         responseTimeout = responseTimeout == null ? Duration.ofSeconds(60) : responseTimeout;
+        dpop = DpopMode.parse("dpop", dpop).text();
+        dpopNonce = dpopNonce != null && dpopNonce;
+        dpopProofWindow = dpopProofWindow == null ? MAX_DPOP_PROOF_WINDOW : dpopProofWindow;
+        if (dpopProofWindow.compareTo(Duration.ofSeconds(5)) < 0 || dpopProofWindow.compareTo(MAX_DPOP_PROOF_WINDOW) > 0) {
+            throw ConfigException.expected("dpop-proof-window", DurationText.format(dpopProofWindow),
+                    "5s..5m (SEP-1932: servers accept a proof's iat within 5 minutes of now; stricter is allowed)");
+        }
+    }
+
+    /** {@link #dpop} parsed. */
+    public DpopMode dpopMode() {
+        return DpopMode.valueOf(dpop.toUpperCase(java.util.Locale.ROOT));
     }
 
     /** Whether the upstream speaks the 2024-11-05 HTTP+SSE transport. */

@@ -26,9 +26,17 @@ public final class FailureResponses {
     public static final int POLICY_DENIED_CODE = -31403;
 
     private final ObjectMapper json;
+    /** A fresh DPoP nonce for a route (RFC 9449 §9), or null when no route demands one. */
+    private final java.util.function.Function<Route, String> dpopNonce;
 
     public FailureResponses(ObjectMapper json) {
+        this(json, null);
+    }
+
+    /** @param dpopNonce a fresh nonce for a route with {@code dpop-nonce: true}, sent as {@code DPoP-Nonce} with its challenges */
+    public FailureResponses(ObjectMapper json, java.util.function.Function<Route, String> dpopNonce) {
         this.json = json;
+        this.dpopNonce = dpopNonce;
     }
 
     /** Status, challenge and JSON-RPC code for one failure. */
@@ -43,6 +51,10 @@ public final class FailureResponses {
             case NO_CREDENTIALS -> new Shape(401, null, true, null);
             case INVALID_CREDENTIALS_REQUEST -> new Shape(400, "invalid_request", true, null);
             case INVALID_TOKEN -> new Shape(401, "invalid_token", true, null);
+            case INVALID_DPOP_PROOF -> new Shape(401, "invalid_dpop_proof", true, null);
+            case INVALID_DPOP_TOKEN -> new Shape(401, "invalid_token", true, null);
+            case DPOP_NONCE_REQUIRED -> new Shape(401, "use_dpop_nonce", true, null);
+            case REPLAY_CHECK_UNAVAILABLE -> new Shape(503, null, false, -32603);
             case INSUFFICIENT_SCOPE -> new Shape(403, "insufficient_scope", true, null);
             case KEYS_UNAVAILABLE -> new Shape(503, null, false, -32603);
             case POLICY_DENIED -> new Shape(200, null, false, POLICY_DENIED_CODE);
@@ -104,12 +116,17 @@ public final class FailureResponses {
         }
         headers.set("Cache-Control", "no-store");
         if (shape.challenge() && route != null) {
-            headers.set("WWW-Authenticate", challenge(route, shape.challengeError(), failure));
+            if (route.dpop().accepted()) {
+                dpopChallenges(headers, route, shape.challengeError(), failure);
+            } else {
+                headers.set("WWW-Authenticate", challenge(route, shape.challengeError(), failure));
+            }
         }
         if (failure.reason() == Reason.METHOD_NOT_ALLOWED) {
             headers.set("Allow", "GET, POST, DELETE, OPTIONS");
         }
-        if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.EXCHANGE_UNAVAILABLE) {
+        if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.EXCHANGE_UNAVAILABLE
+                || failure.reason() == Reason.REPLAY_CHECK_UNAVAILABLE) {
             headers.set("Retry-After", "5");
         }
         if (body != null) {
@@ -136,6 +153,67 @@ public final class FailureResponses {
             params.add("resource_metadata=\"" + metadata + "\"");
         }
         return "Bearer " + String.join(", ", params);
+    }
+
+    /**
+     * Where DPoP is accepted (RFC 9449 §7.1, §7.2): a {@code Bearer} challenge (when bearer tokens are still accepted
+     * here) and a {@code DPoP} one with {@code algs}, each its own header field. The error goes on the challenge of
+     * the scheme the client used: DPoP's for a DPoP failure, or for any when {@code Bearer} is not offered; both
+     * carry it for an ambiguous presentation (Figure 19). A route that demands a nonce sends a fresh one with every
+     * challenge ({@code DPoP-Nonce}, §8.2: saves the client a round trip).
+     */
+    private void dpopChallenges(HttpHeaders headers, Route route, String error, GatewayFailure failure) {
+        var dpop = route.dpop();
+        Reason reason = failure.reason();
+        boolean dpopScheme = reason == Reason.INVALID_DPOP_PROOF || reason == Reason.INVALID_DPOP_TOKEN
+                || reason == Reason.DPOP_NONCE_REQUIRED || !dpop.bearerAllowed();
+        boolean both = reason == Reason.INVALID_CREDENTIALS_REQUEST;
+        if (dpop.bearerAllowed()) {
+            headers.add("WWW-Authenticate", challenge(route, dpopScheme && !both ? null : error, failure));
+        }
+        headers.add("WWW-Authenticate", dpopChallenge(route, dpopScheme || both ? error : null, failure));
+        if (dpop.nonce() && dpopNonce != null) {
+            headers.set("DPoP-Nonce", dpopNonce.apply(route));
+        }
+    }
+
+    /** {@code DPoP [error, error_description,] algs, [scope,] resource_metadata} on one line. */
+    static String dpopChallenge(Route route, String error, GatewayFailure failure) {
+        List<String> params = new ArrayList<>();
+        if (error != null) {
+            params.add("error=\"" + error + "\"");
+            params.add("error_description=\"" + safeDescription(failure.description()) + "\"");
+        }
+        String algs = route.dpop().algsValue();
+        if (isScopeValue(algs)) {
+            params.add("algs=\"" + algs + "\"");
+        }
+        // Scopes ride on the DPoP challenge only where no Bearer challenge carries them.
+        if (!route.dpop().bearerAllowed() || "insufficient_scope".equals(error)) {
+            String scope = scopeValue(error == null ? route.config().scopes()
+                    : error.equals("insufficient_scope") ? failure.scopes() : List.of());
+            if (!scope.isEmpty()) {
+                params.add("scope=\"" + scope + "\"");
+            }
+        }
+        String metadata = route.metadataUrl();
+        if (isUriReference(metadata)) {
+            params.add("resource_metadata=\"" + metadata + "\"");
+        }
+        return params.isEmpty() ? "DPoP" : "DPoP " + String.join(", ", params);
+    }
+
+    /** Space-separated tokens of visible ASCII without {@code "} or {@code \}: safe inside a quoted parameter. */
+    private static boolean isScopeValue(String value) {
+        if (value.isEmpty()) {
+            return false;
+        }
+        for (String token : value.split(" ", -1)) {
+            if (!isScopeToken(token)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -20,6 +20,17 @@ public enum Reason {
     INVALID_CREDENTIALS_REQUEST,
     /** Token present but not acceptable: bad signature, expired, wrong audience... (401 invalid_token: CHALLENGE-02). */
     INVALID_TOKEN,
+    /** A DPoP proof (RFC 9449 §4.3) that fails a check, or is missing or repeated (401 {@code DPoP error="invalid_dpop_proof"}). */
+    INVALID_DPOP_PROOF,
+    /**
+     * A token presented with the DPoP scheme (or where DPoP is required) that is not acceptable: expired, wrong
+     * audience, not DPoP-bound, bound to another key (401 {@code DPoP error="invalid_token"}: RFC 9449 §7.1, §7.2).
+     */
+    INVALID_DPOP_TOKEN,
+    /** The route demands a server-provided nonce the proof lacks (401 {@code DPoP error="use_dpop_nonce"} + {@code DPoP-Nonce}: RFC 9449 §9). */
+    DPOP_NONCE_REQUIRED,
+    /** A DPoP proof's {@code jti} could not be checked against the replay record (full, or its store down): 503, retryable. */
+    REPLAY_CHECK_UNAVAILABLE,
     /** The issuer's signing keys could not be loaded, so no token can be judged (503, retryable). */
     KEYS_UNAVAILABLE,
     /** A valid token lacking scopes the operation needs (403 insufficient_scope: CHALLENGE-04). */

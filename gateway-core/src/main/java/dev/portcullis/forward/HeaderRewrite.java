@@ -21,7 +21,7 @@ import java.util.Set;
  * was inspected as (issue 12).
  *
  * <p>Upstream → client: everything but hop-by-hop headers, {@code WWW-Authenticate} (it would send
- * the client to the upstream's authorization server: CHALLENGE-07) and {@code Set-Cookie}
+ * the client to the upstream's authorization server: CHALLENGE-07), {@code DPoP-Nonce} (the upstream's, RFC 9449 §9) and {@code Set-Cookie}
  * (PROXY-09), nor the upstream's CORS headers (the gateway answers CORS itself). A {@code Cache-Control} is added when the upstream sent none, so no shared cache
  * stores MCP responses.
  */
@@ -32,7 +32,9 @@ public final class HeaderRewrite {
             "forwarded", "content-length", "expect", "x-real-ip",
             // The gateway reads what the upstream answers (list filtering): no compressed answers (issue 12).
             "accept-encoding");
-    private static final Set<String> NEVER_DOWNSTREAM = Set.of("www-authenticate", "set-cookie");
+    // dpop-nonce: a nonce is good only at the server that issued it (RFC 9449 §9); the upstream's would have the
+    // client sign proofs for the gateway with it, and the gateway hands out its own (issue 16).
+    private static final Set<String> NEVER_DOWNSTREAM = Set.of("www-authenticate", "set-cookie", "dpop-nonce");
 
     private HeaderRewrite() {}
 

@@ -26,7 +26,8 @@ public final class ProtectedResourceMetadata {
 
     /**
      * The document for a route (PRM-02..04): {@code resource} is R verbatim, at least one
-     * authorization server, the baseline scopes, header-only bearer tokens. Empty values are omitted.
+     * authorization server, the baseline scopes, header-only bearer tokens, and where DPoP is accepted the proof
+     * algorithms (and whether DPoP-bound tokens are required). Empty values are omitted.
      */
     public static byte[] document(Route route, ObjectMapper json) {
         ObjectNode doc = json.createObjectNode();
@@ -39,6 +40,14 @@ public final class ProtectedResourceMetadata {
         }
         doc.putArray("bearer_methods_supported").add("header");
         doc.put("resource_name", route.config().resourceName());
+        // RFC 9728 §2 (RFC 9449 §5.1's values): only when DPoP is on here (PRM-04).
+        if (route.dpop().accepted() && !route.dpop().algorithms().isEmpty()) {
+            var algs = doc.putArray("dpop_signing_alg_values_supported");
+            route.dpop().algorithms().forEach(algs::add);
+        }
+        if (route.dpop().required()) {
+            doc.put("dpop_bound_access_tokens_required", true);
+        }
         try {
             return json.writeValueAsBytes(doc);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -22,9 +22,10 @@ import java.util.stream.Collectors;
  */
 public final class RequestOrigin {
     public static final String ANY = "*";
-    private static final String EXPOSED = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
+    // DPoP-Nonce and DPoP: RFC 9449 §8 and §7.1 (a browser client must read the nonce and may send a proof; CHALLENGE-08).
+    private static final String EXPOSED = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, DPoP-Nonce";
     private static final String ALLOWED_REQUEST_HEADERS =
-            "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name, traceparent, tracestate";
+            "Authorization, DPoP, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name, traceparent, tracestate";
 
     /** RFC 6454 §6.1 serialized origin: {@code null}, or {@code scheme "://" host [ ":" port ]}. */
     private static final java.util.regex.Pattern ORIGIN = java.util.regex.Pattern.compile(

@@ -19,23 +19,52 @@ import java.util.Set;
  * @param policy                decides each message (the authorize stage)
  * @param upstream              the upstream URI, parsed once (requests to the route's own path with no
  *                              query are sent to exactly this URI)
+ * @param dpop                  what DPoP means here (RFC 9449), from the route's and the issuers' settings
  */
 public record Route(RouteConfig config, Set<String> acceptedAudiences, String metadataUrl, String metadataPath,
-                    List<String> authorizationServers, Policy policy, URI upstream) {
+                    List<String> authorizationServers, Policy policy, URI upstream, RouteDpop dpop) {
 
     public Route {
         acceptedAudiences = Set.copyOf(acceptedAudiences);
         authorizationServers = List.copyOf(authorizationServers);
+        dpop = dpop == null ? RouteDpop.OFF : dpop;
     }
 
+    /** DPoP from the route's own setting only (tests): the issuers are not known. */
     public static Route compile(RouteConfig config, List<String> authorizationServers, Policy policy) {
+        return compile(config, authorizationServers, policy, List.of());
+    }
+
+    /** @param issuers the configured issuers, whose {@code dpop} and {@code algorithms} settings apply to the route too */
+    public static Route compile(RouteConfig config, List<String> authorizationServers, Policy policy,
+                                List<dev.portcullis.config.IssuerConfig> issuers) {
         Set<String> audiences = new LinkedHashSet<>();
         audiences.add(config.resource());
         audiences.addAll(config.resourceAliases());
         // ASCII (non-ASCII characters percent-encoded): it is written into a quoted WWW-Authenticate parameter.
         String url = URI.create(ProtectedResourceMetadata.wellKnownUrl(config.resourceUri())).toASCIIString();
         return new Route(config, audiences, url, URI.create(url).getRawPath(), authorizationServers, policy,
-                config.upstreamUri());
+                config.upstreamUri(), RouteDpop.of(config, issuers));
+    }
+
+    /**
+     * The public URL of a request to {@code path} on this route, as a client addresses it: the resource identifier
+     * (without query or fragment) with the part of the path beyond the route's own. A DPoP proof's {@code htu} must
+     * name it (RFC 9449 §4.3: the gateway's public URL, never the address it listens on).
+     */
+    public String publicUrl(String path) {
+        URI r = config.resourceUri();
+        String base = r.getScheme() + "://" + r.getRawAuthority() + (r.getRawPath() == null ? "" : r.getRawPath());
+        String rest = config.path().equals("/") ? path : path.substring(Math.min(path.length(), config.path().length()));
+        if (rest.isEmpty()) {
+            return base;
+        }
+        if (base.endsWith("/") && rest.startsWith("/")) {
+            rest = rest.substring(1);
+        } else if (!base.endsWith("/") && !rest.startsWith("/")) {
+            rest = "/" + rest;
+        }
+        return base + rest;
     }
 
     /** Whether list responses must be filtered: the route has a policy file (not {@code authenticatedOnly}). */

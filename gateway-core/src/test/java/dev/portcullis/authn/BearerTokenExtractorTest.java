@@ -47,6 +47,20 @@ class BearerTokenExtractorTest {
     }
 
     @Test
+    void dpopSchemeIsACredentialOnlyWhereDpopIsAccepted() {
+        BearerTokenExtractor.Presented presented = extractor.extract(headers("DPoP abc.def.ghi"), "/mcp", true);
+        assertThat(presented.dpop()).isTrue();
+        assertThat(presented.token().value()).isEqualTo("abc.def.ghi");
+        assertThat(extractor.extract(headers("dpop abc"), "/mcp", true).dpop()).isTrue();
+        assertThat(extractor.extract(headers("Bearer abc"), "/mcp", true).dpop()).isFalse();
+        assertReason(headers("DPoP abc.def.ghi"), "/mcp", Reason.NO_CREDENTIALS);
+        assertThatThrownBy(() -> extractor.extract(headers("DPoP a b"), "/mcp", true))
+                .isInstanceOfSatisfying(GatewayFailure.class, f -> assertThat(f.reason()).isEqualTo(Reason.INVALID_CREDENTIALS_REQUEST));
+        assertThatThrownBy(() -> extractor.extract(headers("DPoP a", "Bearer a"), "/mcp", true))
+                .isInstanceOfSatisfying(GatewayFailure.class, f -> assertThat(f.reason()).isEqualTo(Reason.INVALID_CREDENTIALS_REQUEST));
+    }
+
+    @Test
     void otherSchemesAreNoBearerCredentials() {
         assertReason(headers("Basic dXNlcjpwYXNz"), "/mcp", Reason.NO_CREDENTIALS);
         assertReason(headers(), "/mcp", Reason.NO_CREDENTIALS);

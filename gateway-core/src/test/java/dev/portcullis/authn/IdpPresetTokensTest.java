@@ -106,6 +106,19 @@ class IdpPresetTokensTest {
         assertThat(p.roles()).containsExactly("admin");
     }
 
+    /**
+     * Issue 16: Keycloak 26's DPoP-bound access token has claim typ: DPoP and cnf.jkt (KeycloakDpopTest gets a real one);
+     * typ: DPoP without a cnf is no access token of Keycloak's.
+     */
+    @Test
+    void keycloakDpopBoundAccessTokenIsAnAccessToken() throws Exception {
+        TokenVerifier verifier = verifier(preset("keycloak"));
+        Principal p = verify(verifier, token("JWT", Map.of("typ", "DPoP", "azp", "agent-kc", "scope", "notes:read",
+                "cnf", Map.of("jkt", "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", "kc-jkt-type", "DPoP"))));
+        assertThat(p.agent()).isEqualTo("agent-kc");
+        assertNotAnAccessToken(verifier, token("JWT", Map.of("typ", "DPoP", "azp", "agent-kc")));
+    }
+
     /** AUTHN-09: a Keycloak ID token (claim typ: ID) has aud = the client id, which is a resource alias here. */
     @Test
     void keycloakIdTokenWithClientIdAudienceIsRefused() throws Exception {

@@ -42,6 +42,16 @@ class HeaderRewriteTest {
         assertThat(out.getAll("Authorization")).containsExactly("Bearer minted");
     }
 
+    /** Issue 16: an upstream's DPoP nonce is good only at the upstream; the client gets the gateway's own. */
+    @Test
+    void upstreamDpopNonceNeverReachesTheClient() {
+        HttpHeaders out = new DefaultHttpHeaders();
+        HeaderRewrite.toClient(new DefaultHttpHeaders().add("DPoP-Nonce", "upstream-nonce").add("Content-Type", "application/json"),
+                out, false);
+        assertThat(out.names()).map(String::toLowerCase).doesNotContain("dpop-nonce");
+        assertThat(out.get("Content-Type")).isEqualTo("application/json");
+    }
+
     @Test
     void proxy09UpstreamChallengesAndCookiesNeverReachTheClient() {
         HttpHeaders upstream = new DefaultHttpHeaders()

@@ -89,6 +89,17 @@ class RouteStageTest {
                 });
     }
 
+    /** CHALLENGE-08, RFC 9449 §7.1 and §8: a browser client may send a DPoP proof and must read a DPoP-Nonce. */
+    @Test
+    void challenge08CorsLetsBrowsersSendDpopAndReadItsNonce() {
+        assertThat(stage.apply(head(HttpMethod.OPTIONS, "/mcp", "Origin", "https://gw.example.com")))
+                .isInstanceOfSatisfying(RouteStage.Answer.class, answer -> assertThat(
+                        List.of(answer.headers().get("Access-Control-Allow-Headers").split(", "))).contains("Authorization", "DPoP"));
+        assertThat(stage.apply(head(HttpMethod.POST, "/mcp", "Origin", "https://gw.example.com")))
+                .isInstanceOfSatisfying(RouteStage.Routed.class, r -> assertThat(
+                        List.of(r.cors().get("Access-Control-Expose-Headers").split(", "))).contains("WWW-Authenticate", "DPoP-Nonce"));
+    }
+
     @Test
     void methodsOtherThanPostGetDeleteAre405() {
         for (HttpMethod method : List.of(HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.HEAD, HttpMethod.TRACE)) {

@@ -58,14 +58,24 @@ final class BenchIssuer implements AutoCloseable {
         return sign(ec, JWSAlgorithm.ES256);
     }
 
+    /** An RS256 token bound to the DPoP key whose RFC 7638 thumbprint is {@code jkt} ({@code cnf.jkt}). */
+    String rs256Bound(String jkt) throws Exception {
+        return sign(rsa, JWSAlgorithm.RS256, java.util.Map.of("cnf", java.util.Map.of("jkt", jkt)));
+    }
+
     private static String sign(JWK key, JWSAlgorithm alg) throws Exception {
+        return sign(key, alg, java.util.Map.of());
+    }
+
+    private static String sign(JWK key, JWSAlgorithm alg, java.util.Map<String, Object> extra) throws Exception {
         Instant now = Instant.now();
-        JWTClaimsSet claims = new JWTClaimsSet.Builder()
+        JWTClaimsSet.Builder builder = new JWTClaimsSet.Builder()
                 .issuer(ISSUER).audience(RESOURCE).subject("bench-user")
                 .claim("client_id", "bench-agent").claim("scope", "mcp:tools tickets:read")
                 .issueTime(Date.from(now)).expirationTime(Date.from(now.plus(Duration.ofHours(2))))
-                .jwtID(UUID.randomUUID().toString())
-                .build();
+                .jwtID(UUID.randomUUID().toString());
+        extra.forEach(builder::claim);
+        JWTClaimsSet claims = builder.build();
         SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(alg).keyID(key.getKeyID())
                 .type(new JOSEObjectType("at+jwt")).build(), claims);
         jwt.sign(key instanceof RSAKey r ? new RSASSASigner(r) : new ECDSASigner((ECKey) key));
