@@ -56,18 +56,54 @@ public final class Authenticate {
         return Step.later(checked.future().thenApply(c -> asBearer(routed, rules, dpopHere, c)));
     }
 
-    /** A token presented as a bearer token: never a sender-constrained one, and not where DPoP is required. */
+    /**
+     * A token presented as a bearer token: never a sender-constrained one — except a certificate-bound token (RFC 8705)
+     * over a connection whose client certificate it names — and not where DPoP is required.
+     */
     private static AuthenticatedRequest asBearer(RoutedRequest routed, RouteDpop rules, boolean dpopHere,
                                                  TokenVerifier.Checked checked) {
-        if (checked.confirmation().present()) {
-            // RFC 9449 §7.2: a DPoP-bound token received as a bearer token MUST be rejected (the same for any cnf).
-            throw GatewayFailure.of(Reason.INVALID_TOKEN, "The access token is sender-constrained: present it with "
-                    + "the DPoP scheme and a DPoP proof", "token with cnf presented as Bearer").withCode("bound_token_as_bearer");
+        Confirmation confirmation = checked.confirmation();
+        if (confirmation.present()) {
+            if (!confirmation.certificateBound()) {
+                // RFC 9449 §7.2: a DPoP-bound token received as a bearer token MUST be rejected (the same for any cnf
+                // this gateway cannot check).
+                throw GatewayFailure.of(Reason.INVALID_TOKEN, "The access token is sender-constrained: present it with "
+                        + "the DPoP scheme and a DPoP proof", "token with cnf presented as Bearer").withCode("bound_token_as_bearer");
+            }
+            certificateMatches(routed, confirmation);
         }
         if (dpopHere && rules.modeFor(checked.issuer()) == DpopMode.REQUIRED) {
             throw dpopRequired();
         }
-        return new AuthenticatedRequest(routed, checked.principal());
+        return new AuthenticatedRequest(routed, agentOf(routed, checked.principal()));
+    }
+
+    /**
+     * RFC 8705 §3: a certificate-bound token is accepted only over a mutual-TLS connection whose client certificate has
+     * the SHA-256 thumbprint in its {@code cnf["x5t#S256"]}; otherwise 401 {@code invalid_token}. Checked on every
+     * request, cached token or not (the token cache knows tokens, not connections).
+     */
+    static void certificateMatches(RoutedRequest routed, Confirmation confirmation) {
+        dev.portcullis.listen.ClientCertificate certificate = routed.head().clientCertificate();
+        if (certificate == null) {
+            throw GatewayFailure.of(Reason.INVALID_TOKEN, "The access token is bound to a client certificate, and this "
+                    + "connection presented none", "certificate-bound token without a client certificate")
+                    .withCode("certificate_missing");
+        }
+        if (!java.security.MessageDigest.isEqual(certificate.thumbprint().getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+                confirmation.x5tS256().getBytes(java.nio.charset.StandardCharsets.US_ASCII))) {
+            throw GatewayFailure.of(Reason.INVALID_TOKEN, "The access token is bound to another client certificate",
+                    "cnf x5t#S256 does not match the connection's certificate").withCode("certificate_mismatch");
+        }
+    }
+
+    /**
+     * The caller's agent: the SPIFFE ID of the connection's X.509-SVID when a bundle pinned to its trust domain accepted
+     * it (issue 16, docs/mtls.md), else the token's client as the issuer preset reads it.
+     */
+    static Principal agentOf(RoutedRequest routed, Principal principal) {
+        dev.portcullis.listen.ClientCertificate certificate = routed.head().clientCertificate();
+        return certificate == null || certificate.spiffeId() == null ? principal : principal.withAgent(certificate.spiffeId());
     }
 
     private static GatewayFailure dpopRequired() {
@@ -123,7 +159,7 @@ public final class Authenticate {
                 routed.route().publicUrl(routed.head().path()), routed.route().name(), token.value(),
                 checked.confirmation().jkt(), checked.issuer().algorithms(), rules);
         Step<Boolean> valid = dpop.verify(proof, expected);
-        AuthenticatedRequest authenticated = new AuthenticatedRequest(routed, checked.principal());
+        AuthenticatedRequest authenticated = new AuthenticatedRequest(routed, agentOf(routed, checked.principal()));
         if (valid.ready()) {
             return Step.now(authenticated);
         }

@@ -41,7 +41,7 @@ import java.util.Set;
  *
  * <p>Built on nimbus-jose-jwt's primitives rather than the OAuth 2.0 SDK's {@code DPoPProtectedResourceRequestVerifier}:
  * that one is non-blocking too, but it checks {@code ath} and {@code cnf.jkt} only when the proof carries
- * {@code ath} after consuming the {@code jti}, verifies with the JDK's provider (not {@link EcSignatureProvider}'s), keeps
+ * {@code ath} after consuming the {@code jti}, verifies with the JDK's provider (not {@link SignatureProvider}'s), keeps
  * used {@code jti}s in an unbounded map purged by a timer thread, compares {@code htu} after its own normalisation
  * of the configured URI only, accepts duplicated JSON members, and reports one exception type for every failure
  * (the gateway names each). The checks, in this order (all cheap ones before the signature, the replay record last
@@ -243,7 +243,7 @@ public final class DpopProofVerifier {
     private boolean signatureValid(SignedJWT jwt, JWSHeader header, JWK jwk) {
         try {
             Key key = jwk instanceof RSAKey rsa ? rsa.toRSAPublicKey() : ((ECKey) jwk).toECPublicKey();
-            JWSVerifier verifier = EcSignatureProvider.apply(verifiers.createJWSVerifier(header, key));
+            JWSVerifier verifier = SignatureProvider.apply(verifiers.createJWSVerifier(header, key), header.getAlgorithm());
             return jwt.verify(verifier);
         } catch (JOSEException | IllegalStateException | ClassCastException e) {
             return false;

@@ -48,6 +48,12 @@ public record Principal(String issuer, String subject, String agent, Set<String>
         acceptedUntil = acceptedUntil == null ? expiresAt : acceptedUntil;
     }
 
+    /** The same principal acting through another agent (a SPIFFE ID from the connection's certificate, issue 16). */
+    public Principal withAgent(String otherAgent) {
+        return new Principal(issuer, subject, otherAgent, scopes, roles, actor, tokenId, expiresAt, token, acceptedUntil,
+                userName);
+    }
+
     public Subject asSubject() {
         return new Subject(issuer, subject, agent, scopes, roles);
     }
