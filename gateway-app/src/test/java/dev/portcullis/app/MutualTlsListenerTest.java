@@ -111,6 +111,63 @@ class MutualTlsListenerTest {
         }
     }
 
+    static HttpResponse<String> callTool(GatewayHarness gw, X509Bundle clientCertificate, String token, String tool)
+            throws Exception {
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(clientCertificate.toKeyManagerFactory().getKeyManagers(), server.toTrustManagerFactory().getTrustManagers(), null);
+        HttpClient client = HttpClient.newBuilder().sslContext(context).connectTimeout(Duration.ofSeconds(5)).build();
+        String body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"" + tool
+                + "\",\"arguments\":{\"text\":\"hi\"}}}";
+        return client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + gw.gateway.port() + "/mcp"))
+                .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json").header("Accept", "application/json, text/event-stream")
+                .header("MCP-Protocol-Version", "2025-11-25")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Issue 16: RFC 8705 certificate-bound tokens and SPIFFE agents, end to end; refusals never reach the upstream. */
+    @Test
+    void certificateBoundTokensAndSpiffeAgentsEndToEnd() throws Exception {
+        Path policy = Files.writeString(dir.resolve("policy.yaml"), """
+                default: deny
+                agents: { allow: ["spiffe://prod.acme/ns/agents/*"] }
+                tools:
+                  echo: {}
+                  whoami: { agents: ["spiffe://prod.acme/ns/agents/auditor"] }
+                """);
+        X509Bundle planner = svid(spiffeCa, "spiffe://prod.acme/ns/agents/planner");
+        X509Bundle auditor = svid(spiffeCa, "spiffe://prod.acme/ns/agents/auditor");
+        try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start();
+             GatewayHarness gw = GatewayHarness.startYaml(yaml("required", idp, upstream)
+                     .replace("resource: " + RESOURCE + " } ]", "resource: " + RESOURCE + ", policy: " + policy + " } ]"))) {
+            String plain = idp.accessToken(RESOURCE, "mcp:tools");
+
+            // The SVID's SPIFFE ID is the agent: allowed by the prefix; echo reaches the upstream.
+            HttpResponse<String> echo = callTool(gw, planner, plain, "echo");
+            assertThat(echo.statusCode()).as(echo.body()).isNotIn(401, 403);
+            int reached = upstream.requests().size();
+            assertThat(reached).isPositive();
+
+            // whoami is limited to the auditor's SPIFFE ID: the planner is refused (as an unknown tool), upstream untouched.
+            HttpResponse<String> denied = callTool(gw, planner, plain, "whoami");
+            assertThat(denied.body()).contains("Unknown tool");
+            assertThat(upstream.requests()).hasSize(reached);
+            assertThat(callTool(gw, auditor, plain, "whoami").statusCode()).isNotIn(401, 403);
+            reached = upstream.requests().size();
+
+            // A token bound to the planner's certificate works over the planner's connection only (RFC 8705 §3).
+            String thumbprint = dev.portcullis.listen.ClientTrust.thumbprint(planner.getCertificate());
+            String bound = idp.accessToken(RESOURCE, "mcp:tools", java.util.Map.of("cnf", java.util.Map.of("x5t#S256", thumbprint)));
+            assertThat(callTool(gw, planner, bound, "echo").statusCode()).isNotIn(401, 403);
+            reached = upstream.requests().size();
+            HttpResponse<String> stolen = callTool(gw, auditor, bound, "echo");
+            assertThat(stolen.statusCode()).isEqualTo(401);
+            assertThat(stolen.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v)
+                    .startsWith("Bearer").contains("error=\"invalid_token\""));
+            assertThat(upstream.requests()).as("a refused request never reaches the upstream").hasSize(reached);
+        }
+    }
+
     @Test
     void clientAuthWithoutTrustBundleIsAConfigErrorWithLineAndField() {
         String yaml = """
