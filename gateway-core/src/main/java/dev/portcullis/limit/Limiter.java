@@ -45,7 +45,7 @@ public final class Limiter {
     private final int replicas;
     private final Duration leaseTime;
     private final LimitMetrics metrics;
-    private final String replicaId = HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
+    private final String replicaId = replicaId();
     private final AtomicLong leases = new AtomicLong();
 
     /**
@@ -59,6 +59,13 @@ public final class Limiter {
         this.replicas = replicas;
         this.leaseTime = leaseTime;
         this.metrics = new LimitMetrics(registry);
+    }
+
+    /** A random id for this process's leases (so two replicas never hold the same lease name). */
+    private static String replicaId() {
+        byte[] id = new byte[8];
+        new SecureRandom().nextBytes(id);
+        return HexFormat.of().formatHex(id);
     }
 
     /** The in-process limiter of a gateway without a shared store. */

@@ -99,6 +99,8 @@ public final class RedisStore implements ClusterStore {
     private final Map<String, String> scripts = new ConcurrentHashMap<>();
     /** The leases this replica holds (lease → store key), renewed every third of the lease time. */
     private final Map<String, String> leases = new ConcurrentHashMap<>();
+    /** Releases sent and not yet answered: shutdown waits for them before it disconnects. */
+    private final java.util.Set<CompletableFuture<?>> releasing = ConcurrentHashMap.newKeySet();
     private final RedisClient standalone;
     private final RedisClusterClient cluster;
     private volatile StatefulConnection<String, String> connection;
@@ -243,7 +245,10 @@ public final class RedisStore implements ClusterStore {
         if (storeKey == null || c == null || closed) {
             return; // never acquired here, or the store is gone: the lease expires on its own
         }
-        c.sortedSets().zrem(storeKey, lease); // fire and forget: a lost release expires with its lease
+        // Not waited for: a release lost with the connection expires with its lease.
+        CompletableFuture<Long> sent = c.sortedSets().zrem(storeKey, lease).toCompletableFuture();
+        releasing.add(sent);
+        sent.whenComplete((removed, error) -> releasing.remove(sent));
     }
 
     @Override
@@ -344,8 +349,8 @@ public final class RedisStore implements ClusterStore {
             return;
         }
         Commands c = commands;
-        if (c != null && !leases.isEmpty()) {
-            List<CompletableFuture<Long>> releases = new java.util.ArrayList<>();
+        if (c != null && (!leases.isEmpty() || !releasing.isEmpty())) {
+            List<CompletableFuture<?>> releases = new java.util.ArrayList<>(releasing);
             leases.forEach((lease, storeKey) -> releases.add(c.sortedSets().zrem(storeKey, lease).toCompletableFuture()));
             try {
                 CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
