@@ -91,7 +91,7 @@ class SharedLimitsTest {
                     return switch (tool) {
                         case "slow" -> Mono.delay(Duration.ofMillis(300)).then(res.header("Content-Type", "application/json")
                                 .sendString(Mono.just(answer)).then());
-                        case "hang" -> Mono.never(); // the route's response-timeout ends it (504)
+                        case "hang" -> Mono.<Void>never(); // the route's response-timeout ends it (504)
                         case "boom" -> res.status(500).header("Content-Type", "application/json")
                                 .sendString(Mono.just("{\"jsonrpc\":\"2.0\",\"id\":" + call.path("id")
                                         + ",\"error\":{\"code\":-32603,\"message\":\"upstream broke\"}}")).then();

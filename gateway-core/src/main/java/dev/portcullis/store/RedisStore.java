@@ -106,6 +106,8 @@ public final class RedisStore implements ClusterStore {
     private volatile StatefulConnection<String, String> connection;
     private volatile Commands commands;
     private volatile boolean closed;
+    /** Failed first connection attempts (only the first is logged as a warning). Touched by one thread at a time. */
+    private int connectFailures;
 
     /** The command groups this store uses: standalone and cluster connections both offer them. */
     private record Commands(RedisScriptingAsyncCommands<String, String> scripting,
@@ -187,13 +189,21 @@ public final class RedisStore implements ClusterStore {
         if (closed) {
             return;
         }
-        CompletableFuture<? extends StatefulConnection<String, String>> future = config.cluster()
-                ? cluster.connectAsync(StringCodec.UTF8).toCompletableFuture()
-                : standalone.connectAsync(StringCodec.UTF8, uriOf()).toCompletableFuture();
+        CompletableFuture<? extends StatefulConnection<String, String>> future;
+        if (config.cluster()) {
+            future = cluster.connectAsync(StringCodec.UTF8);
+        } else {
+            future = standalone.connectAsync(StringCodec.UTF8, uriOf()).toCompletableFuture();
+        }
         future.whenComplete((made, error) -> {
             if (error != null || made == null) {
-                log.warn("shared store {}: cannot connect ({}); the routes' fail modes apply, retrying", describe(),
-                        error == null ? "no connection" : rootMessage(error));
+                String why = error == null ? "no connection" : rootMessage(error);
+                if (connectFailures++ == 0) {
+                    log.warn("shared store {}: cannot connect ({}); the routes' fail modes apply; retrying every second",
+                            describe(), why);
+                } else {
+                    log.debug("shared store {}: cannot connect ({})", describe(), why);
+                }
                 if (!closed) {
                     timers.schedule(this::connect, 1, TimeUnit.SECONDS);
                 }
