@@ -176,10 +176,7 @@ public final class RedisStore implements ClusterStore {
         uri.setTimeout(config.timeout());
         String secret = config.secret();
         if (secret != null) {
-            if (config.username() != null) {
-                uri.setUsername(config.username());
-            }
-            uri.setPassword(secret.toCharArray());
+            uri.setAuthentication(config.username(), secret.toCharArray()); // username null: the default user
         }
         return uri;
     }
