@@ -35,12 +35,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The shared {@link ClusterStore} in Redis or Valkey, through Lettuce (non-blocking, on Netty; one
- * multiplexed connection, which pipelines the calls of every event loop). Each operation is one Lua script
+ * multiplexed connection, which pipelines the calls of every event loop). Every command is written from the
+ * store's one thread ({@code portcullis-store}): Lettuce's write path takes a lock that would otherwise park
+ * an event loop whenever two threads write at once. Each operation is one Lua script
  * run with {@code EVALSHA} (loaded again with {@code EVAL} after a Redis restart), atomic in Redis, on
  * Redis's clock ({@code TIME}), so replicas whose clocks differ still agree.
  *
@@ -125,6 +128,7 @@ public final class RedisStore implements ClusterStore {
         // Lettuce's own small event loop group: its transport must match the channels it makes (see docs/limits.md).
         this.resources = ClientResources.builder().ioThreadPoolSize(1).computationThreadPoolSize(1)
                 .reconnectDelay(Delay.constant(Duration.ofMillis(500))).build();
+        // The store's one thread: connects, renews leases, probes, and writes every command (onStoreThread).
         this.timers = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "portcullis-store");
             thread.setDaemon(true);
@@ -253,7 +257,7 @@ public final class RedisStore implements ClusterStore {
             return; // never acquired here, or the store is gone: the lease expires on its own
         }
         // Not waited for: a release lost with the connection expires with its lease.
-        CompletableFuture<Long> sent = c.sortedSets().zrem(storeKey, lease).toCompletableFuture();
+        CompletableFuture<Long> sent = onStoreThread(() -> c.sortedSets().zrem(storeKey, lease));
         releasing.add(sent);
         sent.whenComplete((removed, error) -> releasing.remove(sent));
     }
@@ -264,7 +268,8 @@ public final class RedisStore implements ClusterStore {
         if (c == null || !breaker.allow()) {
             return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
         }
-        return guarded(c.strings().set(key("kv:", key), value, SetArgs.Builder.nx().px(ttl.toMillis())))
+        String storeKey = key("kv:", key);
+        return guarded(onStoreThread(() -> c.strings().set(storeKey, value, SetArgs.Builder.nx().px(ttl.toMillis()))))
                 .thenApply("OK"::equals);
     }
 
@@ -276,18 +281,46 @@ public final class RedisStore implements ClusterStore {
         }
         String sha = scripts.computeIfAbsent(script, RedisStore::sha1);
         String[] keys = {storeKey};
-        CompletableFuture<T> first = c.scripting().<T>evalsha(sha, ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
+        CompletableFuture<T> first = onStoreThread(() -> c.scripting().<T>evalsha(sha, ScriptOutputType.INTEGER, keys, args));
         CompletableFuture<T> withReload = first.handle((value, error) -> {
             if (error == null) {
                 return CompletableFuture.completedFuture(value);
             }
             if (String.valueOf(rootMessage(error)).startsWith("NOSCRIPT")) {
                 // Redis restarted (or its script cache was flushed): EVAL loads the script again.
-                return c.scripting().<T>eval(script, ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
+                return this.<T>onStoreThread(() -> c.scripting().<T>eval(script, ScriptOutputType.INTEGER, keys, args));
             }
             return CompletableFuture.<T>failedFuture(error);
         }).thenCompose(f -> f);
         return guarded(withReload);
+    }
+
+    /**
+     * Hands {@code call} (a Lettuce command) to the store's one thread and returns its answer. Lettuce guards its
+     * write path with a lock ({@code SharedLock}) that parks a writer while another thread writes: with every
+     * command written from this one thread, neither the gateway's event loops nor Lettuce's ever wait on it
+     * (found by SharedLimitsBlockHoundTest). The answer completes on Lettuce's event loop.
+     */
+    private <T> CompletableFuture<T> onStoreThread(Supplier<? extends CompletionStage<T>> call) {
+        CompletableFuture<T> out = new CompletableFuture<>();
+        try {
+            timers.execute(() -> {
+                try {
+                    call.get().whenComplete((value, error) -> {
+                        if (error != null) {
+                            out.completeExceptionally(error);
+                        } else {
+                            out.complete(value);
+                        }
+                    });
+                } catch (RuntimeException e) {
+                    out.completeExceptionally(e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            out.completeExceptionally(new StoreUnavailableException("store closed", null));
+        }
+        return out;
     }
 
     /** Records the outcome in the breaker; a failure becomes {@link StoreUnavailableException}. */
@@ -320,7 +353,7 @@ public final class RedisStore implements ClusterStore {
         leases.forEach((lease, storeKey) -> c.scripting().<Long>evalsha(sha, ScriptOutputType.INTEGER, new String[] {storeKey},
                 lease, ttl).exceptionally(error -> {
                     if (String.valueOf(rootMessage(error)).startsWith("NOSCRIPT")) {
-                        c.scripting().eval(RENEW, ScriptOutputType.INTEGER, new String[] {storeKey}, lease, ttl);
+                        onStoreThread(() -> c.scripting().eval(RENEW, ScriptOutputType.INTEGER, new String[] {storeKey}, lease, ttl));
                     }
                     return null;
                 }));
