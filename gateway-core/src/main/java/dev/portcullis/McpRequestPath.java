@@ -16,6 +16,8 @@ import dev.portcullis.forward.ForwardResult;
 import dev.portcullis.forward.LegacyStreams;
 import dev.portcullis.inspect.Inspect;
 import dev.portcullis.inspect.InspectedRequest;
+import dev.portcullis.limit.LimitOutcome;
+import dev.portcullis.limit.Limiter;
 import dev.portcullis.listen.Inbound;
 import dev.portcullis.listen.NetworkConditions;
 import dev.portcullis.listen.RequestHead;
@@ -94,16 +96,27 @@ public final class McpRequestPath implements RequestHandler {
     private final LegacyStreams legacyStreams;
     private final NetworkConditions network;
     private final Tracing tracing;
+    /** Issue 18: rate and concurrency limits, decided after policy (null: none). */
+    private final Limiter limiter;
 
     public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
                           NetworkConditions network) {
         this(stages, auditor, legacyStreams, failures, network, Tracing.OFF);
     }
 
-    /** @param tracing the server span per request and its stage events ({@link Tracing#OFF}: none) */
     public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
                           NetworkConditions network, Tracing tracing) {
+        this(stages, auditor, legacyStreams, failures, network, tracing, null);
+    }
+
+    /**
+     * @param tracing the server span per request and its stage events ({@link Tracing#OFF}: none)
+     * @param limiter the limits of the routes' policies, counted after policy allowed a call (null: none)
+     */
+    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
+                          NetworkConditions network, Tracing tracing, Limiter limiter) {
         this.tracing = tracing;
+        this.limiter = limiter;
         this.stages = stages;
         this.failures = failures;
         this.auditor = auditor;
@@ -129,8 +142,11 @@ public final class McpRequestPath implements RequestHandler {
     /** One request past the route stage: its progress along the path, and how its answer is written. */
     private final class Request implements Forward.Done {
         private final Inbound in;
-        private final HttpHeaders cors;
+        /** The route's CORS headers, plus the {@code RateLimit} headers once the limits are counted (issue 18). */
+        private HttpHeaders cors;
         private final RequestProgress progress;
+        /** Issue 18: the concurrency permits this request holds, given back however it ends. */
+        private LimitOutcome limits;
 
         Request(Inbound in, HttpHeaders cors, RequestProgress progress) {
             this.in = in;
@@ -167,6 +183,46 @@ public final class McpRequestPath implements RequestHandler {
                 trace.passed("inspect");
                 AuthorizedRequest authorized = stages.authorize().apply(inspected);
                 progress.reached(authorized);
+                LimitOutcome counted = limiter == null ? null : limiter.apply(authorized);
+                if (counted != null) {
+                    limits = counted;
+                    AuthorizedRequest allowed = authorized;
+                    if (!counted.ready()) {
+                        // The shared store answers on its own threads: continue on this request's event loop.
+                        counted.future().whenComplete((done, error) -> in.loop().execute(() -> {
+                            if (!in.open()) {
+                                failed(clientClosed("while its limits were counted"));
+                                return;
+                            }
+                            try {
+                                exchange(limited(allowed, counted));
+                            } catch (RuntimeException e) {
+                                failed(e);
+                            }
+                        }));
+                        return;
+                    }
+                    authorized = limited(authorized, counted);
+                }
+                exchange(authorized);
+            } catch (RuntimeException e) {
+                failed(e);
+            }
+        }
+
+        /** Issue 18: the headers the limits add to every answer, and the elements they refused. */
+        private AuthorizedRequest limited(AuthorizedRequest authorized, LimitOutcome counted) {
+            cors = counted.headers(cors);
+            AuthorizedRequest after = Authorize.limited(authorized, counted.refused());
+            if (after != authorized) {
+                progress.reached(after);
+            }
+            return after;
+        }
+
+        void exchange(AuthorizedRequest authorized) {
+            try {
+                RequestTrace trace = progress.trace();
                 trace.passed("authorize");
                 Step<UpstreamRequest> step;
                 try (Scope scope = trace.makeCurrent()) {
@@ -211,6 +267,7 @@ public final class McpRequestPath implements RequestHandler {
 
         @Override
         public void forwarded(ForwardResult result) {
+            releaseLimits();
             try (Scope scope = progress.trace().makeCurrent()) {
                 auditor.forwarded(progress, result);
             }
@@ -228,7 +285,15 @@ public final class McpRequestPath implements RequestHandler {
             failed((Throwable) failure);
         }
 
+        /** Issue 18: every path a request ends on comes here (answered, failed, refused, client gone, shut down). */
+        private void releaseLimits() {
+            if (limits != null) {
+                limits.release();
+            }
+        }
+
         void failed(Throwable e) {
+            releaseLimits();
             GatewayFailure failure = e instanceof GatewayFailure f ? f
                     : !in.open() && network.absorb(e, "route=" + progress.routed().route().name()) ? clientClosed(e.toString())
                     : asFailure(e);

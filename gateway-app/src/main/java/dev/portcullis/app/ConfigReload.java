@@ -221,6 +221,9 @@ final class ConfigReload {
         differs(refused, "admin.port", current.admin().port(), next.admin().port());
         differs(refused, "sessions", current.sessions(), next.sessions());
         differs(refused, "audit", current.audit(), next.audit());
+        if (!Objects.equals(current.store(), next.store())) {
+            refused.add("store (issue 18: the shared store is connected once, at start)"); // its values hold a password
+        }
         return refused.isEmpty() ? null : String.join("; ", refused) + " cannot change while the gateway runs";
     }
 

@@ -14,6 +14,7 @@ import dev.portcullis.authn.JwksCache;
 import dev.portcullis.authn.TokenVerifier;
 import dev.portcullis.authz.Authorize;
 import dev.portcullis.authz.PolicySource;
+import dev.portcullis.limit.Limiter;
 import dev.portcullis.config.RouteConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import dev.portcullis.config.GatewayConfig;
@@ -84,6 +85,8 @@ public final class Gateway implements AutoCloseable {
         UpstreamEras upstreamEras;
         Tracing tracing = Tracing.OFF;
         GatewayMetrics processMetrics;
+        /** Issue 18: the limits' counters (in process, or the shared store); closed last. */
+        Limiter limiter;
     }
 
     private Gateway(GatewayServer server, AdminServer admin, Forward forward, AtomicReference<Snapshot> live,
@@ -254,8 +257,9 @@ public final class Gateway implements AutoCloseable {
                 : dev.portcullis.authn.DpopNonces.withRandomKey(java.time.Clock.systemUTC());
         dev.portcullis.authn.DpopProofVerifier dpop = new dev.portcullis.authn.DpopProofVerifier(java.time.Clock.systemUTC(),
                 new dev.portcullis.authn.InMemoryReplayGuard(MAX_REMEMBERED_DPOP_PROOFS, Ticker.systemTicker()), dpopNonces);
+        Limiter limiter = limiter(config.store(), registry);
         Shared shared = new Shared(json, registry, reloads, sessions, legacyStreams, upstreamEras, listenStreams, forward,
-                auditor, network, tracing, dpop, dpopNonces);
+                auditor, network, tracing, dpop, dpopNonces, limiter);
         Snapshot first = Snapshot.of(built, shared);
         AtomicReference<Snapshot> live = new AtomicReference<>(first);
 
@@ -264,6 +268,7 @@ public final class Gateway implements AutoCloseable {
         state.tracing = tracing;
         state.processMetrics = processMetrics;
         state.upstreamEras = upstreamEras;
+        state.limiter = limiter;
         GatewayServer server;
         AdminServer admin;
         ConfigReload reload = new ConfigReload(source, live, shared, () -> state.stopping);
@@ -283,6 +288,7 @@ public final class Gateway implements AutoCloseable {
             reloads.shutdownNow();
             upstreamEras.close();
             forward.close();
+            limiter.close();
             tracing.close();
             processMetrics.close();
             throw e;
@@ -300,7 +306,23 @@ public final class Gateway implements AutoCloseable {
     record Shared(ObjectMapper json, PrometheusMeterRegistry registry, ScheduledExecutorService reloads,
                   SessionBinding sessions, LegacyStreams legacyStreams, UpstreamEras upstreamEras,
                   ListenStreams listenStreams, Forward forward, Auditor auditor, NetworkConditions network,
-                  Tracing tracing, dev.portcullis.authn.DpopProofVerifier dpop, dev.portcullis.authn.DpopNonces dpopNonces) {}
+                  Tracing tracing, dev.portcullis.authn.DpopProofVerifier dpop, dev.portcullis.authn.DpopNonces dpopNonces,
+                  Limiter limiter) {}
+
+    /**
+     * Issue 18: where the routes' limits are counted: in process ({@code store: {type: memory}}, the default), or
+     * in Redis/Valkey, shared by the replicas. Built once at start; a reload keeps it ({@code store} changes need a
+     * restart).
+     */
+    static Limiter limiter(dev.portcullis.config.StoreConfig store, MeterRegistry registry) {
+        dev.portcullis.store.MemoryStore local = new dev.portcullis.store.MemoryStore(store.maxLocalBuckets());
+        dev.portcullis.store.ClusterStore shared = store.redis() ? new dev.portcullis.store.RedisStore(store) : null;
+        Limiter limiter = new Limiter(shared, local, store.replicas(), store.leaseTime(), registry);
+        io.micrometer.core.instrument.Gauge.builder("portcullis.limit.store.up", limiter, l -> l.sharedUp() ? 1 : 0)
+                .description("1 while the store the limits are counted in answers (always 1 in memory)")
+                .tag("store", store.type()).strongReference(true).register(registry);
+        return limiter;
+    }
 
     /**
      * One config in force (issue 14): what {@link Assembly} built from it and the request path over it. Swapped
@@ -322,7 +344,8 @@ public final class Gateway implements AutoCloseable {
                     shared.legacyStreams(),
                     new FailureResponses(shared.json(), route -> shared.dpopNonces().issue(route.name())),
                     shared.network(),
-                    shared.tracing());
+                    shared.tracing(),
+                    shared.limiter());
             built.outbound.traced(shared.tracing());
             built.tokenEndpoints.traced(shared.tracing());
             return new Snapshot(built, path, new java.util.concurrent.CopyOnWriteArrayList<>());
@@ -378,7 +401,24 @@ public final class Gateway implements AutoCloseable {
         if (!current.keysLoaded()) {
             return new AdminServer.Readiness(false, "not ready: signing keys not loaded\n");
         }
+        String storeDown = null;
+        if (state.limiter != null && !state.limiter.sharedUp()) {
+            // Issue 18: unready only when a route's limits fail closed (its limited calls are refused meanwhile).
+            List<String> closed = current.built().routes.stream()
+                    .filter(r -> !r.policy().limits().isEmpty()
+                            && r.policy().limits().fail() == dev.portcullis.policy.Limits.FailMode.CLOSED)
+                    .map(Route::name).toList();
+            String what = "shared store down: " + state.limiter.shared().describe();
+            if (!closed.isEmpty()) {
+                return new AdminServer.Readiness(false, "not ready: " + what + "; routes with limits.fail closed: "
+                        + String.join(", ", closed) + "\n");
+            }
+            storeDown = what + " (routes count their limits locally: limits.fail local)";
+        }
         StringBuilder body = new StringBuilder("ready\n");
+        if (storeDown != null) {
+            body.append(storeDown).append('\n');
+        }
         String configStale = reload.staleReason();
         if (configStale != null) {
             body.append("config stale: ").append(configStale.replace('\n', ' ')).append('\n');
@@ -549,6 +589,7 @@ public final class Gateway implements AutoCloseable {
         server.close();
         admin.close();
         forward.close();
+        state.limiter.close(); // after every call ended: a shared store gives back any lease still held
     }
 
 }

@@ -48,6 +48,16 @@ public final class Main implements Callable<Integer> {
         return cli;
     }
 
+    /** Issue 18: a policy's limits, one line each, as {@code check} shows them. */
+    static void printLimits(java.io.PrintWriter out, dev.portcullis.policy.Limits limits) {
+        for (dev.portcullis.policy.Limit limit : limits.all()) {
+            out.println("  limit " + limit.id() + ": " + limit.describe());
+        }
+        if (!limits.isEmpty()) {
+            out.println("  limits fail mode: " + limits.fail().name().toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
     static String oneLine(Throwable e) {
         String message = e.getMessage();
         String text = e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
@@ -152,6 +162,7 @@ public final class Main implements Callable<Integer> {
                     try {
                         LoadedPolicy loaded = PolicyLoader.load(policy);
                         out.println(policy + ": OK (" + loaded.policy().rules().size() + " rule(s))");
+                        printLimits(out, loaded.policy().limits());
                         loaded.warnings().forEach(w -> out.println("warning: " + w));
                         return 0;
                     } catch (InvalidPolicyException e) {
@@ -182,6 +193,7 @@ public final class Main implements Callable<Integer> {
                         if (route.policy() instanceof dev.portcullis.authz.PolicySource source) {
                             LoadedPolicy policy = source.loaded();
                             out.println(route.config().policy() + ": OK (" + policy.policy().rules().size() + " rule(s))");
+                            printLimits(out, policy.policy().limits());
                             policy.warnings().forEach(w -> out.println("warning: " + w));
                         }
                     }

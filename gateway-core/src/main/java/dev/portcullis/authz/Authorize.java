@@ -100,6 +100,53 @@ public final class Authorize {
         throw batchRefusal(inspected, decisions, refusals);
     }
 
+    /**
+     * Issue 18: {@code authorized} after the limits refused the elements in {@code limited} (by index; each a
+     * {@link Reason#RATE_LIMITED} or {@link Reason#LIMITS_UNAVAILABLE} failure with its JSON-RPC id). A single
+     * request is refused (429 or 503); a batch is answered as for policy refusals (POLICY-07): on
+     * {@code batches: partial} routes the rest is forwarded and each refused request gets its error in the
+     * answer; otherwise, or when nothing is left, the batch is refused whole with an error per request.
+     * Each refused element's decision becomes the limit's denial, so its audit names the limit.
+     */
+    public static AuthorizedRequest limited(AuthorizedRequest authorized, java.util.Map<Integer, GatewayFailure> limited) {
+        if (limited.isEmpty()) {
+            return authorized;
+        }
+        InspectedRequest inspected = authorized.inspected();
+        if (!inspected.batch()) {
+            throw limited.values().iterator().next();
+        }
+        java.util.Map<Integer, GatewayFailure> refusedAt = new java.util.HashMap<>();
+        if (authorized.partialBatch() != null) {
+            refusedAt.putAll(authorized.partialBatch().refused());
+        }
+        refusedAt.putAll(limited);
+        List<Decision> decisions = new ArrayList<>(authorized.decisions());
+        limited.forEach((index, failure) -> decisions.set(index, failure.decision()));
+        var route = inspected.route();
+        if (route.config().partialBatches() && refusedAt.size() < inspected.messages().size()) {
+            java.util.Set<Integer> kept = new java.util.HashSet<>();
+            for (int i = 0; i < inspected.messages().size(); i++) {
+                if (!refusedAt.containsKey(i)) {
+                    kept.add(i);
+                }
+            }
+            return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
+                    new PartialBatch(refusedAt));
+        }
+        List<GatewayFailure> elements = new ArrayList<>();
+        for (int i = 0; i < inspected.messages().size(); i++) {
+            McpMessage message = inspected.messages().get(i);
+            if (message.kind() != McpMessage.Kind.REQUEST) {
+                continue;
+            }
+            GatewayFailure own = refusedAt.get(i);
+            elements.add(own != null ? own : GatewayFailure.of(Reason.INVALID_JSONRPC,
+                    "Batch refused: another message in it was denied").withJsonRpcId(message.id()));
+        }
+        throw GatewayFailure.batch(refusedAt.size() + " message(s) of the batch refused", elements);
+    }
+
     /** V26-22: a modern {@code subscriptions/listen} on a route with a policy asks only for what the caller may see. */
     private static AuthorizedRequest narrowed(AuthorizedRequest authorized, Subject subject) {
         InspectedRequest inspected = authorized.inspected();

@@ -151,6 +151,11 @@ public final class PolicySource implements Policy {
     }
 
     @Override
+    public dev.portcullis.policy.Limits limits() {
+        return current.get().policy().limits();
+    }
+
+    @Override
     public boolean visible(Subject subject, ItemKind kind, String name) {
         return current.get().policy().visible(subject, kind, name);
     }

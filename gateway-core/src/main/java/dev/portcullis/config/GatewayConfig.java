@@ -16,9 +16,16 @@ import java.util.Set;
  * @param sessions how session ids are sealed and bound to their principal
  * @param outbound the gateway's own fetches (metadata, JWKS, token endpoints): allowed private addresses, timeouts
  * @param tracing  OpenTelemetry traces (off by default; {@code OTEL_*} environment variables apply too)
+ * @param store    where the state the replicas share lives: rate-limit counters (issue 18); default in memory
  */
 public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
-                            AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound, TracingConfig tracing) {
+                            AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound, TracingConfig tracing,
+                            StoreConfig store) {
+    public GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
+                         AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound, TracingConfig tracing) {
+        this(listen, admin, issuers, routes, audit, sessions, outbound, tracing, null);
+    }
+
     public GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
                          AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound) {
         this(listen, admin, issuers, routes, audit, sessions, outbound, null);
@@ -26,6 +33,7 @@ public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerC
 
     public GatewayConfig {
         tracing = tracing == null ? TracingConfig.defaults() : tracing;
+        store = store == null ? StoreConfig.defaults() : store;
         sessions = sessions == null ? SessionsConfig.defaults() : sessions;
         listen = listen == null ? ListenConfig.defaults() : listen;
         outbound = outbound == null ? OutboundConfig.defaults() : outbound;

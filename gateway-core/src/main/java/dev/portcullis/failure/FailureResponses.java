@@ -24,6 +24,8 @@ import io.netty.handler.codec.http.HttpVersion;
 public final class FailureResponses {
     /** JSONRPC-08b: outside -32768..-32000, so it cannot collide with spec-reserved codes. */
     public static final int POLICY_DENIED_CODE = -31403;
+    /** Issue 18: a call refused by a rate or concurrency limit; outside -32768..-32000 like {@link #POLICY_DENIED_CODE}. */
+    public static final int RATE_LIMITED_CODE = -31429;
 
     private final ObjectMapper json;
     /** A fresh DPoP nonce for a route (RFC 9449 §9), or null when no route demands one. */
@@ -81,6 +83,8 @@ public final class FailureResponses {
             case EXCHANGE_SUBJECT_REJECTED -> new Shape(401, "invalid_token", true, -32603);
             case EXCHANGE_DENIED -> new Shape(200, null, false, POLICY_DENIED_CODE);
             case EXCHANGE_CLIENT_REJECTED, EXCHANGE_INVALID_RESPONSE -> new Shape(502, null, false, -32603);
+            case RATE_LIMITED -> new Shape(429, null, false, RATE_LIMITED_CODE);
+            case LIMITS_UNAVAILABLE -> new Shape(503, null, false, -32603);
             case CLIENT_CLOSED_REQUEST -> new Shape(499, null, false, null);
             case INTERNAL -> new Shape(500, null, false, -32603);
         };
@@ -128,6 +132,11 @@ public final class FailureResponses {
         if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.EXCHANGE_UNAVAILABLE
                 || failure.reason() == Reason.REPLAY_CHECK_UNAVAILABLE) {
             headers.set("Retry-After", "5");
+        }
+        if (failure.reason() == Reason.RATE_LIMITED || failure.reason() == Reason.LIMITS_UNAVAILABLE) {
+            // Issue 18: whole seconds (RFC 9110 delay-seconds), from the limiter's hint.
+            Object after = failure.data().get("retryAfter");
+            headers.set("Retry-After", after instanceof Number n ? Long.toString(Math.max(1, n.longValue())) : "1");
         }
         if (body != null) {
             headers.set("Content-Type", "application/json");

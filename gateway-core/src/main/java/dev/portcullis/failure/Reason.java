@@ -91,6 +91,13 @@ public enum Reason {
     EXCHANGE_CLIENT_REJECTED,
     /** The token endpoint's answer was not a valid token response (EXCHANGE-04), or an error the gateway cannot map: 502. */
     EXCHANGE_INVALID_RESPONSE,
+    /**
+     * Issue 18: a rate or concurrency limit refuses the call (429 + {@code Retry-After} for a single request;
+     * a JSON-RPC error {@code -31429} with {@code data.retryAfter} for a batch element or on a stream).
+     */
+    RATE_LIMITED,
+    /** Issue 18: the shared limit store is down and the route's limits fail closed (503 + {@code Retry-After}). */
+    LIMITS_UNAVAILABLE,
     /** The client went away before its answer was complete (499 in the audit and metrics; nothing is sent). */
     CLIENT_CLOSED_REQUEST,
     /** A bug or an unexpected condition (500); details only in the log. */

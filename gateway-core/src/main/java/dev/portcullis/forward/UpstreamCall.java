@@ -577,6 +577,9 @@ final class UpstreamCall {
         log.info("route={} upstream refused the gateway's token with 401; renewing it once", route.name());
         upstream.renewed().toFuture().whenComplete((renewed, e) -> in.loop().execute(() -> {
             if (!in.open()) {
+                // Issue 18: the request still ends (its concurrency permits are given back, its audit written).
+                done.failed(GatewayFailure.of(Reason.CLIENT_CLOSED_REQUEST, "Client closed the request",
+                        "while the upstream token was renewed"));
                 return;
             }
             if (e != null) {

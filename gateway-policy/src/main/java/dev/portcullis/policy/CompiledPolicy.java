@@ -61,6 +61,7 @@ public final class CompiledPolicy implements Policy {
     private final ScopeHierarchy scopes;
     private final Map<Rule.Section, RuleSet> sections;
     private final Map<String, Rule> rulesById;
+    private final Limits limits;
 
     CompiledPolicy(PolicyFile file) {
         this.source = file.source();
@@ -76,6 +77,13 @@ public final class CompiledPolicy implements Policy {
         }
         this.sections = Collections.unmodifiableMap(bySection);
         this.rulesById = Collections.unmodifiableMap(byId);
+        this.limits = file.limits() == null ? Limits.NONE : file.limits();
+    }
+
+    /** Issue 18: the file's rate and concurrency limits. */
+    @Override
+    public Limits limits() {
+        return limits;
     }
 
     /** Whether {@code method} is protocol plumbing, allowed unless {@code methods} names it exactly. */

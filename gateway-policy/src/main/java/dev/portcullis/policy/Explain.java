@@ -48,6 +48,12 @@ public final class Explain {
             line(out, "upstream scopes", Text.list(decision.requiredScopes()) + " (the exchanged token needs only these)");
         }
         listed(policy, subject, operation).ifPresent(listed -> line(out, "listed", listed));
+        if (decision.allowed()) {
+            // Issue 18: what this call counts against (nothing for a denied call).
+            for (Limit limit : policy.limits().applying(decision.ruleId())) {
+                line(out, "limit", limit.id() + ": " + limit.describe());
+            }
+        }
         for (PolicyWarning warning : loaded.warnings()) {
             if (rule.isPresent() && warning.field().startsWith(rule.get().id())) {
                 line(out, "warning", warning.toString());

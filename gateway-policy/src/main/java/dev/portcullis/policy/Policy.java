@@ -37,6 +37,11 @@ public interface Policy {
         return Visibility.everything(decide(subject, Operation.method(kind.listMethod())).allowed());
     }
 
+    /** Issue 18: the rate and concurrency limits calls it allows count against ({@link Limits#NONE}: none). */
+    default Limits limits() {
+        return Limits.NONE;
+    }
+
     /**
      * The policy of a route that names no policy file: every authenticated caller may send
      * every message. Authentication (issuer, audience, expiry, signature) still applies in

@@ -14,9 +14,10 @@ import java.util.Set;
  * @param allowedAgents {@code agents.allow}, or empty when any agent may call
  * @param scopes        {@code scopes.implies}
  * @param rules         each section's rules in file order
+ * @param limits        rate and concurrency limits (issue 18)
  */
 record PolicyFile(String source, boolean defaultAllow, Optional<Set<String>> allowedAgents, ScopeHierarchy scopes,
-                  Map<Rule.Section, List<RuleSet.Entry>> rules) {
+                  Map<Rule.Section, List<RuleSet.Entry>> rules, Limits limits) {
     PolicyFile {
         allowedAgents = allowedAgents.map(Set::copyOf);
         rules = Map.copyOf(rules);

@@ -21,9 +21,10 @@ import java.util.regex.PatternSyntaxException;
  */
 final class PolicyReader {
     private static final List<String> TOP_KEYS = List.of("default", "agents", "scopes", "tools", "resources",
-            "prompts", "methods");
-    private static final List<String> RULE_KEYS = List.of("deny", "scopes", "roles", "agents");
-    private static final List<String> RULE_KEYS_WITH_ARGUMENTS = List.of("deny", "scopes", "roles", "agents", "arguments");
+            "prompts", "methods", "limits");
+    private static final List<String> RULE_KEYS = List.of("deny", "scopes", "roles", "agents", "limits");
+    private static final List<String> RULE_KEYS_WITH_ARGUMENTS = List.of("deny", "scopes", "roles", "agents", "arguments",
+            "limits");
     private static final List<String> CONSTRAINT_KEYS = List.of("equals", "one-of", "min", "max", "pattern",
             "max-length", "optional");
     static final String SCOPE_TOKEN = "a scope token: printable ASCII without spaces, quotes or backslashes";
@@ -31,6 +32,8 @@ final class PolicyReader {
     private final String source;
     private final LineIndex lines;
     private final List<Problem> problems = new ArrayList<>();
+    /** Issue 18: each rule's {@code limits}, by rule id, in file order. */
+    private final Map<String, List<Limit>> ruleLimits = new LinkedHashMap<>();
 
     private record Problem(int line, String text) {}
 
@@ -63,7 +66,8 @@ final class PolicyReader {
         for (Rule.Section section : Rule.Section.values()) {
             rules.put(section, readSection(section, root.get(section.key())));
         }
-        return new PolicyFile(source, defaultAllow, agents, scopes, rules);
+        Limits limits = readLimits(root.get("limits"));
+        return new PolicyFile(source, defaultAllow, agents, scopes, rules, limits);
     }
 
     private boolean readDefault(JsonNode node) {
@@ -198,9 +202,72 @@ final class PolicyReader {
                 AgentIds::valid);
         List<ArgumentConstraint> constraints = arguments ? readArguments(child(path, "arguments"), node.get("arguments"))
                 : List.of();
-        Rule rule = new Rule(Rule.idOf(section, name), section, name, lines.lineOf(path), deny, scopes, roles, agents,
+        String id = Rule.idOf(section, name);
+        List<Limit> limits = limitList(child(path, "limits"), node.get("limits"), id);
+        if (!limits.isEmpty()) {
+            ruleLimits.put(id, limits);
+        }
+        Rule rule = new Rule(id, section, name, lines.lineOf(path), deny, scopes, roles, agents,
                 constraints);
         return Optional.of(new RuleSet.Entry(rule, glob, order));
+    }
+
+    /** Issue 18: {@code limits: { default: [...], fail: local|closed }}. */
+    private Limits readLimits(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return ruleLimits.isEmpty() ? Limits.NONE : new Limits(List.of(), ruleLimits, Limits.FailMode.LOCAL);
+        }
+        List<Object> path = List.of("limits");
+        if (!node.isObject()) {
+            expected(path, node, "a mapping: { default: [limits every allowed call counts against], fail: local or closed }");
+            return Limits.NONE;
+        }
+        onlyKeys(path, node, List.of("default", "fail"));
+        List<Limit> defaults = limitList(child(path, "default"), node.get("default"), "limits.default");
+        Limits.FailMode fail = Limits.FailMode.LOCAL;
+        JsonNode failNode = node.get("fail");
+        if (failNode != null) {
+            if (failNode.isTextual() && failNode.textValue().equals("closed")) {
+                fail = Limits.FailMode.CLOSED;
+            } else if (!(failNode.isTextual() && failNode.textValue().equals("local"))) {
+                expected(child(path, "fail"), failNode, "local (each replica enforces its share of the limits) or closed"
+                        + " (calls that count against a limit are refused while the shared store is down)");
+            }
+        }
+        return new Limits(defaults, ruleLimits, fail);
+    }
+
+    /** A limit's text, or a list of them; each bad one is a problem naming its line. */
+    private List<Limit> limitList(List<Object> path, JsonNode node, String ownerId) {
+        List<Limit> out = new ArrayList<>();
+        if (node == null) {
+            return out;
+        }
+        if (node.isTextual()) {
+            limit(path, node, ownerId + "#0").ifPresent(out::add);
+            return out;
+        }
+        if (!node.isArray() || node.isEmpty()) {
+            expected(path, node, Limit.EXPECTED + "; or a list of them");
+            return out;
+        }
+        for (int i = 0; i < node.size(); i++) {
+            limit(child(path, i), node.get(i), ownerId + "#" + i).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    private Optional<Limit> limit(List<Object> path, JsonNode node, String id) {
+        if (!node.isTextual()) {
+            expected(path, node, Limit.EXPECTED);
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Limit.parse(id, node.textValue()));
+        } catch (IllegalArgumentException e) {
+            expected(path, node, Limit.EXPECTED + "; found " + e.getMessage());
+            return Optional.empty();
+        }
     }
 
     private List<ArgumentConstraint> readArguments(List<Object> path, JsonNode node) {

@@ -1,0 +1,235 @@
+package dev.portcullis.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.portcullis.config.StoreConfig;
+import dev.portcullis.testing.RedisServer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Issue 18: {@link RedisStore} against a real {@code redis-server}: GCRA buckets and permits shared by two
+ * stores (two replicas), leases that expire, the script cache lost with a restart, set-if-absent with TTL,
+ * a password, and a Redis that dies and comes back (fast failure, automatic recovery).
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class RedisStoreTest {
+    private static RedisServer redis;
+
+    @BeforeAll
+    static void startRedis() {
+        redis = RedisServer.start();
+    }
+
+    @AfterAll
+    static void stopRedis() {
+        redis.close();
+    }
+
+    static StoreConfig config(RedisServer server, String prefix, String password) {
+        return new StoreConfig("redis", null, List.of(server.url()), null, password, null, null, prefix,
+                Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofMillis(300), 2, 1, null, null);
+    }
+
+    static RedisStore connected(StoreConfig config) throws InterruptedException {
+        RedisStore store = new RedisStore(config);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!store.up() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(store.up()).as("connected to %s", config.addresses()).isTrue();
+        return store;
+    }
+
+    private static long take(ClusterStore store, String key, long intervalMicros, long periodMicros) throws Exception {
+        return store.take(key, intervalMicros, periodMicros).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void twoStoresShareOneBucketExactly() throws Exception {
+        try (RedisStore one = connected(config(redis, "t1:", null)); RedisStore two = connected(config(redis, "t1:", null))) {
+            // 10 per minute: the first 10 pass (whichever replica takes them), the 11th waits about 6 s.
+            int allowed = 0;
+            long refusedWait = -1;
+            for (int i = 0; i < 30; i++) {
+                long result = take(i % 2 == 0 ? one : two, "route|limit|alice", 6_000_000, 60_000_000);
+                if (Gcra.allowed(result)) {
+                    allowed++;
+                } else {
+                    refusedWait = Gcra.retryAfterMicros(result);
+                }
+            }
+            assertThat(allowed).isEqualTo(10);
+            assertThat(refusedWait).isBetween(5_000_000L, 6_000_000L);
+            assertThat(Gcra.allowed(take(one, "route|limit|bob", 6_000_000, 60_000_000))).as("another key").isTrue();
+            // Keys are namespaced and hashed (no claim value in Redis), and expire.
+            List<String> keys = redis.with(r -> r.keys("t1:rl:*"));
+            assertThat(keys).hasSize(2).allSatisfy(k -> assertThat(k).doesNotContain("alice").doesNotContain("bob"));
+            long ttl = redis.with(r -> r.pttl(keys.get(0)));
+            assertThat(ttl).isBetween(1L, 61_000L);
+        }
+    }
+
+    @Test
+    void concurrentTakesFromManyThreadsNeverOverAdmit() throws Exception {
+        try (RedisStore one = connected(config(redis, "t2:", null)); RedisStore two = connected(config(redis, "t2:", null))) {
+            List<CompletableFuture<Long>> calls = new ArrayList<>();
+            for (int i = 0; i < 400; i++) {
+                calls.add((i % 2 == 0 ? one : two).take("hot", 600_000_000L / 50, 600_000_000L)); // 50 per 10 min
+            }
+            long allowed = 0;
+            for (CompletableFuture<Long> call : calls) {
+                if (Gcra.allowed(call.get(10, TimeUnit.SECONDS))) {
+                    allowed++;
+                }
+            }
+            assertThat(allowed).isEqualTo(50);
+        }
+    }
+
+    @Test
+    void permitsAreSharedReleasedAndExpire() throws Exception {
+        try (RedisStore one = connected(config(redis, "t3:", null)); RedisStore two = connected(config(redis, "t3:", null))) {
+            Duration lease = Duration.ofSeconds(30);
+            assertThat(one.acquire("deploy", 2, "a", lease).get(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(two.acquire("deploy", 2, "b", lease).get(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(one.acquire("deploy", 2, "c", lease).get(5, TimeUnit.SECONDS)).as("third of two").isFalse();
+            assertThat(redis.permitsHeld("t3:")).isEqualTo(2);
+            one.release("deploy", "a");
+            one.release("deploy", "a"); // twice: nothing more happens
+            awaitPermits("t3:", 1);
+            assertThat(two.acquire("deploy", 2, "d", lease).get(5, TimeUnit.SECONDS)).isTrue();
+            two.release("deploy", "b");
+            two.release("deploy", "d");
+            awaitPermits("t3:", 0);
+            // A replica that dies holding a permit: its lease expires.
+            assertThat(one.acquire("solo", 1, "crashed", Duration.ofMillis(300)).get(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(two.acquire("solo", 1, "next", lease).get(5, TimeUnit.SECONDS)).isFalse();
+            Thread.sleep(400);
+            assertThat(two.acquire("solo", 1, "next", lease).get(5, TimeUnit.SECONDS)).as("after the lease expired").isTrue();
+        }
+    }
+
+    @Test
+    void closingAStoreGivesBackTheLeasesItHolds() throws Exception {
+        RedisStore one = connected(config(redis, "t4:", null));
+        for (int i = 0; i < 5; i++) {
+            assertThat(one.acquire("k" + i, 10, "lease-" + i, Duration.ofSeconds(60)).get(5, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(redis.permitsHeld("t4:")).isEqualTo(5);
+        one.close();
+        assertThat(redis.permitsHeld("t4:")).isZero();
+    }
+
+    @Test
+    void putIfAbsentSetsOnceUntilItExpires() throws Exception {
+        try (RedisStore one = connected(config(redis, "t5:", null)); RedisStore two = connected(config(redis, "t5:", null))) {
+            assertThat(one.putIfAbsent("jti-1", "x", Duration.ofMillis(300)).get(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(two.putIfAbsent("jti-1", "y", Duration.ofMillis(300)).get(5, TimeUnit.SECONDS)).isFalse();
+            Thread.sleep(400);
+            assertThat(two.putIfAbsent("jti-1", "y", Duration.ofMillis(300)).get(5, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    @Test
+    void scriptsAreLoadedAgainAfterRedisForgetsThem() throws Exception {
+        try (RedisStore one = connected(config(redis, "t6:", null))) {
+            assertThat(Gcra.allowed(take(one, "k", 1_000, 1_000_000))).isTrue();
+            redis.with(r -> r.scriptFlush());
+            assertThat(Gcra.allowed(take(one, "k", 1_000, 1_000_000))).as("NOSCRIPT answered by EVAL").isTrue();
+            assertThat(one.up()).isTrue();
+        }
+    }
+
+    @Test
+    void aPasswordProtectedRedis() throws Exception {
+        try (RedisServer locked = RedisServer.start("--requirepass", "s3cret-pw")) {
+            try (RedisStore store = connected(config(locked, "t7:", "s3cret-pw"))) {
+                assertThat(Gcra.allowed(take(store, "k", 1_000, 1_000_000))).isTrue();
+            }
+            RedisStore wrong = new RedisStore(config(locked, "t7:", "wrong"));
+            try {
+                Thread.sleep(500);
+                assertThat(wrong.up()).as("a wrong password never connects").isFalse();
+                assertThat(wrong.take("k", 1_000, 1_000_000)).failsWithin(Duration.ofSeconds(2))
+                        .withThrowableOfType(ExecutionException.class).withCauseInstanceOf(StoreUnavailableException.class);
+                assertThat(wrong.describe()).doesNotContain("s3cret").doesNotContain("wrong");
+            } finally {
+                wrong.close();
+            }
+        }
+    }
+
+    @Test
+    void aRedisThatSpeaksOnlyTls(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        io.netty.pkitesting.X509Bundle cert = new io.netty.pkitesting.CertificateBuilder().subject("CN=redis-test")
+                .addSanIpAddress("127.0.0.1").notBefore(java.time.Instant.now().minusSeconds(60))
+                .notAfter(java.time.Instant.now().plusSeconds(3600)).setIsCertificateAuthority(true).rsa2048().buildSelfSigned();
+        java.nio.file.Path crt = java.nio.file.Files.writeString(dir.resolve("redis.crt"), cert.getCertificatePEM());
+        java.nio.file.Path key = java.nio.file.Files.writeString(dir.resolve("redis.key"), cert.getPrivateKeyPEM());
+        try (RedisServer tls = RedisServer.startTls(crt, key)) {
+            StoreConfig trusting = new StoreConfig("redis", null, List.of(tls.url()), null, null, null, crt, "t9:",
+                    Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+            try (RedisStore store = connected(trusting)) {
+                assertThat(Gcra.allowed(take(store, "k", 1_000, 1_000_000))).isTrue();
+            }
+            // Without the CA the server's certificate is not trusted: never connected, every call fails.
+            StoreConfig untrusting = new StoreConfig("redis", null, List.of(tls.url()), null, null, null, null, "t9:",
+                    Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+            RedisStore refused = new RedisStore(untrusting);
+            try {
+                Thread.sleep(1_000);
+                assertThat(refused.up()).isFalse();
+            } finally {
+                refused.close();
+            }
+        }
+    }
+
+    @Test
+    void aDeadRedisFailsFastAndARestartedOneIsUsedAgain() throws Exception {
+        try (RedisServer mortal = RedisServer.start(); RedisStore store = connected(config(mortal, "t8:", null))) {
+            assertThat(Gcra.allowed(take(store, "k", 1_000, 1_000_000))).isTrue();
+            mortal.kill();
+            AtomicInteger failed = new AtomicInteger();
+            long slowest = 0;
+            for (int i = 0; i < 20; i++) {
+                long start = System.nanoTime();
+                try {
+                    store.take("k", 1_000, 1_000_000).get(5, TimeUnit.SECONDS);
+                } catch (ExecutionException e) {
+                    assertThat(e.getCause()).isInstanceOf(StoreUnavailableException.class);
+                    failed.incrementAndGet();
+                }
+                slowest = Math.max(slowest, System.nanoTime() - start);
+            }
+            assertThat(failed.get()).as("every call fails while Redis is down").isEqualTo(20);
+            assertThat(Duration.ofNanos(slowest)).as("no call waits longer than the timeout").isLessThan(Duration.ofMillis(1000));
+            assertThat(store.up()).isFalse();
+            mortal.restart();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (!store.up() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(store.up()).as("reconnected and the circuit closed, without a call").isTrue();
+            assertThat(Gcra.allowed(take(store, "k", 1_000, 1_000_000))).isTrue();
+        }
+    }
+
+    private static void awaitPermits(String prefix, long expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (redis.permitsHeld(prefix) != expected && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(redis.permitsHeld(prefix)).isEqualTo(expected);
+    }
+}

@@ -1,0 +1,53 @@
+package dev.portcullis.store;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The project's one place for state shared by every replica (issue 18): rate-limit buckets and
+ * concurrency permits first; DPoP {@code jti} replay entries and pending approvals use
+ * {@link #putIfAbsent} later. Two implementations: {@link MemoryStore} (one replica, in process) and
+ * {@link RedisStore} (Redis or Valkey, shared by the replicas). Every key the store writes is namespaced
+ * and expires; nothing grows without bound.
+ *
+ * <p>Non-blocking: every method returns at once; a future completes on the store's own threads (never
+ * waited on by an event loop). A store that cannot answer completes the future exceptionally with
+ * {@link StoreUnavailableException}, quickly (a short timeout, or at once while its circuit is open).
+ */
+public interface ClusterStore extends AutoCloseable {
+    /**
+     * One call against a GCRA bucket ({@link Gcra}): a bucket of {@code periodMicros / intervalMicros}
+     * calls that refills one call every {@code intervalMicros}.
+     *
+     * @return {@link Gcra} encoded: {@code >= 0} allowed (the value is the microseconds until the bucket is
+     *         full again); {@code < 0} refused ({@link Gcra#retryAfterMicros} says when to retry)
+     */
+    CompletableFuture<Long> take(String key, long intervalMicros, long periodMicros);
+
+    /**
+     * Takes one of {@code limit} permits of {@code key} for {@code lease}, which expires after {@code leaseTime}
+     * unless the store renews it (a replica that dies releases its permits by expiry).
+     *
+     * @return whether a permit was free
+     */
+    CompletableFuture<Boolean> acquire(String key, long limit, String lease, Duration leaseTime);
+
+    /** Gives back the permit {@code lease} holds (once; a lease already gone is ignored). Never blocks. */
+    void release(String key, String lease);
+
+    /**
+     * Sets {@code key} to {@code value} for {@code ttl} unless it is set (for replay checks and approvals).
+     *
+     * @return true when this call set it
+     */
+    CompletableFuture<Boolean> putIfAbsent(String key, String value, Duration ttl);
+
+    /** Whether the store answers (its circuit is closed); a {@link MemoryStore} always does. */
+    boolean up();
+
+    /** One line for logs and {@code /readyz}: the kind and address, never a credential. */
+    String describe();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,165 @@
+package dev.portcullis.store;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The in-process {@link ClusterStore}: one replica's limits, and the per-replica fallback of a
+ * {@link RedisStore} route with {@code fail: local}. Buckets live in a bounded Caffeine cache and expire
+ * once full again (an expired bucket and a full one are the same); concurrency counters exist while a
+ * permit is held (so they are bounded by the calls in progress). The synchronous methods ({@link #takeNow},
+ * {@link #acquireNow}, {@link #releaseNow}) are the hot path: one cache lookup and a compare-and-set, no
+ * allocation once a bucket exists.
+ */
+public final class MemoryStore implements ClusterStore {
+    /** The default bound on buckets held at once (about 100 bytes each). */
+    public static final long DEFAULT_MAX_BUCKETS = 200_000;
+
+    private final Cache<String, Bucket> buckets;
+    private final ConcurrentHashMap<String, AtomicLong> permits = new ConcurrentHashMap<>();
+    private final Cache<String, String> entries;
+    private final long originNanos = System.nanoTime();
+
+    /** One bucket: its TAT (microseconds since {@link #originNanos}) and how long it takes to refill. */
+    static final class Bucket extends AtomicLong {
+        private static final long serialVersionUID = 1L;
+        final long periodNanos;
+
+        Bucket(long periodMicros) {
+            this.periodNanos = periodMicros * 1_000;
+        }
+    }
+
+    public MemoryStore() {
+        this(DEFAULT_MAX_BUCKETS);
+    }
+
+    public MemoryStore(long maxBuckets) {
+        this.buckets = Caffeine.newBuilder().maximumSize(maxBuckets).expireAfter(new Expiry<String, Bucket>() {
+            @Override
+            public long expireAfterCreate(String key, Bucket bucket, long currentTime) {
+                return bucket.periodNanos;
+            }
+
+            @Override
+            public long expireAfterUpdate(String key, Bucket bucket, long currentTime, long currentDuration) {
+                return bucket.periodNanos;
+            }
+
+            @Override
+            public long expireAfterRead(String key, Bucket bucket, long currentTime, long currentDuration) {
+                return bucket.periodNanos; // a bucket read was (almost always) just taken from: full again a period later
+            }
+        }).build();
+        this.entries = Caffeine.newBuilder().maximumSize(maxBuckets).expireAfter(new Expiry<String, String>() {
+            @Override
+            public long expireAfterCreate(String key, String value, long currentTime) {
+                return TimeUnit.MINUTES.toNanos(5); // replaced by putIfAbsent's own ttl
+            }
+
+            @Override
+            public long expireAfterUpdate(String key, String value, long currentTime, long currentDuration) {
+                return currentDuration;
+            }
+
+            @Override
+            public long expireAfterRead(String key, String value, long currentTime, long currentDuration) {
+                return currentDuration;
+            }
+        }).build();
+    }
+
+    long nowMicros() {
+        return (System.nanoTime() - originNanos) / 1_000 + 1; // > 0, so a fresh bucket's TAT of 0 is in the past
+    }
+
+    /** As {@link #take}, now. */
+    public long takeNow(String key, long intervalMicros, long periodMicros) {
+        Bucket bucket = buckets.getIfPresent(key);
+        if (bucket == null) {
+            bucket = buckets.get(key, k -> new Bucket(periodMicros));
+        }
+        long now = nowMicros();
+        while (true) {
+            long tat = bucket.get();
+            long result = Gcra.decide(tat, now, intervalMicros, periodMicros);
+            if (!Gcra.allowed(result) || bucket.compareAndSet(tat, Gcra.nextTat(tat, now, intervalMicros))) {
+                return result;
+            }
+        }
+    }
+
+    /** As {@link #acquire}, now; leases are counted (this process holds them all, so none needs to expire). */
+    public boolean acquireNow(String key, long limit) {
+        boolean[] taken = new boolean[1];
+        permits.compute(key, (k, count) -> {
+            AtomicLong held = count == null ? new AtomicLong() : count;
+            if (held.get() < limit) {
+                held.incrementAndGet();
+                taken[0] = true;
+            }
+            return held.get() == 0 ? null : held;
+        });
+        return taken[0];
+    }
+
+    /** As {@link #release}; the counter is removed at zero. */
+    public void releaseNow(String key) {
+        permits.computeIfPresent(key, (k, held) -> held.decrementAndGet() <= 0 ? null : held);
+    }
+
+    /** Permits of {@code key} held now (tests, {@code /readyz} detail). */
+    public long held(String key) {
+        AtomicLong held = permits.get(key);
+        return held == null ? 0 : held.get();
+    }
+
+    /** Permits held over every key. */
+    public long heldTotal() {
+        return permits.values().stream().mapToLong(AtomicLong::get).sum();
+    }
+
+    @Override
+    public CompletableFuture<Long> take(String key, long intervalMicros, long periodMicros) {
+        return CompletableFuture.completedFuture(takeNow(key, intervalMicros, periodMicros));
+    }
+
+    @Override
+    public CompletableFuture<Boolean> acquire(String key, long limit, String lease, Duration leaseTime) {
+        return CompletableFuture.completedFuture(acquireNow(key, limit));
+    }
+
+    @Override
+    public void release(String key, String lease) {
+        releaseNow(key);
+    }
+
+    @Override
+    public CompletableFuture<Boolean> putIfAbsent(String key, String value, Duration ttl) {
+        var expiring = entries.policy().expireVariably().orElseThrow();
+        return CompletableFuture.completedFuture(expiring.putIfAbsent(key, value, ttl) == null);
+    }
+
+    @Override
+    public boolean up() {
+        return true;
+    }
+
+    @Override
+    public String describe() {
+        return "memory";
+    }
+
+    @Override
+    public void close() {
+        buckets.invalidateAll();
+        permits.clear();
+        entries.invalidateAll();
+    }
+}
