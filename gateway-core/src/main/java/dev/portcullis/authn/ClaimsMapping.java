@@ -60,7 +60,7 @@ public final class ClaimsMapping {
         Set<String> roles = strings(path(claims, config.effectiveRolesClaim()));
         String sub = claims.getSubject() == null ? "" : claims.getSubject();
         String iss = claims.getIssuer() == null ? "" : claims.getIssuer();
-        return new Subject(iss, sub, agent, scopes, roles);
+        return Subject.of(iss, sub, agent, scopes, roles, claims.getClaim("act") instanceof Map<?, ?> act ? act : null);
     }
 
     /**

@@ -55,7 +55,8 @@ public record Principal(String issuer, String subject, String agent, Set<String>
     }
 
     public Subject asSubject() {
-        return new Subject(issuer, subject, agent, scopes, roles);
+        // Issue 16: the act chain goes with the caller, for delegation.max-depth / narrowing and the rules' actors.
+        return Subject.of(issuer, subject, agent, scopes, roles, actor.isEmpty() ? null : actor);
     }
 
     @Override

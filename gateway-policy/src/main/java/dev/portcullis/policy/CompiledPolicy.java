@@ -58,6 +58,8 @@ public final class CompiledPolicy implements Policy {
     private final String source;
     private final boolean defaultAllow;
     private final Optional<Set<String>> allowedAgents;
+    /** Issue 16: {@code delegation} and the rules' {@code actors}. */
+    private final Delegation delegation;
     private final ScopeHierarchy scopes;
     private final Map<Rule.Section, RuleSet> sections;
     private final Map<String, Rule> rulesById;
@@ -78,6 +80,7 @@ public final class CompiledPolicy implements Policy {
         this.sections = Collections.unmodifiableMap(bySection);
         this.rulesById = Collections.unmodifiableMap(byId);
         this.limits = file.limits() == null ? Limits.NONE : file.limits();
+        this.delegation = file.delegation();
     }
 
     /** Issue 18: the file's rate and concurrency limits. */
@@ -96,11 +99,20 @@ public final class CompiledPolicy implements Policy {
         return Optional.ofNullable(TARGETED.get(method));
     }
 
+    /** The server-wide checks before any rule: {@code agents.allow}, then {@code delegation} (issue 16). */
+    private Optional<Decision> serverWide(Subject subject) {
+        if (allowedAgents.isPresent() && !AgentIds.matches(allowedAgents.get(), subject.agent())) {
+            return Optional.of(Decision.deny("agents.allow", "agent " + Text.quoted(subject.agent())
+                    + " is not in the server-wide agents.allow list"));
+        }
+        return delegation.check(subject);
+    }
+
     @Override
     public Decision decide(Subject subject, Operation operation) {
-        if (allowedAgents.isPresent() && !AgentIds.matches(allowedAgents.get(), subject.agent())) {
-            return Decision.deny("agents.allow", "agent " + Text.quoted(subject.agent())
-                    + " is not in the server-wide agents.allow list");
+        Optional<Decision> refused = serverWide(subject);
+        if (refused.isPresent()) {
+            return refused.get();
         }
         String method = operation.method();
         Optional<Rule.Section> section = sectionOf(method);
@@ -151,6 +163,10 @@ public final class CompiledPolicy implements Policy {
             return Decision.deny(rule.id(), what + " is limited to " + Text.plural(rule.agents().size(), "agent ", "agents ")
                     + Text.list(rule.agents()) + "; caller's agent is " + Text.quoted(subject.agent()));
         }
+        Optional<Decision> actors = delegation.checkRule(rule, what, subject);
+        if (actors.isPresent()) {
+            return actors.get();
+        }
         if (!rule.roles().isEmpty() && Collections.disjoint(rule.roles(), subject.roles())) {
             return Decision.deny(rule.id(), what + " requires " + Text.plural(rule.roles().size(), "role ", "one of roles ")
                     + Text.list(rule.roles()));
@@ -182,7 +198,7 @@ public final class CompiledPolicy implements Policy {
         if (kind != ItemKind.RESOURCE_TEMPLATE) {
             return Policy.super.visible(subject, kind, name);
         }
-        if (allowedAgents.isPresent() && !AgentIds.matches(allowedAgents.get(), subject.agent())) {
+        if (serverWide(subject).isPresent()) {
             return false;
         }
         if (ResourceUri.templateProblem(name).isPresent()) {
@@ -210,7 +226,7 @@ public final class CompiledPolicy implements Policy {
      */
     @Override
     public Visibility visibility(Subject subject, ItemKind kind) {
-        if (allowedAgents.isPresent() && !AgentIds.matches(allowedAgents.get(), subject.agent())) {
+        if (serverWide(subject).isPresent()) {
             return Visibility.none();
         }
         boolean listable = decide(subject, Operation.method(kind.listMethod())).allowed();

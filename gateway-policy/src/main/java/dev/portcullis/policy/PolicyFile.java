@@ -14,13 +14,16 @@ import java.util.Set;
  * @param allowedAgents {@code agents.allow}, or empty when any agent may call
  * @param scopes        {@code scopes.implies}
  * @param rules         each section's rules in file order
+ * @param limits        issue 18: rate and concurrency limits
+ * @param delegation    issue 16: {@code delegation} and the rules' {@code actors}
  * @param limits        rate and concurrency limits (issue 18)
  */
 record PolicyFile(String source, boolean defaultAllow, Optional<Set<String>> allowedAgents, ScopeHierarchy scopes,
-                  Map<Rule.Section, List<RuleSet.Entry>> rules, Limits limits) {
+                  Map<Rule.Section, List<RuleSet.Entry>> rules, Limits limits, Delegation delegation) {
     PolicyFile {
         allowedAgents = allowedAgents.map(Set::copyOf);
         rules = Map.copyOf(rules);
+        delegation = delegation == null ? Delegation.NONE : delegation;
     }
 
     List<RuleSet.Entry> rules(Rule.Section section) {

@@ -21,10 +21,10 @@ import java.util.regex.PatternSyntaxException;
  */
 final class PolicyReader {
     private static final List<String> TOP_KEYS = List.of("default", "agents", "scopes", "tools", "resources",
-            "prompts", "methods", "limits");
-    private static final List<String> RULE_KEYS = List.of("deny", "scopes", "roles", "agents", "limits");
-    private static final List<String> RULE_KEYS_WITH_ARGUMENTS = List.of("deny", "scopes", "roles", "agents", "arguments",
-            "limits");
+            "prompts", "methods", "limits", "delegation");
+    private static final List<String> RULE_KEYS = List.of("deny", "scopes", "roles", "agents", "actors", "limits");
+    private static final List<String> RULE_KEYS_WITH_ARGUMENTS = List.of("deny", "scopes", "roles", "agents", "actors",
+            "arguments", "limits");
     private static final List<String> CONSTRAINT_KEYS = List.of("equals", "one-of", "min", "max", "pattern",
             "max-length", "optional");
     static final String SCOPE_TOKEN = "a scope token: printable ASCII without spaces, quotes or backslashes";
@@ -34,6 +34,8 @@ final class PolicyReader {
     private final List<Problem> problems = new ArrayList<>();
     /** Issue 18: each rule's {@code limits}, by rule id, in file order. */
     private final Map<String, List<Limit>> ruleLimits = new LinkedHashMap<>();
+    /** Issue 16: each rule's {@code actors}, by rule id. */
+    private final Map<String, Set<String>> ruleActors = new LinkedHashMap<>();
 
     private record Problem(int line, String text) {}
 
@@ -67,7 +69,40 @@ final class PolicyReader {
             rules.put(section, readSection(section, root.get(section.key())));
         }
         Limits limits = readLimits(root.get("limits"));
-        return new PolicyFile(source, defaultAllow, agents, scopes, rules, limits);
+        Delegation delegation = readDelegation(root.get("delegation"));
+        return new PolicyFile(source, defaultAllow, agents, scopes, rules, limits, delegation);
+    }
+
+    /** Issue 16: {@code delegation: { max-depth: N, narrowing: true|false }}. */
+    private Delegation readDelegation(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return new Delegation(null, false, ruleActors);
+        }
+        List<Object> path = List.of("delegation");
+        if (!node.isObject()) {
+            expected(path, node, "a mapping: { max-depth: N, narrowing: true or false }");
+            return new Delegation(null, false, ruleActors);
+        }
+        onlyKeys(path, node, List.of("max-depth", "narrowing"));
+        Integer maxDepth = null;
+        JsonNode depth = node.get("max-depth");
+        if (depth != null) {
+            if (depth.isIntegralNumber() && depth.asInt() >= 0 && depth.asInt() <= Delegation.MAX_CHAIN) {
+                maxDepth = depth.asInt();
+            } else {
+                expected(child(path, "max-depth"), depth, "0.." + Delegation.MAX_CHAIN + " actors (0: no delegated tokens)");
+            }
+        }
+        boolean narrowing = false;
+        JsonNode narrow = node.get("narrowing");
+        if (narrow != null) {
+            if (narrow.isBoolean()) {
+                narrowing = narrow.booleanValue();
+            } else {
+                expected(child(path, "narrowing"), narrow, "true or false");
+            }
+        }
+        return new Delegation(maxDepth, narrowing, ruleActors);
     }
 
     private boolean readDefault(JsonNode node) {
@@ -203,6 +238,11 @@ final class PolicyReader {
         List<ArgumentConstraint> constraints = arguments ? readArguments(child(path, "arguments"), node.get("arguments"))
                 : List.of();
         String id = Rule.idOf(section, name);
+        Set<String> actors = optionalStrings(path, node, "actors", "a list of actor ids (the act chain's sub or client_id)",
+                AgentIds.EXPECTED, AgentIds::valid);
+        if (!actors.isEmpty()) {
+            ruleActors.put(id, actors);
+        }
         List<Limit> limits = limitList(child(path, "limits"), node.get("limits"), id);
         if (!limits.isEmpty()) {
             ruleLimits.put(id, limits);

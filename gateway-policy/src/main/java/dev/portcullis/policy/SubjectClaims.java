@@ -43,7 +43,9 @@ public final class SubjectClaims {
             agent = text(claims, "azp");
         }
         Set<String> scopes = claims.has("scope") ? words(claims, "scope") : words(claims, "scp");
-        return new Subject(text(claims, "iss"), text(claims, "sub"), agent, scopes, words(claims, "roles"));
+        JsonNode act = claims.get("act");
+        return Subject.of(text(claims, "iss"), text(claims, "sub"), agent, scopes, words(claims, "roles"),
+                act != null && act.isObject() ? JSON.convertValue(act, java.util.Map.class) : null);
     }
 
     private static String text(JsonNode claims, String name) {

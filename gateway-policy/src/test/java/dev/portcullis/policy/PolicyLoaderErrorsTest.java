@@ -31,19 +31,19 @@ class PolicyLoaderErrorsTest {
     @Test
     void unknownTopLevelKey() {
         assertError("default: deny\ntool: {}\n",
-                "todo.yaml:2: tool: unknown key (expected one of: agents, default, limits, methods, prompts, resources, scopes, tools)");
+                "todo.yaml:2: tool: unknown key (expected one of: agents, default, delegation, limits, methods, prompts, resources, scopes, tools)");
     }
 
     @Test
     void unknownRuleKey() {
         assertError("tools:\n  a: { role: [admin] }\n",
-                "todo.yaml:2: tools.a.role: unknown key (expected one of: agents, arguments, deny, limits, roles, scopes)");
+                "todo.yaml:2: tools.a.role: unknown key (expected one of: actors, agents, arguments, deny, limits, roles, scopes)");
     }
 
     @Test
     void unknownRuleKeyApprovalIsNotBuiltYet() {
         assertError("tools:\n  pay: { approval: required }\n",
-                "todo.yaml:2: tools.pay.approval: unknown key (expected one of: agents, arguments, deny, limits, roles, scopes)");
+                "todo.yaml:2: tools.pay.approval: unknown key (expected one of: actors, agents, arguments, deny, limits, roles, scopes)");
     }
 
     @Test
@@ -134,7 +134,7 @@ class PolicyLoaderErrorsTest {
     void argumentsOnAResourceRule() {
         assertError("resources:\n  \"file:///x\": { arguments: { a: { max: 1 } } }\n",
                 "todo.yaml:2: resources.\"file:///x\".arguments: unknown key (arguments apply to tools and prompts only;"
-                        + " expected one of: agents, deny, limits, roles, scopes)");
+                        + " expected one of: actors, agents, deny, limits, roles, scopes)");
     }
 
     @Test
