@@ -45,12 +45,51 @@ import java.util.Set;
  * @param negativeCache    a failed token request is remembered this long per cache key (default 5s)
  * @param issuer           which configured issuer's metadata names the token endpoint (only without
  *                         {@code token-endpoint}; default: the only configured issuer)
+ * @param authorizationServer for flavor {@code id-jag} (issue 16, enterprise-managed authorization): the upstream's own
+ *                         authorization server, where the Identity Assertion JWT Authorization Grant the enterprise
+ *                         IdP issued is redeemed (RFC 7523 JWT bearer grant) for the upstream's access token
  */
 public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoint, String clientId, String clientAuth,
                                  String clientSecret, Path clientSecretFile, Path privateKeyFile, String keyId,
                                  String algorithm, String audience, String resource, List<String> scopes,
                                  Boolean actorToken, Duration timeout, Duration safetyMargin, Duration negativeCache,
-                                 String issuer) {
+                                 String issuer, AuthorizationServer authorizationServer) {
+
+    /**
+     * The upstream's authorization server (flavor {@code id-jag}): its token endpoint and the gateway's client there.
+     * Validated as a client-credentials client of its own ({@link #asClient}): secrets read once, never shown.
+     */
+    public record AuthorizationServer(String tokenEndpoint, String clientId, String clientAuth, String clientSecret,
+                                      Path clientSecretFile, Path privateKeyFile, String keyId, String algorithm) {
+        public AuthorizationServer {
+            Checks.required("token-endpoint", tokenEndpoint);
+            UpstreamAuthConfig checked = new UpstreamAuthConfig("client-credentials", null, tokenEndpoint, clientId, clientAuth,
+                    clientSecret, clientSecretFile, privateKeyFile, keyId, algorithm, null, null, null, null, null, null, null);
+            clientAuth = checked.clientAuth();
+            clientSecret = checked.clientSecret();
+        }
+
+        /** This client as the token-endpoint settings of a client-credentials client (what builds its client). */
+        public UpstreamAuthConfig asClient(Duration timeout) {
+            return new UpstreamAuthConfig("client-credentials", null, tokenEndpoint, clientId, clientAuth, clientSecret, null,
+                    privateKeyFile, keyId, algorithm, null, null, null, null, timeout, null, null);
+        }
+
+        @Override
+        public String toString() {
+            return "AuthorizationServer[tokenEndpoint=" + tokenEndpoint + ", clientId=" + clientId + "]";
+        }
+    }
+
+    /** Without an upstream authorization server (every flavor but id-jag). */
+    public UpstreamAuthConfig(String type, String flavor, String tokenEndpoint, String clientId, String clientAuth,
+                              String clientSecret, Path clientSecretFile, Path privateKeyFile, String keyId,
+                              String algorithm, String audience, String resource, List<String> scopes,
+                              Boolean actorToken, Duration timeout, Duration safetyMargin, Duration negativeCache,
+                              String issuer) {
+        this(type, flavor, tokenEndpoint, clientId, clientAuth, clientSecret, clientSecretFile, privateKeyFile, keyId,
+                algorithm, audience, resource, scopes, actorToken, timeout, safetyMargin, negativeCache, issuer, null);
+    }
 
     /** With the token endpoint given (tests). */
     public UpstreamAuthConfig(String type, String flavor, String tokenEndpoint, String clientId, String clientAuth,
@@ -58,12 +97,12 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
                               String algorithm, String audience, String resource, List<String> scopes,
                               Boolean actorToken, Duration timeout, Duration safetyMargin, Duration negativeCache) {
         this(type, flavor, tokenEndpoint, clientId, clientAuth, clientSecret, clientSecretFile, privateKeyFile, keyId,
-                algorithm, audience, resource, scopes, actorToken, timeout, safetyMargin, negativeCache, null);
+                algorithm, audience, resource, scopes, actorToken, timeout, safetyMargin, negativeCache, null, null);
     }
 
     public enum Type { NONE, TOKEN_EXCHANGE, CLIENT_CREDENTIALS }
 
-    public enum Flavor { RFC8693, ENTRA_OBO }
+    public enum Flavor { RFC8693, ENTRA_OBO, ID_JAG }
 
     public enum ClientAuth { CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, PRIVATE_KEY_JWT }
 
@@ -93,11 +132,12 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
             onlyWithCredentials("safety-margin", safetyMargin);
             onlyWithCredentials("negative-cache", negativeCache);
             onlyWithCredentials("issuer", issuer);
+            onlyWithCredentials("authorization-server", authorizationServer);
         } else {
             Flavor parsedFlavor = null;
             if (parsedType == Type.TOKEN_EXCHANGE) {
                 flavor = flavor == null ? "rfc8693" : flavor;
-                parsedFlavor = parse(Flavor.class, "flavor", flavor, "rfc8693 or entra-obo");
+                parsedFlavor = parse(Flavor.class, "flavor", flavor, "rfc8693, entra-obo or id-jag");
             } else if (flavor != null) {
                 throw ConfigException.expected("flavor", flavor, "only with type token-exchange");
             }
@@ -150,6 +190,18 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
                     throw new ConfigException("scopes", "is required with flavor entra-obo (expected: e.g. [api://todo/.default])");
                 }
             }
+            if (parsedFlavor == Flavor.ID_JAG) {
+                // The grant is addressed to the upstream's authorization server (its issuer is the audience), and
+                // redeemed there: both are needed (issue 16).
+                if (audience == null) {
+                    throw new ConfigException("audience", "is required with flavor id-jag (expected: the issuer of the"
+                            + " upstream's authorization server, to which the grant is addressed)");
+                }
+                Checks.required("authorization-server", authorizationServer);
+                notWith("actor-token", actorToken, "flavor id-jag");
+            } else if (authorizationServer != null) {
+                throw new ConfigException("authorization-server", "is set (expected: only with flavor id-jag)");
+            }
             if (parsedFlavor == Flavor.RFC8693 && audience == null && resource == null) {
                 throw new ConfigException("audience", "is required (expected: audience and/or resource naming the upstream: EXCHANGE-02)");
             }
@@ -185,7 +237,7 @@ public record UpstreamAuthConfig(String type, String flavor, String tokenEndpoin
 
     public static UpstreamAuthConfig none() {
         return new UpstreamAuthConfig(null, null, null, null, null, null, null, null, null, null, null, null, null,
-                null, null, null, null, null);
+                null, null, null, null, null, null);
     }
 
     public Type parsedType() {

@@ -12,14 +12,54 @@ import java.util.Map;
  * @param onBehalfOfSubject       whether a caller's token is the subject (its errors are then the caller's
  *                                problem: invalid_request/invalid_grant become a 401 for the caller)
  * @param requiresIssuedTokenType whether a valid answer must carry {@code issued_token_type} (RFC 8693 §2.2.1)
+ * @param issuedTokenType         the {@code issued_token_type} a valid answer names when it is required
+ * @param tokenType               the {@code token_type} a valid answer names: {@code Bearer}, or {@code N_A} for an
+ *                                identity assertion grant (it is no access token)
  */
-record GrantRequest(String name, Map<String, String> params, boolean onBehalfOfSubject, boolean requiresIssuedTokenType) {
+record GrantRequest(String name, Map<String, String> params, boolean onBehalfOfSubject, boolean requiresIssuedTokenType,
+                    String issuedTokenType, String tokenType) {
     static final String TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
     static final String JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
     static final String ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+    /** Identity Assertion JWT Authorization Grant (draft-ietf-oauth-identity-assertion-authz-grant). */
+    static final String ID_JAG_TYPE = "urn:ietf:params:oauth:token-type:id-jag";
 
     GrantRequest {
         params = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(params));
+    }
+
+    GrantRequest(String name, Map<String, String> params, boolean onBehalfOfSubject, boolean requiresIssuedTokenType) {
+        this(name, params, onBehalfOfSubject, requiresIssuedTokenType, ACCESS_TOKEN_TYPE, "Bearer");
+    }
+
+    /**
+     * ID-JAG, step 1: exchange the caller's access token at the enterprise IdP for an Identity Assertion JWT
+     * Authorization Grant addressed to the upstream's authorization server ({@code audience}); the answer must name
+     * {@code issued_token_type} id-jag and {@code token_type} {@code N_A}.
+     */
+    static GrantRequest idJag(String subjectToken, String audience, String resource, String scope) {
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("grant_type", TOKEN_EXCHANGE);
+        p.put("requested_token_type", ID_JAG_TYPE);
+        p.put("subject_token", subjectToken);
+        p.put("subject_token_type", ACCESS_TOKEN_TYPE);
+        putIfPresent(p, "audience", audience);
+        putIfPresent(p, "resource", resource);
+        putIfPresent(p, "scope", scope);
+        return new GrantRequest("id-jag", p, true, true, ID_JAG_TYPE, "N_A");
+    }
+
+    /**
+     * ID-JAG, step 2 (RFC 7523 §2.1): present the grant at the upstream's authorization server for an access token.
+     * The assertion was minted for the caller a moment ago, so its refusals are the caller's problem too.
+     */
+    static GrantRequest jwtBearer(String assertion, String resource, String scope) {
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("grant_type", JWT_BEARER);
+        p.put("assertion", assertion);
+        putIfPresent(p, "resource", resource);
+        putIfPresent(p, "scope", scope);
+        return new GrantRequest("jwt-bearer", p, true, false);
     }
 
     /**

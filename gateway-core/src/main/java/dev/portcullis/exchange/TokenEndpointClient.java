@@ -174,14 +174,14 @@ public final class TokenEndpointClient {
             throw invalidResponse("token response without a usable access_token");
         }
         String tokenType = text(body, "token_type");
-        if (tokenType == null || !tokenType.equalsIgnoreCase("Bearer")) {
+        if (tokenType == null || !tokenType.equalsIgnoreCase(grant.tokenType())) {
             throw invalidResponse("token response token_type is " + (tokenType == null ? "missing" : "\"" + safe(tokenType) + "\"")
-                    + " (expected: Bearer)");
+                    + " (expected: " + grant.tokenType() + ")");
         }
         String issuedType = text(body, "issued_token_type");
-        if (grant.requiresIssuedTokenType() && !GrantRequest.ACCESS_TOKEN_TYPE.equals(issuedType)) {
+        if (grant.requiresIssuedTokenType() && !grant.issuedTokenType().equals(issuedType)) {
             throw invalidResponse("token response issued_token_type is " + (issuedType == null ? "missing" : "\"" + safe(issuedType) + "\"")
-                    + " (expected: " + GrantRequest.ACCESS_TOKEN_TYPE + ")");
+                    + " (expected: " + grant.issuedTokenType() + ")");
         }
         Duration lifetime = lifetime(body.get("expires_in"));
         String scope = text(body, "scope");

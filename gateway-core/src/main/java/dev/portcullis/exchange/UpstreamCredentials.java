@@ -109,8 +109,12 @@ public interface UpstreamCredentials {
                 ? new ClientCredentialsCredentials(route, tokenEndpoint, cache(config, clock, ticker, metrics, route, "actor"),
                         null, null, List.of())
                 : null;
+        TokenEndpointClient authorizationServer = config.authorizationServer() == null ? null
+                : new TokenEndpointClient(URI.create(config.authorizationServer().tokenEndpoint()),
+                        ClientAuthentication.from(config.authorizationServer().asClient(config.timeout()), clock), http, json,
+                        config.timeout(), clock);
         return new TokenExchangeCredentials(route, config, tokenEndpoint,
-                cache(config, clock, ticker, metrics, route, "token-exchange"), actor);
+                cache(config, clock, ticker, metrics, route, "token-exchange"), actor, authorizationServer);
     }
 
     private static ExchangedTokenCache cache(UpstreamAuthConfig config, Clock clock, Ticker ticker,

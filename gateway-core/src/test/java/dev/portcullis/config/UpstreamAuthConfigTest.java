@@ -110,7 +110,7 @@ class UpstreamAuthConfigTest {
 
         Fields badFlavor = new Fields();
         badFlavor.flavor = "okta";
-        assertThat(error(badFlavor).getMessage()).contains("rfc8693 or entra-obo");
+        assertThat(error(badFlavor).getMessage()).contains("rfc8693, entra-obo or id-jag");
 
         Fields noTarget = new Fields();
         noTarget.audience = null;
