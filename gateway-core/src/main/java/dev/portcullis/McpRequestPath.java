@@ -216,10 +216,10 @@ public final class McpRequestPath implements RequestHandler {
             }
             progress.trace().forwarded(result.status());
             // Issue 15: structured values (fields of their own in JSON mode, key=value after the message in text mode).
-            access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+            access.atInfo().addKeyValue("portcullis.route", progress.route().name())
                     .addKeyValue("http.request.method", in.head().method().name())
                     .addKeyValue("http.response.status_code", result.status())
-                    .addKeyValue("http.request.id", progress.routed().requestId())
+                    .addKeyValue("http.request.id", progress.requestId())
                     .log("forwarded");
         }
 
@@ -230,16 +230,16 @@ public final class McpRequestPath implements RequestHandler {
 
         void failed(Throwable e) {
             GatewayFailure failure = e instanceof GatewayFailure f ? f
-                    : !in.open() && network.absorb(e, "route=" + progress.routed().route().name()) ? clientClosed(e.toString())
+                    : !in.open() && network.absorb(e, "route=" + progress.route().name()) ? clientClosed(e.toString())
                     : asFailure(e);
             String errorType = failure.reason().name().toLowerCase(Locale.ROOT);
             if (failure.reason() == Reason.CLIENT_CLOSED_REQUEST) {
                 // Issue 12 item 9: a client that hung up (while waiting, mid-stream) is an everyday event, not an
                 // internal error: one access line without a stack trace, audited as 499, nothing written back.
-                access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+                access.atInfo().addKeyValue("portcullis.route", progress.route().name())
                         .addKeyValue("error.type", "client_closed_request")
                         .addKeyValue("event.reason", failure.getMessage())
-                        .addKeyValue("http.request.id", progress.routed().requestId())
+                        .addKeyValue("http.request.id", progress.requestId())
                         .log("client closed");
                 try (Scope scope = progress.trace().makeCurrent()) {
                     auditor.failed(progress, failure, 499);
@@ -260,7 +260,7 @@ public final class McpRequestPath implements RequestHandler {
                 auditor.failed(progress, failure, status);
             }
             progress.trace().failed(errorType, status);
-            refuse(in, progress.routed().route(), failure, cors, progress.routed().requestId());
+            refuse(in, progress.route(), failure, cors, progress.requestId());
         }
     }
 
@@ -270,7 +270,7 @@ public final class McpRequestPath implements RequestHandler {
      */
     private boolean deliveredOnLegacyStream(RequestProgress progress, GatewayFailure failure) {
         var inspected = progress.inspected();
-        if (inspected == null || !progress.routed().route().config().legacySse() || inspected.upstreamSessionId().isEmpty()
+        if (inspected == null || !progress.route().config().legacySse() || inspected.upstreamSessionId().isEmpty()
                 || failure.reason() == Reason.INSUFFICIENT_SCOPE) {
             return false;
         }

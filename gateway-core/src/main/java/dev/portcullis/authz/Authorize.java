@@ -45,9 +45,8 @@ public final class Authorize {
 
     /** Throws the {@link GatewayFailure} that refuses the request, if policy refuses it. */
     public AuthorizedRequest apply(InspectedRequest inspected) {
-        var authenticated = inspected.authenticated();
-        var route = authenticated.routed().route();
-        Subject subject = authenticated.principal().asSubject();
+        var route = inspected.route();
+        Subject subject = inspected.principal().asSubject();
         boolean challengeStepUp = route.config().stepUp().equals("challenge");
         List<Decision> decisions = new ArrayList<>(inspected.messages().size());
         List<GatewayFailure> refusals = new ArrayList<>();
@@ -102,16 +101,15 @@ public final class Authorize {
 
     /** V26-22: a modern {@code subscriptions/listen} on a route with a policy asks only for what the caller may see. */
     private static AuthorizedRequest narrowed(AuthorizedRequest authorized, Subject subject) {
-        InspectedRequest inspected = authorized.inspected();
-        var route = inspected.authenticated().routed().route();
-        if (inspected.era() != Era.MODERN || inspected.batch() || inspected.messages().size() != 1 || !route.filtersLists()) {
+        var route = authorized.route();
+        if (authorized.era() != Era.MODERN || authorized.batch() || authorized.messages().size() != 1 || !route.filtersLists()) {
             return authorized;
         }
-        McpMessage message = inspected.messages().get(0);
+        McpMessage message = authorized.messages().get(0);
         if (message.kind() != McpMessage.Kind.REQUEST || !SubscriptionFilter.METHOD.equals(message.method())) {
             return authorized;
         }
-        return authorized.withUpstreamBody(SubscriptionFilter.narrow(inspected.body(), subject, route.policy()));
+        return authorized.withUpstreamBody(SubscriptionFilter.narrow(authorized.body(), subject, route.policy()));
     }
 
     private static GatewayFailure refusal(McpMessage message, Decision decision, Subject subject, boolean challenge,

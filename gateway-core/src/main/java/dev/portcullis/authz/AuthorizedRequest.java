@@ -1,13 +1,22 @@
 package dev.portcullis.authz;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.portcullis.authn.Principal;
+import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.InspectedRequest;
+import dev.portcullis.inspect.McpMessage;
+import dev.portcullis.listen.RequestHead;
 import dev.portcullis.policy.Decision;
+import dev.portcullis.route.Route;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * An inspected request policy allowed, in whole or (a 2025-03-26 batch on a {@code batches: partial}
- * route) in part; one decision per message of the inspected request, in order.
+ * route) in part; one decision per message of the inspected request, in order. The request as the client
+ * sent it stays one value ({@link #inspected}: what audit records); everything a later stage reads of it has
+ * a direct accessor here ({@link #route}, {@link #principal}, {@link #messages} …), so no stage walks through it.
  *
  * @param inspected    the request as the client sent it
  * @param decisions    one per message of {@code inspected}, in order
@@ -30,5 +39,52 @@ public record AuthorizedRequest(InspectedRequest inspected, List<Decision> decis
 
     AuthorizedRequest withUpstreamBody(byte[] body) {
         return new AuthorizedRequest(inspected, decisions, body, partialBatch);
+    }
+
+    public RequestHead head() {
+        return inspected.head();
+    }
+
+    public Route route() {
+        return inspected.route();
+    }
+
+    public String requestId() {
+        return inspected.requestId();
+    }
+
+    public Principal principal() {
+        return inspected.principal();
+    }
+
+    public Era era() {
+        return inspected.era();
+    }
+
+    public String version() {
+        return inspected.version();
+    }
+
+    /** The client's bytes (see {@link #upstreamBody} for what is forwarded). */
+    public byte[] body() {
+        return inspected.body();
+    }
+
+    /** The messages as the client sent them (see {@link #upstreamBody} for what is forwarded). */
+    public List<McpMessage> messages() {
+        return inspected.messages();
+    }
+
+    public boolean batch() {
+        return inspected.batch();
+    }
+
+    public Optional<String> upstreamSessionId() {
+        return inspected.upstreamSessionId();
+    }
+
+    /** The id to put on a gateway-made error ({@link InspectedRequest#errorId}). */
+    public JsonNode errorId() {
+        return inspected.errorId();
     }
 }

@@ -2,7 +2,6 @@ package dev.portcullis.forward;
 
 import dev.portcullis.authn.SessionBinding;
 import dev.portcullis.exchange.UpstreamRequest;
-import dev.portcullis.inspect.InspectedRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -49,13 +48,12 @@ final class LegacySse {
      */
     static Optional<LegacySse> forStream(UpstreamRequest request, SessionBinding sessions, LegacyStreams streams,
                                          Consumer<byte[]> injected) {
-        InspectedRequest inspected = request.authorized().inspected();
-        var route = inspected.route();
-        if (!route.config().legacySse() || !HttpMethod.GET.equals(inspected.authenticated().routed().head().method())) {
+        var route = request.route();
+        if (!route.config().legacySse() || !HttpMethod.GET.equals(request.head().method())) {
             return Optional.empty();
         }
         ListFilter lists = route.filtersLists()
-                ? ListFilter.anyListResult(inspected.principal().asSubject(), route.policy()) : null;
+                ? ListFilter.anyListResult(request.principal().asSubject(), route.policy()) : null;
         return Optional.of(new LegacySse(request, sessions, lists, streams, injected));
     }
 
@@ -67,12 +65,12 @@ final class LegacySse {
     }
 
     /** For a POST to the announced endpoint: the upstream endpoint sealed in its session id. */
-    static Optional<URI> target(InspectedRequest inspected) {
-        var route = inspected.authenticated().routed().route();
-        if (!route.config().legacySse() || inspected.upstreamSessionId().isEmpty()) {
+    static Optional<URI> target(UpstreamRequest request) {
+        var route = request.route();
+        if (!route.config().legacySse() || request.upstreamSessionId().isEmpty()) {
             return Optional.empty();
         }
-        return Optional.of(route.config().upstreamUri().resolve(inspected.upstreamSessionId().get()));
+        return Optional.of(route.config().upstreamUri().resolve(request.upstreamSessionId().get()));
     }
 
     byte[] rewrite(byte[] event) {
@@ -80,14 +78,13 @@ final class LegacySse {
         if (text.startsWith("event: endpoint") || text.contains("\nevent: endpoint")) {
             String endpoint = SseEvents.data(event);
             if (endpoint != null) {
-                URI upstream = request.authorized().inspected().authenticated().routed().route().config().upstreamUri()
-                        .resolve(endpoint.strip());
+                var route = request.route();
+                URI upstream = route.config().upstreamUri().resolve(endpoint.strip());
                 String pathAndQuery = upstream.getRawPath() + (upstream.getRawQuery() == null ? "" : "?" + upstream.getRawQuery());
-                var authenticated = request.authorized().inspected().authenticated();
-                String sealed = sessions.seal(pathAndQuery, authenticated.principal(), authenticated.routed().route().name());
+                String sealed = sessions.seal(pathAndQuery, request.principal(), route.name());
                 this.endpoint = pathAndQuery;
                 streams.register(pathAndQuery, injected);
-                return SseEvents.withData(event, authenticated.routed().route().path() + MESSAGES + "?sessionId=" + sealed);
+                return SseEvents.withData(event, route.path() + MESSAGES + "?sessionId=" + sealed);
             }
         }
         return lists == null ? event : lists.filterEvent(event);

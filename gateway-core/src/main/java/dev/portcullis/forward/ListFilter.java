@@ -92,17 +92,16 @@ final class ListFilter {
      * {@code server/discover} (V26-5 holds on every route).
      */
     static Optional<ListFilter> forRequest(AuthorizedRequest authorized) {
-        var inspected = authorized.inspected();
-        var route = inspected.authenticated().routed().route();
-        McpMessage single = !inspected.batch() && inspected.messages().size() == 1
-                && inspected.messages().get(0).kind() == McpMessage.Kind.REQUEST ? inspected.messages().get(0) : null;
+        var route = authorized.route();
+        McpMessage single = !authorized.batch() && authorized.messages().size() == 1
+                && authorized.messages().get(0).kind() == McpMessage.Kind.REQUEST ? authorized.messages().get(0) : null;
         if (!route.filtersLists()) {
-            return single != null && single.method().equals("server/discover") && inspected.era() == Era.MODERN
+            return single != null && single.method().equals("server/discover") && authorized.era() == Era.MODERN
                     ? Optional.of(new ListFilter(single.id(), null, route.policy(), Long.MAX_VALUE, true))
                     : Optional.empty();
         }
-        Subject subject = inspected.authenticated().principal().asSubject();
-        long maxTtl = inspected.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
+        Subject subject = authorized.principal().asSubject();
+        long maxTtl = authorized.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
         if (single == null) {
             // A batch, a GET stream (resumed or not), a notification or a response: nothing to attribute.
             return Optional.of(new ListFilter(null, subject, route.policy(), maxTtl, false));

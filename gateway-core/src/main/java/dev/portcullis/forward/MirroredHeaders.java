@@ -1,7 +1,7 @@
 package dev.portcullis.forward;
 
 import dev.portcullis.inspect.Era;
-import dev.portcullis.inspect.InspectedRequest;
+import dev.portcullis.exchange.UpstreamRequest;
 import dev.portcullis.inspect.McpMessage;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
@@ -18,10 +18,10 @@ import java.util.List;
 final class MirroredHeaders {
     private MirroredHeaders() {}
 
-    static void rebuild(InspectedRequest inspected, HttpHeaders upstream) {
+    static void rebuild(UpstreamRequest request, HttpHeaders upstream) {
         upstream.remove("Mcp-Method");
         upstream.remove("Mcp-Name");
-        if (inspected.era() != Era.MODERN) {
+        if (request.era() != Era.MODERN) {
             List<String> params = null;
             for (var header : upstream) { // no names() set per request: this runs on every legacy call
                 String name = header.getKey();
@@ -34,8 +34,8 @@ final class MirroredHeaders {
             }
             return;
         }
-        McpMessage message = inspected.messages().get(0);
-        upstream.set("MCP-Protocol-Version", inspected.version());
+        McpMessage message = request.messages().get(0);
+        upstream.set("MCP-Protocol-Version", request.version());
         upstream.set("Mcp-Method", message.method());
         message.target().ifPresent(name -> {
             if (message.method().equals("tools/call") || message.method().equals("resources/read")

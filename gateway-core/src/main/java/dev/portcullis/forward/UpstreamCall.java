@@ -1,13 +1,11 @@
 package dev.portcullis.forward;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.portcullis.authz.AuthorizedRequest;
 import dev.portcullis.authz.SubscriptionFilter;
 import dev.portcullis.exchange.UpstreamRequest;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import dev.portcullis.inspect.Era;
-import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.listen.Inbound;
 import dev.portcullis.listen.RequestHead;
@@ -120,10 +118,9 @@ final class UpstreamCall {
         this.cors = cors;
         this.done = done;
         this.mayRenew = mayRenew;
-        InspectedRequest inspected = upstream.authorized().inspected();
-        this.route = inspected.route(); // the route of the config in force when the request arrived (issue 14 reload)
-        RequestHead head = inspected.authenticated().routed().head();
-        this.target = LegacySse.target(inspected).orElseGet(() -> route.upstreamUri(head.path(), head.rawQuery()));
+        this.route = upstream.route(); // the route of the config in force when the request arrived (issue 14 reload)
+        RequestHead head = upstream.head();
+        this.target = LegacySse.target(upstream).orElseGet(() -> route.upstreamUri(head.path(), head.rawQuery()));
         this.origin = UpstreamPool.origin(target);
         this.responseTimeoutNanos = route.config().responseTimeout().toNanos();
     }
@@ -189,10 +186,8 @@ final class UpstreamCall {
 
     /** The upstream request: the rewritten head and the exact body, written together. */
     private FullHttpRequest request() {
-        AuthorizedRequest authorized = upstream.authorized();
-        InspectedRequest inspected = authorized.inspected();
-        RequestHead head = inspected.authenticated().routed().head();
-        byte[] body = authorized.upstreamBody();
+        RequestHead head = upstream.head();
+        byte[] body = upstream.upstreamBody();
         String path = target.getRawPath() == null || target.getRawPath().isEmpty() ? "/" : target.getRawPath();
         String uri = target.getRawQuery() == null ? path : path + "?" + target.getRawQuery();
         FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, head.method(), uri,
@@ -202,9 +197,9 @@ final class UpstreamCall {
         // The client holds the gateway's session id; the upstream gets its own back.
         h.remove("Mcp-Session-Id");
         if (!route.config().legacySse()) {
-            inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
+            upstream.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
         }
-        MirroredHeaders.rebuild(inspected, h);
+        MirroredHeaders.rebuild(upstream, h);
         if (body.length > 0) {
             // Issue 12: the body is forwarded as what it was inspected as: UTF-8 JSON, not content-coded.
             h.set("Content-Type", dev.portcullis.inspect.JsonContentType.FORWARDED);
@@ -275,9 +270,7 @@ final class UpstreamCall {
                     .withJsonRpcId(errorId()));
             return;
         }
-        AuthorizedRequest authorized = upstream.authorized();
-        InspectedRequest inspected = authorized.inspected();
-        ListFilter filter = ListFilter.forRequest(authorized).orElse(null);
+        ListFilter filter = ListFilter.forRequest(upstream.authorized()).orElse(null);
         if (filter != null && !ListFilter.readable(upstreamHead.headers().get("Content-Encoding"))) {
             // The gateway asks for no encoding; an answer it cannot read cannot be filtered (fail closed).
             mode = Mode.DRAIN;
@@ -295,10 +288,10 @@ final class UpstreamCall {
         }
         String upstreamSession = upstreamHead.headers().get("Mcp-Session-Id");
         if (upstreamSession != null) {
-            out.set("Mcp-Session-Id", forward.sessions.seal(upstreamSession, inspected.principal(), route.name()));
+            out.set("Mcp-Session-Id", forward.sessions.seal(upstreamSession, upstream.principal(), route.name()));
         }
-        var partial = authorized.partialBatch();
-        BatchAnswers batch = partial == null ? null : new BatchAnswers(inspected.messages(), partial);
+        var partial = upstream.partialBatch();
+        BatchAnswers batch = partial == null ? null : new BatchAnswers(upstream.messages(), partial);
         if (batch != null && !batch.answersSomething()) {
             batch = null; // only notifications were refused: nothing to answer (JSONRPC-06)
         }
@@ -354,16 +347,15 @@ final class UpstreamCall {
         mode = Mode.STREAM;
         cancelTimeout(); // a quiet stream is not cut: the response timeout only guards its head
         forward.streamOpened(this);
-        InspectedRequest inspected = upstream.authorized().inspected();
-        boolean modern = inspected.era() == Era.MODERN;
-        McpMessage first = inspected.messages().isEmpty() ? null : inspected.messages().get(0);
+        boolean modern = upstream.era() == Era.MODERN;
+        McpMessage first = upstream.messages().isEmpty() ? null : upstream.messages().get(0);
         boolean listenCall = modern && first != null && SubscriptionFilter.METHOD.equals(first.method());
         listenRequest = listenCall ? first : null;
-        boolean get = HttpMethod.GET.equals(inspected.authenticated().routed().head().method());
+        boolean get = HttpMethod.GET.equals(upstream.head().method());
         standing = listenCall || (get && !route.config().legacySse());
         if (!listenCall && !get) {
             java.util.List<JsonNode> ids = new java.util.ArrayList<>();
-            for (McpMessage message : inspected.messages()) {
+            for (McpMessage message : upstream.messages()) {
                 if (message.kind() == McpMessage.Kind.REQUEST && message.id() != null) {
                     ids.add(message.id());
                 }
@@ -412,7 +404,7 @@ final class UpstreamCall {
         if (listenCall && status == 200 && route.filtersLists()) {
             // V26-34: registered while the stream is relayed, so the registry holds open streams only;
             // gateway-made list_changed events join once the upstream's acknowledgment (its first event) passed.
-            listen = forward.listenStreams.register(route.name(), inspected.principal().asSubject(),
+            listen = forward.listenStreams.register(route.name(), upstream.principal().asSubject(),
                     first.params() == null ? null : first.params().get("notifications"), first.id());
             if (listen != null) {
                 listen.onEvent(() -> in.loop().execute(this::drainListen));
@@ -424,7 +416,7 @@ final class UpstreamCall {
         }
         // A stream lives no longer than the token that authorised it (TRANSPORT-08, V26-21): the client
         // reconnects with a fresh token, which is checked like any request.
-        Duration left = Duration.between(Instant.now(), inspected.principal().acceptedUntil());
+        Duration left = Duration.between(Instant.now(), upstream.principal().acceptedUntil());
         tokenEnd = in.loop().schedule(this::endStream, Math.max(0, left.toNanos()), TimeUnit.NANOSECONDS);
     }
 
@@ -803,7 +795,7 @@ final class UpstreamCall {
     }
 
     private JsonNode errorId() {
-        return upstream.authorized().inspected().errorId();
+        return upstream.errorId();
     }
 
     private static boolean isEventStream(HttpHeaders headers) {

@@ -35,7 +35,7 @@ public final class Inspect {
      * was whole, too large or too slow. Throws {@link GatewayFailure} for a request that cannot go on.
      */
     public InspectedRequest apply(AuthenticatedRequest authenticated, byte[] body, Inbound.BodyState state) {
-        RequestHead request = authenticated.routed().head();
+        RequestHead request = authenticated.head();
         if (!HttpMethod.POST.equals(request.method())) {
             // GET and DELETE exist only in the legacy revisions.
             return legacy(authenticated, new byte[0], List.of(), false);
@@ -58,7 +58,7 @@ public final class Inspect {
     /** V26-1: the body decides the era; the header may only agree. */
     private InspectedRequest classified(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages,
                                         boolean batch) {
-        HttpHeaders headers = authenticated.routed().head().headers();
+        HttpHeaders headers = authenticated.head().headers();
         if (batch) {
             if (messages.stream().anyMatch(m -> ModernRequestRules.envelopeVersion(m) != null)) {
                 throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "a batch holding a 2026-07-28 message");
@@ -90,7 +90,7 @@ public final class Inspect {
      */
     private static void requireBatchesAllowed(AuthenticatedRequest authenticated, HttpHeaders headers, List<McpMessage> messages) {
         String header = headers.get("MCP-Protocol-Version");
-        if ((header != null && !header.strip().equals("2025-03-26")) || authenticated.routed().route().config().legacySse()) {
+        if ((header != null && !header.strip().equals("2025-03-26")) || authenticated.route().config().legacySse()) {
             throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request: batching not supported in this protocol version",
                     "batch under protocol version " + (header == null ? "2024-11-05" : header.strip()));
         }
@@ -101,7 +101,7 @@ public final class Inspect {
 
     /** Mirror mode (V26-45): only the eras the upstream speaks are offered; unknown yet → nothing assumed. */
     private void requireServed(AuthenticatedRequest authenticated, Era era, McpMessage message) {
-        var served = upstreamEras.of(authenticated.routed().route());
+        var served = upstreamEras.of(authenticated.route());
         if (served.isEmpty() || served.contains(era)) {
             return;
         }
@@ -118,7 +118,7 @@ public final class Inspect {
      * present, must be one this gateway issued to this principal on this route ({@link SessionBinding}).
      */
     private InspectedRequest legacy(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages, boolean batch) {
-        HttpHeaders headers = authenticated.routed().head().headers();
+        HttpHeaders headers = authenticated.head().headers();
         String header = headers.get("MCP-Protocol-Version");
         if (header != null && !Era.LEGACY_VERSIONS.contains(header.strip())) {
             List<String> supported = new java.util.ArrayList<>(Era.LEGACY_VERSIONS);
@@ -129,11 +129,11 @@ public final class Inspect {
         }
         // 2024-11-05 HTTP+SSE carries the session in the message endpoint's query (SESSION-07).
         requireServed(authenticated, Era.LEGACY, messages.isEmpty() ? null : messages.get(0));
-        String gatewayId = authenticated.routed().route().config().legacySse()
-                ? legacySessionId(authenticated.routed().head().uri())
+        String gatewayId = authenticated.route().config().legacySse()
+                ? legacySessionId(authenticated.head().uri())
                 : sessionHeader(headers);
         Optional<String> upstreamSession = gatewayId == null ? Optional.empty()
-                : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.routed().route().name()));
+                : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.route().name()));
         return new InspectedRequest(authenticated, body, messages, batch, Era.LEGACY, null, upstreamSession);
     }
 
