@@ -247,7 +247,7 @@ public final class McpRequestPath implements RequestHandler {
                 progress.trace().failed(errorType, 499);
                 return;
             }
-            if (deliveredOnLegacyStream(progress, failure)) {
+            if (refusedOnCallerStream(progress, failure)) {
                 try (Scope scope = progress.trace().makeCurrent()) {
                     auditor.failed(progress, failure, 202);
                 }
@@ -265,17 +265,13 @@ public final class McpRequestPath implements RequestHandler {
     }
 
     /**
-     * 2024-11-05 HTTP+SSE: answers travel on the caller's stream, so a request the gateway refuses
-     * after it was read (a policy denial, say) is answered there, and the POST gets 202 (TRANSPORT-11).
+     * Where the request's revision delivers a refusal made after the request was read: on the caller's stream
+     * for 2024-11-05 HTTP+SSE (then the POST gets 202, TRANSPORT-11), else in the request's own answer.
      */
-    private boolean deliveredOnLegacyStream(RequestProgress progress, GatewayFailure failure) {
+    private boolean refusedOnCallerStream(RequestProgress progress, GatewayFailure failure) {
         var inspected = progress.inspected();
-        if (inspected == null || !progress.route().config().legacySse() || inspected.upstreamSessionId().isEmpty()
-                || failure.reason() == Reason.INSUFFICIENT_SCOPE) {
-            return false;
-        }
-        byte[] error = failures.jsonRpcError(failure);
-        return error != null && legacyStreams.deliver(inspected.upstreamSessionId().get(), error);
+        return inspected != null && inspected.revision().refusedOnCallerStream(failure, inspected.upstreamSessionId(),
+                failures, legacyStreams);
     }
 
     /** Logs the refusal and answers it, unless the answer has started (a stream broke mid-way: its connection is closed). */

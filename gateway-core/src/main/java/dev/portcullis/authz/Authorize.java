@@ -2,11 +2,11 @@ package dev.portcullis.authz;
 
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.Decision;
 import dev.portcullis.policy.Subject;
+import dev.portcullis.revision.McpRevision;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -69,7 +69,7 @@ public final class Authorize {
             if (decision.allowed()) {
                 continue;
             }
-            GatewayFailure refusal = refusal(message, decision, subject, challengeStepUp, inspected.era());
+            GatewayFailure refusal = refusal(message, decision, subject, challengeStepUp, inspected.revision());
             if (refusal.reason() == Reason.INSUFFICIENT_SCOPE && stepUp == null) {
                 stepUp = refusal;
             }
@@ -102,18 +102,14 @@ public final class Authorize {
     /** V26-22: a modern {@code subscriptions/listen} on a route with a policy asks only for what the caller may see. */
     private static AuthorizedRequest narrowed(AuthorizedRequest authorized, Subject subject) {
         var route = authorized.route();
-        if (authorized.era() != Era.MODERN || authorized.batch() || authorized.messages().size() != 1 || !route.filtersLists()) {
-            return authorized;
-        }
-        McpMessage message = authorized.messages().get(0);
-        if (message.kind() != McpMessage.Kind.REQUEST || !SubscriptionFilter.METHOD.equals(message.method())) {
+        if (!route.filtersLists() || authorized.revision().listenRequest(authorized.messages()).isEmpty()) {
             return authorized;
         }
         return authorized.withUpstreamBody(SubscriptionFilter.narrow(authorized.body(), subject, route.policy()));
     }
 
     private static GatewayFailure refusal(McpMessage message, Decision decision, Subject subject, boolean challenge,
-                                          Era era) {
+                                          McpRevision revision) {
         if (message.kind() == McpMessage.Kind.NOTIFICATION) {
             return GatewayFailure.of(Reason.NOTIFICATION_DENIED, "Forbidden",
                     "notification " + message.method() + " refused by " + decision.ruleId()).withDecision(decision);
@@ -136,8 +132,7 @@ public final class Authorize {
                 case "resources/read", "resources/subscribe", "resources/unsubscribe" ->
                         GatewayFailure.of(Reason.RESOURCE_NOT_FOUND, "Resource not found", decision.reason());
                 // V26-25: a modern request for a method the route does not know is a 404.
-                default -> GatewayFailure.of(era == Era.MODERN ? Reason.MODERN_METHOD_NOT_FOUND : Reason.METHOD_NOT_FOUND,
-                        "Method not found", decision.reason());
+                default -> GatewayFailure.of(revision.methodNotFound(), "Method not found", decision.reason());
             };
             return hidden.withJsonRpcId(message.id()).withDecision(decision);
         }

@@ -2,11 +2,11 @@ package dev.portcullis.authz;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.portcullis.authn.Principal;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.listen.RequestHead;
 import dev.portcullis.policy.Decision;
+import dev.portcullis.revision.McpRevision;
 import dev.portcullis.route.Route;
 import java.util.List;
 import java.util.Objects;
@@ -57,12 +57,8 @@ public record AuthorizedRequest(InspectedRequest inspected, List<Decision> decis
         return inspected.principal();
     }
 
-    public Era era() {
-        return inspected.era();
-    }
-
-    public String version() {
-        return inspected.version();
+    public McpRevision revision() {
+        return inspected.revision();
     }
 
     /** The client's bytes (see {@link #upstreamBody} for what is forwarded). */

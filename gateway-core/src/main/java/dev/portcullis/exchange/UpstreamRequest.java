@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.portcullis.authn.Principal;
 import dev.portcullis.authz.AuthorizedRequest;
 import dev.portcullis.authz.PartialBatch;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.listen.RequestHead;
+import dev.portcullis.revision.McpRevision;
 import dev.portcullis.route.Route;
 import java.util.List;
 import java.util.Optional;
@@ -58,12 +58,8 @@ public record UpstreamRequest(AuthorizedRequest authorized, Optional<String> ups
         return authorized.principal();
     }
 
-    public Era era() {
-        return authorized.era();
-    }
-
-    public String version() {
-        return authorized.version();
+    public McpRevision revision() {
+        return authorized.revision();
     }
 
     /** The messages as the client sent them. */

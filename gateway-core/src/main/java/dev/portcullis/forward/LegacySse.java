@@ -2,7 +2,6 @@ package dev.portcullis.forward;
 
 import dev.portcullis.authn.SessionBinding;
 import dev.portcullis.exchange.UpstreamRequest;
-import io.netty.handler.codec.http.HttpMethod;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
@@ -49,7 +48,7 @@ final class LegacySse {
     static Optional<LegacySse> forStream(UpstreamRequest request, SessionBinding sessions, LegacyStreams streams,
                                          Consumer<byte[]> injected) {
         var route = request.route();
-        if (!route.config().legacySse() || !HttpMethod.GET.equals(request.head().method())) {
+        if (!request.revision().endpointStream(request.head().method())) {
             return Optional.empty();
         }
         ListFilter lists = route.filtersLists()
@@ -62,15 +61,6 @@ final class LegacySse {
         if (endpoint != null) {
             streams.unregister(endpoint, injected);
         }
-    }
-
-    /** For a POST to the announced endpoint: the upstream endpoint sealed in its session id. */
-    static Optional<URI> target(UpstreamRequest request) {
-        var route = request.route();
-        if (!route.config().legacySse() || request.upstreamSessionId().isEmpty()) {
-            return Optional.empty();
-        }
-        return Optional.of(route.config().upstreamUri().resolve(request.upstreamSessionId().get()));
     }
 
     byte[] rewrite(byte[] event) {

@@ -5,11 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.portcullis.authz.AuthorizedRequest;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.ItemKind;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.policy.Subject;
+import dev.portcullis.revision.McpRevision;
 import java.io.IOException;
 import java.util.Optional;
 
@@ -96,12 +96,12 @@ final class ListFilter {
         McpMessage single = !authorized.batch() && authorized.messages().size() == 1
                 && authorized.messages().get(0).kind() == McpMessage.Kind.REQUEST ? authorized.messages().get(0) : null;
         if (!route.filtersLists()) {
-            return single != null && single.method().equals("server/discover") && authorized.era() == Era.MODERN
+            return single != null && single.method().equals("server/discover") && authorized.revision().narrowsDiscover()
                     ? Optional.of(new ListFilter(single.id(), null, route.policy(), Long.MAX_VALUE, true))
                     : Optional.empty();
         }
         Subject subject = authorized.principal().asSubject();
-        long maxTtl = authorized.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
+        long maxTtl = authorized.revision().cacheHintCeilingMillis(route);
         if (single == null) {
             // A batch, a GET stream (resumed or not), a notification or a response: nothing to attribute.
             return Optional.of(new ListFilter(null, subject, route.policy(), maxTtl, false));
@@ -263,8 +263,8 @@ final class ListFilter {
         }
         ArrayNode kept = JSON.createArrayNode();
         for (JsonNode version : versions) {
-            if (version.isTextual() && (Era.MODERN_VERSIONS.contains(version.textValue())
-                    || Era.LEGACY_VERSIONS.contains(version.textValue()))) {
+            if (version.isTextual() && (McpRevision.MODERN_VERSIONS.contains(version.textValue())
+                    || McpRevision.LEGACY_VERSIONS.contains(version.textValue()))) {
                 kept.add(version);
             }
         }

@@ -1,11 +1,9 @@
 package dev.portcullis.forward;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.portcullis.authz.SubscriptionFilter;
 import dev.portcullis.exchange.UpstreamRequest;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.listen.Inbound;
 import dev.portcullis.listen.RequestHead;
@@ -120,7 +118,7 @@ final class UpstreamCall {
         this.mayRenew = mayRenew;
         this.route = upstream.route(); // the route of the config in force when the request arrived (issue 14 reload)
         RequestHead head = upstream.head();
-        this.target = LegacySse.target(upstream).orElseGet(() -> route.upstreamUri(head.path(), head.rawQuery()));
+        this.target = upstream.revision().upstreamTarget(route, head, upstream.upstreamSessionId());
         this.origin = UpstreamPool.origin(target);
         this.responseTimeoutNanos = route.config().responseTimeout().toNanos();
     }
@@ -194,12 +192,9 @@ final class UpstreamCall {
                 body.length == 0 ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
         HttpHeaders h = request.headers();
         HeaderRewrite.toUpstream(head.headers(), h, upstream.upstreamBearer(), head.clientAddress(), head.secure());
-        // The client holds the gateway's session id; the upstream gets its own back.
-        h.remove("Mcp-Session-Id");
-        if (!route.config().legacySse()) {
-            upstream.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
-        }
-        MirroredHeaders.rebuild(upstream, h);
+        // The revision's session and mirrored headers: the client holds the gateway's session id, the
+        // upstream gets its own back (or none); 2026-07-28 headers are rebuilt from the body (V26-11).
+        upstream.revision().upstreamHeaders(upstream.messages(), upstream.upstreamSessionId(), h);
         if (body.length > 0) {
             // Issue 12: the body is forwarded as what it was inspected as: UTF-8 JSON, not content-coded.
             h.set("Content-Type", dev.portcullis.inspect.JsonContentType.FORWARDED);
@@ -347,12 +342,13 @@ final class UpstreamCall {
         mode = Mode.STREAM;
         cancelTimeout(); // a quiet stream is not cut: the response timeout only guards its head
         forward.streamOpened(this);
-        boolean modern = upstream.era() == Era.MODERN;
-        McpMessage first = upstream.messages().isEmpty() ? null : upstream.messages().get(0);
-        boolean listenCall = modern && first != null && SubscriptionFilter.METHOD.equals(first.method());
-        listenRequest = listenCall ? first : null;
+        var revision = upstream.revision();
+        boolean dropServerRequests = revision.dropsServerRequests();
+        McpMessage first = revision.listenRequest(upstream.messages()).orElse(null);
+        boolean listenCall = first != null;
+        listenRequest = first;
         boolean get = HttpMethod.GET.equals(upstream.head().method());
-        standing = listenCall || (get && !route.config().legacySse());
+        standing = revision.standingStream(upstream.head().method(), upstream.messages());
         if (!listenCall && !get) {
             java.util.List<JsonNode> ids = new java.util.ArrayList<>();
             for (McpMessage message : upstream.messages()) {
@@ -369,13 +365,13 @@ final class UpstreamCall {
             // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
             framer = new SseEvents.Framer();
             rewrite = legacy::rewrite;
-        } else if (modern || filter != null || (batch != null && status == 200)) {
+        } else if (dropServerRequests || filter != null || (batch != null && status == 200)) {
             // Re-framed into whole events: every event holding a list is filtered by its shape (replayed,
             // resumed and unattributed ones too), a modern stream loses any server-to-client request
             // (V26-29); the rest pass as they are.
             framer = new SseEvents.Framer();
             UnaryOperator<byte[]> lists = filter != null ? filter::filterEvent : UnaryOperator.identity();
-            if (modern) {
+            if (dropServerRequests) {
                 String routeName = route.name();
                 rewrite = event -> {
                     byte[] kept = ServerRequests.withoutRequests(event, routeName);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.portcullis.authn.AuthenticatedRequest;
 import dev.portcullis.authn.Principal;
 import dev.portcullis.listen.RequestHead;
+import dev.portcullis.revision.McpRevision;
 import dev.portcullis.route.Route;
 import java.util.List;
 import java.util.Optional;
@@ -19,13 +20,12 @@ import java.util.Optional;
  * @param body              the original bytes, forwarded as they are
  * @param messages          the classified messages; empty for GET and DELETE
  * @param batch             whether the body was a JSON array
- * @param era               which revision's rules the request follows (V26-1)
- * @param version           the modern envelope's protocol version, or null for legacy requests
+ * @param revision          the revision whose rules the request follows, chosen from the body (V26-1)
  * @param upstreamSessionId the upstream's session id behind the gateway session id the request carried
- *                          (legacy only: modern requests have no sessions, V26-15)
+ *                          (session revisions only: 2026-07-28 requests have none, V26-15)
  */
 public record InspectedRequest(RequestHead head, Route route, String requestId, Principal principal, byte[] body,
-                               List<McpMessage> messages, boolean batch, Era era, String version,
+                               List<McpMessage> messages, boolean batch, McpRevision revision,
                                Optional<String> upstreamSessionId) {
     public InspectedRequest {
         messages = List.copyOf(messages);
@@ -33,13 +33,14 @@ public record InspectedRequest(RequestHead head, Route route, String requestId, 
 
     /** The authenticated request with what inspect read and decided. */
     public InspectedRequest(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages, boolean batch,
-                            Era era, String version, Optional<String> upstreamSessionId) {
+                            McpRevision revision, Optional<String> upstreamSessionId) {
         this(authenticated.head(), authenticated.route(), authenticated.requestId(), authenticated.principal(), body,
-                messages, batch, era, version, upstreamSessionId);
+                messages, batch, revision, upstreamSessionId);
     }
 
+    /** A request of the route's session revision without a session (tests of the later stages). */
     public InspectedRequest(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages, boolean batch) {
-        this(authenticated, body, messages, batch, Era.LEGACY, null, Optional.empty());
+        this(authenticated, body, messages, batch, McpRevision.of(authenticated.route(), List.of(), false), Optional.empty());
     }
 
     /** The id to put on a gateway-made error: the single request's id; none for batches and notifications. */
