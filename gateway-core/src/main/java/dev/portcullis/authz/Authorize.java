@@ -77,7 +77,8 @@ public final class Authorize {
             refusals.add(refusal);
         }
         if (refusals.isEmpty()) {
-            return narrowed(new AuthorizedRequest(inspected, decisions), subject);
+            return narrowed(new AuthorizedRequest(inspected, decisions, inspected.body(), null,
+                    ListVisibility.of(route, subject)), subject);
         }
         if (stepUp != null) {
             // A token with more scope could make the request pass: challenge, even inside a batch.
@@ -94,7 +95,7 @@ public final class Authorize {
                 }
             }
             return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
-                    new PartialBatch(refusedAt));
+                    new PartialBatch(refusedAt), ListVisibility.of(route, subject));
         }
         throw batchRefusal(inspected, decisions, refusals);
     }

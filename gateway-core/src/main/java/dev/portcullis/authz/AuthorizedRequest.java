@@ -24,21 +24,25 @@ import java.util.Optional;
  *                     refused elements: POLICY-07; a {@code subscriptions/listen} filter without what the
  *                     caller may not see: V26-22)
  * @param partialBatch for a batch forwarded in part, its refused elements (answered by the gateway), else null
+ * @param visibility   what the caller may see in lists, as decided here: forward filters every answer with it
+ *                     and never asks the policy itself
  */
 public record AuthorizedRequest(InspectedRequest inspected, List<Decision> decisions, byte[] upstreamBody,
-                                PartialBatch partialBatch) {
+                                PartialBatch partialBatch, ListVisibility visibility) {
     public AuthorizedRequest {
         decisions = List.copyOf(decisions);
         Objects.requireNonNull(upstreamBody, "upstreamBody");
+        Objects.requireNonNull(visibility, "visibility");
     }
 
-    /** Every message allowed; the client's bytes are forwarded as they are. */
+    /** Every message allowed; the client's bytes are forwarded as they are; lists as the route's policy shows them. */
     public AuthorizedRequest(InspectedRequest inspected, List<Decision> decisions) {
-        this(inspected, decisions, inspected.body(), null);
+        this(inspected, decisions, inspected.body(), null,
+                ListVisibility.of(inspected.route(), inspected.principal().asSubject()));
     }
 
     AuthorizedRequest withUpstreamBody(byte[] body) {
-        return new AuthorizedRequest(inspected, decisions, body, partialBatch);
+        return new AuthorizedRequest(inspected, decisions, body, partialBatch, visibility);
     }
 
     public RequestHead head() {

@@ -85,6 +85,11 @@ public record UpstreamRequest(AuthorizedRequest authorized, Optional<String> ups
         return authorized.partialBatch();
     }
 
+    /** What the caller may see in lists, as authorize decided it. */
+    public dev.portcullis.authz.ListVisibility visibility() {
+        return authorized.visibility();
+    }
+
     /** The id to put on a gateway-made error. */
     public JsonNode errorId() {
         return authorized.errorId();
