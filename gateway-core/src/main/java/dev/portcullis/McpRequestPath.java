@@ -273,10 +273,10 @@ public final class McpRequestPath implements RequestHandler {
             }
             progress.trace().forwarded(result.status());
             // Issue 15: structured values (fields of their own in JSON mode, key=value after the message in text mode).
-            access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+            access.atInfo().addKeyValue("portcullis.route", progress.route().name())
                     .addKeyValue("http.request.method", in.head().method().name())
                     .addKeyValue("http.response.status_code", result.status())
-                    .addKeyValue("http.request.id", progress.routed().requestId())
+                    .addKeyValue("http.request.id", progress.requestId())
                     .log("forwarded");
         }
 
@@ -295,16 +295,16 @@ public final class McpRequestPath implements RequestHandler {
         void failed(Throwable e) {
             releaseLimits();
             GatewayFailure failure = e instanceof GatewayFailure f ? f
-                    : !in.open() && network.absorb(e, "route=" + progress.routed().route().name()) ? clientClosed(e.toString())
+                    : !in.open() && network.absorb(e, "route=" + progress.route().name()) ? clientClosed(e.toString())
                     : asFailure(e);
             String errorType = failure.reason().name().toLowerCase(Locale.ROOT);
             if (failure.reason() == Reason.CLIENT_CLOSED_REQUEST) {
                 // Issue 12 item 9: a client that hung up (while waiting, mid-stream) is an everyday event, not an
                 // internal error: one access line without a stack trace, audited as 499, nothing written back.
-                access.atInfo().addKeyValue("portcullis.route", progress.routed().route().name())
+                access.atInfo().addKeyValue("portcullis.route", progress.route().name())
                         .addKeyValue("error.type", "client_closed_request")
                         .addKeyValue("event.reason", failure.getMessage())
-                        .addKeyValue("http.request.id", progress.routed().requestId())
+                        .addKeyValue("http.request.id", progress.requestId())
                         .log("client closed");
                 try (Scope scope = progress.trace().makeCurrent()) {
                     auditor.failed(progress, failure, 499);
@@ -312,7 +312,7 @@ public final class McpRequestPath implements RequestHandler {
                 progress.trace().failed(errorType, 499);
                 return;
             }
-            if (deliveredOnLegacyStream(progress, failure)) {
+            if (refusedOnCallerStream(progress, failure)) {
                 try (Scope scope = progress.trace().makeCurrent()) {
                     auditor.failed(progress, failure, 202);
                 }
@@ -325,22 +325,18 @@ public final class McpRequestPath implements RequestHandler {
                 auditor.failed(progress, failure, status);
             }
             progress.trace().failed(errorType, status);
-            refuse(in, progress.routed().route(), failure, cors, progress.routed().requestId());
+            refuse(in, progress.route(), failure, cors, progress.requestId());
         }
     }
 
     /**
-     * 2024-11-05 HTTP+SSE: answers travel on the caller's stream, so a request the gateway refuses
-     * after it was read (a policy denial, say) is answered there, and the POST gets 202 (TRANSPORT-11).
+     * Where the request's revision delivers a refusal made after the request was read: on the caller's stream
+     * for 2024-11-05 HTTP+SSE (then the POST gets 202, TRANSPORT-11), else in the request's own answer.
      */
-    private boolean deliveredOnLegacyStream(RequestProgress progress, GatewayFailure failure) {
+    private boolean refusedOnCallerStream(RequestProgress progress, GatewayFailure failure) {
         var inspected = progress.inspected();
-        if (inspected == null || !progress.routed().route().config().legacySse() || inspected.upstreamSessionId().isEmpty()
-                || failure.reason() == Reason.INSUFFICIENT_SCOPE) {
-            return false;
-        }
-        byte[] error = failures.jsonRpcError(failure);
-        return error != null && legacyStreams.deliver(inspected.upstreamSessionId().get(), error);
+        return inspected != null && inspected.revision().refusedOnCallerStream(failure, inspected.upstreamSessionId(),
+                failures, legacyStreams);
     }
 
     /** Logs the refusal and answers it, unless the answer has started (a stream broke mid-way: its connection is closed). */

@@ -103,7 +103,7 @@ class McpRequestPathTest {
                 (upstream, in, cors, done) -> {
                     ran.add("forward");
                     Runnable answer = () -> {
-                        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":" + upstream.authorized().inspected().errorId()
+                        byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":" + upstream.errorId()
                                 + ",\"result\":{}}").getBytes(StandardCharsets.UTF_8);
                         var response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
                                 Unpooled.wrappedBuffer(body));

@@ -61,6 +61,16 @@ public final class RequestProgress {
         return routed;
     }
 
+    /** The route the request matched. */
+    public dev.portcullis.route.Route route() {
+        return routed.route();
+    }
+
+    /** The gateway-generated id of the request, for logs and audit. */
+    public String requestId() {
+        return routed.requestId();
+    }
+
     /** The inspected request, or null when the request failed before its body was read. */
     public InspectedRequest inspected() {
         return inspected;

@@ -2,11 +2,11 @@ package dev.portcullis.authz;
 
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.Decision;
 import dev.portcullis.policy.Subject;
+import dev.portcullis.revision.McpRevision;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -45,9 +45,8 @@ public final class Authorize {
 
     /** Throws the {@link GatewayFailure} that refuses the request, if policy refuses it. */
     public AuthorizedRequest apply(InspectedRequest inspected) {
-        var authenticated = inspected.authenticated();
-        var route = authenticated.routed().route();
-        Subject subject = authenticated.principal().asSubject();
+        var route = inspected.route();
+        Subject subject = inspected.principal().asSubject();
         boolean challengeStepUp = route.config().stepUp().equals("challenge");
         List<Decision> decisions = new ArrayList<>(inspected.messages().size());
         List<GatewayFailure> refusals = new ArrayList<>();
@@ -70,7 +69,7 @@ public final class Authorize {
             if (decision.allowed()) {
                 continue;
             }
-            GatewayFailure refusal = refusal(message, decision, subject, challengeStepUp, inspected.era());
+            GatewayFailure refusal = refusal(message, decision, subject, challengeStepUp, inspected.revision());
             if (refusal.reason() == Reason.INSUFFICIENT_SCOPE && stepUp == null) {
                 stepUp = refusal;
             }
@@ -78,7 +77,8 @@ public final class Authorize {
             refusals.add(refusal);
         }
         if (refusals.isEmpty()) {
-            return narrowed(new AuthorizedRequest(inspected, decisions), subject);
+            return narrowed(new AuthorizedRequest(inspected, decisions, inspected.body(), null,
+                    ListVisibility.of(route, subject)), subject);
         }
         if (stepUp != null) {
             // A token with more scope could make the request pass: challenge, even inside a batch.
@@ -95,7 +95,7 @@ public final class Authorize {
                 }
             }
             return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
-                    new PartialBatch(refusedAt));
+                    new PartialBatch(refusedAt), ListVisibility.of(route, subject));
         }
         throw batchRefusal(inspected, decisions, refusals);
     }
@@ -149,20 +149,15 @@ public final class Authorize {
 
     /** V26-22: a modern {@code subscriptions/listen} on a route with a policy asks only for what the caller may see. */
     private static AuthorizedRequest narrowed(AuthorizedRequest authorized, Subject subject) {
-        InspectedRequest inspected = authorized.inspected();
-        var route = inspected.authenticated().routed().route();
-        if (inspected.era() != Era.MODERN || inspected.batch() || inspected.messages().size() != 1 || !route.filtersLists()) {
+        var route = authorized.route();
+        if (!route.filtersLists() || authorized.revision().listenRequest(authorized.messages()).isEmpty()) {
             return authorized;
         }
-        McpMessage message = inspected.messages().get(0);
-        if (message.kind() != McpMessage.Kind.REQUEST || !SubscriptionFilter.METHOD.equals(message.method())) {
-            return authorized;
-        }
-        return authorized.withUpstreamBody(SubscriptionFilter.narrow(inspected.body(), subject, route.policy()));
+        return authorized.withUpstreamBody(SubscriptionFilter.narrow(authorized.body(), subject, route.policy()));
     }
 
     private static GatewayFailure refusal(McpMessage message, Decision decision, Subject subject, boolean challenge,
-                                          Era era) {
+                                          McpRevision revision) {
         if (message.kind() == McpMessage.Kind.NOTIFICATION) {
             return GatewayFailure.of(Reason.NOTIFICATION_DENIED, "Forbidden",
                     "notification " + message.method() + " refused by " + decision.ruleId()).withDecision(decision);
@@ -185,8 +180,7 @@ public final class Authorize {
                 case "resources/read", "resources/subscribe", "resources/unsubscribe" ->
                         GatewayFailure.of(Reason.RESOURCE_NOT_FOUND, "Resource not found", decision.reason());
                 // V26-25: a modern request for a method the route does not know is a 404.
-                default -> GatewayFailure.of(era == Era.MODERN ? Reason.MODERN_METHOD_NOT_FOUND : Reason.METHOD_NOT_FOUND,
-                        "Method not found", decision.reason());
+                default -> GatewayFailure.of(revision.methodNotFound(), "Method not found", decision.reason());
             };
             return hidden.withJsonRpcId(message.id()).withDecision(decision);
         }

@@ -22,7 +22,7 @@ import java.util.Map;
  * Everything else in the request is kept.
  */
 public final class SubscriptionFilter {
-    public static final String METHOD = "subscriptions/listen";
+    public static final String METHOD = dev.portcullis.revision.Stateless2026.LISTEN;
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)

@@ -21,7 +21,7 @@ public final class Exchange {
 
     /** Throws (or completes the future with) a {@link GatewayFailure} carrying the request's JSON-RPC id. */
     public Step<UpstreamRequest> apply(AuthorizedRequest authorized) {
-        String route = authorized.inspected().route().name();
+        String route = authorized.route().name();
         UpstreamCredentials credentials = byRoute.get(route);
         if (credentials == null) {
             throw new IllegalStateException("no upstream credentials configured for route " + route);
@@ -30,7 +30,7 @@ public final class Exchange {
         try {
             bearer = credentials.bearerNow(authorized);
         } catch (GatewayFailure f) {
-            throw f.withJsonRpcId(authorized.inspected().errorId());
+            throw f.withJsonRpcId(authorized.errorId());
         }
         if (bearer.ready()) {
             return Step.now(new UpstreamRequest(authorized, bearer.value(), credentials));
@@ -39,7 +39,7 @@ public final class Exchange {
             if (e != null) {
                 Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
                 if (cause instanceof GatewayFailure f) {
-                    throw f.withJsonRpcId(authorized.inspected().errorId());
+                    throw f.withJsonRpcId(authorized.errorId());
                 }
                 throw cause instanceof RuntimeException r ? r : new CompletionException(cause);
             }

@@ -116,7 +116,7 @@ public final class TokenExchangeCredentials implements UpstreamCredentials {
     }
 
     private static Principal principal(AuthorizedRequest request) {
-        return request.inspected().authenticated().principal();
+        return request.principal();
     }
 
     private static String orDash(String value) {

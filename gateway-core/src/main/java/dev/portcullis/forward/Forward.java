@@ -1,6 +1,5 @@
 package dev.portcullis.forward;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.portcullis.authn.SessionBinding;
 import dev.portcullis.exchange.UpstreamRequest;
 import dev.portcullis.failure.GatewayFailure;
@@ -26,9 +25,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <ol>
  *   <li>The request body was read (bounded) by the listener and is sent as those exact bytes, with its
  *       head, in one write.</li>
- *   <li>When the upstream's status and headers arrive they are rewritten ({@link HeaderRewrite}); a small
- *       answer of known length, and an answer that must be rewritten whole (list filter, batch answers), is
- *       sent with its headers in one write; anything else is relayed chunk by chunk as it is read.</li>
+ *   <li>When the upstream's status and headers arrive they are rewritten ({@link HeaderRewrite}) and the
+ *       answer's {@link ReplyPlan} is decided: a small answer of known length, and an answer that must be
+ *       rewritten whole (list filter, batch answers), is sent with its headers in one write; anything else is
+ *       relayed chunk by chunk as it is read. The plan's named transforms ({@link ReplyTransform}) do the
+ *       rewriting; what the caller may see in lists comes from authorize ({@link dev.portcullis.authz.ListVisibility}):
+ *       forward never asks the policy.</li>
  *   <li>An SSE answer is relayed event by event as the upstream emits it, each flushed at once, so the
  *       first event reaches the client without waiting for the next (TRANSPORT-04). When the client
  *       connection stops taking bytes, reading from the upstream pauses until it drains (backpressure
@@ -48,7 +50,6 @@ public final class Forward {
 
     /** The {@code _meta} key tagging every event of a listen stream with its subscription (V26-20). */
     static final String SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId";
-    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /** How a forward ended; called once, on the request's event loop. */
     public interface Done {
@@ -149,20 +150,6 @@ public final class Forward {
         if (streams.remove(call)) {
             activeStreams.decrementAndGet();
         }
-    }
-
-    /**
-     * The last event of a 2026-07-28 {@code subscriptions/listen} stream the gateway ends (token expiry,
-     * shutdown): the listen request's result, so the client knows to listen again (V26-21).
-     */
-    static byte[] endOfSubscription(JsonNode id) {
-        var message = JSON.createObjectNode();
-        message.put("jsonrpc", "2.0");
-        message.set("id", id);
-        var result = message.putObject("result");
-        result.put("resultType", "complete");
-        result.putObject("_meta").set(SUBSCRIPTION_ID_KEY, id);
-        return SseEvents.event(message.toString());
     }
 
     static GatewayFailure toFailure(Throwable e) {

@@ -11,7 +11,7 @@ import java.util.function.Consumer;
  * gateway itself answers a POSTed request (a policy denial), it delivers the JSON-RPC error as an
  * {@code event: message} on the caller's stream, and the POST gets 202 like any other.
  */
-public final class LegacyStreams {
+public final class LegacyStreams implements dev.portcullis.revision.McpRevision.CallerStreams {
     private final Map<String, Consumer<byte[]>> streams = new ConcurrentHashMap<>();
 
     /** {@code sink} takes whole events for the stream (from any thread) and writes them between upstream events. */
@@ -24,6 +24,7 @@ public final class LegacyStreams {
     }
 
     /** Puts a JSON-RPC message on the stream of {@code upstreamEndpoint}; false when no such stream is open here. */
+    @Override
     public boolean deliver(String upstreamEndpoint, byte[] jsonRpc) {
         Consumer<byte[]> sink = streams.get(upstreamEndpoint);
         if (sink == null) {

@@ -5,11 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.portcullis.authz.AuthorizedRequest;
-import dev.portcullis.inspect.Era;
+import dev.portcullis.authz.ListVisibility;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.ItemKind;
-import dev.portcullis.policy.Policy;
-import dev.portcullis.policy.Subject;
+import dev.portcullis.revision.McpRevision;
 import java.io.IOException;
 import java.util.Optional;
 
@@ -61,18 +60,19 @@ final class ListFilter {
 
     /** The id of this request's single request (attributed extras apply to its answer), or null. */
     private final JsonNode id;
-    /** Null on a route without a policy: then nothing is hidden, only the attributed extras apply. */
-    private final Subject subject;
-    private final Policy policy;
+    /**
+     * What the caller may see, as authorize decided it; null on a route without a policy: then nothing is
+     * hidden, only the attributed extras apply.
+     */
+    private final ListVisibility visibility;
     /** For 2026-07-28 requests: the {@code ttlMs} ceiling (the policy reload interval), else -1. */
     private final long maxTtlMillis;
     /** A {@code server/discover} result: versions narrowed, and capabilities the caller can never use removed. */
     private final boolean discover;
 
-    private ListFilter(JsonNode id, Subject subject, Policy policy, long maxTtlMillis, boolean discover) {
+    private ListFilter(JsonNode id, ListVisibility visibility, long maxTtlMillis, boolean discover) {
         this.id = id;
-        this.subject = subject;
-        this.policy = policy;
+        this.visibility = visibility;
         this.maxTtlMillis = maxTtlMillis;
         this.discover = discover;
     }
@@ -92,35 +92,26 @@ final class ListFilter {
      * {@code server/discover} (V26-5 holds on every route).
      */
     static Optional<ListFilter> forRequest(AuthorizedRequest authorized) {
-        var inspected = authorized.inspected();
-        var route = inspected.authenticated().routed().route();
-        McpMessage single = !inspected.batch() && inspected.messages().size() == 1
-                && inspected.messages().get(0).kind() == McpMessage.Kind.REQUEST ? inspected.messages().get(0) : null;
-        if (!route.filtersLists()) {
-            return single != null && single.method().equals("server/discover") && inspected.era() == Era.MODERN
-                    ? Optional.of(new ListFilter(single.id(), null, route.policy(), Long.MAX_VALUE, true))
+        var route = authorized.route();
+        McpMessage single = !authorized.batch() && authorized.messages().size() == 1
+                && authorized.messages().get(0).kind() == McpMessage.Kind.REQUEST ? authorized.messages().get(0) : null;
+        ListVisibility visibility = authorized.visibility();
+        if (!visibility.filters()) {
+            return single != null && single.method().equals("server/discover") && authorized.revision().narrowsDiscover()
+                    ? Optional.of(new ListFilter(single.id(), null, Long.MAX_VALUE, true))
                     : Optional.empty();
         }
-        Subject subject = inspected.authenticated().principal().asSubject();
-        long maxTtl = inspected.era() == Era.MODERN ? route.config().policyReloadInterval().toMillis() : -1;
+        long maxTtl = authorized.revision().cacheHintCeilingMillis(route);
         if (single == null) {
             // A batch, a GET stream (resumed or not), a notification or a response: nothing to attribute.
-            return Optional.of(new ListFilter(null, subject, route.policy(), maxTtl, false));
+            return Optional.of(new ListFilter(null, visibility, maxTtl, false));
         }
         Optional<ItemKind> kind = ItemKind.listedBy(single.method());
         // Cacheable 2026 results whose answer policy can make differ between callers (V26-32) are attributed too.
         boolean attributed = kind.isPresent()
                 || (maxTtl >= 0 && (single.method().equals("resources/read") || single.method().equals("server/discover")));
-        return Optional.of(new ListFilter(attributed ? single.id() : null, subject, route.policy(),
+        return Optional.of(new ListFilter(attributed ? single.id() : null, visibility,
                 maxTtl, single.method().equals("server/discover")));
-    }
-
-    /**
-     * For a 2024-11-05 GET stream: every result on it that carries a list (the requests were POSTed
-     * elsewhere, so the ids are not known here) is filtered by the shape of its result.
-     */
-    static ListFilter anyListResult(Subject subject, Policy policy) {
-        return new ListFilter(null, subject, policy, -1, false);
     }
 
     /**
@@ -157,7 +148,7 @@ final class ListFilter {
 
     /** The parsed message when it has to be looked at, null when it can pass as it is. */
     private JsonNode parse(byte[] body) {
-        boolean listLike = subject != null && mightHoldList(body);
+        boolean listLike = visibility != null && mightHoldList(body);
         if (!listLike && id == null) {
             return null;
         }
@@ -264,8 +255,8 @@ final class ListFilter {
         }
         ArrayNode kept = JSON.createArrayNode();
         for (JsonNode version : versions) {
-            if (version.isTextual() && (Era.MODERN_VERSIONS.contains(version.textValue())
-                    || Era.LEGACY_VERSIONS.contains(version.textValue()))) {
+            if (version.isTextual() && (McpRevision.MODERN_VERSIONS.contains(version.textValue())
+                    || McpRevision.LEGACY_VERSIONS.contains(version.textValue()))) {
                 kept.add(version);
             }
         }
@@ -284,18 +275,17 @@ final class ListFilter {
             return;
         }
         ObjectNode offered = (ObjectNode) capabilities;
-        if (offered.has("tools") && !policy.visibility(subject, ItemKind.TOOL).any()) {
+        if (offered.has("tools") && !visibility.mayEverSee(ItemKind.TOOL)) {
             offered.remove("tools");
         }
-        if (offered.has("prompts") && !policy.visibility(subject, ItemKind.PROMPT).any()) {
+        if (offered.has("prompts") && !visibility.mayEverSee(ItemKind.PROMPT)) {
             offered.remove("prompts");
         }
-        if (offered.has("resources") && !policy.visibility(subject, ItemKind.RESOURCE).any()
-                && !policy.visibility(subject, ItemKind.RESOURCE_TEMPLATE).any()) {
+        if (offered.has("resources") && !visibility.mayEverSee(ItemKind.RESOURCE)
+                && !visibility.mayEverSee(ItemKind.RESOURCE_TEMPLATE)) {
             offered.remove("resources");
         }
-        if (offered.has("completions") && policy.decide(subject, dev.portcullis.policy.Operation.method("completion/complete"))
-                .outcome() == dev.portcullis.policy.Decision.Outcome.DENY) {
+        if (offered.has("completions") && !visibility.mayComplete()) {
             offered.remove("completions");
         }
     }
@@ -336,7 +326,7 @@ final class ListFilter {
             return false;
         }
         ObjectNode fields = (ObjectNode) result;
-        boolean listed = subject != null && filterByShape(fields);
+        boolean listed = visibility != null && filterByShape(fields);
         boolean attributed = id != null && sameId(id, message.get("id"));
         boolean cacheable = maxTtlMillis >= 0 && maxTtlMillis != Long.MAX_VALUE;
         if (cacheable && (attributed || listed)) {
@@ -345,7 +335,7 @@ final class ListFilter {
         }
         if (attributed && discover) {
             narrowSupportedVersions(fields);
-            if (subject != null) {
+            if (visibility != null) {
                 narrowCapabilities(fields);
             }
         }
@@ -361,7 +351,7 @@ final class ListFilter {
         ArrayNode kept = JSON.createArrayNode();
         for (JsonNode item : items) {
             JsonNode name = item.get(nameField(itemKind));
-            if (name != null && name.isTextual() && policy.visible(subject, itemKind, name.textValue())) {
+            if (name != null && name.isTextual() && visibility.sees(itemKind, name.textValue())) {
                 kept.add(item);
             }
         }

@@ -1,14 +1,9 @@
 package dev.portcullis.forward;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.portcullis.authz.AuthorizedRequest;
-import dev.portcullis.authz.SubscriptionFilter;
 import dev.portcullis.exchange.UpstreamRequest;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
-import dev.portcullis.inspect.Era;
-import dev.portcullis.inspect.InspectedRequest;
-import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.listen.Inbound;
 import dev.portcullis.listen.RequestHead;
 import dev.portcullis.route.Route;
@@ -35,13 +30,10 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.ReadTimeoutException;
 import io.netty.util.ReferenceCountUtil;
 import java.net.URI;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.Locale;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,15 +42,11 @@ import org.slf4j.LoggerFactory;
  * method runs on that loop (the upstream connection is on it too), except {@link #endFromAnyThread} and the
  * injection of gateway-made events, which hop onto it.
  *
- * <p>The answer is relayed in one of four ways, chosen when the upstream's head arrives:
- * <ul>
- *   <li>{@code DRAIN}: a 401/403 is read to its end and never relayed (then renewed once, or 502);</li>
- *   <li>{@code WHOLE}: read whole (bounded), transformed if needed (list filter, batch answers), and sent
- *       with its head in one write;</li>
- *   <li>{@code PASS}: relayed chunk by chunk as it arrives;</li>
- *   <li>{@code STREAM}: an SSE stream, relayed as it arrives (event by event where events are rewritten),
- *       ended by the gateway at shutdown or when the caller's token expires.</li>
- * </ul>
+ * <p>How the answer is relayed is decided when the upstream's head arrives, as a {@link ReplyPlan} (discard,
+ * pass through, whole body, event stream, with its named transforms); this class carries the plan out: it reads,
+ * buffers, frames, writes, and performs the plan's effects on the stream's life (a 2024-11-05 stream's
+ * registration for the gateway's refusals, a listen stream's {@code list_changed} events and closing result,
+ * the end at token expiry, the shutdown drain).
  */
 final class UpstreamCall {
     private static final Logger log = LoggerFactory.getLogger(UpstreamCall.class);
@@ -89,19 +77,22 @@ final class UpstreamCall {
     private Mode mode = Mode.HEAD;
     private Runnable afterDrain;
 
+    /** How the answer is relayed: decided when the upstream's head arrived. */
+    private ReplyPlan plan;
+
     // WHOLE
     private HttpResponse clientHead;
     private ByteBuf whole;
-    private long wholeLimit;
-    private String tooLarge;
-    private UnaryOperator<byte[]> transform;
 
     // STREAM
     private SseEvents.Framer framer;
-    private UnaryOperator<byte[]> rewrite;
-    private LegacySse legacy;
+    /** 2024-11-05 caller stream: the step that rewrites its endpoint, and the endpoint it announced. */
+    private EndpointRewrite endpoints;
+    private String announcedEndpoint;
+    /** Takes the gateway's own events for a 2024-11-05 caller stream (from any thread). */
+    private final java.util.function.Consumer<byte[]> injected = this::injectFromAnyThread;
+    private SubscriptionEvents subscription;
     private ListenStreams.Stream listen;
-    private McpMessage listenRequest;
     private boolean firstRelayed;
     private ScheduledFuture<?> tokenEnd;
     /**
@@ -120,10 +111,9 @@ final class UpstreamCall {
         this.cors = cors;
         this.done = done;
         this.mayRenew = mayRenew;
-        InspectedRequest inspected = upstream.authorized().inspected();
-        this.route = inspected.route(); // the route of the config in force when the request arrived (issue 14 reload)
-        RequestHead head = inspected.authenticated().routed().head();
-        this.target = LegacySse.target(inspected).orElseGet(() -> route.upstreamUri(head.path(), head.rawQuery()));
+        this.route = upstream.route(); // the route of the config in force when the request arrived (issue 14 reload)
+        RequestHead head = upstream.head();
+        this.target = upstream.revision().upstreamTarget(route, head, upstream.upstreamSessionId());
         this.origin = UpstreamPool.origin(target);
         this.responseTimeoutNanos = route.config().responseTimeout().toNanos();
     }
@@ -189,22 +179,17 @@ final class UpstreamCall {
 
     /** The upstream request: the rewritten head and the exact body, written together. */
     private FullHttpRequest request() {
-        AuthorizedRequest authorized = upstream.authorized();
-        InspectedRequest inspected = authorized.inspected();
-        RequestHead head = inspected.authenticated().routed().head();
-        byte[] body = authorized.upstreamBody();
+        RequestHead head = upstream.head();
+        byte[] body = upstream.upstreamBody();
         String path = target.getRawPath() == null || target.getRawPath().isEmpty() ? "/" : target.getRawPath();
         String uri = target.getRawQuery() == null ? path : path + "?" + target.getRawQuery();
         FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, head.method(), uri,
                 body.length == 0 ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
         HttpHeaders h = request.headers();
         HeaderRewrite.toUpstream(head.headers(), h, upstream.upstreamBearer(), head.clientAddress(), head.secure());
-        // The client holds the gateway's session id; the upstream gets its own back.
-        h.remove("Mcp-Session-Id");
-        if (!route.config().legacySse()) {
-            inspected.upstreamSessionId().ifPresent(id -> h.set("Mcp-Session-Id", id));
-        }
-        MirroredHeaders.rebuild(inspected, h);
+        // The revision's session and mirrored headers: the client holds the gateway's session id, the
+        // upstream gets its own back (or none); 2026-07-28 headers are rebuilt from the body (V26-11).
+        upstream.revision().upstreamHeaders(upstream.messages(), upstream.upstreamSessionId(), h);
         if (body.length > 0) {
             // Issue 12: the body is forwarded as what it was inspected as: UTF-8 JSON, not content-coded.
             h.set("Content-Type", dev.portcullis.inspect.JsonContentType.FORWARDED);
@@ -263,31 +248,16 @@ final class UpstreamCall {
         }
         result = new ForwardResult(status, sentNanos, System.nanoTime());
         upstreamKeepAlive = HttpUtil.isKeepAlive(upstreamHead);
-        if (status == 401 && mayRenew && upstream.renewable()) {
+        plan = ReplyPlan.of(upstream, upstreamHead, mayRenew, forward.sessions);
+        if (plan.kind() == ReplyPlan.Kind.DISCARD) {
             mode = Mode.DRAIN;
-            afterDrain = this::renew;
+            GatewayFailure refusal = plan.refusal();
+            afterDrain = refusal == null ? this::renew : () -> done.failed(refusal);
             return;
         }
-        if (status == 401 || status == 403) {
-            mode = Mode.DRAIN;
-            afterDrain = () -> done.failed(GatewayFailure.of(Reason.UPSTREAM_REJECTED_CREDENTIALS,
-                    "Upstream MCP server refused the gateway's credentials", "upstream answered " + status)
-                    .withJsonRpcId(errorId()));
-            return;
-        }
-        AuthorizedRequest authorized = upstream.authorized();
-        InspectedRequest inspected = authorized.inspected();
-        ListFilter filter = ListFilter.forRequest(authorized).orElse(null);
-        if (filter != null && !ListFilter.readable(upstreamHead.headers().get("Content-Encoding"))) {
-            // The gateway asks for no encoding; an answer it cannot read cannot be filtered (fail closed).
-            mode = Mode.DRAIN;
-            afterDrain = () -> done.failed(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable",
-                    "encoded answer (Content-Encoding) on a route that filters lists").withJsonRpcId(errorId()));
-            return;
-        }
-        boolean stream = isEventStream(upstreamHead.headers());
+        boolean stream = ReplyPlan.isEventStream(upstreamHead.headers());
         // The standard reason phrase, whatever the upstream wrote (it may send none).
-        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(plan.status()));
         HttpHeaders out = head.headers();
         HeaderRewrite.toClient(upstreamHead.headers(), out, stream);
         if (!cors.isEmpty()) {
@@ -295,125 +265,56 @@ final class UpstreamCall {
         }
         String upstreamSession = upstreamHead.headers().get("Mcp-Session-Id");
         if (upstreamSession != null) {
-            out.set("Mcp-Session-Id", forward.sessions.seal(upstreamSession, inspected.principal(), route.name()));
+            out.set("Mcp-Session-Id", forward.sessions.seal(upstreamSession, upstream.principal(), route.name()));
         }
-        var partial = authorized.partialBatch();
-        BatchAnswers batch = partial == null ? null : new BatchAnswers(inspected.messages(), partial);
-        if (batch != null && !batch.answersSomething()) {
-            batch = null; // only notifications were refused: nothing to answer (JSONRPC-06)
-        }
-        if (filter != null || (batch != null && status == 200)) {
-            // A list may be rewritten (or errors are merged in), so the length may change.
+        if (plan.lengthChanges()) {
             out.remove("Content-Length");
         }
-        if (batch != null && status == 202) {
-            // The upstream took the forwarded notifications; the refused requests still need their errors.
-            BatchAnswers answers = batch;
-            head.setStatus(HttpResponseStatus.OK);
-            out.remove("Content-Length").set("Content-Type", "application/json");
-            whole(head, MAX_FILTERED_BODY, "batch response too large to merge", ignored -> answers.errorsOnly());
-            return;
+        if (plan.contentType() != null) {
+            out.set("Content-Type", plan.contentType());
         }
-        if (!stream && batch != null && status == 200) {
-            BatchAnswers answers = batch;
-            whole(head, MAX_FILTERED_BODY, "batch response too large to merge",
-                    body -> filter == null ? answers.mergeJson(body) : filtered(filter, answers.mergeJson(body)));
-            return;
-        }
-        if (!stream) {
-            if (filter != null) {
-                // Any answer on a policy route may carry a list (whatever it answers, whatever its status): it
-                // must be whole before it can be filtered; bounded, and failed closed beyond.
-                whole(head, MAX_FILTERED_BODY, "list response too large to filter", body -> filtered(filter, body));
-                return;
+        switch (plan.kind()) {
+            case WHOLE_BODY -> {
+                mode = Mode.WHOLE;
+                clientHead = head;
             }
-            long length = HttpUtil.getContentLength(upstreamHead, -1L);
-            if (length >= 0 && length <= Forward.ONE_WRITE_BODY) {
-                // A small answer of known length goes out with its headers in one write.
-                whole(head, Forward.ONE_WRITE_BODY, "response longer than its Content-Length", null);
-                return;
+            case PASS_THROUGH -> {
+                mode = Mode.PASS;
+                in.start(head, false);
             }
-            mode = Mode.PASS;
-            in.start(head, false);
-            return;
+            default -> stream(head);
         }
-        stream(head, status, filter, batch);
     }
 
-    private static final long MAX_FILTERED_BODY = Forward.MAX_FILTERED_BODY;
-
-    private void whole(HttpResponse head, long limit, String tooLargeDetail, UnaryOperator<byte[]> transformation) {
-        mode = Mode.WHOLE;
-        clientHead = head;
-        wholeLimit = limit;
-        tooLarge = tooLargeDetail;
-        transform = transformation;
-    }
-
-    private void stream(HttpResponse head, int status, ListFilter filter, BatchAnswers batch) {
+    private void stream(HttpResponse head) {
         mode = Mode.STREAM;
         cancelTimeout(); // a quiet stream is not cut: the response timeout only guards its head
         forward.streamOpened(this);
-        InspectedRequest inspected = upstream.authorized().inspected();
-        boolean modern = inspected.era() == Era.MODERN;
-        McpMessage first = inspected.messages().isEmpty() ? null : inspected.messages().get(0);
-        boolean listenCall = modern && first != null && SubscriptionFilter.METHOD.equals(first.method());
-        listenRequest = listenCall ? first : null;
-        boolean get = HttpMethod.GET.equals(inspected.authenticated().routed().head().method());
-        standing = listenCall || (get && !route.config().legacySse());
-        if (!listenCall && !get) {
-            java.util.List<JsonNode> ids = new java.util.ArrayList<>();
-            for (McpMessage message : inspected.messages()) {
-                if (message.kind() == McpMessage.Kind.REQUEST && message.id() != null) {
-                    ids.add(message.id());
-                }
-            }
-            unanswered = ids;
-        }
+        standing = plan.standing();
+        unanswered = plan.awaited().isEmpty() ? java.util.List.of() : new java.util.ArrayList<>(plan.awaited());
         in.start(head, true);
-        legacy = status == 200 ? LegacySse.forStream(upstream, forward.sessions, forward.legacyStreams, this::injectFromAnyThread)
-                .orElse(null) : null;
-        if (legacy != null) {
-            // 2024-11-05: the endpoint event is rewritten to the gateway, and results on the stream filtered.
+        endpoints = plan.step(EndpointRewrite.class);
+        subscription = plan.step(SubscriptionEvents.class);
+        if (plan.framesEvents()) {
+            // Re-framed into whole events: events are rewritten one by one, the gateway can tell which requests
+            // are answered, and can add an event of its own at an event boundary (issue 14).
             framer = new SseEvents.Framer();
-            rewrite = legacy::rewrite;
-        } else if (modern || filter != null || (batch != null && status == 200)) {
-            // Re-framed into whole events: every event holding a list is filtered by its shape (replayed,
-            // resumed and unattributed ones too), a modern stream loses any server-to-client request
-            // (V26-29); the rest pass as they are.
-            framer = new SseEvents.Framer();
-            UnaryOperator<byte[]> lists = filter != null ? filter::filterEvent : UnaryOperator.identity();
-            if (modern) {
-                String routeName = route.name();
-                rewrite = event -> {
-                    byte[] kept = ServerRequests.withoutRequests(event, routeName);
-                    return kept == ServerRequests.DROPPED ? kept : lists.apply(kept);
-                };
-            } else {
-                rewrite = lists;
-            }
-            if (batch != null && status == 200) {
-                // E9: each synthesised error is one more event on the upstream's stream.
-                for (byte[] error : batch.errorEvents()) {
-                    if (!unanswered.isEmpty()) {
-                        Drain.answered(error, unanswered); // answered here: no second error at the end of a drain
-                    }
-                    in.send(Unpooled.wrappedBuffer(error), false);
+        }
+        java.util.List<byte[]> opening = plan.opening();
+        if (!opening.isEmpty()) {
+            for (byte[] event : opening) {
+                if (!unanswered.isEmpty()) {
+                    Drain.answered(event, unanswered); // answered here: no second error at the end of a drain
                 }
-                in.flush();
+                in.send(Unpooled.wrappedBuffer(event), false);
             }
+            in.flush();
         }
-        if (framer == null && !unanswered.isEmpty()) {
-            // Framed so the gateway can tell which requests are answered, and can add an event of its own at
-            // an event boundary when the shutdown grace ends (issue 14).
-            framer = new SseEvents.Framer();
-            rewrite = UnaryOperator.identity();
-        }
-        if (listenCall && status == 200 && route.filtersLists()) {
+        if (subscription != null && subscription.listChanges()) {
             // V26-34: registered while the stream is relayed, so the registry holds open streams only;
             // gateway-made list_changed events join once the upstream's acknowledgment (its first event) passed.
-            listen = forward.listenStreams.register(route.name(), inspected.principal().asSubject(),
-                    first.params() == null ? null : first.params().get("notifications"), first.id());
+            listen = forward.listenStreams.register(route.name(), upstream.principal().asSubject(),
+                    subscription.notifications(), subscription.subscriptionId());
             if (listen != null) {
                 listen.onEvent(() -> in.loop().execute(this::drainListen));
             }
@@ -422,10 +323,10 @@ final class UpstreamCall {
             endStream();
             return;
         }
-        // A stream lives no longer than the token that authorised it (TRANSPORT-08, V26-21): the client
-        // reconnects with a fresh token, which is checked like any request.
-        Duration left = Duration.between(Instant.now(), inspected.principal().acceptedUntil());
-        tokenEnd = in.loop().schedule(this::endStream, Math.max(0, left.toNanos()), TimeUnit.NANOSECONDS);
+        TokenLifetimeEnd lifetime = plan.step(TokenLifetimeEnd.class);
+        if (lifetime != null) {
+            tokenEnd = in.loop().schedule(this::endStream, lifetime.nanosLeft(Instant.now()), TimeUnit.NANOSECONDS);
+        }
     }
 
     private void content(HttpContent content) {
@@ -446,9 +347,10 @@ final class UpstreamCall {
             }
             case WHOLE -> {
                 long size = (whole == null ? 0 : whole.readableBytes()) + (long) data.readableBytes();
-                if (size > wholeLimit) {
+                if (size > plan.bodyLimit()) {
                     content.release();
-                    failAndClose(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable", tooLarge));
+                    failAndClose(GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable",
+                            plan.tooLarge()));
                     return;
                 }
                 if (last && whole == null) {
@@ -512,7 +414,15 @@ final class UpstreamCall {
     }
 
     private void relayEvent(byte[] event) {
-        byte[] out = rewrite.apply(event);
+        if (endpoints != null) {
+            String endpoint = endpoints.announced(event);
+            if (endpoint != null) {
+                // 2024-11-05: the gateway's refusals of messages POSTed for this stream are delivered on it.
+                announcedEndpoint = endpoint;
+                forward.legacyStreams.register(endpoint, injected);
+            }
+        }
+        byte[] out = plan.event(event);
         if (out.length == 0) {
             return;
         }
@@ -530,10 +440,10 @@ final class UpstreamCall {
 
     private void answerWhole(ByteBuf body) {
         ByteBuf content = body;
-        if (transform != null) {
+        if (plan.rewritesBody()) {
             byte[] transformed;
             try {
-                transformed = transform.apply(ByteBufUtil.getBytes(body));
+                transformed = plan.body(ByteBufUtil.getBytes(body));
             } catch (GatewayFailure refused) {
                 failAndClose(refused);
                 return;
@@ -596,8 +506,8 @@ final class UpstreamCall {
         if (over) {
             return;
         }
-        if (listenRequest != null) {
-            in.send(Unpooled.wrappedBuffer(Forward.endOfSubscription(listenRequest.id())), false);
+        if (subscription != null) {
+            in.send(Unpooled.wrappedBuffer(subscription.closing()), false);
         }
         in.end();
         over = true;
@@ -753,8 +663,9 @@ final class UpstreamCall {
             whole.release();
             whole = null;
         }
-        if (legacy != null) {
-            legacy.close();
+        if (announcedEndpoint != null) {
+            forward.legacyStreams.unregister(announcedEndpoint, injected);
+            announcedEndpoint = null;
         }
         if (listen != null) {
             listen.close();
@@ -796,21 +707,7 @@ final class UpstreamCall {
         });
     }
 
-    /** A whole JSON answer through the list filter; one that may hold a list but cannot be read is not relayed (502). */
-    private static byte[] filtered(ListFilter filter, byte[] body) {
-        try {
-            return filter.filterJson(body);
-        } catch (ListFilter.Unfilterable e) {
-            throw GatewayFailure.of(Reason.UPSTREAM_UNAVAILABLE, "Upstream MCP server unavailable", e.getMessage());
-        }
-    }
-
     private JsonNode errorId() {
-        return upstream.authorized().inspected().errorId();
-    }
-
-    private static boolean isEventStream(HttpHeaders headers) {
-        String type = headers.get("Content-Type", "");
-        return type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+        return upstream.errorId();
     }
 }

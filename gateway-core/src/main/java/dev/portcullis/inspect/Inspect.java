@@ -2,19 +2,22 @@ package dev.portcullis.inspect;
 
 import dev.portcullis.authn.AuthenticatedRequest;
 import dev.portcullis.authn.SessionBinding;
-import dev.portcullis.route.UpstreamEras;
-import io.netty.handler.codec.http.HttpHeaders;
-import java.util.Optional;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
-import io.netty.handler.codec.http.HttpMethod;
-import java.util.List;
 import dev.portcullis.listen.Inbound;
 import dev.portcullis.listen.RequestHead;
+import dev.portcullis.revision.McpRevision;
+import dev.portcullis.route.Route;
+import dev.portcullis.route.UpstreamEras;
+import io.netty.handler.codec.http.HttpMethod;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 
 /**
- * Stage 4: read the POST body (at most {@code max-body-size}: 413 beyond it) and classify its
- * JSON-RPC messages. GET and DELETE carry no body. The bytes are kept to be forwarded unchanged.
+ * Stage 4: read the POST body (at most {@code max-body-size}: 413 beyond it), classify its JSON-RPC messages
+ * and choose the request's {@link McpRevision} from them, once (V26-1); the revision's own checks then run.
+ * GET and DELETE carry no body. The bytes are kept to be forwarded unchanged.
  */
 public final class Inspect {
     private final long maxBodyBytes;
@@ -35,10 +38,10 @@ public final class Inspect {
      * was whole, too large or too slow. Throws {@link GatewayFailure} for a request that cannot go on.
      */
     public InspectedRequest apply(AuthenticatedRequest authenticated, byte[] body, Inbound.BodyState state) {
-        RequestHead request = authenticated.routed().head();
+        RequestHead request = authenticated.head();
         if (!HttpMethod.POST.equals(request.method())) {
-            // GET and DELETE exist only in the legacy revisions.
-            return legacy(authenticated, new byte[0], List.of(), false);
+            // GET and DELETE exist only in the session revisions.
+            return classified(authenticated, new byte[0], List.of(), false);
         }
         // Issue 12: one UTF-8 application/json body, not content-coded: what is inspected is what the upstream reads.
         JsonContentType.require(request.headers());
@@ -55,112 +58,29 @@ public final class Inspect {
         return classified(authenticated, body, messages, batch);
     }
 
-    /** V26-1: the body decides the era; the header may only agree. */
+    /**
+     * V26-1: the body decides the revision (the header may only agree); the revision checks the request, the
+     * route's upstream must speak it, and a session id the request carries must be one this gateway issued to
+     * this principal on this route ({@link SessionBinding}).
+     */
     private InspectedRequest classified(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages,
                                         boolean batch) {
-        HttpHeaders headers = authenticated.routed().head().headers();
-        if (batch) {
-            if (messages.stream().anyMatch(m -> ModernRequestRules.envelopeVersion(m) != null)) {
-                throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "a batch holding a 2026-07-28 message");
-            }
-            requireBatchesAllowed(authenticated, headers, messages);
-            return legacy(authenticated, body, messages, true);
-        }
-        McpMessage message = messages.get(0);
-        String version = ModernRequestRules.envelopeVersion(message);
-        if (version != null) {
-            ModernRequestRules.check(message, version, headers);
-            requireServed(authenticated, Era.MODERN, message);
-            // V26-15: a modern request has no session; an Mcp-Session-Id it carries is ignored.
-            return new InspectedRequest(authenticated, body, messages, false, Era.MODERN, version, Optional.empty());
-        }
-        String header = headers.get("MCP-Protocol-Version");
-        if (header != null && Era.MODERN_VERSIONS.contains(header.strip())) {
-            throw GatewayFailure.of(Reason.INVALID_PARAMS, "Invalid params: missing " + Era.VERSION_KEY,
-                    "2026-07-28 header without an envelope").withJsonRpcId(
-                    message.kind() == McpMessage.Kind.REQUEST ? message.id() : null);
-        }
-        return legacy(authenticated, body, messages, false);
+        Route route = authenticated.route();
+        McpRevision revision = McpRevision.of(route, messages, batch);
+        revision.admit(authenticated.head().headers(), messages, batch);
+        requireServed(route, revision, messages);
+        Optional<String> upstreamSession = revision.upstreamSession(authenticated.head(), authenticated.principal(), route,
+                sessions);
+        return new InspectedRequest(authenticated, body, messages, batch, revision, upstreamSession);
     }
 
-    /**
-     * JSONRPC-05: batches exist only in 2025-03-26. A batch naming a later (or the 2024-11-05) revision
-     * in {@code MCP-Protocol-Version}, sent on a 2024-11-05 HTTP+SSE route, or holding an
-     * {@code initialize} is an invalid request (400, -32600). A 2025-03-26 client sends no version header.
-     */
-    private static void requireBatchesAllowed(AuthenticatedRequest authenticated, HttpHeaders headers, List<McpMessage> messages) {
-        String header = headers.get("MCP-Protocol-Version");
-        if ((header != null && !header.strip().equals("2025-03-26")) || authenticated.routed().route().config().legacySse()) {
-            throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request: batching not supported in this protocol version",
-                    "batch under protocol version " + (header == null ? "2024-11-05" : header.strip()));
-        }
-        if (messages.stream().anyMatch(m -> "initialize".equals(m.method()))) {
-            throw GatewayFailure.of(Reason.INVALID_JSONRPC, "Invalid Request", "initialize inside a batch");
-        }
-    }
-
-    /** Mirror mode (V26-45): only the eras the upstream speaks are offered; unknown yet → nothing assumed. */
-    private void requireServed(AuthenticatedRequest authenticated, Era era, McpMessage message) {
-        var served = upstreamEras.of(authenticated.routed().route());
-        if (served.isEmpty() || served.contains(era)) {
+    /** Mirror mode (V26-45): only the revisions the upstream speaks are offered; unknown yet → nothing assumed. */
+    private void requireServed(Route route, McpRevision revision, List<McpMessage> messages) {
+        Set<McpRevision> served = upstreamEras.of(route);
+        if (served.isEmpty() || served.contains(revision)) {
             return;
         }
-        // A non-modern error for a modern request, so a dual-era client falls back to initialize; for
-        // a legacy request, a message naming the versions this route serves (V26-7).
-        String versions = era == Era.MODERN ? "2025-11-25, 2025-06-18, 2025-03-26" : String.join(", ", Era.MODERN_VERSIONS);
-        throw GatewayFailure.of(Reason.ERA_NOT_SERVED, "Unsupported protocol version: this server supports " + versions,
-                era + " request to an upstream that speaks " + served)
-                .withJsonRpcId(message != null && message.kind() == McpMessage.Kind.REQUEST ? message.id() : null);
-    }
-
-    /**
-     * Legacy rules: a known {@code MCP-Protocol-Version} (TRANSPORT-09), and a session id, when
-     * present, must be one this gateway issued to this principal on this route ({@link SessionBinding}).
-     */
-    private InspectedRequest legacy(AuthenticatedRequest authenticated, byte[] body, List<McpMessage> messages, boolean batch) {
-        HttpHeaders headers = authenticated.routed().head().headers();
-        String header = headers.get("MCP-Protocol-Version");
-        if (header != null && !Era.LEGACY_VERSIONS.contains(header.strip())) {
-            List<String> supported = new java.util.ArrayList<>(Era.LEGACY_VERSIONS);
-            supported.addAll(Era.MODERN_VERSIONS);
-            supported.sort(java.util.Comparator.reverseOrder());
-            throw GatewayFailure.of(Reason.UNSUPPORTED_VERSION, "Unsupported protocol version", "header " + header)
-                    .withData(java.util.Map.of("supported", supported, "requested", header));
-        }
-        // 2024-11-05 HTTP+SSE carries the session in the message endpoint's query (SESSION-07).
-        requireServed(authenticated, Era.LEGACY, messages.isEmpty() ? null : messages.get(0));
-        String gatewayId = authenticated.routed().route().config().legacySse()
-                ? legacySessionId(authenticated.routed().head().uri())
-                : sessionHeader(headers);
-        Optional<String> upstreamSession = gatewayId == null ? Optional.empty()
-                : Optional.of(sessions.open(gatewayId, authenticated.principal(), authenticated.routed().route().name()));
-        return new InspectedRequest(authenticated, body, messages, batch, Era.LEGACY, null, upstreamSession);
-    }
-
-    /**
-     * The {@code sessionId} of a 2024-11-05 message endpoint's query. A query that cannot be decoded, or
-     * that names the session more than once, names no session this gateway issued: 404 (issue 12).
-     */
-    static String legacySessionId(String uri) {
-        List<String> ids;
-        try {
-            ids = new io.netty.handler.codec.http.QueryStringDecoder(uri).parameters().getOrDefault("sessionId", List.of());
-        } catch (IllegalArgumentException malformed) {
-            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "query with malformed percent-encoding");
-        }
-        if (ids.size() > 1) {
-            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "more than one sessionId");
-        }
-        return ids.isEmpty() ? null : ids.get(0);
-    }
-
-    /** {@code Mcp-Session-Id}, given once; two of them name no one session (404, issue 12). */
-    static String sessionHeader(HttpHeaders headers) {
-        List<String> ids = headers.getAll("Mcp-Session-Id");
-        if (ids.size() > 1) {
-            throw GatewayFailure.of(Reason.SESSION_NOT_FOUND, "Session not found", "more than one Mcp-Session-Id");
-        }
-        return ids.isEmpty() ? null : ids.get(0);
+        throw revision.notServed(messages.isEmpty() ? null : messages.get(0), served);
     }
 
     private static int firstNonWhitespace(byte[] body) {

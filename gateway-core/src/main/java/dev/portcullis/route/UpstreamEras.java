@@ -2,12 +2,14 @@ package dev.portcullis.route;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.forward.SseEvents;
+import dev.portcullis.revision.HttpSse2024;
+import dev.portcullis.revision.McpRevision;
+import dev.portcullis.revision.Stateless2026;
+import dev.portcullis.revision.Streamable2025;
 import io.netty.channel.ChannelOption;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,7 +20,7 @@ import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
 
 /**
- * Which revisions each upstream speaks, learned once per upstream (V26-6) by a modern
+ * Which revisions ({@link McpRevision}) each upstream speaks, learned once per upstream (V26-6) by a modern
  * {@code server/discover}: a {@code DiscoverResult}, or an error {@code -32020}/{@code -32021}/{@code -32022},
  * means it speaks 2026-07-28 (and the legacy versions its {@code supportedVersions} lists); anything else
  * means legacy only. {@code -32001} is never taken as modern evidence (legacy SDKs use it for "session
@@ -33,15 +35,15 @@ import reactor.netty.http.client.HttpClient;
 public final class UpstreamEras {
     private static final Logger log = LoggerFactory.getLogger(UpstreamEras.class);
     private static final String PROBE = "{\"jsonrpc\":\"2.0\",\"id\":\"portcullis-probe\",\"method\":\"server/discover\","
-            + "\"params\":{\"_meta\":{\"" + Era.VERSION_KEY + "\":\"2026-07-28\",\"" + Era.CAPABILITIES_KEY + "\":{}}}}";
+            + "\"params\":{\"_meta\":{\"" + McpRevision.VERSION_KEY + "\":\"2026-07-28\",\"" + McpRevision.CAPABILITIES_KEY + "\":{}}}}";
     private static final Set<Integer> MODERN_ERRORS = Set.of(-32020, -32021, -32022);
 
-    private final Map<String, Set<Era>> known = new ConcurrentHashMap<>();
+    private final Map<String, Set<McpRevision>> known = new ConcurrentHashMap<>();
     private final List<reactor.core.Disposable> probes = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final ObjectMapper json = new ObjectMapper();
 
-    /** The eras the route's upstream speaks, or empty while unknown (then nothing is assumed). */
-    public Set<Era> of(Route route) {
+    /** The revisions the route's upstream speaks, or empty while unknown (then nothing is assumed). */
+    public Set<McpRevision> of(Route route) {
         return known.getOrDefault(route.name(), Set.of());
     }
 
@@ -49,7 +51,7 @@ public final class UpstreamEras {
     public void probe(List<Route> routes, Duration retry) {
         for (Route route : routes) {
             if (route.config().legacySse()) {
-                known.put(route.name(), EnumSet.of(Era.LEGACY));
+                known.put(route.name(), Set.of(HttpSse2024.REVISION));
                 continue;
             }
             probes.add(probeOnce(route)
@@ -66,7 +68,7 @@ public final class UpstreamEras {
         probes.forEach(reactor.core.Disposable::dispose);
     }
 
-    Mono<Set<Era>> probeOnce(Route route) {
+    Mono<Set<McpRevision>> probeOnce(Route route) {
         return HttpClient.create()
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 3000)
                 .responseTimeout(Duration.ofSeconds(5))
@@ -85,8 +87,8 @@ public final class UpstreamEras {
                 });
     }
 
-    /** The eras a probe answer shows (JSON, or an SSE stream whose data is the answer). */
-    Set<Era> classify(String answer) {
+    /** The revisions a probe answer shows (JSON, or an SSE stream whose data is the answer). */
+    Set<McpRevision> classify(String answer) {
         String text = answer.strip();
         if (text.startsWith("event:") || text.startsWith("data:") || text.startsWith("id:")) {
             text = SseEvents.data(text.getBytes(StandardCharsets.UTF_8));
@@ -96,21 +98,20 @@ public final class UpstreamEras {
             JsonNode message = json.readTree(text);
             JsonNode versions = message == null ? null : message.path("result").get("supportedVersions");
             if (versions != null && versions.isArray()) {
-                Set<Era> eras = EnumSet.of(Era.MODERN);
                 for (JsonNode version : versions) {
-                    if (Era.LEGACY_VERSIONS.contains(version.asText())) {
-                        eras.add(Era.LEGACY);
+                    if (McpRevision.LEGACY_VERSIONS.contains(version.asText())) {
+                        return Set.of(Stateless2026.REVISION, Streamable2025.REVISION);
                     }
                 }
-                return eras;
+                return Set.of(Stateless2026.REVISION);
             }
             if (message != null && MODERN_ERRORS.contains(message.path("error").path("code").asInt())) {
-                return EnumSet.of(Era.MODERN);
+                return Set.of(Stateless2026.REVISION);
             }
         } catch (java.io.IOException | RuntimeException notJson) {
             // not a JSON-RPC answer: a legacy server refusing the unknown method or the missing session
         }
-        return EnumSet.of(Era.LEGACY);
+        return Set.of(Streamable2025.REVISION);
     }
 
 }

@@ -1,7 +1,6 @@
 package dev.portcullis.trace;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.listen.RequestHead;
@@ -171,7 +170,7 @@ public class RequestTrace {
             } else if (request.batch()) {
                 name = "batch";
             }
-            if (!Span.fromContext(parent).getSpanContext().isValid() && request.era() == Era.MODERN && only != null) {
+            if (!Span.fromContext(parent).getSpanContext().isValid() && request.revision().traceContextInMeta() && only != null) {
                 // V26-43: a 2026-07-28 request may carry its trace context in _meta (passed upstream unchanged).
                 JsonNode meta = only.params() == null ? null : only.params().get("_meta");
                 if (meta != null && meta.path("traceparent").isTextual()) {
@@ -216,7 +215,7 @@ public class RequestTrace {
         }
 
         private void mcpAttributes(SpanBuilder builder, InspectedRequest request) {
-            String version = request.version() != null ? request.version() : head.header("MCP-Protocol-Version");
+            String version = request.revision().protocolVersion(head.headers());
             if (version != null) {
                 builder.setAttribute(MCP_VERSION, version);
             }

@@ -38,14 +38,14 @@ class ListFilterTest {
 
     private ListFilter filter(Path dir, String method, String id) throws Exception {
         byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"" + method + "\"}").getBytes(StandardCharsets.UTF_8);
-        return filterFor(policyRoute(dir), body, dev.portcullis.inspect.Era.LEGACY, null);
+        return filterFor(policyRoute(dir), body, dev.portcullis.revision.Streamable2025.REVISION);
     }
 
     /** A 2026-07-28 request for {@code method} (id 1) on {@code route}. */
     private static ListFilter modernFilter(Route route, String method) {
         byte[] body = ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":{\"_meta\":"
                 + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}").getBytes(StandardCharsets.UTF_8);
-        return filterFor(route, body, dev.portcullis.inspect.Era.MODERN, "2026-07-28");
+        return filterFor(route, body, dev.portcullis.revision.Stateless2026.REVISION);
     }
 
     private static Route policyRoute(Path dir) throws Exception {
@@ -58,21 +58,21 @@ class ListFilterTest {
                 null, null, null, policyFile, null, null, null, null, null, null, null, null);
     }
 
-    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version) {
-        return filterFor(route, body, era, version, Set.of("files:read"));
+    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.revision.McpRevision revision) {
+        return filterFor(route, body, revision, Set.of("files:read"));
     }
 
-    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version,
+    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.revision.McpRevision revision,
                                         Set<String> scopes) {
-        return filterFor(route, body, era, version, scopes, false);
+        return filterFor(route, body, revision, scopes, false);
     }
 
-    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.inspect.Era era, String version,
+    private static ListFilter filterFor(Route route, byte[] body, dev.portcullis.revision.McpRevision revision,
                                         Set<String> scopes, boolean batch) {
         Principal principal = new Principal("https://idp", "u", "agent", scopes, Set.of(), Map.of(), "j",
                 Instant.now().plusSeconds(60), new BearerToken("t"));
         var inspected = new InspectedRequest(new AuthenticatedRequest(new RoutedRequest(null, route, "rid"), principal),
-                body, body.length == 0 ? List.of() : new JsonRpcInspector().inspect(body), batch, era, version,
+                body, body.length == 0 ? List.of() : new JsonRpcInspector().inspect(body), batch, revision,
                 java.util.Optional.empty());
         return ListFilter.forRequest(new AuthorizedRequest(inspected, List.of())).orElseThrow();
     }
@@ -142,7 +142,7 @@ class ListFilterTest {
         byte[] batch = ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"},{\"jsonrpc\":\"2.0\",\"id\":2,"
                 + "\"method\":\"prompts/list\"},{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/templates/list\"},"
                 + "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/list\"}]").getBytes(StandardCharsets.UTF_8);
-        ListFilter filter = filterFor(policyRoute(dir), batch, dev.portcullis.inspect.Era.LEGACY, null, Set.of("files:read"), true);
+        ListFilter filter = filterFor(policyRoute(dir), batch, dev.portcullis.revision.Streamable2025.REVISION, Set.of("files:read"), true);
         String answer = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"read_file\",\"inputSchema\":{}},"
                 + "{\"name\":\"rm\",\"inputSchema\":{\"secret\":1}}]}},"
                 + "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"prompts\":[{\"name\":\"hidden_prompt\"}]}},"
@@ -168,7 +168,7 @@ class ListFilterTest {
      */
     @Test
     void resumedStreamReplayedUnfilteredResults(@TempDir Path dir) throws Exception {
-        ListFilter filter = filterFor(policyRoute(dir), new byte[0], dev.portcullis.inspect.Era.LEGACY, null, Set.of("files:read"), false);
+        ListFilter filter = filterFor(policyRoute(dir), new byte[0], dev.portcullis.revision.Streamable2025.REVISION, Set.of("files:read"), false);
         byte[] replayed = ("id: stream-1/4\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":"
                 + "[{\"name\":\"read_file\"},{\"name\":\"write_file\"}],\"nextCursor\":\"n\"}}\n\n").getBytes(StandardCharsets.UTF_8);
         String out = new String(filter.filterEvent(replayed), StandardCharsets.UTF_8);
@@ -251,7 +251,7 @@ class ListFilterTest {
 
         // files:read sees read_file and file:///public/**: tools and resources stay; no prompt rule, no
         // completion/complete rule under default: deny, so neither is offered.
-        JsonNode reader = json.readTree(filterFor(route, request, dev.portcullis.inspect.Era.MODERN, "2026-07-28")
+        JsonNode reader = json.readTree(filterFor(route, request, dev.portcullis.revision.Stateless2026.REVISION)
                 .filterJson(response)).path("result");
         assertThat(reader.path("capabilities").fieldNames()).toIterable()
                 .containsExactlyInAnyOrder("tools", "resources", "experimental");
@@ -262,7 +262,7 @@ class ListFilterTest {
         assertThat(reader.path("supportedVersions")).extracting(JsonNode::asText).containsExactly("2026-07-28");
 
         // No scope at all: every tool and resource needs one, so the caller can use none of them.
-        JsonNode nobody = json.readTree(filterFor(route, request, dev.portcullis.inspect.Era.MODERN, "2026-07-28", Set.of())
+        JsonNode nobody = json.readTree(filterFor(route, request, dev.portcullis.revision.Stateless2026.REVISION, Set.of())
                 .filterJson(response)).path("result");
         assertThat(nobody.path("capabilities").fieldNames()).toIterable().containsExactly("experimental");
         assertThat(nobody.path("cacheScope").asText()).isEqualTo("private");

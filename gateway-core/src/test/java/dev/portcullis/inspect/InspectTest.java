@@ -15,6 +15,8 @@ import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import dev.portcullis.listen.Inbound.BodyState;
 import dev.portcullis.listen.RequestHead;
+import dev.portcullis.revision.Stateless2026;
+import dev.portcullis.revision.Streamable2025;
 import dev.portcullis.route.Route;
 import dev.portcullis.route.UpstreamEras;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -65,7 +67,7 @@ class InspectTest {
     @Test
     void jsonrpcMessagesAreClassifiedAndTheBytesKept() {
         InspectedRequest inspected = inspect(post("/mcp"), toolCall(7, "read_file"), BodyState.COMPLETE);
-        assertThat(inspected.era()).isEqualTo(Era.LEGACY);
+        assertThat(inspected.revision()).isEqualTo(Streamable2025.REVISION);
         assertThat(inspected.messages()).singleElement().satisfies(m -> {
             assertThat(m.method()).isEqualTo("tools/call");
             assertThat(m.target()).contains("read_file");
@@ -81,8 +83,8 @@ class InspectTest {
                 + "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
         InspectedRequest inspected = inspect(post("/mcp", "MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/list"),
                 modern, BodyState.COMPLETE);
-        assertThat(inspected.era()).isEqualTo(Era.MODERN);
-        assertThat(inspected.version()).isEqualTo("2026-07-28");
+        assertThat(inspected.revision()).isEqualTo(Stateless2026.REVISION);
+        assertThat(inspected.upstreamSessionId()).isEmpty();
         // A modern header without the envelope is not modern: refused.
         refusedWith(Reason.INVALID_PARAMS, () -> inspect(post("/mcp", "MCP-Protocol-Version", "2026-07-28"),
                 toolCall(1, "read_file"), BodyState.COMPLETE));
@@ -120,6 +122,6 @@ class InspectTest {
         InspectedRequest inspected = inspect.apply(authenticated(route, get, principal()), bytes("ignored"), BodyState.COMPLETE);
         assertThat(inspected.messages()).isEmpty();
         assertThat(inspected.body()).isEmpty();
-        assertThat(inspected.era()).isEqualTo(Era.LEGACY);
+        assertThat(inspected.revision()).isEqualTo(Streamable2025.REVISION);
     }
 }

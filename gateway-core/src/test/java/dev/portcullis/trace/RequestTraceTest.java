@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.portcullis.StageFixtures;
 import dev.portcullis.authn.AuthenticatedRequest;
-import dev.portcullis.inspect.Era;
 import dev.portcullis.inspect.InspectedRequest;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.listen.RequestHead;
@@ -72,7 +71,8 @@ class RequestTraceTest {
         McpMessage message = new McpMessage(McpMessage.Kind.REQUEST, JSON.getNodeFactory().numberNode(7), "tools/call",
                 Optional.of("read_file"), params);
         AuthenticatedRequest authenticated = new AuthenticatedRequest(routed, StageFixtures.principal());
-        return new InspectedRequest(authenticated, new byte[0], List.of(message), false, Era.MODERN, "2026-07-28", Optional.empty());
+        return new InspectedRequest(authenticated, new byte[0], List.of(message), false,
+                dev.portcullis.revision.Stateless2026.REVISION, Optional.empty());
     }
 
     @Test

@@ -1,4 +1,4 @@
-package dev.portcullis.inspect;
+package dev.portcullis.revision;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -18,27 +18,27 @@ class SessionIdSourcesTest {
 
     @Test
     void legacySessionIdQueryWithMalformedPercentEncodingIs404() {
-        assertNotFound(() -> Inspect.legacySessionId("/mcp/messages?sessionId=%zz"));
-        assertNotFound(() -> Inspect.legacySessionId("/mcp/messages?sessionId=abc%"));
-        assertNotFound(() -> Inspect.legacySessionId("/mcp/messages?x=%E0%A4%A&sessionId=abc"));
+        assertNotFound(() -> HttpSse2024.sessionId("/mcp/messages?sessionId=%zz"));
+        assertNotFound(() -> HttpSse2024.sessionId("/mcp/messages?sessionId=abc%"));
+        assertNotFound(() -> HttpSse2024.sessionId("/mcp/messages?x=%E0%A4%A&sessionId=abc"));
     }
 
     @Test
     void twoSessionIdsNameNoSession() {
-        assertNotFound(() -> Inspect.legacySessionId("/mcp/messages?sessionId=a&sessionId=b"));
+        assertNotFound(() -> HttpSse2024.sessionId("/mcp/messages?sessionId=a&sessionId=b"));
         DefaultHttpHeaders headers = new DefaultHttpHeaders();
         headers.add("Mcp-Session-Id", "a");
         headers.add("Mcp-Session-Id", "b");
-        assertNotFound(() -> Inspect.sessionHeader(headers));
+        assertNotFound(() -> Streamable2025.sessionId(headers));
     }
 
     @Test
     void wellFormedSourcesAreRead() {
-        assertThat(Inspect.legacySessionId("/mcp/messages?sessionId=a.b-c_d")).isEqualTo("a.b-c_d");
-        assertThat(Inspect.legacySessionId("/mcp/messages")).isNull();
+        assertThat(HttpSse2024.sessionId("/mcp/messages?sessionId=a.b-c_d")).isEqualTo("a.b-c_d");
+        assertThat(HttpSse2024.sessionId("/mcp/messages")).isNull();
         DefaultHttpHeaders headers = new DefaultHttpHeaders();
-        assertThat(Inspect.sessionHeader(headers)).isNull();
+        assertThat(Streamable2025.sessionId(headers)).isNull();
         headers.add("Mcp-Session-Id", "a");
-        assertThat(Inspect.sessionHeader(headers)).isEqualTo("a");
+        assertThat(Streamable2025.sessionId(headers)).isEqualTo("a");
     }
 }

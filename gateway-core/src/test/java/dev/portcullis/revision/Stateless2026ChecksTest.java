@@ -1,4 +1,4 @@
-package dev.portcullis.inspect;
+package dev.portcullis.revision;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
@@ -6,14 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
+import dev.portcullis.inspect.JsonRpcInspector;
+import dev.portcullis.inspect.McpMessage;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import org.junit.jupiter.api.Test;
 
-/** 2026-07-28 header/body agreement (V26-2, -3, -4, -8, -9, -23, -27). */
-class ModernRequestRulesTest {
+/** The 2026-07-28 room's inbound checks: header/body agreement (V26-2, -3, -4, -8, -9, -23, -27). */
+class Stateless2026ChecksTest {
     private static final String META = "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"%s\","
             + "\"io.modelcontextprotocol/clientCapabilities\":{}}";
 
@@ -31,7 +33,7 @@ class ModernRequestRulesTest {
     }
 
     private static void assertRejected(McpMessage message, HttpHeaders headers, Reason reason) {
-        assertThatThrownBy(() -> ModernRequestRules.check(message, ModernRequestRules.envelopeVersion(message), headers))
+        assertThatThrownBy(() -> Stateless2026.check(message, Stateless2026.envelopeVersion(message), headers))
                 .isInstanceOfSatisfying(GatewayFailure.class, f -> {
                     assertThat(f.reason()).isEqualTo(reason);
                     assertThat(f.jsonRpcId().asInt()).isEqualTo(1); // V26-24: the error carries the request id
@@ -40,7 +42,7 @@ class ModernRequestRulesTest {
 
     @Test
     void matchingHeadersPass() {
-        assertThatCode(() -> ModernRequestRules.check(call("echo", "2026-07-28"), "2026-07-28", headers("tools/call", "echo")))
+        assertThatCode(() -> Stateless2026.check(call("echo", "2026-07-28"), "2026-07-28", headers("tools/call", "echo")))
                 .doesNotThrowAnyException();
     }
 
@@ -57,7 +59,7 @@ class ModernRequestRulesTest {
     @Test
     void v26_9Base64WrappedNamesAreDecodedAndMalformedOnesRejected() {
         String wrapped = "=?base64?" + Base64.getEncoder().encodeToString("éçho".getBytes(StandardCharsets.UTF_8)) + "?=";
-        assertThatCode(() -> ModernRequestRules.check(call("éçho", "2026-07-28"), "2026-07-28", headers("tools/call", wrapped)))
+        assertThatCode(() -> Stateless2026.check(call("éçho", "2026-07-28"), "2026-07-28", headers("tools/call", wrapped)))
                 .doesNotThrowAnyException();
         assertRejected(call("echo", "2026-07-28"), headers("tools/call", "=?base64?***?="), Reason.HEADER_MISMATCH);
         // Upper-case markers are not the wrapping: compared literally.
@@ -75,7 +77,7 @@ class ModernRequestRulesTest {
 
     @Test
     void v26_2UnsupportedVersionNamesWhatIsSupported() {
-        assertThatThrownBy(() -> ModernRequestRules.check(call("echo", "2099-01-01"), "2099-01-01",
+        assertThatThrownBy(() -> Stateless2026.check(call("echo", "2099-01-01"), "2099-01-01",
                 headers("tools/call", "echo").set("MCP-Protocol-Version", "2099-01-01")))
                 .isInstanceOfSatisfying(GatewayFailure.class, f -> {
                     assertThat(f.reason()).isEqualTo(Reason.UNSUPPORTED_VERSION);
@@ -103,8 +105,8 @@ class ModernRequestRulesTest {
     void v26_23NotificationsNeedNoMethodHeaderButMayNotContradictTheBody() {
         String body = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{" + META.formatted("2026-07-28") + "}}";
         McpMessage m = new JsonRpcInspector().inspect(body.getBytes(StandardCharsets.UTF_8)).get(0);
-        assertThatCode(() -> ModernRequestRules.check(m, "2026-07-28", headers(null, null))).doesNotThrowAnyException();
-        assertThatThrownBy(() -> ModernRequestRules.check(m, "2026-07-28", headers("tools/call", null)))
+        assertThatCode(() -> Stateless2026.check(m, "2026-07-28", headers(null, null))).doesNotThrowAnyException();
+        assertThatThrownBy(() -> Stateless2026.check(m, "2026-07-28", headers("tools/call", null)))
                 .isInstanceOfSatisfying(GatewayFailure.class, f -> assertThat(f.reason()).isEqualTo(Reason.HEADER_MISMATCH));
     }
 }

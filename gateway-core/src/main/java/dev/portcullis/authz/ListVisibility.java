@@ -1,0 +1,53 @@
+package dev.portcullis.authz;
+
+import dev.portcullis.policy.Decision;
+import dev.portcullis.policy.ItemKind;
+import dev.portcullis.policy.Operation;
+import dev.portcullis.policy.Policy;
+import dev.portcullis.policy.Subject;
+import dev.portcullis.route.Route;
+
+/**
+ * What one caller may see in lists (POLICY-05), as authorize decided it for the request: the value forward
+ * filters every answer with, so forward never calls the policy itself. A route without a policy file hides
+ * nothing ({@link #filters()} false). The names a list will hold are not known until the upstream answers, so
+ * each name is decided when it is asked about, by the route's policy as it stands then: a reload applies to
+ * answers and streams already under way, as it did before this value existed.
+ */
+public final class ListVisibility {
+    private static final ListVisibility UNFILTERED = new ListVisibility(null, null);
+
+    private final Subject subject;
+    private final Policy policy;
+
+    private ListVisibility(Subject subject, Policy policy) {
+        this.subject = subject;
+        this.policy = policy;
+    }
+
+    /** What {@code subject} may see on {@code route}: everything when the route has no policy file. */
+    public static ListVisibility of(Route route, Subject subject) {
+        return route.filtersLists() ? new ListVisibility(subject, route.policy()) : UNFILTERED;
+    }
+
+    /** Whether lists are filtered at all (the route has a policy that may hide items). */
+    public boolean filters() {
+        return policy != null;
+    }
+
+    /** Whether a list may show the item named {@code name} of {@code kind} (argument constraints ignored). */
+    public boolean sees(ItemKind kind, String name) {
+        return policy == null || policy.visible(subject, kind, name);
+    }
+
+    /** V26-5: whether the caller could ever see an item of {@code kind}. */
+    public boolean mayEverSee(ItemKind kind) {
+        return policy == null || policy.visibility(subject, kind).any();
+    }
+
+    /** V26-5: whether {@code completion/complete} is not denied outright. */
+    public boolean mayComplete() {
+        return policy == null
+                || policy.decide(subject, Operation.method("completion/complete")).outcome() != Decision.Outcome.DENY;
+    }
+}
