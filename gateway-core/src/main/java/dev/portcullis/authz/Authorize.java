@@ -132,7 +132,7 @@ public final class Authorize {
                 }
             }
             return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
-                    new PartialBatch(refusedAt));
+                    new PartialBatch(refusedAt), authorized.visibility());
         }
         List<GatewayFailure> elements = new ArrayList<>();
         for (int i = 0; i < inspected.messages().size(); i++) {
