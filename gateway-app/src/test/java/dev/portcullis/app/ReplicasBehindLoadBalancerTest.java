@@ -106,7 +106,8 @@ class ReplicasBehindLoadBalancerTest {
         String front = loadBalancer("own", one, two);
         String token = idp.accessToken(GatewayHarness.RESOURCE, "mcp:tools");
 
-        try (McpSyncClient client = McpClients.streamable(front, "/mcp", token)) {
+        McpSyncClient client = McpClients.streamable(front, "/mcp", token);
+        try {
             assertThatThrownBy(() -> {
                 client.initialize();
                 for (int i = 0; i < 4; i++) {
@@ -114,6 +115,12 @@ class ReplicasBehindLoadBalancerTest {
                 }
             }).as("a session id sealed by one replica is unknown to the other") // wherever the 404 lands: initialized or a call
                     .isInstanceOf(RuntimeException.class);
+        } finally {
+            try {
+                client.close();
+            } catch (NullPointerException sdkQuirk) {
+                // The Java MCP SDK (2.1) throws from close() when the 404 landed during initialize (no session yet).
+            }
         }
         assertThat(one.requestsServed("404") + two.requestsServed("404")).as("the other replica answered 404").isPositive();
     }
