@@ -251,13 +251,13 @@ public final class Gateway implements AutoCloseable {
                 log.warn("an error arrived after its request had ended", e);
             }
         });
+        Limiter limiter = limiter(config.store(), registry);
         // DPoP (issue 16): one replay record for every config snapshot, so a reload never forgets a proof seen.
         dev.portcullis.authn.DpopNonces dpopNonces = config.sessions().keyFile() != null
                 ? dev.portcullis.authn.DpopNonces.derivedFrom(config.sessions().key(), java.time.Clock.systemUTC())
                 : dev.portcullis.authn.DpopNonces.withRandomKey(java.time.Clock.systemUTC());
         dev.portcullis.authn.DpopProofVerifier dpop = new dev.portcullis.authn.DpopProofVerifier(java.time.Clock.systemUTC(),
-                new dev.portcullis.authn.InMemoryReplayGuard(MAX_REMEMBERED_DPOP_PROOFS, Ticker.systemTicker()), dpopNonces);
-        Limiter limiter = limiter(config.store(), registry);
+                replayGuard(limiter), dpopNonces);
         Shared shared = new Shared(json, registry, reloads, sessions, legacyStreams, upstreamEras, listenStreams, forward,
                 auditor, network, tracing, dpop, dpopNonces, limiter);
         Snapshot first = Snapshot.of(built, shared);
@@ -314,6 +314,16 @@ public final class Gateway implements AutoCloseable {
      * in Redis/Valkey, shared by the replicas. Built once at start; a reload keeps it ({@code store} changes need a
      * restart).
      */
+    /**
+     * Where accepted DPoP proofs are remembered (issue 16): this process's memory, and with a Redis/Valkey store
+     * also the store, so a proof replayed to another replica is refused ({@link dev.portcullis.authn.SharedReplayGuard}).
+     */
+    static dev.portcullis.authn.ReplayGuard replayGuard(Limiter limiter) {
+        dev.portcullis.authn.ReplayGuard local = new dev.portcullis.authn.InMemoryReplayGuard(MAX_REMEMBERED_DPOP_PROOFS,
+                Ticker.systemTicker());
+        return limiter.shared() == null ? local : new dev.portcullis.authn.SharedReplayGuard(local, limiter.shared());
+    }
+
     static Limiter limiter(dev.portcullis.config.StoreConfig store, MeterRegistry registry) {
         dev.portcullis.store.MemoryStore local = new dev.portcullis.store.MemoryStore(store.maxLocalBuckets());
         dev.portcullis.store.ClusterStore shared = store.redis() ? new dev.portcullis.store.RedisStore(store) : null;
