@@ -50,7 +50,7 @@ import java.util.Set;
  * used {@code jti}s in an unbounded map purged by a timer thread, compares {@code htu} after its own normalisation
  * of the configured URI only, accepts duplicated JSON members, and reports one exception type for every failure
  * (the gateway names each). The checks, in this order (all cheap ones before the signature, the replay record last
- * so that only a valid proof is remembered):
+ * so that only a valid proof is remembered; what depends on the header alone is checked once per header text and kept):
  * <ol>
  *   <li>size, three parts; the {@code jwk} header holds no private member ({@code d}, {@code p}, ... , {@code k});</li>
  *   <li>a well-formed JWS whose header and claims name no member twice;</li>
