@@ -88,19 +88,37 @@ class KeycloakDpopTest {
                     scopes: [notes:read]
                     policy: %s
                     dpop: required
+                    upstream-auth:                 # the gateway's own token (Keycloak will not exchange a bound one)
+                      type: client-credentials
+                      client-id: mcp-agent
+                      client-secret: mcp-agent-secret
+                      scopes: [notes:read]
+                  - name: exchanged
+                    path: /exchanged
+                    upstream: %s
+                    resource: %s
+                    resource-aliases: [portcullis]
+                    scopes: [notes:read]
+                    policy: %s
+                    dpop: required
                     upstream-auth:
                       type: token-exchange
                       client-id: portcullis
                       client-secret: portcullis-secret
                       audience: notes-upstream
                       scopes: [notes:read]
-                """.formatted(port, keycloak.issuer(), upstream.url(), resource, policy);
+                """.formatted(port, keycloak.issuer(), upstream.url(), resource, policy, upstream.url(),
+                exchangedResource(), policy);
         gateway = Gateway.start(ConfigLoader.parse(yaml, "keycloak-dpop.yaml"));
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (!gateway.ready() && System.nanoTime() < deadline) {
             Thread.sleep(100);
         }
         assertThat(gateway.ready()).as("signing keys discovered from the realm's metadata").isTrue();
+    }
+
+    private static String exchangedResource() {
+        return resource.replace("/mcp", "/exchanged");
     }
 
     @AfterAll
@@ -115,7 +133,12 @@ class KeycloakDpopTest {
     }
 
     private static HttpResponse<String> post(String authorization, String proof, String session, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(resource)).timeout(Duration.ofSeconds(60))
+        return post(resource, authorization, proof, session, body);
+    }
+
+    private static HttpResponse<String> post(String url, String authorization, String proof, String session, String body)
+            throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/json, text/event-stream")
                 .header("MCP-Protocol-Version", "2025-06-18")
@@ -158,7 +181,7 @@ class KeycloakDpopTest {
         assertThat(authorization).as(call.body()).startsWith("Bearer ");
         String received = authorization.substring("Bearer ".length());
         assertThat(received).as("never the caller's token upstream").isNotEqualTo(token);
-        assertThat(KeycloakServer.claims(received).path("azp").asText()).as("exchanged by the gateway").isEqualTo("portcullis");
+        assertThat(KeycloakServer.claims(received).path("azp").asText()).as("the gateway's own token").isEqualTo("mcp-agent");
         assertThat(upstream.requests()).allSatisfy(r -> {
             assertThat(r.headers().keySet()).noneMatch(h -> h.equalsIgnoreCase("DPoP"));
             assertThat(r.headers().toString()).doesNotContain(token);
@@ -173,5 +196,26 @@ class KeycloakDpopTest {
         assertThat(downgraded.statusCode()).isEqualTo(401);
         assertThat(downgraded.headers().firstValue("WWW-Authenticate").orElse("")).startsWith("DPoP error=\"invalid_token\"");
         assertThat(upstream.requests().size()).as("nothing forwarded for the refused ones").isEqualTo(before);
+    }
+
+    /**
+     * A real peer's answer (Keycloak 26.7.3): it refuses to exchange a DPoP-bound subject token for any client but the one
+     * it was issued to ("Sender-constrained token exchange rejected as the token was not issued for the requesting
+     * client"). The gateway fails closed: 401 invalid_token for the caller, the upstream never contacted, never the
+     * caller's token in its place.
+     */
+    @Test
+    void keycloakWillNotExchangeADpopBoundTokenAndTheGatewayFailsClosed() throws Exception {
+        String token = keycloak.token("agent-cli", "agent-cli-secret", Map.of("grant_type", "password",
+                        "username", "alice", "password", "alice-password", "scope", "notes:read"),
+                Map.of("DPoP", proof("POST", keycloak.tokenEndpoint(), null))).path("access_token").asText();
+        int before = upstream.requests().size();
+        String url = exchangedResource();
+        HttpResponse<String> init = post(url, "DPoP " + token, proof("POST", url, token), null, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+                + "\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
+                + "\"clientInfo\":{\"name\":\"kc-dpop\",\"version\":\"1\"}}}");
+        assertThat(init.statusCode()).as(init.body()).isEqualTo(401);
+        assertThat(init.headers().firstValue("WWW-Authenticate").orElse("")).contains("error=\"invalid_token\"");
+        assertThat(upstream.requests().size()).isEqualTo(before);
     }
 }

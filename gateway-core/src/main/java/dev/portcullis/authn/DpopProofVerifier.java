@@ -1,5 +1,7 @@
 package dev.portcullis.authn;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -12,8 +14,12 @@ import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jose.util.JSONObjectUtils;
-import com.nimbusds.jwt.JWTClaimsSet;
-import com.nimbusds.jwt.SignedJWT;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.portcullis.Step;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
@@ -29,7 +35,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.Date;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -45,7 +50,7 @@ import java.util.Set;
  * used {@code jti}s in an unbounded map purged by a timer thread, compares {@code htu} after its own normalisation
  * of the configured URI only, accepts duplicated JSON members, and reports one exception type for every failure
  * (the gateway names each). The checks, in this order (all cheap ones before the signature, the replay record last
- * so that only a valid proof is remembered):
+ * so that only a valid proof is remembered; what depends on the header alone is checked once per header text and kept):
  * <ol>
  *   <li>size, three parts; the {@code jwk} header holds no private member ({@code d}, {@code p}, ... , {@code k});</li>
  *   <li>a well-formed JWS whose header and claims name no member twice;</li>
@@ -67,11 +72,23 @@ public final class DpopProofVerifier {
     static final int MAX_JTI_LENGTH = 256;
     private static final Set<String> PRIVATE_MEMBERS = Set.of("d", "p", "q", "dp", "dq", "qi", "oth", "k");
     private static final JOSEObjectType DPOP_JWT = new JOSEObjectType("dpop+jwt");
+    /** RFC 9449 §4.2: an asymmetric signature algorithm (the issuer's list narrows it further). */
+    private static final Set<JWSAlgorithm> ASYMMETRIC = Set.of(JWSAlgorithm.RS256, JWSAlgorithm.RS384, JWSAlgorithm.RS512,
+            JWSAlgorithm.PS256, JWSAlgorithm.PS384, JWSAlgorithm.PS512, JWSAlgorithm.ES256, JWSAlgorithm.ES384, JWSAlgorithm.ES512);
 
     private final Clock clock;
     private final ReplayGuard replay;
     private final DpopNonces nonces;
+    /** Claims: a member written twice is an error (RFC 7519 §4), nesting bounded. */
+    private static final ObjectMapper CLAIMS = JsonMapper.builder(JsonFactory.builder()
+                    .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                    .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(16).build()).build())
+            .build();
+
     private final DefaultJWSVerifierFactory verifiers = new DefaultJWSVerifierFactory();
+    /** Proof headers seen lately, by their base64url text (bounded: a client keeps one header for all its proofs). */
+    private final Cache<String, ProofHeader> headers = Caffeine.newBuilder()
+            .maximumSize(4096).expireAfterAccess(Duration.ofMinutes(10)).build();
 
     public DpopProofVerifier(Clock clock, ReplayGuard replay, DpopNonces nonces) {
         this.clock = clock;
@@ -98,76 +115,57 @@ public final class DpopProofVerifier {
         if (first <= 0 || second < 0 || proof.indexOf('.', second + 1) >= 0) {
             throw invalid("proof_malformed", "The DPoP proof is malformed");
         }
-        String headerJson;
-        try {
-            headerJson = new Base64URL(proof.substring(0, first)).decodeToString();
-            Map<String, Object> header = JSONObjectUtils.parse(headerJson);
-            if (header.get("jwk") instanceof Map<?, ?> jwk && jwk.keySet().stream().anyMatch(PRIVATE_MEMBERS::contains)) {
-                throw invalid("proof_private_key", "The DPoP proof's key is not a public key");
-            }
-        } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
-            throw invalid("proof_malformed", "The DPoP proof is malformed");
+        // A client's proofs share one header (typ, alg, jwk): its parse, the key checks, the thumbprint and the verifier
+        // are made once per header and kept, so a request pays for its claims and the signature check only.
+        String headerSegment = proof.substring(0, first);
+        ProofHeader parsed = headers.getIfPresent(headerSegment);
+        if (parsed == null) {
+            parsed = parseHeader(headerSegment);
+            headers.put(headerSegment, parsed);
         }
-        SignedJWT jwt;
-        JWTClaimsSet claims;
-        try {
-            jwt = SignedJWT.parse(proof);
-            StrictJson.requireUniqueMembers(headerJson);
-            StrictJson.requireUniqueMembers(jwt.getPayload().toBase64URL().decodeToString());
-            claims = jwt.getJWTClaimsSet();
-        } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
-            throw invalid("proof_malformed", "The DPoP proof is malformed");
-        }
-        JWSHeader header = jwt.getHeader();
-        if (!isDpopType(header.getType())) {
-            throw invalid("proof_type", "The DPoP proof is not of type dpop+jwt");
-        }
-        JWSAlgorithm alg = header.getAlgorithm();
-        if (alg == null || !expected.algorithms().contains(alg.getName())) {
+        if (!expected.algorithms().contains(parsed.header().getAlgorithm().getName())) {
             throw invalid("proof_algorithm", "The DPoP proof is signed with an unacceptable algorithm");
         }
-        JWK jwk = header.getJWK();
-        if (jwk == null) {
-            throw invalid("proof_key", "The DPoP proof carries no public key");
-        }
-        if (jwk.isPrivate()) {
-            throw invalid("proof_private_key", "The DPoP proof's key is not a public key");
-        }
-        if (!fits(jwk, alg)) {
-            throw invalid("proof_key", "The DPoP proof's key does not fit its algorithm");
-        }
-        String jti;
-        String htm;
-        String htu;
-        Date iat;
-        String ath;
-        String nonce;
+        // One strict pass over the claims (a member written twice is refused), reading only what §4.2 names.
+        JsonNode claims;
         try {
-            jti = claims.getStringClaim("jti");
-            htm = claims.getStringClaim("htm");
-            htu = claims.getStringClaim("htu");
-            iat = claims.getIssueTime();
-            ath = claims.getStringClaim("ath");
-            nonce = claims.getStringClaim("nonce");
-        } catch (ParseException wrongType) {
+            claims = CLAIMS.readTree(java.util.Base64.getUrlDecoder().decode(proof.substring(first + 1, second)));
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            throw invalid("proof_malformed", "The DPoP proof is malformed");
+        }
+        if (claims == null || !claims.isObject()) {
+            throw invalid("proof_malformed", "The DPoP proof is malformed");
+        }
+        String jti = text(claims, "jti");
+        String htm = text(claims, "htm");
+        String htu = text(claims, "htu");
+        String ath = text(claims, "ath");
+        String nonce = text(claims, "nonce");
+        JsonNode iatNode = claims.get("iat");
+        // A number a clock can show (a huge or non-integral-range one would overflow Instant: never a 500).
+        if (iatNode != null && (!iatNode.isNumber() || !iatNode.canConvertToLong() || Math.abs(iatNode.asLong()) > 100_000_000_000L)) {
             throw invalid("proof_claims", "The DPoP proof has a malformed claim");
         }
+        Instant iat = iatNode == null ? null : Instant.ofEpochSecond(iatNode.asLong());
         if (jti == null || jti.isEmpty() || jti.length() > MAX_JTI_LENGTH || htm == null || htu == null || iat == null) {
             throw invalid("proof_claims", "The DPoP proof lacks required claims");
         }
         if (!htm.equals(expected.method())) {
             throw invalid("proof_htm", "The DPoP proof is for another HTTP method");
         }
-        String target = normalizeHtu(expected.publicUrl());
-        if (target == null || !target.equals(normalizeHtu(htu))) {
-            throw invalid("proof_htu", "The DPoP proof is for another URL");
+        String target = expected.publicUrl();
+        if (!htu.equals(target)) { // a client writes it as the gateway does, mostly: normalised only when it differs
+            String normalized = normalizeHtu(target);
+            if (normalized == null || !normalized.equals(normalizeHtu(htu))) {
+                throw invalid("proof_htu", "The DPoP proof is for another URL");
+            }
         }
         Instant now = clock.instant();
         Duration window = expected.rules().window();
-        if (iat.toInstant().isBefore(now.minus(window))) {
+        if (iat.isBefore(now.minus(window))) {
             throw invalid("proof_stale", "The DPoP proof is too old");
         }
-        if (iat.toInstant().isAfter(now.plus(window))) {
+        if (iat.isAfter(now.plus(window))) {
             throw invalid("proof_future", "The DPoP proof is issued in the future");
         }
         if (ath == null) {
@@ -177,12 +175,7 @@ public final class DpopProofVerifier {
                 accessTokenHash(expected.accessToken()).getBytes(StandardCharsets.US_ASCII))) {
             throw invalid("proof_ath", "The DPoP proof is not bound to the access token");
         }
-        String thumbprint;
-        try {
-            thumbprint = jwk.computeThumbprint().toString();
-        } catch (JOSEException e) {
-            throw invalid("proof_key", "The DPoP proof's key does not fit its algorithm");
-        }
+        String thumbprint = parsed.thumbprint();
         if (!thumbprint.equals(expected.jkt())) {
             // RFC 9449 §7.1, Figure 16: the binding of the token fails, so invalid_token.
             throw GatewayFailure.of(Reason.INVALID_DPOP_TOKEN, "The DPoP proof's key is not the key the access token is bound to",
@@ -198,16 +191,28 @@ public final class DpopProofVerifier {
                         "unknown or expired nonce").withCode("nonce_invalid");
             }
         }
-        if (!signatureValid(jwt, header, jwk)) {
+        if (!parsed.signatureValid(proof.substring(0, second), proof.substring(second + 1))) {
             throw invalid("proof_signature", "The DPoP proof signature is invalid");
         }
         // Kept as long as the proof would be accepted: until iat + window (RFC 9449 §11.1).
-        Duration ttl = Duration.between(now, iat.toInstant().plus(window)).plusSeconds(1);
+        Duration ttl = Duration.between(now, iat.plus(window)).plusSeconds(1);
         Step<Boolean> firstUse = replay.firstUse(replayKey(thumbprint, target, jti), ttl);
         if (firstUse.ready()) {
             return Step.now(notReplayed(firstUse.value()));
         }
         return Step.later(firstUse.future().thenApply(DpopProofVerifier::notReplayed));
+    }
+
+    /** A string claim, null when absent; another type is a malformed proof. */
+    private static String text(JsonNode claims, String name) {
+        JsonNode value = claims.get(name);
+        if (value == null) {
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw invalid("proof_claims", "The DPoP proof has a malformed claim");
+        }
+        return value.textValue();
     }
 
     private static Boolean notReplayed(Boolean firstUse) {
@@ -240,13 +245,59 @@ public final class DpopProofVerifier {
         return false;
     }
 
-    private boolean signatureValid(SignedJWT jwt, JWSHeader header, JWK jwk) {
+    /** A proof header that passed the checks that depend on it alone, with its key's thumbprint and verifier. */
+    record ProofHeader(JWSHeader header, String thumbprint, JWSVerifier verifier) {
+        boolean signatureValid(String signingInput, String signature) {
+            try {
+                return verifier.verify(header, signingInput.getBytes(StandardCharsets.US_ASCII), new Base64URL(signature));
+            } catch (JOSEException | IllegalStateException | IllegalArgumentException e) {
+                return false;
+            }
+        }
+    }
+
+    /**
+     * The header's checks (RFC 9449 §4.3 checks 4, 5 as far as the header alone tells, 6's key, 7): no private member in
+     * {@code jwk}, a JWS header naming no member twice, {@code typ: dpop+jwt}, an asymmetric {@code alg}, a public
+     * {@code jwk} of the kind and curve {@code alg} needs. Failures are thrown, never kept.
+     */
+    private ProofHeader parseHeader(String segment) {
+        String headerJson;
+        JWSHeader header;
+        try {
+            headerJson = new Base64URL(segment).decodeToString();
+            Map<String, Object> members = JSONObjectUtils.parse(headerJson);
+            if (members.get("jwk") instanceof Map<?, ?> jwk && jwk.keySet().stream().anyMatch(PRIVATE_MEMBERS::contains)) {
+                throw invalid("proof_private_key", "The DPoP proof's key is not a public key");
+            }
+            StrictJson.requireUniqueMembers(headerJson);
+            header = JWSHeader.parse(members, new Base64URL(segment));
+        } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
+            throw invalid("proof_malformed", "The DPoP proof is malformed");
+        }
+        if (!isDpopType(header.getType())) {
+            throw invalid("proof_type", "The DPoP proof is not of type dpop+jwt");
+        }
+        JWSAlgorithm alg = header.getAlgorithm();
+        if (alg == null || !ASYMMETRIC.contains(alg)) {
+            throw invalid("proof_algorithm", "The DPoP proof is signed with an unacceptable algorithm");
+        }
+        JWK jwk = header.getJWK();
+        if (jwk == null) {
+            throw invalid("proof_key", "The DPoP proof carries no public key");
+        }
+        if (jwk.isPrivate()) {
+            throw invalid("proof_private_key", "The DPoP proof's key is not a public key");
+        }
+        if (!fits(jwk, alg)) {
+            throw invalid("proof_key", "The DPoP proof's key does not fit its algorithm");
+        }
         try {
             Key key = jwk instanceof RSAKey rsa ? rsa.toRSAPublicKey() : ((ECKey) jwk).toECPublicKey();
             JWSVerifier verifier = SignatureProvider.apply(verifiers.createJWSVerifier(header, key), header.getAlgorithm());
-            return jwt.verify(verifier);
+            return new ProofHeader(header, jwk.computeThumbprint().toString(), verifier);
         } catch (JOSEException | IllegalStateException | ClassCastException e) {
-            return false;
+            throw invalid("proof_key", "The DPoP proof's key does not fit its algorithm");
         }
     }
 

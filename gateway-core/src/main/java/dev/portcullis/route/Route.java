@@ -53,6 +53,9 @@ public record Route(RouteConfig config, Set<String> acceptedAudiences, String me
      * name it (RFC 9449 §4.3: the gateway's public URL, never the address it listens on).
      */
     public String publicUrl(String path) {
+        if (path.equals(config.path()) && config.resource().indexOf('?') < 0) {
+            return config.resource(); // the route's own path: its resource identifier (the common case, no parse)
+        }
         URI r = config.resourceUri();
         String base = r.getScheme() + "://" + r.getRawAuthority() + (r.getRawPath() == null ? "" : r.getRawPath());
         String rest = config.path().equals("/") ? path : path.substring(Math.min(path.length(), config.path().length()));

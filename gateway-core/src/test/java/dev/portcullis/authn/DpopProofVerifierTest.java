@@ -293,6 +293,16 @@ class DpopProofVerifierTest {
                 expected(p384.computeThumbprint().toString(), false), Reason.INVALID_DPOP_PROOF, "proof_algorithm");
     }
 
+    /** The parsed header is kept per header text; the issuer's algorithm list and the signature are checked every time. */
+    @Test
+    void aKeptHeaderStillMeetsEachIssuersAlgorithmsAndEachSignature() {
+        assertThat(check(valid().sign())).isTrue();
+        var rsaOnly = new DpopProofVerifier.Expected("POST", URL, "notes", TOKEN, jkt, List.of("RS256"), rules(false));
+        assertRefused(valid().sign(), rsaOnly, Reason.INVALID_DPOP_PROOF, "proof_algorithm");
+        assertRefused(valid().signedBy(other).sign(), Reason.INVALID_DPOP_PROOF, "proof_signature");
+        assertThat(check(valid().sign())).isTrue();
+    }
+
     @Test
     void authn13JwkWithPrivateKeyIsRefused() {
         assertRefused(valid().header("jwk", client.toJSONObject()).sign(), Reason.INVALID_DPOP_PROOF, "proof_private_key");
@@ -337,8 +347,13 @@ class DpopProofVerifierTest {
 
     @Test
     void claimsOfTheWrongTypeAreRefused() {
-        // A registered claim of the wrong type fails Nimbus's parse of the claims set already.
-        assertRefused(valid().claim("iat", "1765000000").sign(), Reason.INVALID_DPOP_PROOF, "proof_malformed");
+        assertRefused(valid().claim("iat", "1765000000").sign(), Reason.INVALID_DPOP_PROOF, "proof_claims");
+        assertRefused(valid().claim("jti", 42).sign(), Reason.INVALID_DPOP_PROOF, "proof_claims");
+        assertRefused(valid().claim("iat", Long.MAX_VALUE).sign(), Reason.INVALID_DPOP_PROOF, "proof_claims");
+        assertRefused(valid().claim("iat", 1e300).sign(), Reason.INVALID_DPOP_PROOF, "proof_claims");
+        assertRefused(valid().claim("iat", new java.math.BigInteger("123456789012345678901234567890")).sign(),
+                Reason.INVALID_DPOP_PROOF, "proof_claims");
+        assertRefused(valid().claim("ath", List.of("x")).sign(), Reason.INVALID_DPOP_PROOF, "proof_claims");
         assertRefused(valid().claim("htu", List.of(URL)).sign(), Reason.INVALID_DPOP_PROOF, "proof_claims");
         assertRefused(valid().claim("jti", "j".repeat(DpopProofVerifier.MAX_JTI_LENGTH + 1)).sign(),
                 Reason.INVALID_DPOP_PROOF, "proof_claims");

@@ -136,6 +136,13 @@ public class DpopBenchmark {
         return replay.firstUse(Long.toString(next++), Duration.ofMillis(50)).value();
     }
 
+    /** The proof-only verifier on {@code provider} (null: the JDK's), as the gateway's {@code SignatureProvider} sets it. */
+    void useProvider(java.security.Provider provider) {
+        if (provider != null) {
+            proofVerifier.getJCAContext().setProvider(provider);
+        }
+    }
+
     @Benchmark
     public boolean es256ProofSignatureOnly() throws Exception {
         return parsedProof.verify(proofVerifier);

@@ -1,0 +1,66 @@
+package dev.portcullis.bench.jmh;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.function.Supplier;
+
+/**
+ * {@link DpopBenchmark}'s comparison by the measuring thread's own CPU time per operation (a shared machine inflates
+ * JMH's wall time), in turns after a warm-up: the authenticate stage for a cached bearer token, for a cached DPoP-bound
+ * token with its proof, and the proof's ES256 signature check alone (the provider the gateway chooses).
+ *
+ * <pre>java -cp bench/jmh/target/benchmarks.jar dev.portcullis.bench.jmh.DpopCpuTime [seconds per turn] [turns]</pre>
+ */
+public final class DpopCpuTime {
+    private DpopCpuTime() {}
+
+    public static void main(String[] args) throws Exception {
+        double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 1.0;
+        int turns = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+        dev.portcullis.authn.SignatureProvider.get(); // the provider choice, made before measuring
+        DpopBenchmark bench = new DpopBenchmark();
+        bench.setUp();
+        String[] names = {"bearerCachedToken", "dpopCachedToken", "es256ProofSignature"};
+        java.security.Provider provider = dev.portcullis.authn.SignatureProvider.get().providerFor(com.nimbusds.jose.JWSAlgorithm.ES256);
+        bench.useProvider(provider);
+        @SuppressWarnings("unchecked")
+        Supplier<Object>[] ops = new Supplier[] {bench::bearerCachedToken, bench::dpopCachedToken, () -> {
+            try {
+                return bench.es256ProofSignatureOnly();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }};
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        for (Supplier<Object> op : ops) {
+            run(op, 2.0, threads);
+        }
+        long[] count = new long[ops.length];
+        long[] cpu = new long[ops.length];
+        for (int t = 0; t < turns; t++) {
+            for (int i = 0; i < ops.length; i++) {
+                long[] r = run(ops[i], seconds, threads);
+                count[i] += r[0];
+                cpu[i] += r[1];
+            }
+        }
+        System.out.println("operation            ops  cpu_us_per_op  (EC provider: " + (provider == null ? "JDK" : provider.getName()) + ")");
+        for (int i = 0; i < ops.length; i++) {
+            System.out.printf("%-20s %8d %10.2f%n", names[i], count[i], cpu[i] / 1e3 / count[i]);
+        }
+        bench.tearDown();
+    }
+
+    private static long[] run(Supplier<Object> op, double seconds, ThreadMXBean threads) {
+        long cpu0 = threads.getCurrentThreadCpuTime();
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        long n = 0;
+        while (System.nanoTime() < end) {
+            if (op.get() == null) {
+                throw new IllegalStateException("no result");
+            }
+            n++;
+        }
+        return new long[] {n, threads.getCurrentThreadCpuTime() - cpu0};
+    }
+}
