@@ -177,7 +177,9 @@ public final class RedisStore implements ClusterStore {
 
     private RedisURI uri(String address) {
         RedisURI uri = RedisURI.create(address);
-        uri.setTimeout(config.timeout());
+        // The connection's initialization (TLS, AUTH, HELLO) gets the connect timeout; each command gets the short
+        // timeout (TimeoutOptions), so a slow handshake to a remote Redis does not fail forever.
+        uri.setTimeout(config.connectTimeout());
         String secret = config.secret();
         if (secret != null) {
             uri.setAuthentication(config.username(), secret.toCharArray()); // username null: the default user
