@@ -138,8 +138,10 @@ public final class RedisStore implements ClusterStore {
         SslOptions ssl = config.caFile() == null ? null : SslOptions.builder().trustManager(config.caFile().toFile()).build();
         List<RedisURI> uris = config.addresses().stream().map(this::uri).toList();
         if (config.cluster()) {
+            // A cluster connects to each node on first use: its commands wait for that (bounded by the timeout)
+            // instead of being rejected while the node's connection is made.
             ClusterClientOptions.Builder options = ClusterClientOptions.builder().autoReconnect(true)
-                    .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                    .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS)
                     .timeoutOptions(TimeoutOptions.enabled(config.timeout())).socketOptions(socket);
             if (ssl != null) {
                 options.sslOptions(ssl);
@@ -194,7 +196,9 @@ public final class RedisStore implements ClusterStore {
         }
         CompletableFuture<? extends StatefulConnection<String, String>> future;
         if (config.cluster()) {
-            future = cluster.connectAsync(StringCodec.UTF8);
+            // The cluster's topology first (Lettuce loads it blocking, so on the store's thread), then the connection.
+            future = CompletableFuture.runAsync(cluster::getPartitions, timers)
+                    .thenCompose(loaded -> cluster.connectAsync(StringCodec.UTF8));
         } else {
             future = standalone.connectAsync(StringCodec.UTF8, uriOf()).toCompletableFuture();
         }
