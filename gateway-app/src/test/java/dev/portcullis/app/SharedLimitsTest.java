@@ -295,6 +295,36 @@ class SharedLimitsTest {
     }
 
     @Test
+    void eachRefusalIsAnAuditEventNamingTheLimit() throws Exception {
+        RedisServer redis = redis();
+        GatewayHarness gw = gateway(redis, "g6:", "default: allow\ntools:\n  echo: { limits: 1/min per subject }\n", 1, "");
+        ch.qos.logback.classic.Logger audit = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+                dev.portcullis.audit.AuditLog.LOGGER);
+        CapturingAppender capture = new CapturingAppender();
+        capture.setContext(audit.getLoggerContext());
+        capture.start();
+        audit.addAppender(capture);
+        try {
+            int before = CapturingAppender.lines().size();
+            String token = token("audited");
+            assertThat(post(gw, token, call(1, "echo")).statusCode()).isEqualTo(200);
+            assertThat(post(gw, token, call(2, "echo")).statusCode()).isEqualTo(429);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            List<String> refusals = List.of();
+            while (refusals.isEmpty() && System.nanoTime() < deadline) {
+                refusals = CapturingAppender.lines().subList(before, CapturingAppender.lines().size()).stream()
+                        .filter(l -> l.startsWith("portcullis.audit") && l.contains("http.response.status_code=429")).toList();
+                Thread.sleep(20);
+            }
+            assertThat(refusals).singleElement().asString().contains("rule.id=tools.echo#0")
+                    .contains("portcullis.decision=deny").contains("jsonrpc.request.id=2").contains("user.id=audited")
+                    .contains("rate limit 1/min per subject reached");
+        } finally {
+            audit.detachAppender(capture);
+        }
+    }
+
+    @Test
     void killingRedisMidLoadFallsBackLocallyWithoutErrorsOrHangsAndARestartRestoresTheGlobalLimit() throws Exception {
         RedisServer redis = redis();
         String policy = """

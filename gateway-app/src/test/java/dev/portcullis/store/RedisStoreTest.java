@@ -196,6 +196,42 @@ class RedisStoreTest {
     }
 
     @Test
+    void aRedisClusterSharesBucketsAndPermitsAcrossStores(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        List<RedisServer> nodes = RedisServer.startCluster(3, dir);
+        try {
+            StoreConfig cluster = new StoreConfig("redis", "cluster", nodes.stream().map(RedisServer::url).toList(), null, null,
+                    null, null, "tc:", Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+            try (RedisStore one = connected(cluster); RedisStore two = connected(cluster)) {
+                // Many keys, so they land on every node's slots; each bucket of 3 is shared exactly.
+                for (int k = 0; k < 30; k++) {
+                    int allowed = 0;
+                    for (int i = 0; i < 5; i++) {
+                        if (Gcra.allowed(take(i % 2 == 0 ? one : two, "subject-" + k, 20_000_000, 60_000_000))) {
+                            allowed++;
+                        }
+                    }
+                    assertThat(allowed).as("key %d", k).isEqualTo(3);
+                }
+                assertThat(one.acquire("deploy", 1, "a", Duration.ofSeconds(30)).get(5, TimeUnit.SECONDS)).isTrue();
+                assertThat(two.acquire("deploy", 1, "b", Duration.ofSeconds(30)).get(5, TimeUnit.SECONDS)).isFalse();
+                one.release("deploy", "a");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                boolean freed = false;
+                while (!freed && System.nanoTime() < deadline) {
+                    freed = two.acquire("deploy", 1, "b", Duration.ofSeconds(30)).get(5, TimeUnit.SECONDS);
+                    Thread.sleep(20);
+                }
+                assertThat(freed).isTrue();
+            }
+            long keysOnNodes = nodes.stream().mapToLong(n -> n.with(r -> r.dbsize())).filter(size -> size > 0).count();
+            assertThat(keysOnNodes).as("keys spread over the nodes").isGreaterThan(1);
+        } finally {
+            nodes.forEach(RedisServer::close);
+        }
+    }
+
+    @Test
     void aDeadRedisFailsFastAndARestartedOneIsUsedAgain() throws Exception {
         try (RedisServer mortal = RedisServer.start(); RedisStore store = connected(config(mortal, "t8:", null))) {
             assertThat(Gcra.allowed(take(store, "k", 1_000, 1_000_000))).isTrue();

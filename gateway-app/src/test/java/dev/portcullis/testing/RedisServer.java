@@ -52,6 +52,64 @@ public final class RedisServer implements AutoCloseable {
         return server;
     }
 
+    /**
+     * A Redis Cluster of {@code nodes} masters (no replicas) on free ports, formed with {@code redis-cli --cluster create};
+     * returned once every node reports {@code cluster_state:ok}.
+     */
+    public static List<RedisServer> startCluster(int nodes, Path dir) {
+        List<RedisServer> servers = new ArrayList<>();
+        List<String> create = new ArrayList<>(List.of(Path.of(binary()).resolveSibling("redis-cli").toString(), "--cluster",
+                "create"));
+        for (int i = 0; i < nodes; i++) {
+            int port = clusterPort();
+            RedisServer server = new RedisServer(port, List.of("--cluster-enabled", "yes", "--cluster-config-file",
+                    dir.resolve("nodes-" + port + ".conf").toString(), "--cluster-node-timeout", "2000",
+                    "--dir", dir.toString()), false);
+            server.launch();
+            servers.add(server);
+            create.add("127.0.0.1:" + port);
+        }
+        create.addAll(List.of("--cluster-replicas", "0", "--cluster-yes"));
+        try {
+            Process formed = new ProcessBuilder(create).redirectErrorStream(true).start();
+            String output = new String(formed.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!formed.waitFor(30, TimeUnit.SECONDS) || formed.exitValue() != 0) {
+                throw new AssertionError("redis-cli --cluster create failed:\n" + output);
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            for (RedisServer server : servers) {
+                while (!server.with(r -> r.clusterInfo()).contains("cluster_state:ok")) {
+                    if (System.nanoTime() > deadline) {
+                        throw new AssertionError("cluster not ok: " + server.with(r -> r.clusterInfo()));
+                    }
+                    Thread.sleep(50);
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        return servers;
+    }
+
+    /** A free port whose cluster bus port (+10000) is free too. */
+    private static int clusterPort() {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int port = freePort();
+            if (port + 10_000 > 65_535) {
+                continue;
+            }
+            try (ServerSocket bus = new ServerSocket(port + 10_000, 1, InetAddress.getLoopbackAddress())) {
+                return port;
+            } catch (IOException taken) {
+                // try another
+            }
+        }
+        throw new IllegalStateException("no free port pair for a cluster node");
+    }
+
     public static String binary() {
         for (String candidate : List.of("/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server")) {
             if (Files.isExecutable(Path.of(candidate))) {

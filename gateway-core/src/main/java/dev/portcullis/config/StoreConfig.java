@@ -23,7 +23,7 @@ import java.util.Locale;
  * @param caFile          PEM certificates to trust for {@code rediss://} (default: the JVM's trust store)
  * @param keyPrefix       every key the gateway writes starts with this (default {@code portcullis:})
  * @param timeout         how long one store call may take before the route's fail mode applies (default 50ms)
- * @param connectTimeout  TCP/TLS connect timeout (default 2s)
+ * @param connectTimeout  TCP and TLS connect and the connection handshake (AUTH, HELLO) (default 2s)
  * @param circuitOpen     after {@code circuit-failures} failures in a row, the store is not asked for this long
  *                        (default 2s); then one call probes it, and success closes the circuit
  * @param circuitFailures failures in a row that open the circuit (default 3)

@@ -138,8 +138,10 @@ public final class RedisStore implements ClusterStore {
         SslOptions ssl = config.caFile() == null ? null : SslOptions.builder().trustManager(config.caFile().toFile()).build();
         List<RedisURI> uris = config.addresses().stream().map(this::uri).toList();
         if (config.cluster()) {
+            // A cluster connects to each node on first use: its commands wait for that (bounded by the timeout)
+            // instead of being rejected while the node's connection is made.
             ClusterClientOptions.Builder options = ClusterClientOptions.builder().autoReconnect(true)
-                    .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                    .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS)
                     .timeoutOptions(TimeoutOptions.enabled(config.timeout())).socketOptions(socket);
             if (ssl != null) {
                 options.sslOptions(ssl);
@@ -177,7 +179,9 @@ public final class RedisStore implements ClusterStore {
 
     private RedisURI uri(String address) {
         RedisURI uri = RedisURI.create(address);
-        uri.setTimeout(config.timeout());
+        // The connection's initialization (TLS, AUTH, HELLO) gets the connect timeout; each command gets the short
+        // timeout (TimeoutOptions), so a slow handshake to a remote Redis does not fail forever.
+        uri.setTimeout(config.connectTimeout());
         String secret = config.secret();
         if (secret != null) {
             uri.setAuthentication(config.username(), secret.toCharArray()); // username null: the default user
@@ -192,7 +196,9 @@ public final class RedisStore implements ClusterStore {
         }
         CompletableFuture<? extends StatefulConnection<String, String>> future;
         if (config.cluster()) {
-            future = cluster.connectAsync(StringCodec.UTF8);
+            // The cluster's topology first (Lettuce loads it blocking, so on the store's thread), then the connection.
+            future = CompletableFuture.runAsync(cluster::getPartitions, timers)
+                    .thenCompose(loaded -> cluster.connectAsync(StringCodec.UTF8));
         } else {
             future = standalone.connectAsync(StringCodec.UTF8, uriOf()).toCompletableFuture();
         }
