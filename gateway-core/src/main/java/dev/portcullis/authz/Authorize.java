@@ -88,14 +88,8 @@ public final class Authorize {
             throw refusals.get(0);
         }
         if (route.config().partialBatches() && refusedAt.size() < inspected.messages().size()) {
-            java.util.Set<Integer> kept = new java.util.HashSet<>();
-            for (int i = 0; i < inspected.messages().size(); i++) {
-                if (!refusedAt.containsKey(i)) {
-                    kept.add(i);
-                }
-            }
-            return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
-                    new PartialBatch(refusedAt), ListVisibility.of(route, subject));
+            return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept(refusedAt,
+                    inspected.messages().size())), new PartialBatch(refusedAt), ListVisibility.of(route, subject));
         }
         throw batchRefusal(inspected, decisions, refusals);
     }
@@ -125,14 +119,8 @@ public final class Authorize {
         limited.forEach((index, failure) -> decisions.set(index, failure.decision()));
         var route = inspected.route();
         if (route.config().partialBatches() && refusedAt.size() < inspected.messages().size()) {
-            java.util.Set<Integer> kept = new java.util.HashSet<>();
-            for (int i = 0; i < inspected.messages().size(); i++) {
-                if (!refusedAt.containsKey(i)) {
-                    kept.add(i);
-                }
-            }
-            return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept),
-                    new PartialBatch(refusedAt), authorized.visibility());
+            return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept(refusedAt,
+                    inspected.messages().size())), new PartialBatch(refusedAt), authorized.visibility());
         }
         List<GatewayFailure> elements = new ArrayList<>();
         for (int i = 0; i < inspected.messages().size(); i++) {
@@ -213,5 +201,16 @@ public final class Authorize {
             return refusals.get(0);
         }
         return GatewayFailure.batch(refusals.size() + " message(s) of the batch refused", elements);
+    }
+
+    /** The batch elements (of {@code size}) not refused: what a partial batch forwards (POLICY-07). */
+    private static java.util.Set<Integer> kept(java.util.Map<Integer, ?> refusedAt, int size) {
+        java.util.Set<Integer> kept = new java.util.HashSet<>();
+        for (int i = 0; i < size; i++) {
+            if (!refusedAt.containsKey(i)) {
+                kept.add(i);
+            }
+        }
+        return kept;
     }
 }

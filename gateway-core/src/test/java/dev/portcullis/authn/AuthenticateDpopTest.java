@@ -97,30 +97,8 @@ class AuthenticateDpopTest {
         return step.ready() ? step.value() : step.future().get(5, TimeUnit.SECONDS);
     }
 
-    private static GatewayFailure failure(ThrowingStep call) {
-        try {
-            Step<AuthenticatedRequest> step = call.run();
-            step.future().get(5, TimeUnit.SECONDS);
-        } catch (GatewayFailure f) {
-            return f;
-        } catch (java.util.concurrent.ExecutionException | CompletionException e) {
-            Throwable cause = e.getCause();
-            while (cause instanceof CompletionException && cause.getCause() != null) {
-                cause = cause.getCause();
-            }
-            if (cause instanceof GatewayFailure f) {
-                return f;
-            }
-            throw new AssertionError(e);
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-        throw new AssertionError("accepted");
-    }
-
-    @FunctionalInterface
-    interface ThrowingStep {
-        Step<AuthenticatedRequest> run() throws Exception;
+    private static GatewayFailure failure(AuthenticateSteps.ThrowingStep call) {
+        return AuthenticateSteps.failure(call);
     }
 
     @Test

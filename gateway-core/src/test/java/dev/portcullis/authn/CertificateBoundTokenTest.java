@@ -21,8 +21,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -74,23 +72,7 @@ class CertificateBoundTokenTest {
     }
 
     private GatewayFailure refused(RoutedRequest request) {
-        try {
-            accepted(request);
-        } catch (GatewayFailure f) {
-            return f;
-        } catch (ExecutionException | CompletionException e) {
-            Throwable cause = e.getCause();
-            while (cause instanceof CompletionException && cause.getCause() != null) {
-                cause = cause.getCause();
-            }
-            if (cause instanceof GatewayFailure f) {
-                return f;
-            }
-            throw new AssertionError(e);
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-        throw new AssertionError("accepted");
+        return AuthenticateSteps.failure(() -> authenticate.apply(request));
     }
 
     @Test
