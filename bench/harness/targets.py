@@ -60,6 +60,10 @@ CATALOGUE = [
     Target("portcullis-many-tokens", "Portcullis, a new token on every request: RS256 signature checked each time",
            tokens="rotate"),
     Target("portcullis-sse", "Portcullis, upstream answers text/event-stream"),
+    # Issue 18: the full path with limits counted (never reached), in process or in a real redis-server.
+    Target("portcullis-limits", "portcullis-full + policy limits counted in process (issue 18)", checks_scope=True),
+    Target("portcullis-limits-redis", "portcullis-full + policy limits counted in redis-server (issue 18)",
+           checks_scope=True),
     # BASELINE_REF=<commit>: the same full path on an earlier build (before/after in one run).
     Target("baseline-full", "portcullis-full on the build at BASELINE_REF (before)", checks_scope=True, baseline=True),
 ]
@@ -145,6 +149,8 @@ class Launcher:
             "portcullis-many-tokens": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp"),
             "portcullis-sse": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp-sse"),
             "baseline-full": lambda t: self._start_portcullis(t, "portcullis-full.yaml", "/mcp", jar=self.s.baseline_jar),
+            "portcullis-limits": lambda t: self._start_portcullis(t, "portcullis-limits.yaml", "/mcp"),
+            "portcullis-limits-redis": self._start_limits_redis,
         }[target.name]
         try:
             starter(target)
@@ -213,14 +219,15 @@ class Launcher:
         wait_for_port(target.port, 15, entry.process)
         target.pid = entry.pid
 
-    def portcullis_config(self, name, template, upstream_path):
+    def portcullis_config(self, name, template, upstream_path, store=""):
         """A rendered gateway config on two free ports: (config path, port, admin port, environment)."""
         prefix = self._prefix(name)
         port, admin = free_port(), free_port()
         values = {"PREFIX": prefix, "PORT": port, "ADMIN_PORT": admin, "UPSTREAM_PORT": self.upstream_port,
-                  "UPSTREAM_PATH": upstream_path, "ISSUER": ISSUER, "RESOURCE": RESOURCE}
+                  "UPSTREAM_PATH": upstream_path, "ISSUER": ISSUER, "RESOURCE": RESOURCE, "STORE": store}
         conf = render(os.path.join(self.conf, template), os.path.join(prefix, "gateway.yaml"), values)
-        policy = shutil.copy(os.path.join(self.conf, "policy.yaml"), os.path.join(prefix, "policy.yaml"))
+        policy_source = "policy-limits.yaml" if "limits" in template else "policy.yaml"
+        policy = shutil.copy(os.path.join(self.conf, policy_source), os.path.join(prefix, "policy.yaml"))
         if name in self.s.misconfigure:
             # Deliberately broken (MISCONFIGURE=portcullis-policy): search_tickets needs no scope but
             # mcp:tools, which every bench token has. (Other Portcullis modes: an issuer whose keys the
@@ -235,9 +242,9 @@ class Launcher:
     def gateway_command(self, extra_java_opts=(), jar=None):
         return [self.s.gateway_java, *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", jar or self.s.gateway_jar]
 
-    def start_portcullis(self, name, template, upstream_path, cpus, jar=None):
+    def start_portcullis(self, name, template, upstream_path, cpus, jar=None, store=""):
         """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""
-        conf, port, admin, env = self.portcullis_config(name, template, upstream_path)
+        conf, port, admin, env = self.portcullis_config(name, template, upstream_path, store)
         prefix = os.path.dirname(conf)
         java = self.gateway_command(jar=jar)
         check = subprocess.run([*java, "check", "--config", conf], capture_output=True, text=True, env=env)
@@ -249,11 +256,27 @@ class Launcher:
         _wait_ready(admin, 60)
         return port, admin, entry.pid
 
-    def _start_portcullis(self, target, template, upstream_path, jar=None):
+    def _start_limits_redis(self, target):
+        """redis-server (pinned with the load generator and the stub: the target's CPU stays its own), then the gateway."""
+        redis = shutil.which("redis-server")
+        if not redis:
+            target.skipped = "redis-server not installed (Debian: redis-server)"
+            return
+        prefix = self._prefix(target.name + "-redis")
+        port = free_port()
+        entry = self.processes.start(target.name + "-redis", [redis, "--port", str(port), "--bind", "127.0.0.1",
+                                                             "--save", "", "--appendonly", "no", "--dir", prefix],
+                                     os.path.join(prefix, "redis.log"), self.s.loadgen_cpus)
+        wait_for_port(port, 15, entry.process)
+        store = f"store: {{ type: redis, addresses: [\"redis://127.0.0.1:{port}\"] }}"
+        self._start_portcullis(target, "portcullis-limits.yaml", "/mcp", store=store)
+
+    def _start_portcullis(self, target, template, upstream_path, jar=None, store=""):
         if target.name in self.s.misconfigure:
             target.misconfigured = "the policy's scope requirement for search_tickets removed"
         try:
-            target.port, _, target.pid = self.start_portcullis(target.name, template, upstream_path, self.s.proxy_cpus, jar)
+            target.port, _, target.pid = self.start_portcullis(target.name, template, upstream_path, self.s.proxy_cpus,
+                                                               jar, store)
         except Refused as e:
             target.skipped = f"the gateway refuses {template}: {e}"
 
