@@ -234,13 +234,14 @@ def markdown(results):
         lines += [f"JMH: skipped ({jmh['skipped']}).", ""]
     elif jmh.get("results"):
         lines += [f"JMH microbenchmarks (`{st['jmh_args']}`, one thread, pinned to CPU {m['proxy_cpus']}):", "",
-                  "| Benchmark | µs/op | ± |", "|---|--:|--:|"]
+                  "| Benchmark | score | ± | unit |", "|---|--:|--:|---|"]
         for b in jmh["results"]:
             name = b["benchmark"].rsplit(".", 2)
             score = b["primaryMetric"]
             params = ", ".join(f"{k}={v}" for k, v in (b.get("params") or {}).items())
+            unit = str(score.get("scoreUnit", "us/op")).replace("us/", "µs/")
             lines.append(f"| {name[-2]}.{name[-1]}{f' ({params})' if params else ''} | {_number(score['score']):.3f} "
-                         f"| {_n(_number(score.get('scoreError')), 3)} |")
+                         f"| {_n(_number(score.get('scoreError')), 3)} | {unit} |")
         lines.append("")
     return "\n".join(lines)
 
