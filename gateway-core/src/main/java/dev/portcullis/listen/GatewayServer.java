@@ -189,14 +189,7 @@ public final class GatewayServer implements AutoCloseable {
      */
     public static void validateTls(TlsConfig tls) {
         try {
-            try {
-                tls(tls);
-            } catch (IllegalStateException e) {
-                if (e.getMessage() != null && e.getMessage().startsWith("cannot load listen.tls.client-trust")) {
-                    throw new IllegalArgumentException("listen.tls.client-trust: " + e.getCause().getMessage());
-                }
-                throw e;
-            }
+            tls(tls);
             if (!keyBelongsToCertificate(tls)) {
                 throw new IllegalArgumentException("listen.tls: " + tls.privateKey() + " is not the private key of the"
                         + " certificate in " + tls.certificate() + " (expected: the key the certificate was issued for)");
@@ -262,7 +255,8 @@ public final class GatewayServer implements AutoCloseable {
         try {
             clients = tls.clientAuthMode() == TlsConfig.ClientAuth.NONE ? null : ClientTrust.of(tls);
         } catch (IllegalArgumentException e) {
-            throw new IllegalStateException("cannot load listen.tls.client-trust: " + e.getMessage(), e);
+            // A one-line reason naming the field; validateTls passes IllegalArgumentExceptions on as they are.
+            throw new IllegalArgumentException("listen.tls.client-trust: " + e.getMessage(), e);
         }
         try {
             SslContextBuilder builder = SslContextBuilder.forServer(tls.certificate().toFile(), tls.privateKey().toFile())

@@ -4,25 +4,21 @@ import static dev.portcullis.authn.DpopProofs.proof;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.github.benmanes.caffeine.cache.Ticker;
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
+import dev.portcullis.FakeTime;
 import dev.portcullis.Step;
 import dev.portcullis.config.DpopMode;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import dev.portcullis.route.RouteDpop;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -40,7 +36,7 @@ class DpopProofVerifierTest {
     private static final String TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl";
     private static final List<String> ALGS = List.of("RS256", "PS256", "ES256");
 
-    private final Time time = new Time();
+    private final FakeTime time = new FakeTime(Instant.parse("2026-12-05T12:00:00Z"));
     private ECKey client;
     private ECKey other;
     private RSAKey rsaClient;
@@ -49,35 +45,6 @@ class DpopProofVerifierTest {
     private DpopNonces nonces;
     private DpopProofVerifier verifier;
 
-    /** A wall clock and a Caffeine ticker moving together, only when told to. */
-    static final class Time extends Clock implements Ticker {
-        private final Instant start = Instant.parse("2026-12-05T12:00:00Z");
-        private final AtomicLong nanos = new AtomicLong();
-
-        void advance(Duration by) {
-            nanos.addAndGet(by.toNanos());
-        }
-
-        @Override
-        public long read() {
-            return nanos.get();
-        }
-
-        @Override
-        public Instant instant() {
-            return start.plusNanos(nanos.get());
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-    }
 
     @BeforeAll
     void keys() throws Exception {

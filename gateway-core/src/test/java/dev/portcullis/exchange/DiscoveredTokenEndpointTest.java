@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Ticker;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import dev.portcullis.FakeTime;
 import dev.portcullis.authn.JwksCache;
 import dev.portcullis.config.IssuerConfig;
 import dev.portcullis.config.UpstreamAuthConfig;

@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.portcullis.FakeTime;
 import dev.portcullis.config.UpstreamAuthConfig;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;

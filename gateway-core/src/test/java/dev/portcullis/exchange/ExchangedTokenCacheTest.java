@@ -3,6 +3,7 @@ package dev.portcullis.exchange;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.portcullis.FakeTime;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
 import java.time.Duration;

@@ -21,6 +21,7 @@ import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
 import com.nimbusds.jwt.SignedJWT;
+import dev.portcullis.FakeTime;
 import dev.portcullis.config.UpstreamAuthConfig;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;

@@ -19,16 +19,15 @@ public final class AgentIds {
 
     /** Whether {@code pattern} may appear in a policy. */
     public static boolean valid(String pattern) {
-        if (pattern.isEmpty() || pattern.isBlank()) {
+        if (pattern.isBlank()) {
             return false;
         }
         int star = pattern.indexOf('*');
         if (star < 0) {
             return true;
         }
-        // Only a trailing "/*", after something that has a path to be below ("scheme://host/" at least).
-        return star == pattern.length() - 1 && pattern.endsWith("/*") && pattern.length() > 2
-                && pattern.indexOf('*') == pattern.lastIndexOf('*');
+        // Only a trailing "/*" (the first star is the last character), after something to be below.
+        return star == pattern.length() - 1 && pattern.endsWith("/*") && pattern.length() > 2;
     }
 
     /** Whether {@code agent} is one of {@code patterns}. */

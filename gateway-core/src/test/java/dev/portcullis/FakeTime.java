@@ -1,4 +1,4 @@
-package dev.portcullis.exchange;
+package dev.portcullis;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import java.time.Clock;
@@ -8,12 +8,20 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** A wall clock and a Caffeine ticker that move together, only when told to. */
-final class FakeTime extends Clock implements Ticker {
-    private final Instant start = Instant.parse("2026-01-01T00:00:00Z");
+/** A wall clock and a Caffeine ticker that move together, only when told to (tests of caches and time windows). */
+public final class FakeTime extends Clock implements Ticker {
+    private final Instant start;
     private final AtomicLong nanos = new AtomicLong();
 
-    void advance(Duration by) {
+    public FakeTime() {
+        this(Instant.parse("2026-01-01T00:00:00Z"));
+    }
+
+    public FakeTime(Instant start) {
+        this.start = start;
+    }
+
+    public void advance(Duration by) {
         nanos.addAndGet(by.toNanos());
     }
 
