@@ -578,6 +578,9 @@ public final class Gateway implements AutoCloseable {
         if (state.stopping) {
             return;
         }
+        // The listener closes before readiness turns false: whoever sees /readyz answer 503 (a probe, a test)
+        // can no longer open a connection to the listener.
+        server.stopAccepting();
         state.stopping = true;
         Duration shutdownGrace = live.get().built().config.listen().shutdownGrace();
         log.info("Portcullis stopping: {} SSE stream(s) open, grace {}", forward.activeStreams(), shutdownGrace);
