@@ -68,15 +68,6 @@ public final class LimitOutcome {
         }
     }
 
-    /** Gives back the permits this request took since {@code from} (its other limit refused it). */
-    synchronized void releaseFrom(List<Permit> taken) {
-        for (Permit permit : taken) {
-            if (permits.remove(permit)) {
-                permit.release();
-            }
-        }
-    }
-
     synchronized void rate(Limit limit, long remaining, long resetMicros) {
         for (int i = 0; i < rates.size(); i++) {
             RateState state = rates.get(i);

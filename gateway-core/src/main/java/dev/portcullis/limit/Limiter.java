@@ -27,9 +27,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Issue 18: the second half of the authorize stage. After policy allowed a request (so a denied call
  * consumes nothing), each allowed request element counts against the limits of the rule that allowed it
- * and the route's default ({@link Limits#applying}): its rates first, then its concurrency caps. An element
- * a rate refuses takes no permit; one a concurrency cap refuses gives back the permits it took. A rate an
- * element passed stays counted even if a later limit refuses the element.
+ * and the route's default ({@link Limits#applying}): its rates first, then its concurrency caps, all or
+ * nothing: an element a limit refuses consumes nothing (the rates it passed are not counted, the permits
+ * it took are given back). With a shared store, all the limits of an element are one store round trip
+ * ({@link ClusterStore#check}).
  *
  * <p>Where the counters live: in process ({@link MemoryStore}) when the gateway has no shared store; in the
  * shared store ({@code store: {type: redis}}) otherwise. When the shared store does not answer, the route's
@@ -110,7 +111,7 @@ public final class Limiter {
             if (shared == null) {
                 checkLocal(outcome, i, message, applying, principal, route.name(), 1);
             } else {
-                new SharedCheck(outcome, i, message, applying, principal, route.name(), limits.fail()).next(0);
+                checkShared(outcome, i, message, applying, principal, route.name(), limits.fail());
             }
         }
         return outcome;
@@ -122,41 +123,72 @@ public final class Limiter {
                 && !limits.applying(decision.ruleId()).isEmpty();
     }
 
-    /** In process: rates, then concurrency caps; divided by {@code share} when this is the fallback. */
+    /**
+     * In process: rates, then concurrency caps, each divided by {@code share} when this is the fallback; all or
+     * nothing (a limit that refuses gives back what the element's earlier limits took).
+     */
     private void checkLocal(LimitOutcome outcome, int index, McpMessage message, List<Limit> applying, Principal principal,
                             String route, int share) {
-        for (Limit limit : applying) {
-            if (limit.kind() == Limit.Kind.RATE && !localRate(outcome, index, message, limit.scaled(share),
-                    key(route, limit, principal, message), route)) {
+        int n = applying.size();
+        String[] keys = new String[n];
+        long[] results = new long[n];
+        for (int j = 0; j < n; j++) {
+            Limit limit = applying.get(j);
+            if (limit.kind() != Limit.Kind.RATE) {
+                continue;
+            }
+            Limit scaled = limit.scaled(share);
+            keys[j] = key(route, limit, principal, message);
+            results[j] = local.takeNow(keys[j], scaled.intervalMicros(), scaled.periodMicros());
+            if (!Gcra.allowed(results[j])) {
+                giveBackLocal(outcome, applying, keys, results, j, share);
+                rated(outcome, index, message, scaled, results[j], route);
                 return;
             }
         }
-        List<LimitOutcome.Permit> taken = null;
-        for (Limit limit : applying) {
+        for (int j = 0; j < n; j++) {
+            Limit limit = applying.get(j);
             if (limit.kind() != Limit.Kind.CONCURRENT) {
                 continue;
             }
-            String key = key(route, limit, principal, message);
-            long cap = limit.scaled(share).count();
-            if (!local.acquireNow(key, cap)) {
-                if (taken != null) {
-                    outcome.releaseFrom(taken);
-                }
+            keys[j] = key(route, limit, principal, message);
+            if (!local.acquireNow(keys[j], limit.scaled(share).count())) {
+                giveBackLocal(outcome, applying, keys, results, j, share);
+                giveBackLocal(outcome, applying, keys, results, n, share);
                 refuse(outcome, index, message, limit, route, 1_000_000);
                 return;
             }
-            LimitOutcome.Permit permit = new LimitOutcome.Permit(local, key, "");
-            outcome.hold(permit);
-            if (taken == null) {
-                taken = new ArrayList<>(2);
+            results[j] = 1;
+        }
+        for (int j = 0; j < n; j++) {
+            Limit limit = applying.get(j);
+            if (limit.kind() == Limit.Kind.RATE) {
+                Limit scaled = limit.scaled(share);
+                outcome.rate(scaled, Gcra.remaining(results[j], scaled.intervalMicros(), scaled.periodMicros()), results[j]);
+            } else {
+                outcome.hold(new LimitOutcome.Permit(local, keys[j], ""));
             }
-            taken.add(permit);
         }
     }
 
-    private boolean localRate(LimitOutcome outcome, int index, McpMessage message, Limit limit, String key, String route) {
-        long result = local.takeNow(key, limit.intervalMicros(), limit.periodMicros());
-        return rated(outcome, index, message, limit, result, route);
+    /**
+     * A refused element gives back what its limits before {@code before} took: the permits of the caps when
+     * {@code before} is a cap (its own permit excluded), else the rates (each reported without this call).
+     */
+    private void giveBackLocal(LimitOutcome outcome, List<Limit> applying, String[] keys, long[] results, int before, int share) {
+        boolean caps = before < applying.size() && applying.get(before).kind() == Limit.Kind.CONCURRENT;
+        for (int k = 0; k < before; k++) {
+            Limit limit = applying.get(k);
+            if (caps && limit.kind() == Limit.Kind.CONCURRENT && results[k] == 1) {
+                local.releaseNow(keys[k]);
+                results[k] = 0;
+            } else if (!caps && limit.kind() == Limit.Kind.RATE && keys[k] != null) {
+                Limit scaled = limit.scaled(share);
+                local.refundNow(keys[k], scaled.intervalMicros());
+                long without = Math.max(0, results[k] - scaled.intervalMicros());
+                outcome.rate(scaled, Gcra.remaining(without, scaled.intervalMicros(), scaled.periodMicros()), without);
+            }
+        }
     }
 
     private boolean rated(LimitOutcome outcome, int index, McpMessage message, Limit limit, long result, String route) {
@@ -215,112 +247,82 @@ public final class Limiter {
         key.append(v.length()).append(':').append(v);
     }
 
-    /** One element against the shared store: each limit in turn, from the store's threads. */
-    private final class SharedCheck {
-        private final LimitOutcome outcome;
-        private final int index;
-        private final McpMessage message;
-        private final List<Limit> applying;
-        private final Principal principal;
-        private final String route;
-        private final Limits.FailMode fail;
-        private final List<LimitOutcome.Permit> taken = new ArrayList<>(2);
-        private boolean concurrencyPhase;
-
-        SharedCheck(LimitOutcome outcome, int index, McpMessage message, List<Limit> applying, Principal principal,
-                    String route, Limits.FailMode fail) {
-            this.outcome = outcome;
-            this.index = index;
-            this.message = message;
-            this.applying = applying;
-            this.principal = principal;
-            this.route = route;
-            this.fail = fail;
+    /**
+     * One element against the shared store: all its limits in one {@link ClusterStore#check} (one round trip), its
+     * outcome recorded on the store's thread that answers (the {@link LimitOutcome} is synchronized; the request
+     * continues on its own event loop once every element has answered).
+     */
+    private void checkShared(LimitOutcome outcome, int index, McpMessage message, List<Limit> applying, Principal principal,
+                             String route, Limits.FailMode fail) {
+        int n = applying.size();
+        Limit[] order = new Limit[n]; // the rates, then the caps, as the store checks them
+        String[] keys = new String[n];
+        List<ClusterStore.Take> rates = new ArrayList<>(n);
+        List<ClusterStore.Acquire> permits = new ArrayList<>(1);
+        for (Limit limit : applying) {
+            if (limit.kind() == Limit.Kind.RATE) {
+                String key = key(route, limit, principal, message);
+                keys[rates.size()] = key;
+                order[rates.size()] = limit;
+                rates.add(new ClusterStore.Take(key, limit.intervalMicros(), limit.periodMicros()));
+            }
         }
-
-        /** Checks the limits from {@code from} on (rates first, then concurrency caps). */
-        void next(int from) {
+        int r = rates.size();
+        for (Limit limit : applying) {
+            if (limit.kind() == Limit.Kind.CONCURRENT) {
+                String key = key(route, limit, principal, message);
+                keys[r + permits.size()] = key;
+                order[r + permits.size()] = limit;
+                permits.add(new ClusterStore.Acquire(key, limit.count(), replicaId + ":" + leases.incrementAndGet(), leaseTime));
+            }
+        }
+        CompletableFuture<long[]> checked;
+        try {
+            checked = shared.check(rates, permits);
+        } catch (RuntimeException e) {
+            checked = CompletableFuture.failedFuture(e);
+        }
+        checked.whenComplete((result, error) -> {
             try {
-                for (int j = from; j < applying.size(); j++) {
-                    Limit limit = applying.get(j);
-                    boolean rate = limit.kind() == Limit.Kind.RATE;
-                    if (rate == concurrencyPhase) {
-                        continue;
-                    }
-                    int after = j + 1;
-                    String key = key(route, limit, principal, message);
-                    if (rate) {
-                        shared.take(key, limit.intervalMicros(), limit.periodMicros())
-                                .whenComplete((result, error) -> {
-                                    if (error == null ? rated(outcome, index, message, limit, result, route)
-                                            : fallbackRate(limit, key)) {
-                                        next(after);
-                                    } else {
-                                        outcome.messageDone();
-                                    }
-                                });
+                if (error == null) {
+                    counted(outcome, index, message, route, order, keys, permits, result);
+                } else {
+                    metrics.fallback(route, fail);
+                    if (fail == Limits.FailMode.CLOSED) {
+                        unavailable(outcome, index, message, applying.get(0), route);
                     } else {
-                        String lease = replicaId + ":" + leases.incrementAndGet();
-                        shared.acquire(key, limit.count(), lease, leaseTime).whenComplete((acquired, error) -> {
-                            if (error == null ? acquiredShared(acquired, limit, key, lease) : fallbackPermit(limit, key)) {
-                                next(after);
-                            } else {
-                                outcome.releaseFrom(taken);
-                                outcome.messageDone();
-                            }
-                        });
+                        checkLocal(outcome, index, message, applying, principal, route, replicas);
                     }
-                    return;
                 }
-                if (!concurrencyPhase) {
-                    concurrencyPhase = true;
-                    next(0);
-                    return;
-                }
-                outcome.messageDone();
             } catch (RuntimeException e) {
-                // A defect must not leave the request waiting: refuse the element (fail closed), release its permits.
-                outcome.releaseFrom(taken);
+                // A defect must not leave the request waiting: refuse the element (fail closed).
                 unavailable(outcome, index, message, applying.get(0), route);
+            } finally {
                 outcome.messageDone();
             }
-        }
+        });
+    }
 
-        private boolean acquiredShared(boolean acquired, Limit limit, String key, String lease) {
-            if (!acquired) {
+    /** Records what the store answered for one element ({@link ClusterStore#check}'s result). */
+    private void counted(LimitOutcome outcome, int index, McpMessage message, String route, Limit[] order, String[] keys,
+                         List<ClusterStore.Acquire> permits, long[] result) {
+        int refusedAt = (int) result[0];
+        int r = order.length - permits.size();
+        int checkedUpTo = refusedAt == 0 ? order.length : refusedAt;
+        for (int j = 0; j < checkedUpTo; j++) {
+            Limit limit = order[j];
+            long value = result[1 + j];
+            if (j < r) {
+                if (Gcra.allowed(value)) {
+                    outcome.rate(limit, Gcra.remaining(value, limit.intervalMicros(), limit.periodMicros()), value);
+                } else {
+                    rated(outcome, index, message, limit, value, route);
+                }
+            } else if (value == 1) {
+                outcome.hold(new LimitOutcome.Permit(shared, keys[j], permits.get(j - r).lease()));
+            } else {
                 refuse(outcome, index, message, limit, route, 1_000_000);
-                return false;
             }
-            LimitOutcome.Permit permit = new LimitOutcome.Permit(shared, key, lease);
-            outcome.hold(permit);
-            taken.add(permit);
-            return true;
-        }
-
-        private boolean fallbackRate(Limit limit, String key) {
-            metrics.fallback(route, fail);
-            if (fail == Limits.FailMode.CLOSED) {
-                unavailable(outcome, index, message, limit, route);
-                return false;
-            }
-            Limit share = limit.scaled(replicas);
-            return localRate(outcome, index, message, share, key, route);
-        }
-
-        private boolean fallbackPermit(Limit limit, String key) {
-            metrics.fallback(route, fail);
-            if (fail == Limits.FailMode.CLOSED) {
-                unavailable(outcome, index, message, limit, route);
-                return false;
-            }
-            if (!local.acquireNow(key, limit.scaled(replicas).count())) {
-                refuse(outcome, index, message, limit, route, 1_000_000);
-                return false;
-            }
-            LimitOutcome.Permit permit = new LimitOutcome.Permit(local, key, "");
-            outcome.hold(permit);
-            taken.add(permit);
-            return true;
         }
     }
 

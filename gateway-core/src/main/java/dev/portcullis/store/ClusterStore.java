@@ -1,6 +1,7 @@
 package dev.portcullis.store;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -31,6 +32,26 @@ public interface ClusterStore extends AutoCloseable {
      * @return whether a permit was free
      */
     CompletableFuture<Boolean> acquire(String key, long limit, String lease, Duration leaseTime);
+
+    /** One rate of a {@link #check}: a call against the GCRA bucket {@code key}, as {@link #take}. */
+    record Take(String key, long intervalMicros, long periodMicros) {}
+
+    /** One concurrency cap of a {@link #check}: one of {@code limit} permits of {@code key} for {@code lease}, as {@link #acquire}. */
+    record Acquire(String key, long limit, String lease, Duration leaseTime) {}
+
+    /**
+     * Every limit of one call at once (issue 18: one store round trip per call, whatever its number of limits),
+     * all or nothing: the rates in order, then the caps in order; the first limit that refuses stops the check,
+     * and then nothing is counted (no rate consumed, no permit held). When every limit passes, every rate is
+     * consumed and every permit held (give each back with {@link #release}).
+     *
+     * @return {@code [refusedAt, rate results..., permit results...]}: {@code refusedAt} is 0 when everything
+     *         passed, else the 1-based position of the refusing limit among the rates then the permits. A rate's
+     *         result is {@link Gcra} encoded; when the call was refused, an earlier rate's result is its state
+     *         without this call (nothing was consumed). A permit's result is 1 (held) or 0. Results after
+     *         {@code refusedAt} are 0 and mean nothing.
+     */
+    CompletableFuture<long[]> check(List<Take> rates, List<Acquire> permits);
 
     /** Gives back the permit {@code lease} holds (once; a lease already gone is ignored). Never blocks. */
     void release(String key, String lease);

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -95,6 +96,53 @@ public final class MemoryStore implements ClusterStore {
         }
     }
 
+    /**
+     * Gives back a call {@link #takeNow} allowed on {@code key} (a later limit of the same call refused it):
+     * the bucket's TAT moves back by one interval, as if the call had not been made.
+     */
+    public void refundNow(String key, long intervalMicros) {
+        Bucket bucket = buckets.getIfPresent(key);
+        if (bucket != null) {
+            bucket.addAndGet(-intervalMicros);
+        }
+    }
+
+    /** As {@link #check}, now: all or nothing, by giving back what the call took when a later limit refuses it. */
+    public long[] checkNow(List<Take> rates, List<Acquire> permits) {
+        int r = rates.size();
+        long[] result = new long[1 + r + permits.size()];
+        for (int i = 0; i < r; i++) {
+            Take take = rates.get(i);
+            result[1 + i] = takeNow(take.key(), take.intervalMicros(), take.periodMicros());
+            if (!Gcra.allowed(result[1 + i])) {
+                return refused(result, i + 1, rates, i, permits, 0);
+            }
+        }
+        for (int j = 0; j < permits.size(); j++) {
+            Acquire acquire = permits.get(j);
+            if (!acquireNow(acquire.key(), acquire.limit())) {
+                return refused(result, r + j + 1, rates, r, permits, j);
+            }
+            result[1 + r + j] = 1;
+        }
+        return result;
+    }
+
+    /** Gives back the first {@code ratesTaken} rates and {@code permitsTaken} permits of a refused check. */
+    private long[] refused(long[] result, int at, List<Take> rates, int ratesTaken, List<Acquire> permits, int permitsTaken) {
+        result[0] = at;
+        for (int j = 0; j < permitsTaken; j++) {
+            releaseNow(permits.get(j).key());
+            result[1 + rates.size() + j] = 0;
+        }
+        for (int i = 0; i < ratesTaken; i++) {
+            Take take = rates.get(i);
+            refundNow(take.key(), take.intervalMicros());
+            result[1 + i] = Math.max(0, result[1 + i] - take.intervalMicros()); // its state without this call
+        }
+        return result;
+    }
+
     /** As {@link #acquire}, now; leases are counted (this process holds them all, so none needs to expire). */
     public boolean acquireNow(String key, long limit) {
         boolean[] taken = new boolean[1];
@@ -133,6 +181,11 @@ public final class MemoryStore implements ClusterStore {
     @Override
     public CompletableFuture<Boolean> acquire(String key, long limit, String lease, Duration leaseTime) {
         return CompletableFuture.completedFuture(acquireNow(key, limit));
+    }
+
+    @Override
+    public CompletableFuture<long[]> check(List<Take> rates, List<Acquire> permits) {
+        return CompletableFuture.completedFuture(checkNow(rates, permits));
     }
 
     @Override

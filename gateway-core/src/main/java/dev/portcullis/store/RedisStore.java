@@ -17,35 +17,55 @@ import io.lettuce.core.api.async.RedisSortedSetAsyncCommands;
 import io.lettuce.core.api.async.RedisStringAsyncCommands;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
+import io.lettuce.core.resource.Transports;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The shared {@link ClusterStore} in Redis or Valkey, through Lettuce (non-blocking, on Netty; one
- * multiplexed connection, which pipelines the calls of every event loop). Every command is written from the
- * store's one thread ({@code portcullis-store}): Lettuce's write path takes a lock that would otherwise park
- * an event loop whenever two threads write at once. Each operation is one Lua script
- * run with {@code EVALSHA} (loaded again with {@code EVAL} after a Redis restart), atomic in Redis, on
- * Redis's clock ({@code TIME}), so replicas whose clocks differ still agree.
+ * multiplexed connection, which pipelines the calls of every event loop). Commands are not written by the
+ * threads that ask for them: they are queued, and written in batches by Lettuce's own event loop (one
+ * thread), then flushed once per batch (auto-flush off): no lock contention on Lettuce's write path (which
+ * takes a lock that would park an event loop whenever two threads write at once), no extra thread, and
+ * under load many commands per write system call. Each operation is one Lua script run with
+ * {@code EVALSHA} (loaded again with {@code EVAL} after a Redis restart), atomic in Redis, on Redis's clock
+ * ({@code TIME}), so replicas whose clocks differ still agree. All the limits of one call are one script
+ * ({@link #check}): one round trip.
+ *
+ * <p>Redis Cluster: a script's keys must share a slot, and a counter's slot must depend on the counter alone
+ * (a per-route counter is shared by every subject's calls), so the keys are not hash-tagged: {@link #check}
+ * groups a call's keys by slot and sends one script per slot, all at once (one round trip in parallel); when
+ * one slot's script refuses while another's counted, the other's is taken back by an undo script (not
+ * waited for), so the check stays all or nothing.
  *
  * <p>Keys: {@code <key-prefix>rl:<hash>} (rate buckets, a string that expires when the bucket is full
  * again), {@code <key-prefix>cc:<hash>} (concurrency permits: a sorted set of leases scored by their
@@ -92,13 +112,92 @@ public final class RedisStore implements ClusterStore {
             redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
             return renewed
             """;
+    /**
+     * Every limit of one call ({@link ClusterStore#check}), all or nothing. KEYS: the rate buckets, then the permit
+     * sets; ARGV: the number of rates, of permits, each rate's interval and period (µs), each permit's limit, lease
+     * and lease time (ms). Returns {refusedAt, one result per rate, one per permit}.
+     */
+    static final String CHECK = """
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+            local now_ms = math.floor(now / 1000)
+            local r = tonumber(ARGV[1])
+            local p = tonumber(ARGV[2])
+            local out = {0}
+            local nxt = {}
+            for i = 1, r + p do out[i + 1] = 0 end
+            for i = 1, r do
+              local interval = tonumber(ARGV[1 + 2 * i])
+              local period = tonumber(ARGV[2 + 2 * i])
+              local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+              if tat < now then tat = now end
+              local allow_at = tat + interval - period
+              if now < allow_at then
+                out[1] = i
+                out[i + 1] = -(allow_at - now) - 1
+                return out
+              end
+              nxt[i] = tat + interval
+              out[i + 1] = tat - now
+            end
+            local base = 2 + 2 * r
+            for j = 1, p do
+              local key = KEYS[r + j]
+              redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
+              if redis.call('ZCARD', key) >= tonumber(ARGV[base + 3 * j - 2]) then
+                out[1] = r + j
+                return out
+              end
+            end
+            for i = 1, r do
+              redis.call('SET', KEYS[i], string.format('%d', nxt[i]), 'PX', math.floor((nxt[i] - now) / 1000) + 1)
+              out[i + 1] = nxt[i] - now
+            end
+            for j = 1, p do
+              local key = KEYS[r + j]
+              local ttl = tonumber(ARGV[base + 3 * j])
+              redis.call('ZADD', key, now_ms + ttl, ARGV[base + 3 * j - 1])
+              redis.call('PEXPIRE', key, ttl)
+              out[r + j + 1] = 1
+            end
+            return out
+            """;
+    /**
+     * Takes back what a {@link #CHECK} counted on one slot of a cluster when another slot refused the call. KEYS: as
+     * CHECK's; ARGV: the number of rates, of permits, each rate's interval (µs), each permit's lease.
+     */
+    static final String UNDO = """
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+            local r = tonumber(ARGV[1])
+            local p = tonumber(ARGV[2])
+            for i = 1, r do
+              local back = tonumber(redis.call('GET', KEYS[i]) or '0') - tonumber(ARGV[2 + i])
+              if back <= now then
+                redis.call('DEL', KEYS[i])
+              else
+                redis.call('SET', KEYS[i], string.format('%d', back), 'PX', math.floor((back - now) / 1000) + 1)
+              end
+            end
+            for j = 1, p do
+              redis.call('ZREM', KEYS[r + j], ARGV[2 + r + j])
+            end
+            return 0
+            """;
 
     private final StoreConfig config;
     private final String prefix;
     private final Duration leaseTime;
     private final Breaker breaker;
     private final ClientResources resources;
+    /** The store's own thread ({@code portcullis-store}): connects, loads a cluster's topology, schedules renewals and probes. */
     private final ScheduledExecutorService timers;
+    /** Lettuce's event loop (its one I/O thread): writes every command, in batches. */
+    private final EventLoopGroup ioGroup;
+    private final EventExecutor writer;
+    /** Commands asked for and not yet written (any thread adds, the writer drains). */
+    private final ConcurrentLinkedQueue<Consumer<Commands>> outbox = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final Map<String, String> scripts = new ConcurrentHashMap<>();
     /** The leases this replica holds (lease → store key), renewed every third of the lease time. */
     private final Map<String, String> leases = new ConcurrentHashMap<>();
@@ -125,10 +224,15 @@ public final class RedisStore implements ClusterStore {
         this.prefix = config.keyPrefix();
         this.leaseTime = config.leaseTime();
         this.breaker = new Breaker(config.circuitFailures(), config.circuitOpen().toNanos(), System::nanoTime);
-        // Lettuce's own small event loop group: its transport must match the channels it makes (see docs/limits.md).
+        // Lettuce's own event loop group of one thread: its transport must match the channels it makes (see
+        // docs/limits.md). One thread is enough (it writes and reads one connection, or one per cluster node) and
+        // costs least on a proxy of one or two CPUs. Answers complete on it.
         this.resources = ClientResources.builder().ioThreadPoolSize(1).computationThreadPoolSize(1)
                 .reconnectDelay(Delay.constant(Duration.ofMillis(500))).build();
-        // The store's one thread: connects, renews leases, probes, and writes every command (onStoreThread).
+        // The same group Lettuce's channels use (the provider keeps one per transport): its one loop writes the commands.
+        this.ioGroup = resources.eventLoopGroupProvider().allocate(Transports.eventLoopGroupClass());
+        this.writer = ioGroup.next();
+        // The store's one thread: connects, renews leases and probes.
         this.timers = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "portcullis-store");
             thread.setDaemon(true);
@@ -174,7 +278,7 @@ public final class RedisStore implements ClusterStore {
         if (c == null || closed || breaker.closed() || !breaker.allow()) {
             return;
         }
-        guarded(c.strings().get(prefix + "probe"));
+        command(commands -> commands.strings().get(prefix + "probe"));
     }
 
     private RedisURI uri(String address) {
@@ -220,6 +324,7 @@ public final class RedisStore implements ClusterStore {
                 made.closeAsync();
                 return;
             }
+            made.setAutoFlushCommands(false); // the writer flushes once per batch
             connection = made;
             if (made instanceof StatefulRedisClusterConnection<String, String> c) {
                 var async = c.async();
@@ -239,14 +344,14 @@ public final class RedisStore implements ClusterStore {
 
     @Override
     public CompletableFuture<Long> take(String key, long intervalMicros, long periodMicros) {
-        return script(TAKE, key("rl:", key), Long.toString(intervalMicros), Long.toString(periodMicros));
+        return script(TAKE, new String[] {key("rl:", key)}, Long.toString(intervalMicros), Long.toString(periodMicros));
     }
 
     @Override
     public CompletableFuture<Boolean> acquire(String key, long limit, String lease, Duration leaseTime) {
         String storeKey = key("cc:", key);
-        return this.<Long>script(ACQUIRE, storeKey, Long.toString(limit), lease, Long.toString(leaseTime.toMillis()))
-                .thenApply(taken -> {
+        return this.<Long>script(ACQUIRE, new String[] {storeKey}, Long.toString(limit), lease,
+                Long.toString(leaseTime.toMillis())).thenApply(taken -> {
                     if (taken == 1L) {
                         leases.put(lease, storeKey);
                         return true;
@@ -256,113 +361,300 @@ public final class RedisStore implements ClusterStore {
     }
 
     @Override
+    public CompletableFuture<long[]> check(List<Take> rates, List<Acquire> permits) {
+        int r = rates.size();
+        int n = r + permits.size();
+        String[] keys = new String[n];
+        for (int i = 0; i < r; i++) {
+            keys[i] = key("rl:", rates.get(i).key());
+        }
+        for (int j = 0; j < permits.size(); j++) {
+            keys[r + j] = key("cc:", permits.get(j).key());
+        }
+        if (cluster == null || oneSlot(keys)) {
+            int[] all = new int[n];
+            for (int i = 0; i < n; i++) {
+                all[i] = i;
+            }
+            return checkSlot(rates, permits, keys, all).thenApply(result -> {
+                holdLeases(permits, keys, all, result);
+                return result;
+            });
+        }
+        // Redis Cluster, keys on several slots: one script per slot, sent together; all or nothing by undoing.
+        Map<Integer, List<Integer>> bySlot = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            bySlot.computeIfAbsent(SlotHash.getSlot(keys[i]), slot -> new ArrayList<>(2)).add(i);
+        }
+        List<int[]> groups = new ArrayList<>(bySlot.size());
+        List<CompletableFuture<long[]>> answers = new ArrayList<>(bySlot.size());
+        for (List<Integer> slot : bySlot.values()) {
+            int[] group = slot.stream().mapToInt(Integer::intValue).toArray();
+            groups.add(group);
+            answers.add(checkSlot(rates, permits, keys, group));
+        }
+        return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new)).handle((all, error) -> {
+            long[] merged = new long[1 + n];
+            int refusedAt = 0;
+            for (int g = 0; g < groups.size(); g++) {
+                long[] answer = answers.get(g).isCompletedExceptionally() ? null : answers.get(g).join();
+                if (answer != null && answer[0] != 0) {
+                    int at = groups.get(g)[(int) answer[0] - 1] + 1;
+                    refusedAt = refusedAt == 0 ? at : Math.min(refusedAt, at);
+                }
+                if (answer != null) {
+                    for (int k = 0; k < groups.get(g).length; k++) {
+                        merged[1 + groups.get(g)[k]] = answer[1 + k];
+                    }
+                }
+            }
+            if (error == null && refusedAt == 0) {
+                int[] everything = new int[n];
+                for (int i = 0; i < n; i++) {
+                    everything[i] = i;
+                }
+                holdLeases(permits, keys, everything, merged);
+                return merged;
+            }
+            // Refused (or failed) somewhere: the slots that counted give it back.
+            for (int g = 0; g < groups.size(); g++) {
+                CompletableFuture<long[]> answer = answers.get(g);
+                if (!answer.isCompletedExceptionally() && answer.join()[0] == 0) {
+                    undo(rates, permits, keys, groups.get(g));
+                    for (int k : groups.get(g)) {
+                        merged[1 + k] = k < r ? Math.max(0, merged[1 + k] - rates.get(k).intervalMicros()) : 0;
+                    }
+                }
+            }
+            if (error != null) {
+                throw error instanceof java.util.concurrent.CompletionException ce ? ce : new java.util.concurrent.CompletionException(error);
+            }
+            merged[0] = refusedAt;
+            return merged;
+        });
+    }
+
+    private static boolean oneSlot(String[] keys) {
+        int slot = keys.length == 0 ? 0 : SlotHash.getSlot(keys[0]);
+        for (int i = 1; i < keys.length; i++) {
+            if (SlotHash.getSlot(keys[i]) != slot) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The {@link #CHECK} script on the limits at {@code positions} (rates first, their keys in one slot). */
+    private CompletableFuture<long[]> checkSlot(List<Take> rates, List<Acquire> permits, String[] keys, int[] positions) {
+        int r = rates.size();
+        int gr = 0;
+        for (int k : positions) {
+            if (k < r) {
+                gr++;
+            }
+        }
+        int gp = positions.length - gr;
+        String[] slotKeys = new String[positions.length];
+        String[] args = new String[2 + 2 * gr + 3 * gp];
+        args[0] = Integer.toString(gr);
+        args[1] = Integer.toString(gp);
+        int a = 2;
+        for (int k = 0; k < positions.length; k++) {
+            int at = positions[k];
+            slotKeys[k] = keys[at];
+            if (at < r) {
+                Take take = rates.get(at);
+                args[a++] = Long.toString(take.intervalMicros());
+                args[a++] = Long.toString(take.periodMicros());
+            } else {
+                Acquire acquire = permits.get(at - r);
+                args[a++] = Long.toString(acquire.limit());
+                args[a++] = acquire.lease();
+                args[a++] = Long.toString(acquire.leaseTime().toMillis());
+            }
+        }
+        return this.<List<Object>>script(CHECK, ScriptOutputType.MULTI, slotKeys, args).thenApply(reply -> {
+            long[] result = new long[reply.size()];
+            for (int i = 0; i < result.length; i++) {
+                result[i] = ((Number) reply.get(i)).longValue();
+            }
+            return result;
+        });
+    }
+
+    /** The {@link #UNDO} script for the limits at {@code positions} (counted by one slot's CHECK); not waited for. */
+    private void undo(List<Take> rates, List<Acquire> permits, String[] keys, int[] positions) {
+        int r = rates.size();
+        String[] slotKeys = new String[positions.length];
+        String[] args = new String[2 + positions.length];
+        int gr = 0;
+        for (int k = 0; k < positions.length; k++) {
+            int at = positions[k];
+            slotKeys[k] = keys[at];
+            if (at < r) {
+                gr++;
+                args[2 + k] = Long.toString(rates.get(at).intervalMicros());
+            } else {
+                args[2 + k] = permits.get(at - r).lease();
+            }
+        }
+        args[0] = Integer.toString(gr);
+        args[1] = Integer.toString(positions.length - gr);
+        tracked(script(UNDO, ScriptOutputType.INTEGER, slotKeys, args));
+    }
+
+    /** Remembers (for renewal and release) the leases a passed check holds. */
+    private void holdLeases(List<Acquire> permits, String[] keys, int[] positions, long[] result) {
+        if (result[0] != 0 || permits.isEmpty()) {
+            return;
+        }
+        int r = keys.length - permits.size();
+        for (int k : positions) {
+            if (k >= r) {
+                leases.put(permits.get(k - r).lease(), keys[k]);
+            }
+        }
+    }
+
+    @Override
     public void release(String key, String lease) {
         String storeKey = leases.remove(lease);
-        Commands c = commands;
-        if (storeKey == null || c == null || closed) {
+        if (storeKey == null || commands == null || closed) {
             return; // never acquired here, or the store is gone: the lease expires on its own
         }
-        // Not waited for: a release lost with the connection expires with its lease.
-        CompletableFuture<Long> sent = onStoreThread(() -> c.sortedSets().zrem(storeKey, lease));
+        // Not waited for (pipelined with the other commands): a release lost with the connection expires with its lease.
+        tracked(command(c -> c.sortedSets().zrem(storeKey, lease)));
+    }
+
+    /** Keeps {@code sent} until it is answered, so shutdown can wait for it. */
+    private void tracked(CompletableFuture<?> sent) {
         releasing.add(sent);
-        sent.whenComplete((removed, error) -> releasing.remove(sent));
+        sent.whenComplete((value, error) -> releasing.remove(sent));
     }
 
     @Override
     public CompletableFuture<Boolean> putIfAbsent(String key, String value, Duration ttl) {
-        Commands c = commands;
-        if (c == null || !breaker.allow()) {
+        if (commands == null || !breaker.allow()) {
             return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
         }
         String storeKey = key("kv:", key);
-        return guarded(onStoreThread(() -> c.strings().set(storeKey, value, SetArgs.Builder.nx().px(ttl.toMillis()))))
-                .thenApply("OK"::equals);
+        return command(c -> c.strings().set(storeKey, value, SetArgs.Builder.nx().px(ttl.toMillis()))).thenApply("OK"::equals);
     }
 
-    /** Runs {@code script} on {@code storeKey} (already namespaced) with {@code args}. */
-    private <T> CompletableFuture<T> script(String script, String storeKey, String... args) {
-        Commands c = commands;
-        if (c == null || !breaker.allow()) {
+    /** Runs {@code script} (an integer answer) on {@code storeKeys} (already namespaced) with {@code args}. */
+    private <T> CompletableFuture<T> script(String script, String[] storeKeys, String... args) {
+        return script(script, ScriptOutputType.INTEGER, storeKeys, args);
+    }
+
+    private <T> CompletableFuture<T> script(String script, ScriptOutputType type, String[] storeKeys, String... args) {
+        if (commands == null || !breaker.allow()) {
             return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
         }
-        String sha = scripts.computeIfAbsent(script, RedisStore::sha1);
-        String[] keys = {storeKey};
-        CompletableFuture<T> first = onStoreThread(() -> c.scripting().<T>evalsha(sha, ScriptOutputType.INTEGER, keys, args));
-        CompletableFuture<T> withReload = first.handle((value, error) -> {
-            if (error == null) {
-                return CompletableFuture.completedFuture(value);
-            }
-            if (String.valueOf(rootMessage(error)).startsWith("NOSCRIPT")) {
-                // Redis restarted (or its script cache was flushed): EVAL loads the script again.
-                return this.<T>onStoreThread(() -> c.scripting().<T>eval(script, ScriptOutputType.INTEGER, keys, args));
-            }
-            return CompletableFuture.<T>failedFuture(error);
-        }).thenCompose(f -> f);
-        return guarded(withReload);
+        Call<T> call = new Call<>(c -> c.scripting().<T>evalsha(scripts.computeIfAbsent(script, RedisStore::sha1), type,
+                storeKeys, args), c -> c.scripting().<T>eval(script, type, storeKeys, args));
+        send(call);
+        return call.out;
+    }
+
+    /** Sends one command (no script); its outcome counts for the circuit breaker. */
+    private <T> CompletableFuture<T> command(Function<Commands, ? extends CompletionStage<T>> command) {
+        Call<T> call = new Call<>(command, null);
+        send(call);
+        return call.out;
     }
 
     /**
-     * Hands {@code call} (a Lettuce command) to the store's one thread and returns its answer. Lettuce guards its
-     * write path with a lock ({@code SharedLock}) that parks a writer while another thread writes: with every
-     * command written from this one thread, neither the gateway's event loops nor Lettuce's ever wait on it
-     * (found by SharedLimitsBlockHoundTest). The answer completes on Lettuce's event loop.
+     * One command on its way: written by the writer ({@link #drain}), answered on Lettuce's event loop, where its
+     * outcome is recorded in the breaker and a failure becomes {@link StoreUnavailableException}. A script Redis
+     * does not know ({@code NOSCRIPT}: Redis restarted, or its script cache was flushed) is sent once more with
+     * {@code EVAL}, which loads it again.
      */
-    private <T> CompletableFuture<T> onStoreThread(Supplier<? extends CompletionStage<T>> call) {
-        CompletableFuture<T> out = new CompletableFuture<>();
-        try {
-            timers.execute(() -> {
-                try {
-                    call.get().whenComplete((value, error) -> {
-                        if (error != null) {
-                            out.completeExceptionally(error);
-                        } else {
-                            out.complete(value);
-                        }
-                    });
-                } catch (RuntimeException e) {
-                    out.completeExceptionally(e);
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException closing) {
-            out.completeExceptionally(new StoreUnavailableException("store closed", null));
-        }
-        return out;
-    }
+    private final class Call<T> implements Consumer<Commands>, BiConsumer<T, Throwable> {
+        final CompletableFuture<T> out = new CompletableFuture<>();
+        private Function<Commands, ? extends CompletionStage<T>> command;
+        private Function<Commands, ? extends CompletionStage<T>> reload;
 
-    /** Records the outcome in the breaker; a failure becomes {@link StoreUnavailableException}. */
-    private <T> CompletableFuture<T> guarded(CompletionStage<T> call) {
-        CompletableFuture<T> out = new CompletableFuture<>();
-        call.whenComplete((value, error) -> {
+        Call(Function<Commands, ? extends CompletionStage<T>> command, Function<Commands, ? extends CompletionStage<T>> reload) {
+            this.command = command;
+            this.reload = reload;
+        }
+
+        @Override
+        public void accept(Commands c) {
+            try {
+                if (c == null) {
+                    throw new StoreUnavailableException("not connected", null);
+                }
+                command.apply(c).whenComplete(this);
+            } catch (RuntimeException e) {
+                accept(null, e);
+            }
+        }
+
+        @Override
+        public void accept(T value, Throwable error) {
             if (error == null) {
                 if (breaker.success()) {
                     log.info("shared store {}: answering again; shared limits restored", describe());
                 }
                 out.complete(value);
-            } else {
-                if (breaker.failure()) {
-                    log.warn("shared store {}: {} failures in a row ({}); the routes' fail modes apply for {}",
-                            describe(), config.circuitFailures(), rootMessage(error), config.circuitOpen());
-                }
-                out.completeExceptionally(new StoreUnavailableException(rootMessage(error), null));
+                return;
             }
-        });
-        return out;
+            if (reload != null && String.valueOf(rootMessage(error)).startsWith("NOSCRIPT")) {
+                command = reload;
+                reload = null;
+                send(this);
+                return;
+            }
+            if (breaker.failure()) {
+                log.warn("shared store {}: {} failures in a row ({}); the routes' fail modes apply for {}",
+                        describe(), config.circuitFailures(), rootMessage(error), config.circuitOpen());
+            }
+            out.completeExceptionally(error instanceof StoreUnavailableException unavailable ? unavailable
+                    : new StoreUnavailableException(rootMessage(error), null));
+        }
+    }
+
+    /** Queues {@code write} for the writer, which is woken once for however many commands are queued meanwhile. */
+    private void send(Consumer<Commands> write) {
+        outbox.add(write);
+        if (drainScheduled.compareAndSet(false, true)) {
+            try {
+                writer.execute(this::drain);
+            } catch (RejectedExecutionException shutDown) {
+                drainScheduled.set(false);
+                Consumer<Commands> pending;
+                while ((pending = outbox.poll()) != null) {
+                    pending.accept(null); // fails it: the store is closed
+                }
+            }
+        }
+    }
+
+    /** On Lettuce's event loop: writes every queued command, then flushes them in one write. */
+    private void drain() {
+        Commands c = commands;
+        int written = 0;
+        do {
+            drainScheduled.set(false);
+            Consumer<Commands> write;
+            while ((write = outbox.poll()) != null) {
+                write.accept(c);
+                written++;
+            }
+        } while (!outbox.isEmpty() && drainScheduled.compareAndSet(false, true));
+        StatefulConnection<String, String> made = connection;
+        if (written > 0 && made != null) {
+            made.flushCommands();
+        }
     }
 
     private void renewLeases() {
-        Commands c = commands;
-        if (c == null || closed || leases.isEmpty() || !breaker.closed()) {
+        if (commands == null || closed || leases.isEmpty() || !breaker.closed()) {
             return;
         }
-        String sha = scripts.computeIfAbsent(RENEW, RedisStore::sha1);
         String ttl = Long.toString(leaseTime.toMillis());
-        leases.forEach((lease, storeKey) -> c.scripting().<Long>evalsha(sha, ScriptOutputType.INTEGER, new String[] {storeKey},
-                lease, ttl).exceptionally(error -> {
-                    if (String.valueOf(rootMessage(error)).startsWith("NOSCRIPT")) {
-                        onStoreThread(() -> c.scripting().eval(RENEW, ScriptOutputType.INTEGER, new String[] {storeKey}, lease, ttl));
-                    }
-                    return null;
-                }));
+        leases.forEach((lease, storeKey) -> script(RENEW, new String[] {storeKey}, lease, ttl));
     }
 
     /** {@code <prefix><kind><sha-256 of key, base64url, 128 bits>}. */
@@ -394,10 +686,9 @@ public final class RedisStore implements ClusterStore {
         if (closed) {
             return;
         }
-        Commands c = commands;
-        if (c != null && (!leases.isEmpty() || !releasing.isEmpty())) {
-            List<CompletableFuture<?>> releases = new java.util.ArrayList<>(releasing);
-            leases.forEach((lease, storeKey) -> releases.add(c.sortedSets().zrem(storeKey, lease).toCompletableFuture()));
+        if (commands != null && (!leases.isEmpty() || !releasing.isEmpty())) {
+            List<CompletableFuture<?>> releases = new ArrayList<>(releasing);
+            leases.forEach((lease, storeKey) -> releases.add(command(c -> c.sortedSets().zrem(storeKey, lease))));
             try {
                 CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
             } catch (Exception e) {

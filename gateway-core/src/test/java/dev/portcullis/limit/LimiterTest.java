@@ -49,6 +49,8 @@ class LimiterTest {
               deploy:
                 limits: [2 concurrent per route]
               read_file: {}
+              build:
+                limits: [2/min per subject, 1 concurrent per route]
             """;
     private final Authorize authorize = new Authorize();
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -166,6 +168,42 @@ class LimiterTest {
         assertThat(limiter.local().heldTotal()).isZero();
     }
 
+    /**
+     * All or nothing (issue 18): a call a later limit refuses (here the concurrency cap) consumes nothing of the
+     * limits it passed (here the rate), in process, through a shared store, and in the fallback. Before, the rate
+     * stayed counted, so two refused calls used up a 2/min rate and the next call after the permit came back
+     * was refused too.
+     */
+    @Test
+    void aCallALaterLimitRefusesConsumesNothingOfTheLimitsItPassed() {
+        for (Limiter limiter : java.util.List.of(Limiter.local(registry),
+                new Limiter(new MemoryStore(), new MemoryStore(), 1, Duration.ofSeconds(60), registry),
+                new Limiter(new DownStore(), new MemoryStore(), 1, Duration.ofSeconds(60), registry))) {
+            Route route = StageFixtures.route(policy("local"));
+            LimitOutcome first = limiter.apply(authorized(route, toolCall(1, "build"), false, principal("alice")));
+            assertThat(first.future().join().refused()).isEmpty();
+            assertThat(first.held()).isEqualTo(1);
+            for (int i = 2; i <= 4; i++) {
+                AuthorizedRequest refusedCall = authorized(route, toolCall(i, "build"), false, principal("alice"));
+                LimitOutcome refused = limiter.apply(refusedCall).future().join();
+                assertThat(refusal(refusedCall, refused).data()).as("call %d", i).containsEntry("limit", "tools.build#1");
+                assertThat(refused.held()).isZero();
+                // The headers report the rate as it stands without the refused call: one of two left.
+                assertThat(refused.headers(new DefaultHttpHeaders()).get("RateLimit")).contains("\"tools.build#0\";r=1;");
+            }
+            first.release();
+            LimitOutcome again = limiter.apply(authorized(route, toolCall(5, "build"), false, principal("alice"))).future().join();
+            assertThat(again.refused()).as("the rate's second call is still there").isEmpty();
+            again.release();
+            AuthorizedRequest third = authorized(route, toolCall(6, "build"), false, principal("alice"));
+            assertThat(refusal(third, limiter.apply(third).future().join()).data()).containsEntry("limit", "tools.build#0");
+            assertThat(limiter.local().heldTotal()).isZero();
+            if (limiter.shared() instanceof MemoryStore shared) {
+                assertThat(shared.heldTotal()).isZero();
+            }
+        }
+    }
+
     /** A shared store that never answers (down): every call fails at once, as with an open circuit. */
     private static final class DownStore implements ClusterStore {
         @Override
@@ -175,6 +213,11 @@ class LimiterTest {
 
         @Override
         public CompletableFuture<Boolean> acquire(String key, long limit, String lease, Duration leaseTime) {
+            return CompletableFuture.failedFuture(new StoreUnavailableException("down", null));
+        }
+
+        @Override
+        public CompletableFuture<long[]> check(java.util.List<Take> rates, java.util.List<Acquire> permits) {
             return CompletableFuture.failedFuture(new StoreUnavailableException("down", null));
         }
 

@@ -130,4 +130,37 @@ class GcraTest {
         assertThat(breaker.closed()).isTrue();
         assertThat(breaker.allow()).isTrue();
     }
+
+    /** Issue 18: {@link MemoryStore#checkNow}, every limit of a call at once, all or nothing. */
+    @Test
+    void aBatchCheckCountsEverythingOrNothing() {
+        MemoryStore store = new MemoryStore();
+        long interval = 30 * SECOND; // 2/min
+        List<ClusterStore.Take> rates = List.of(new ClusterStore.Take("a", interval, 2 * interval),
+                new ClusterStore.Take("b", interval, 4 * interval));
+        List<ClusterStore.Acquire> permits = List.of(new ClusterStore.Acquire("p", 5, "", java.time.Duration.ofMinutes(1)),
+                new ClusterStore.Acquire("q", 1, "", java.time.Duration.ofMinutes(1)));
+        long[] first = store.checkNow(rates, permits);
+        assertThat(first[0]).as("all passed").isZero();
+        assertThat(Gcra.remaining(first[1], interval, 2 * interval)).isEqualTo(1);
+        assertThat(Gcra.remaining(first[2], interval, 4 * interval)).isEqualTo(3);
+        assertThat(first[3]).isEqualTo(1);
+        assertThat(first[4]).isEqualTo(1);
+        // q (1 permit) is held: the next check is refused at q (position 4) and counts nothing.
+        long[] second = store.checkNow(rates, permits);
+        assertThat(second[0]).isEqualTo(4);
+        assertThat(Gcra.remaining(second[1], interval, 2 * interval)).as("a, without this call").isEqualTo(1);
+        assertThat(store.held("p")).isEqualTo(1);
+        assertThat(store.held("q")).isEqualTo(1);
+        store.releaseNow("q");
+        // a still has its second call; b has three. A rate refusal (a, now empty) gives back nothing else either.
+        assertThat(store.checkNow(rates, permits)[0]).isZero();
+        store.releaseNow("q");
+        long[] fourth = store.checkNow(rates, permits);
+        assertThat(fourth[0]).as("refused at a").isEqualTo(1);
+        assertThat(Gcra.retryAfterMicros(fourth[1])).isBetween(interval - SECOND, interval);
+        assertThat(store.held("p")).isEqualTo(2);
+        long[] onlyB = store.checkNow(List.of(rates.get(1)), List.of());
+        assertThat(Gcra.remaining(onlyB[1], interval, 4 * interval)).as("b counted twice, not three times").isEqualTo(1);
+    }
 }
