@@ -272,6 +272,46 @@ class SharedLimitsTest {
                 .isEqualTo(refused.get());
     }
 
+    /**
+     * Issue 18's cost bound: a call counts against all its limits (here two rates and a concurrency cap) in ONE
+     * store round trip, one script, and gives its permit back with one more command (pipelined, not waited for).
+     * Measured by Redis itself ({@code INFO commandstats}). Before, each limit was a script call of its own, one
+     * after the other (three here).
+     */
+    @Test
+    void aCallWithThreeLimitsIsOneScriptCallInRedisAndItsReleaseOneMore() throws Exception {
+        RedisServer redis = redis();
+        GatewayHarness gw = gateway(redis, "g9:", """
+                default: allow
+                limits: { default: 1000/min per subject }
+                tools:
+                  echo: { limits: [100/min per subject+tool, 5 concurrent per route] }
+                """, 1, "");
+        String token = token("counted");
+        assertThat(post(gw, token, call(0, "echo")).statusCode()).isEqualTo(200); // loads the script (NOSCRIPT, then EVAL)
+        awaitPermits(redis, "g9:", 0);
+        redis.with(r -> r.configResetstat());
+        for (int i = 1; i <= 10; i++) {
+            HttpResponse<String> answer = post(gw, token, call(i, "echo"));
+            assertThat(answer.statusCode()).isEqualTo(200);
+            assertThat(answer.headers().firstValue("RateLimit").orElseThrow()).contains("\"tools.echo#0\";r=" + (99 - i) + ";")
+                    .contains("\"limits.default#0\";r=" + (999 - i) + ";");
+        }
+        awaitPermits(redis, "g9:", 0);
+        String stats = redis.with(r -> r.info("commandstats"));
+        System.out.println("issue 18 commandstats after 10 calls with 3 limits each:\n" + stats);
+        assertThat(calls(stats, "evalsha")).as("one script call per call").isEqualTo(10);
+        assertThat(calls(stats, "eval")).as("no script sent again").isZero();
+        assertThat(calls(stats, "zrem")).as("one release per call").isEqualTo(10);
+        assertThat(calls(stats, "zadd")).as("each call's permit taken inside its script").isEqualTo(10);
+    }
+
+    /** A command's {@code calls} in {@code INFO commandstats} (0 when Redis has not run it). */
+    private static long calls(String commandStats, String command) {
+        return commandStats.lines().filter(l -> l.startsWith("cmdstat_" + command + ":")).findFirst()
+                .map(l -> Long.parseLong(l.replaceAll("^[^:]+:calls=(\\d+).*$", "$1"))).orElse(0L);
+    }
+
     @Test
     void aBatchElementOverTheLimitGetsItsOwnErrorAndTheRestIsForwarded() throws Exception {
         RedisServer redis = redis();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.portcullis.config.StoreConfig;
 import dev.portcullis.testing.RedisServer;
+import io.lettuce.core.cluster.SlotHash;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -119,6 +120,92 @@ class RedisStoreTest {
         }
     }
 
+    private static final Duration LEASE = Duration.ofSeconds(30);
+
+    private static long calls(String commandStats, String command) {
+        return commandStats.lines().filter(l -> l.startsWith("cmdstat_" + command + ":")).findFirst()
+                .map(l -> Long.parseLong(l.replaceAll("^[^:]+:calls=(\\d+).*$", "$1"))).orElse(0L);
+    }
+
+    /**
+     * Issue 18: {@link RedisStore#check}, every limit of a call in one script, all or nothing: a call a later
+     * limit refuses consumes none of the earlier ones (neither a rate nor a permit), shared by two stores; and
+     * each check is exactly one {@code EVALSHA} in Redis ({@code INFO commandstats}, Redis's own count).
+     */
+    @Test
+    void aCheckCountsEveryLimitOfACallInOneScriptAllOrNothing() throws Exception {
+        try (RedisStore one = connected(config(redis, "tb:", null)); RedisStore two = connected(config(redis, "tb:", null))) {
+            long interval = 30_000_000; // 2/min
+            List<ClusterStore.Take> rates = List.of(new ClusterStore.Take("rate-a", interval, 2 * interval),
+                    new ClusterStore.Take("rate-b", interval, 4 * interval));
+            long[] first = one.check(rates, List.of(new ClusterStore.Acquire("cap", 1, "lease-1", LEASE))).get(5, TimeUnit.SECONDS);
+            assertThat(first).as("all passed, rate-a 1 left, rate-b 3 left, the permit held").hasSize(4);
+            assertThat(first[0]).isZero();
+            assertThat(Gcra.remaining(first[1], interval, 2 * interval)).isEqualTo(1);
+            assertThat(Gcra.remaining(first[2], interval, 4 * interval)).isEqualTo(3);
+            assertThat(first[3]).isEqualTo(1);
+            assertThat(redis.permitsHeld("tb:")).isEqualTo(1);
+            assertThat(one.leasesHeld()).isEqualTo(1);
+            String rateA = one.key("rl:", "rate-a");
+            String before = redis.with(r -> r.get(rateA));
+
+            // The cap (1 permit, held) refuses: position 3; the two rates it passed are not consumed.
+            redis.with(r -> r.configResetstat());
+            long[] refused = two.check(rates, List.of(new ClusterStore.Acquire("cap", 1, "lease-2", LEASE))).get(5, TimeUnit.SECONDS);
+            String stats = redis.with(r -> r.info("commandstats"));
+            assertThat(calls(stats, "evalsha")).as("one check, one script call:\n%s", stats).isEqualTo(1);
+            assertThat(calls(stats, "eval")).isZero();
+            assertThat(refused[0]).isEqualTo(3);
+            assertThat(Gcra.remaining(refused[1], interval, 2 * interval)).as("rate-a without the refused call").isEqualTo(1);
+            String after = redis.with(r -> r.get(rateA));
+            assertThat(after).as("rate-a's bucket untouched").isEqualTo(before);
+            assertThat(redis.permitsHeld("tb:")).isEqualTo(1);
+            assertThat(two.leasesHeld()).isZero();
+
+            // The permit back: rate-a's second call passes; its third is refused at position 1, and rate-b and the
+            // cap are not counted for it.
+            one.release("cap", "lease-1");
+            awaitPermits("tb:", 0);
+            long[] second = two.check(rates, List.of(new ClusterStore.Acquire("cap", 1, "lease-3", LEASE))).get(5, TimeUnit.SECONDS);
+            assertThat(second[0]).isZero();
+            assertThat(Gcra.remaining(second[2], interval, 4 * interval)).isEqualTo(2);
+            two.release("cap", "lease-3");
+            awaitPermits("tb:", 0);
+            long[] third = one.check(rates, List.of(new ClusterStore.Acquire("cap", 5, "lease-4", LEASE))).get(5, TimeUnit.SECONDS);
+            assertThat(third[0]).as("refused by rate-a").isEqualTo(1);
+            assertThat(Gcra.retryAfterMicros(third[1])).isBetween(interval - 2_000_000, interval);
+            assertThat(redis.permitsHeld("tb:")).isZero();
+            assertThat(one.leasesHeld()).isZero();
+            long[] onlyB = one.check(List.of(rates.get(1)), List.of()).get(5, TimeUnit.SECONDS);
+            assertThat(Gcra.remaining(onlyB[1], interval, 4 * interval)).as("rate-b counted twice, not three times").isEqualTo(1);
+        }
+    }
+
+    /** Under load the checks of many threads are pipelined and still exact (no over-admission, no lost permit). */
+    @Test
+    void concurrentChecksFromManyThreadsNeverOverAdmitAndGiveEveryPermitBack() throws Exception {
+        try (RedisStore one = connected(config(redis, "tp:", null)); RedisStore two = connected(config(redis, "tp:", null))) {
+            List<CompletableFuture<long[]>> calls = new ArrayList<>();
+            List<ClusterStore.Take> rates = List.of(new ClusterStore.Take("hot", 600_000_000L / 50, 600_000_000L),
+                    new ClusterStore.Take("wide", 1, 1_000_000_000L));
+            for (int i = 0; i < 400; i++) {
+                calls.add((i % 2 == 0 ? one : two).check(rates, List.of(new ClusterStore.Acquire("cap", 1_000, "l" + i, LEASE))));
+            }
+            int allowed = 0;
+            for (int i = 0; i < calls.size(); i++) {
+                long[] result = calls.get(i).get(10, TimeUnit.SECONDS);
+                if (result[0] == 0) {
+                    allowed++;
+                    (i % 2 == 0 ? one : two).release("cap", "l" + i);
+                } else {
+                    assertThat(result[0]).isEqualTo(1);
+                }
+            }
+            assertThat(allowed).isEqualTo(50);
+            awaitPermits("tp:", 0);
+        }
+    }
+
     @Test
     void closingAStoreGivesBackTheLeasesItHolds() throws Exception {
         RedisStore one = connected(config(redis, "t4:", null));
@@ -223,6 +310,36 @@ class RedisStoreTest {
                     Thread.sleep(20);
                 }
                 assertThat(freed).isTrue();
+                two.release("deploy", "b");
+
+                // A check whose keys lie on several slots (so nodes): one script per slot, all or nothing: the cap
+                // refuses, and the rates counted on the other slots are taken back.
+                String rateKey = "spread-rate";
+                String capKey = java.util.stream.IntStream.range(0, 100).mapToObj(i -> "spread-cap-" + i)
+                        .filter(k -> SlotHash.getSlot(one.key("cc:", k)) != SlotHash.getSlot(one.key("rl:", rateKey)))
+                        .findFirst().orElseThrow();
+                List<ClusterStore.Take> rate = List.of(new ClusterStore.Take(rateKey, 20_000_000, 40_000_000));
+                long[] passed = one.check(rate, List.of(new ClusterStore.Acquire(capKey, 1, "x", Duration.ofSeconds(30))))
+                        .get(5, TimeUnit.SECONDS);
+                assertThat(passed[0]).isZero();
+                assertThat(passed[2]).isEqualTo(1);
+                for (int i = 0; i < 3; i++) {
+                    long[] refused = two.check(rate, List.of(new ClusterStore.Acquire(capKey, 1, "y" + i, Duration.ofSeconds(30))))
+                            .get(5, TimeUnit.SECONDS);
+                    assertThat(refused[0]).as("refused by the cap").isEqualTo(2);
+                }
+                one.release(capKey, "x");
+                long deadline2 = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                long[] again;
+                do {
+                    again = two.check(rate, List.of(new ClusterStore.Acquire(capKey, 1, "z", Duration.ofSeconds(30))))
+                            .get(5, TimeUnit.SECONDS);
+                    Thread.sleep(20);
+                } while (again[0] == 2 && System.nanoTime() < deadline2);
+                assertThat(again[0]).as("the rate's second call was not used up by the three refused checks").isZero();
+                two.release(capKey, "z");
+                assertThat(one.check(rate, List.of()).get(5, TimeUnit.SECONDS)[0]).as("2 per 40 s: the third is refused")
+                        .isEqualTo(1);
             }
             long keysOnNodes = nodes.stream().mapToLong(n -> n.with(r -> r.dbsize())).filter(size -> size > 0).count();
             assertThat(keysOnNodes).as("keys spread over the nodes").isGreaterThan(1);
