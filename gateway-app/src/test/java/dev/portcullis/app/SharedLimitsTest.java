@@ -283,9 +283,9 @@ class SharedLimitsTest {
         RedisServer redis = redis();
         GatewayHarness gw = gateway(redis, "g9:", """
                 default: allow
-                limits: { default: 1000/min per subject }
+                limits: { default: 1000/day per subject }
                 tools:
-                  echo: { limits: [100/min per subject+tool, 5 concurrent per route] }
+                  echo: { limits: [100/h per subject+tool, 5 concurrent per route] }
                 """, 1, "");
         String token = token("counted");
         assertThat(post(gw, token, call(0, "echo")).statusCode()).isEqualTo(200); // loads the script (NOSCRIPT, then EVAL)

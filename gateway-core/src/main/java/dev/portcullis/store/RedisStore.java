@@ -192,9 +192,9 @@ public final class RedisStore implements ClusterStore {
     private final ClientResources resources;
     /** The store's own thread ({@code portcullis-store}): connects, loads a cluster's topology, schedules renewals and probes. */
     private final ScheduledExecutorService timers;
-    /** Lettuce's event loop (its one I/O thread): writes every command, in batches. */
+    /** Lettuce's event loop the connection is on: writes every command, in batches. */
     private final EventLoopGroup ioGroup;
-    private final EventExecutor writer;
+    private volatile EventExecutor writer;
     /** Commands asked for and not yet written (any thread adds, the writer drains). */
     private final ConcurrentLinkedQueue<Consumer<Commands>> outbox = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
@@ -224,12 +224,13 @@ public final class RedisStore implements ClusterStore {
         this.prefix = config.keyPrefix();
         this.leaseTime = config.leaseTime();
         this.breaker = new Breaker(config.circuitFailures(), config.circuitOpen().toNanos(), System::nanoTime);
-        // Lettuce's own event loop group of one thread: its transport must match the channels it makes (see
-        // docs/limits.md). One thread is enough (it writes and reads one connection, or one per cluster node) and
-        // costs least on a proxy of one or two CPUs. Answers complete on it.
-        this.resources = ClientResources.builder().ioThreadPoolSize(1).computationThreadPoolSize(1)
+        // Lettuce's own event loop group, as small as Lettuce allows (two threads; it raises a smaller size to 2): its
+        // transport must match the channels it makes (see docs/limits.md). A connection lives on one of them; answers
+        // complete there.
+        this.resources = ClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2)
                 .reconnectDelay(Delay.constant(Duration.ofMillis(500))).build();
-        // The same group Lettuce's channels use (the provider keeps one per transport): its one loop writes the commands.
+        // The same group Lettuce's channels use (the provider keeps one per transport); the writer is set to the
+        // connection's loop once connected.
         this.ioGroup = resources.eventLoopGroupProvider().allocate(Transports.eventLoopGroupClass());
         this.writer = ioGroup.next();
         // The store's one thread: connects, renews leases and probes.
@@ -325,6 +326,13 @@ public final class RedisStore implements ClusterStore {
                 return;
             }
             made.setAutoFlushCommands(false); // the writer flushes once per batch
+            // Lettuce keeps at least two loops: write from the one the connection is on (its handshake completes
+            // there), so a write needs no hand-over between loops.
+            for (EventExecutor loop : ioGroup) {
+                if (loop.inEventLoop()) {
+                    writer = loop;
+                }
+            }
             connection = made;
             if (made instanceof StatefulRedisClusterConnection<String, String> c) {
                 var async = c.async();
