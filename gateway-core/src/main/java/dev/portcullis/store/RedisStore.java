@@ -20,6 +20,8 @@ import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.event.DefaultEventPublisherOptions;
+import io.lettuce.core.metrics.CommandLatencyRecorder;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.Transports;
@@ -227,7 +229,12 @@ public final class RedisStore implements ClusterStore {
         // Lettuce's own event loop group, as small as Lettuce allows (two threads; it raises a smaller size to 2): its
         // transport must match the channels it makes (see docs/limits.md). A connection lives on one of them; answers
         // complete there.
+        // No command latency recording: with LatencyUtils on the class path (Micrometer brings it) Lettuce would
+        // record every command's latency and run pause-detector threads that wake every millisecond; the gateway
+        // measures its requests itself.
         this.resources = ClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2)
+                .commandLatencyRecorder(CommandLatencyRecorder.disabled())
+                .commandLatencyPublisherOptions(DefaultEventPublisherOptions.disabled())
                 .reconnectDelay(Delay.constant(Duration.ofMillis(500))).build();
         // The same group Lettuce's channels use (the provider keeps one per transport); the writer is set to the
         // connection's loop once connected.
@@ -279,7 +286,7 @@ public final class RedisStore implements ClusterStore {
         if (c == null || closed || breaker.closed() || !breaker.allow()) {
             return;
         }
-        command(commands -> commands.strings().get(prefix + "probe"));
+        command(commands -> commands.strings().get(prefix + "probe"), true);
     }
 
     private RedisURI uri(String address) {
@@ -325,14 +332,12 @@ public final class RedisStore implements ClusterStore {
                 made.closeAsync();
                 return;
             }
-            made.setAutoFlushCommands(false); // the writer flushes once per batch
+            // Standalone: the writer flushes once per batch. A cluster keeps flushing each command: Lettuce writes a
+            // command for a node whose connection is still being made once that connection is up, after the batch's flush.
+            made.setAutoFlushCommands(cluster != null);
             // Lettuce keeps at least two loops: write from the one the connection is on (its handshake completes
             // there), so a write needs no hand-over between loops.
-            for (EventExecutor loop : ioGroup) {
-                if (loop.inEventLoop()) {
-                    writer = loop;
-                }
-            }
+            followConnection();
             connection = made;
             if (made instanceof StatefulRedisClusterConnection<String, String> c) {
                 var async = c.async();
@@ -508,7 +513,7 @@ public final class RedisStore implements ClusterStore {
         }
         args[0] = Integer.toString(gr);
         args[1] = Integer.toString(positions.length - gr);
-        tracked(script(UNDO, ScriptOutputType.INTEGER, slotKeys, args));
+        tracked(script(UNDO, ScriptOutputType.INTEGER, slotKeys, args, false)); // sent even if the circuit opened meanwhile
     }
 
     /** Remembers (for renewal and release) the leases a passed check holds. */
@@ -531,7 +536,7 @@ public final class RedisStore implements ClusterStore {
             return; // never acquired here, or the store is gone: the lease expires on its own
         }
         // Not waited for (pipelined with the other commands): a release lost with the connection expires with its lease.
-        tracked(command(c -> c.sortedSets().zrem(storeKey, lease)));
+        tracked(command(c -> c.sortedSets().zrem(storeKey, lease), false));
     }
 
     /** Keeps {@code sent} until it is answered, so shutdown can wait for it. */
@@ -546,7 +551,7 @@ public final class RedisStore implements ClusterStore {
             return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
         }
         String storeKey = key("kv:", key);
-        return command(c -> c.strings().set(storeKey, value, SetArgs.Builder.nx().px(ttl.toMillis()))).thenApply("OK"::equals);
+        return command(c -> c.strings().set(storeKey, value, SetArgs.Builder.nx().px(ttl.toMillis())), true).thenApply("OK"::equals);
     }
 
     /** Runs {@code script} (an integer answer) on {@code storeKeys} (already namespaced) with {@code args}. */
@@ -558,15 +563,25 @@ public final class RedisStore implements ClusterStore {
         if (commands == null || !breaker.allow()) {
             return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
         }
+        return script(script, type, storeKeys, args, true);
+    }
+
+    /** Sends {@code script}; {@code guarded}: as for {@link #command}. */
+    private <T> CompletableFuture<T> script(String script, ScriptOutputType type, String[] storeKeys, String[] args,
+                                            boolean guarded) {
         Call<T> call = new Call<>(c -> c.scripting().<T>evalsha(scripts.computeIfAbsent(script, RedisStore::sha1), type,
-                storeKeys, args), c -> c.scripting().<T>eval(script, type, storeKeys, args));
+                storeKeys, args), c -> c.scripting().<T>eval(script, type, storeKeys, args), guarded);
         send(call);
         return call.out;
     }
 
-    /** Sends one command (no script); its outcome counts for the circuit breaker. */
-    private <T> CompletableFuture<T> command(Function<Commands, ? extends CompletionStage<T>> command) {
-        Call<T> call = new Call<>(command, null);
+    /**
+     * Sends one command (no script). A success closes the circuit; a failure counts against it only when
+     * {@code guarded} (the call asked {@link Breaker#allow} first): a release or an undo sent while the circuit is
+     * open must not keep it open.
+     */
+    private <T> CompletableFuture<T> command(Function<Commands, ? extends CompletionStage<T>> command, boolean guarded) {
+        Call<T> call = new Call<>(command, null, guarded);
         send(call);
         return call.out;
     }
@@ -581,10 +596,13 @@ public final class RedisStore implements ClusterStore {
         final CompletableFuture<T> out = new CompletableFuture<>();
         private Function<Commands, ? extends CompletionStage<T>> command;
         private Function<Commands, ? extends CompletionStage<T>> reload;
+        private final boolean guarded;
 
-        Call(Function<Commands, ? extends CompletionStage<T>> command, Function<Commands, ? extends CompletionStage<T>> reload) {
+        Call(Function<Commands, ? extends CompletionStage<T>> command, Function<Commands, ? extends CompletionStage<T>> reload,
+             boolean guarded) {
             this.command = command;
             this.reload = reload;
+            this.guarded = guarded;
         }
 
         @Override
@@ -602,6 +620,9 @@ public final class RedisStore implements ClusterStore {
         @Override
         public void accept(T value, Throwable error) {
             if (error == null) {
+                if (cluster == null && !writer.inEventLoop()) {
+                    followConnection(); // reconnected onto Lettuce's other loop: write from there
+                }
                 if (breaker.success()) {
                     log.info("shared store {}: answering again; shared limits restored", describe());
                 }
@@ -614,12 +635,22 @@ public final class RedisStore implements ClusterStore {
                 send(this);
                 return;
             }
-            if (breaker.failure()) {
+            if (guarded && breaker.failure()) {
                 log.warn("shared store {}: {} failures in a row ({}); the routes' fail modes apply for {}",
                         describe(), config.circuitFailures(), rootMessage(error), config.circuitOpen());
             }
             out.completeExceptionally(error instanceof StoreUnavailableException unavailable ? unavailable
                     : new StoreUnavailableException(rootMessage(error), null));
+        }
+    }
+
+    /** Makes the loop this thread is (if it is one of Lettuce's, where the connection's answers arrive) the writer. */
+    private void followConnection() {
+        for (EventExecutor loop : ioGroup) {
+            if (loop.inEventLoop()) {
+                writer = loop;
+                return;
+            }
         }
     }
 
@@ -652,7 +683,7 @@ public final class RedisStore implements ClusterStore {
             }
         } while (!outbox.isEmpty() && drainScheduled.compareAndSet(false, true));
         StatefulConnection<String, String> made = connection;
-        if (written > 0 && made != null) {
+        if (written > 0 && made != null && cluster == null) {
             made.flushCommands();
         }
     }
@@ -696,7 +727,7 @@ public final class RedisStore implements ClusterStore {
         }
         if (commands != null && (!leases.isEmpty() || !releasing.isEmpty())) {
             List<CompletableFuture<?>> releases = new ArrayList<>(releasing);
-            leases.forEach((lease, storeKey) -> releases.add(command(c -> c.sortedSets().zrem(storeKey, lease))));
+            leases.forEach((lease, storeKey) -> releases.add(command(c -> c.sortedSets().zrem(storeKey, lease), false)));
             try {
                 CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
             } catch (Exception e) {
