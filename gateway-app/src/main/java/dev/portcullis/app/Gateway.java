@@ -119,6 +119,8 @@ public final class Gateway implements AutoCloseable {
         final OutboundHttp outbound;
         /** Token requests have their own pool, so a slow IdP cannot starve key fetches (and the reverse). */
         final OutboundHttp tokenEndpoints;
+        /** Introspection requests (issue 16): a pool of their own, so a slow introspection endpoint starves neither. */
+        final OutboundHttp introspections;
         final List<JwksCache> keys;
         final TokenVerifier verifier;
         final List<Route> routes;
@@ -135,6 +137,8 @@ public final class Gateway implements AutoCloseable {
                     config.outbound().timeout(), addresses, null);
             this.tokenEndpoints = new OutboundHttp("portcullis-token-endpoint", 64, config.outbound().connectTimeout(),
                     Duration.ofSeconds(60), addresses, null);
+            this.introspections = new OutboundHttp("portcullis-introspection", 64, config.outbound().connectTimeout(),
+                    Duration.ofSeconds(60), addresses, null);
             try {
                 if (config.listen().tls() != null) {
                     try {
@@ -146,7 +150,18 @@ public final class Gateway implements AutoCloseable {
                 this.keys = config.issuers().stream()
                         .map(issuer -> new JwksCache(issuer, outbound, json, Ticker.systemTicker(), registry))
                         .toList();
-                this.verifier = new TokenVerifier(keys, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
+                // Issue 16: token introspection (RFC 7662) where an issuer configures it, authenticating as at a token
+                // endpoint (the exchange's client authentication), through the SSRF-hardened client.
+                List<dev.portcullis.authn.Introspection> introspection = keys.stream()
+                        .filter(k -> k.config().introspection() != null)
+                        .map(k -> {
+                            dev.portcullis.exchange.ClientAuthentication client = dev.portcullis.exchange.ClientAuthentication
+                                    .from(k.config().introspection().asClient(), Clock.systemUTC());
+                            return new dev.portcullis.authn.Introspection(k.config(), k::metadata, introspections::postForm,
+                                    client::apply, json, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS, registry);
+                        })
+                        .toList();
+                this.verifier = new TokenVerifier(keys, introspection, Clock.systemUTC(), Ticker.systemTicker(), MAX_CACHED_TOKENS);
                 // A multi-tenant {tenantid} template is no authorization server a client could discover (PRM-03).
                 List<String> issuers = config.issuers().stream().filter(i -> !i.isTemplate()).map(IssuerConfig::issuer)
                         .toList();
@@ -202,6 +217,7 @@ public final class Gateway implements AutoCloseable {
         public void close() {
             if (outbound != null) outbound.close();
             if (tokenEndpoints != null) tokenEndpoints.close();
+            if (introspections != null) introspections.close();
         }
     }
 
@@ -229,6 +245,7 @@ public final class Gateway implements AutoCloseable {
         Tracing tracing = Tracing.configure(config.tracing(), System::getenv);
         built.outbound.traced(tracing);
         built.tokenEndpoints.traced(tracing);
+        built.introspections.traced(tracing);
         GatewayMetrics processMetrics = GatewayMetrics.bind(registry);
         AuditAppender.install(config.audit(), registry);
         ScheduledExecutorService reloads = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -358,6 +375,7 @@ public final class Gateway implements AutoCloseable {
                     shared.limiter());
             built.outbound.traced(shared.tracing());
             built.tokenEndpoints.traced(shared.tracing());
+            built.introspections.traced(shared.tracing());
             return new Snapshot(built, path, new java.util.concurrent.CopyOnWriteArrayList<>());
         }
 

@@ -138,4 +138,73 @@ class NoSecretsInLogsTest {
             assertThat(lines).noneMatch(line -> line.contains(value) || line.contains(secretPart));
         }
     }
+
+    /**
+     * SECURITY-05 with token introspection (issue 16, RFC 7662): neither the opaque tokens (accepted, inactive, refused
+     * for their claims, failing at the endpoint) nor the gateway's introspection client secret appear in any log line,
+     * even when the endpoint echoes the token in its error body.
+     */
+    @Test
+    void introspectionLogsNeitherTheTokenNorTheClientSecret() {
+        Logger portcullis = (Logger) LoggerFactory.getLogger("dev.portcullis");
+        Logger access = (Logger) LoggerFactory.getLogger("portcullis.access");
+        Level before = portcullis.getLevel();
+        portcullis.setLevel(Level.DEBUG);
+        access.setLevel(Level.DEBUG);
+        String secret = "intro-SENTINEL-5ecret";
+        List<String> secrets = new ArrayList<>(List.of(secret));
+        int linesBefore = CapturingAppender.lines().size();
+        com.github.tomakehurst.wiremock.WireMockServer endpoint = new com.github.tomakehurst.wiremock.WireMockServer(
+                com.github.tomakehurst.wiremock.core.WireMockConfiguration.options().bindAddress("127.0.0.1").dynamicPort());
+        endpoint.start();
+        try (TestIdp idp = TestIdp.start(); TestMcpServer upstream = TestMcpServer.start();
+             GatewayHarness gw = GatewayHarness.start(idp.issuer(), upstream.url(), null, """
+                     introspection:
+                       endpoint: http://127.0.0.1:%d/introspect
+                       client-id: portcullis
+                       client-auth: client_secret_post
+                       client-secret: %s
+                       tokens: all
+                       timeout: 2s""".formatted(endpoint.port(), secret))) {
+            long exp = Instant.now().plusSeconds(600).getEpochSecond();
+            Map<String, com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder> answers = new java.util.LinkedHashMap<>();
+            answers.put("opq-SENTINEL-active", com.github.tomakehurst.wiremock.client.WireMock.okJson("{\"active\":true,"
+                    + "\"sub\":\"u\",\"aud\":\"" + RESOURCE + "\",\"scope\":\"mcp:tools\",\"exp\":" + exp + "}"));
+            answers.put("opq-SENTINEL-inactive", com.github.tomakehurst.wiremock.client.WireMock.okJson("{\"active\":false}"));
+            answers.put("opq-SENTINEL-audience", com.github.tomakehurst.wiremock.client.WireMock.okJson("{\"active\":true,"
+                    + "\"sub\":\"u\",\"aud\":\"https://elsewhere.example.com\",\"exp\":" + exp + "}"));
+            answers.put("opq-SENTINEL-echoed", com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(400)
+                    .withBody("{\"error\":\"invalid_request\",\"error_description\":\"bad token opq-SENTINEL-echoed\"}"));
+            answers.put("opq-SENTINEL-html", com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+                    .withBody("<html>opq-SENTINEL-html</html>"));
+            answers.forEach((token, answer) -> endpoint.stubFor(com.github.tomakehurst.wiremock.client.WireMock
+                    .post("/introspect").withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.containing(token))
+                    .willReturn(answer)));
+            String jwt = idp.accessToken(RESOURCE, "mcp:tools");
+            endpoint.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/introspect")
+                    .withRequestBody(com.github.tomakehurst.wiremock.client.WireMock.containing(jwt.split("\\.")[2]))
+                    .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson("{\"active\":false}")));
+            secrets.addAll(answers.keySet());
+            secrets.add(jwt);
+            for (String token : secrets.subList(1, secrets.size())) {
+                gw.send(gw.post(toolCall(1, "echo")).header("Authorization", "Bearer " + token).build());
+            }
+            assertThat(endpoint.getAllServeEvents()).as("every token was introspected").hasSize(secrets.size() - 1);
+        } finally {
+            endpoint.stop();
+            portcullis.setLevel(before);
+            access.setLevel(null);
+        }
+        List<String> lines = CapturingAppender.lines().subList(linesBefore, CapturingAppender.lines().size()).stream()
+                .filter(line -> PEERS.stream().noneMatch(line::startsWith))
+                .filter(line -> !line.startsWith("com.github.tomakehurst") && !line.startsWith("org.eclipse.jetty")
+                        && !line.startsWith("wiremock"))
+                .toList();
+        assertThat(lines).as("the introspection outcomes were logged").anyMatch(l -> l.contains("introspection endpoint"));
+        for (String value : secrets) {
+            String[] parts = value.split("\\.");
+            String secretPart = parts.length == 3 ? parts[2] : value;
+            assertThat(lines).noneMatch(line -> line.contains(value) || line.contains(secretPart));
+        }
+    }
 }

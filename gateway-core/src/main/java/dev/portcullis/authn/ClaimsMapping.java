@@ -18,7 +18,15 @@ public final class ClaimsMapping {
     private ClaimsMapping() {}
 
     static Principal principal(IssuerConfig config, JWTClaimsSet claims, BearerToken token) {
-        Subject subject = subject(config, claims);
+        return principal(config, claims, token, config.effectiveScopeClaim());
+    }
+
+    /**
+     * @param scopeClaim where the scopes are: an introspection answer has them in {@code scope} (RFC 7662 §2.2),
+     *                   whatever the issuer's preset says of its JWTs
+     */
+    static Principal principal(IssuerConfig config, JWTClaimsSet claims, BearerToken token, String scopeClaim) {
+        Subject subject = subject(config, claims, scopeClaim);
         @SuppressWarnings("unchecked")
         Map<String, Object> act = claims.getClaim("act") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
         return new Principal(claims.getIssuer(), claims.getSubject(), subject.agent(), subject.scopes(), subject.roles(), act,
@@ -49,6 +57,10 @@ public final class ClaimsMapping {
 
     /** The policy subject of these claims under {@code config}'s claim names (preset and overrides). */
     public static Subject subject(IssuerConfig config, JWTClaimsSet claims) {
+        return subject(config, claims, config.effectiveScopeClaim());
+    }
+
+    private static Subject subject(IssuerConfig config, JWTClaimsSet claims, String scopeClaim) {
         String agent = "";
         for (String name : config.effectiveAgentClaims()) {
             if (claims.getClaim(name) instanceof String s && !s.isEmpty()) {
@@ -56,7 +68,7 @@ public final class ClaimsMapping {
                 break;
             }
         }
-        Set<String> scopes = strings(path(claims, config.effectiveScopeClaim()));
+        Set<String> scopes = strings(path(claims, scopeClaim));
         Set<String> roles = strings(path(claims, config.effectiveRolesClaim()));
         String sub = claims.getSubject() == null ? "" : claims.getSubject();
         String iss = claims.getIssuer() == null ? "" : claims.getIssuer();

@@ -27,11 +27,19 @@ import reactor.core.publisher.Mono;
  * @param tokenEndpoint              {@code token_endpoint}, or null when absent or refused
  * @param tokenEndpointAuthMethods   {@code token_endpoint_auth_methods_supported}; when absent RFC 8414 §2 says
  *                                   {@code client_secret_basic}
+ * @param introspectionEndpoint      {@code introspection_endpoint} (RFC 8414 §2, RFC 7662), or null when absent or
+ *                                   refused: accepted under the same rules as {@code jwks_uri}
  */
-public record IssuerMetadata(String issuer, URI jwksUri, URI tokenEndpoint, List<String> tokenEndpointAuthMethods) {
+public record IssuerMetadata(String issuer, URI jwksUri, URI tokenEndpoint, List<String> tokenEndpointAuthMethods,
+                             URI introspectionEndpoint) {
 
     public IssuerMetadata {
         tokenEndpointAuthMethods = List.copyOf(tokenEndpointAuthMethods);
+    }
+
+    /** Without an introspection endpoint. */
+    public IssuerMetadata(String issuer, URI jwksUri, URI tokenEndpoint, List<String> tokenEndpointAuthMethods) {
+        this(issuer, jwksUri, tokenEndpoint, tokenEndpointAuthMethods, null);
     }
 
     static List<URI> candidateUrls(String issuer) {
@@ -124,7 +132,8 @@ public record IssuerMetadata(String issuer, URI jwksUri, URI tokenEndpoint, List
             } else {
                 methods.add("client_secret_basic");
             }
-            return new IssuerMetadata(issuer, jwks, token, methods);
+            URI introspection = url(doc, "introspection_endpoint", plainHttpAllowed, issuer);
+            return new IssuerMetadata(issuer, jwks, token, methods, introspection);
         } catch (IOException | RuntimeException e) {
             return null;
         }

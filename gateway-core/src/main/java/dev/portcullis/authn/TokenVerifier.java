@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import reactor.core.publisher.Mono;
@@ -95,7 +96,28 @@ public final class TokenVerifier {
         }
     }
 
+    /** Introspection (RFC 7662) of the issuers that introspect their JWTs too ({@code tokens: all | jwt}), by issuer. */
+    private final Map<String, Introspection> jwtIntrospection;
+    /** The issuer that introspects opaque tokens ({@code tokens: opaque | all}); null: an opaque token is malformed. */
+    private final Introspection opaqueIntrospection;
+
     public TokenVerifier(List<JwksCache> issuers, Clock clock, Ticker ticker, long maxCachedTokens) {
+        this(issuers, List.of(), clock, ticker, maxCachedTokens);
+    }
+
+    /**
+     * @param introspection the issuers' token introspection (issue 16): at most one of them introspects opaque tokens
+     *                      (GatewayConfig makes sure)
+     */
+    public TokenVerifier(List<JwksCache> issuers, List<Introspection> introspection, Clock clock, Ticker ticker,
+                         long maxCachedTokens) {
+        this.jwtIntrospection = introspection.stream().filter(i -> i.config().parsedTokens().jwt())
+                .collect(Collectors.toUnmodifiableMap(i -> i.issuer().issuer(), Function.identity()));
+        List<Introspection> opaque = introspection.stream().filter(i -> i.config().parsedTokens().opaque()).toList();
+        if (opaque.size() > 1) {
+            throw new IllegalArgumentException("more than one issuer introspects opaque tokens");
+        }
+        this.opaqueIntrospection = opaque.isEmpty() ? null : opaque.get(0);
         this.issuers = issuers.stream().filter(i -> !i.config().isTemplate())
                 .collect(Collectors.toUnmodifiableMap(i -> i.config().issuer(), Function.identity()));
         this.templates = issuers.stream().filter(i -> i.config().isTemplate()).toList();
@@ -112,19 +134,7 @@ public final class TokenVerifier {
      * Fails with {@link Reason#INVALID_TOKEN} or {@link Reason#KEYS_UNAVAILABLE}.
      */
     public Mono<Principal> verify(BearerToken token, Set<String> audiences) {
-        VerifiedToken cached = verified.getIfPresent(token.sha256());
-        Mono<VerifiedToken> checked = cached != null ? Mono.just(cached) : verifySignature(token)
-                .doOnNext(v -> verified.put(token.sha256(), v));
-        return checked.map(v -> {
-            try {
-                return toPrincipal(v, token, audiences);
-            } catch (GatewayFailure failure) {
-                throw failure;
-            } catch (RuntimeException wrongType) {
-                // A claim of an unexpected type (aud as a number, act as a string...): never a 500.
-                throw invalid("claim_type", "The access token has a malformed claim", wrongType.getClass().getSimpleName());
-            }
-        });
+        return Mono.defer(() -> Mono.fromFuture(checkConfirmed(token, audiences).future(), true)).map(Checked::principal);
     }
 
     /**
@@ -134,17 +144,110 @@ public final class TokenVerifier {
      */
     public record Checked(Principal principal, IssuerConfig issuer, Confirmation confirmation) {}
 
-    /** As {@link #check}, with the token's issuer and confirmation. */
+    /**
+     * As {@link #check}, with the token's issuer and confirmation. A token that is not a JWS goes to the issuer that
+     * introspects opaque tokens, if one does; a JWT of an issuer that introspects JWTs too must also be active there
+     * (issue 16, RFC 7662).
+     */
     public dev.portcullis.Step<Checked> checkConfirmed(BearerToken token, Set<String> audiences) {
         VerifiedToken cached = verified.getIfPresent(token.sha256());
         if (cached == null) {
-            return dev.portcullis.Step.later(verifySignature(token)
+            if (opaqueIntrospection != null && !isJws(token)) {
+                return introspected(opaqueIntrospection, token, audiences);
+            }
+            CompletableFuture<Checked> checked = verifySignature(token)
                     .doOnNext(v -> verified.put(token.sha256(), v))
                     .map(v -> new Checked(principalOf(v, token, audiences), v.issuer().config(), v.confirmation))
-                    .toFuture());
+                    .toFuture();
+            return jwtIntrospection.isEmpty() ? dev.portcullis.Step.later(checked)
+                    : dev.portcullis.Step.later(checked.thenCompose(c -> stillActive(c, token, audiences).future()));
         }
-        return dev.portcullis.Step.now(new Checked(principalOf(cached, token, audiences), cached.issuer().config(),
-                cached.confirmation));
+        Checked checked = new Checked(principalOf(cached, token, audiences), cached.issuer().config(), cached.confirmation);
+        return jwtIntrospection.isEmpty() ? dev.portcullis.Step.now(checked) : stillActive(checked, token, audiences);
+    }
+
+    /** A verified JWT of an issuer that introspects JWTs ({@code tokens: all | jwt}): accepted only while active there. */
+    private dev.portcullis.Step<Checked> stillActive(Checked checked, BearerToken token, Set<String> audiences) {
+        Introspection introspection = jwtIntrospection.get(checked.issuer().issuer());
+        if (introspection == null) {
+            return dev.portcullis.Step.now(checked);
+        }
+        dev.portcullis.Step<Introspection.Answer> answer = introspection.answer(token);
+        if (answer.ready()) {
+            judged(introspection, answer.value(), audiences);
+            return dev.portcullis.Step.now(checked);
+        }
+        return dev.portcullis.Step.later(answer.future().thenApply(a -> {
+            judged(introspection, a, audiences);
+            return checked;
+        }));
+    }
+
+    /** An opaque token: its introspection answer, judged as a JWT's claims are, becomes the principal. */
+    private dev.portcullis.Step<Checked> introspected(Introspection introspection, BearerToken token, Set<String> audiences) {
+        dev.portcullis.Step<Introspection.Answer> answer = introspection.answer(token);
+        if (answer.ready()) {
+            return dev.portcullis.Step.now(fromAnswer(introspection, answer.value(), token, audiences));
+        }
+        return dev.portcullis.Step.later(answer.future().thenApply(a -> fromAnswer(introspection, a, token, audiences)));
+    }
+
+    private Checked fromAnswer(Introspection introspection, Introspection.Answer answer, BearerToken token,
+                               Set<String> audiences) {
+        judged(introspection, answer, audiences);
+        Principal principal = answer.principal;
+        if (principal == null) {
+            principal = ClaimsMapping.principal(introspection.issuer(), answer.claims, token,
+                    introspection.issuer().scopeClaim() != null ? introspection.issuer().scopeClaim() : "scope");
+            answer.principal = principal;
+        }
+        return new Checked(principal, introspection.issuer(), answer.confirmation);
+    }
+
+    /**
+     * The checks an introspection answer passes on every request, cached or not: active, {@code iss} (when the answer
+     * has one) the issuer's, an access token's {@code token_type}, then exactly the claim checks of a JWT
+     * ({@code exp}, {@code nbf}, {@code iat}, lifetime, {@code aud} = this route's resource, {@code sub}).
+     */
+    private void judged(Introspection introspection, Introspection.Answer answer, Set<String> audiences) {
+        if (!answer.active) {
+            throw invalid("inactive", "The access token is not active", "introspection: active false");
+        }
+        if (answer.unreadable) {
+            throw invalid("claim_type", "The access token has a malformed claim", "introspection answer claim of the wrong type");
+        }
+        JWTClaimsSet claims = answer.claims;
+        IssuerConfig config = introspection.issuer();
+        try {
+            if (!config.issuer().equals(claims.getIssuer())) {
+                throw invalid("untrusted_issuer", "The access token was not issued by a trusted issuer",
+                        "introspection answer names another iss");
+            }
+            Object type = claims.getClaim("token_type");
+            if (type != null && !(type instanceof String t && (t.equalsIgnoreCase("Bearer") || t.equalsIgnoreCase("DPoP")))) {
+                throw invalid("token_type", "The token is not an access token", "introspection token_type is not Bearer or DPoP");
+            }
+            checkClaims(config, claims, audiences, () -> { });
+        } catch (GatewayFailure failure) {
+            throw failure;
+        } catch (RuntimeException wrongType) {
+            throw invalid("claim_type", "The access token has a malformed claim", wrongType.getClass().getSimpleName());
+        }
+    }
+
+    /** Whether the token is a JWS in compact form (three parts, a JOSE header with an algorithm): the JWT path. */
+    private static boolean isJws(BearerToken token) {
+        String value = token.value();
+        int first = value.indexOf('.');
+        if (first < 0 || value.indexOf('.', first + 1) < 0) {
+            return false;
+        }
+        try {
+            SignedJWT.parse(value);
+            return true;
+        } catch (ParseException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** {@link #toPrincipal}, with a claim of an unexpected type refused as {@code claim_type} (never a 500). */
@@ -164,17 +267,9 @@ public final class TokenVerifier {
      * cached token are thrown.
      */
     public dev.portcullis.Step<Principal> check(BearerToken token, Set<String> audiences) {
-        VerifiedToken cached = verified.getIfPresent(token.sha256());
-        if (cached == null) {
-            return dev.portcullis.Step.later(verify(token, audiences).toFuture());
-        }
-        try {
-            return dev.portcullis.Step.now(toPrincipal(cached, token, audiences));
-        } catch (GatewayFailure failure) {
-            throw failure;
-        } catch (RuntimeException wrongType) {
-            throw invalid("claim_type", "The access token has a malformed claim", wrongType.getClass().getSimpleName());
-        }
+        dev.portcullis.Step<Checked> checked = checkConfirmed(token, audiences);
+        return checked.ready() ? dev.portcullis.Step.now(checked.value().principal())
+                : dev.portcullis.Step.later(checked.future().thenApply(Checked::principal));
     }
 
     private Mono<VerifiedToken> verifySignature(BearerToken token) {
@@ -279,6 +374,23 @@ public final class TokenVerifier {
     private Principal toPrincipal(VerifiedToken v, BearerToken token, Set<String> audiences) {
         JWTClaimsSet claims = v.claims();
         IssuerConfig config = v.issuer().config();
+        checkClaims(config, claims, audiences, () -> verified.invalidate(token.sha256()));
+        if (config.requireAccessTokenType() && (claims.getJWTID() == null || claims.getIssueTime() == null
+                || (claims.getClaim("client_id") == null))) {
+            throw invalid("missing_claims", "The access token lacks required claims", "RFC 9068 requires client_id, iat and jti");
+        }
+        return v.principal(token);
+    }
+
+    /**
+     * The claim checks every accepted token passes on every request, a JWT's (signature checked) or an introspection
+     * answer's: {@code exp} present and not past, {@code nbf} and {@code iat} not in the future, the lifetime at most
+     * {@code max-token-lifetime}, {@code aud} naming this route's resource (PRM-08), {@code sub} present. One method for
+     * both, so neither can drift from the other.
+     *
+     * @param onExpired run before an expired token is refused (drops a cached verification)
+     */
+    private void checkClaims(IssuerConfig config, JWTClaimsSet claims, Set<String> audiences, Runnable onExpired) {
         Instant now = clock.instant();
         Duration skew = config.clockSkew();
         Date exp = claims.getExpirationTime();
@@ -286,7 +398,7 @@ public final class TokenVerifier {
             throw invalid("no_expiry", "The access token has no expiry", "exp missing");
         }
         if (!now.isBefore(exp.toInstant().plus(skew))) {
-            verified.invalidate(token.sha256());
+            onExpired.run();
             throw invalid("expired", "The access token is expired", "expired");
         }
         Date nbf = claims.getNotBeforeTime();
@@ -312,11 +424,6 @@ public final class TokenVerifier {
         if (claims.getSubject() == null || claims.getSubject().isEmpty()) {
             throw invalid("no_subject", "The access token has no subject", "sub missing");
         }
-        if (config.requireAccessTokenType() && (claims.getJWTID() == null || iat == null
-                || (claims.getClaim("client_id") == null))) {
-            throw invalid("missing_claims", "The access token lacks required claims", "RFC 9068 requires client_id, iat and jti");
-        }
-        return v.principal(token);
     }
 
     /**

@@ -54,6 +54,20 @@ public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerC
                         + "\" is configured twice (expected: each issuer once)");
             }
         }
+        // Issue 16: an opaque token does not name its issuer, and it must never be shown to another IdP: one issuer
+        // at most judges them (others may still introspect their own JWTs: tokens: jwt).
+        int opaqueAt = -1;
+        for (int i = 0; i < issuers.size(); i++) {
+            IntrospectionConfig introspection = issuers.get(i).introspection();
+            if (introspection != null && introspection.parsedTokens().opaque()) {
+                if (opaqueAt >= 0) {
+                    throw new ConfigException("issuers[" + i + "].introspection", "introspects opaque tokens (tokens: "
+                            + introspection.tokens() + "), and so does issuers[" + opaqueAt + "] (expected: one issuer at most "
+                            + "introspects opaque tokens, which do not name their issuer; tokens: jwt for the others)");
+                }
+                opaqueAt = i;
+            }
+        }
         Set<String> names = new HashSet<>();
         Set<String> paths = new HashSet<>();
         Set<String> resources = new HashSet<>();

@@ -33,17 +33,29 @@ import java.util.Set;
  * @param tenants                with {@code multi-tenant}: the tenant ids accepted (default: any tenant)
  * @param dpop                   DPoP-bound tokens of this issuer (RFC 9449, docs/dpop.md): {@code off} (default),
  *                               {@code allowed} or {@code required}; proofs must be signed with one of {@link #algorithms}
+ * @param introspection          token introspection (RFC 7662, docs/introspection.md) at this issuer: its opaque tokens,
+ *                               and optionally its JWTs, are judged by the issuer's introspection endpoint; null: none
  */
 public record IssuerConfig(String issuer, String jwksUri, List<String> algorithms, String claims,
                            String scopeClaim, String rolesClaim, String agentClaim, Duration clockSkew,
                            Boolean requireAccessTokenType, Duration jwksRefresh, Duration jwksMinRefreshInterval,
                            Boolean allowInsecureHttp, Duration maxTokenLifetime, Boolean multiTenant, List<String> tenants,
-                           String dpop) {
+                           String dpop, IntrospectionConfig introspection) {
 
     /** The placeholder of Entra's multi-tenant issuer template (as in its {@code common} metadata). */
     public static final String TENANT_TEMPLATE = "{tenantid}";
     private static final java.util.regex.Pattern GUID =
             java.util.regex.Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+    /** Without introspection (tests, benchmarks). */
+    public IssuerConfig(String issuer, String jwksUri, List<String> algorithms, String claims,
+                        String scopeClaim, String rolesClaim, String agentClaim, Duration clockSkew,
+                        Boolean requireAccessTokenType, Duration jwksRefresh, Duration jwksMinRefreshInterval,
+                        Boolean allowInsecureHttp, Duration maxTokenLifetime, Boolean multiTenant, List<String> tenants,
+                        String dpop) {
+        this(issuer, jwksUri, algorithms, claims, scopeClaim, rolesClaim, agentClaim, clockSkew, requireAccessTokenType,
+                jwksRefresh, jwksMinRefreshInterval, allowInsecureHttp, maxTokenLifetime, multiTenant, tenants, dpop, null);
+    }
 
     /** Without DPoP (tests, benchmarks). */
     public IssuerConfig(String issuer, String jwksUri, List<String> algorithms, String claims,
@@ -60,7 +72,7 @@ public record IssuerConfig(String issuer, String jwksUri, List<String> algorithm
                         Boolean requireAccessTokenType, Duration jwksRefresh, Duration jwksMinRefreshInterval,
                         Boolean allowInsecureHttp, Duration maxTokenLifetime) {
         this(issuer, jwksUri, algorithms, claims, scopeClaim, rolesClaim, agentClaim, clockSkew, requireAccessTokenType,
-                jwksRefresh, jwksMinRefreshInterval, allowInsecureHttp, maxTokenLifetime, null, null, null);
+                jwksRefresh, jwksMinRefreshInterval, allowInsecureHttp, maxTokenLifetime, null, null, null, null);
     }
 
     /** Asymmetric JWS algorithms only: HMAC against a public key and {@code none} can never be configured. */
@@ -131,6 +143,10 @@ public record IssuerConfig(String issuer, String jwksUri, List<String> algorithm
             throw ConfigException.expected("jwks-refresh", DurationText.format(jwksRefresh), "at least 1s");
         }
         dpop = DpopMode.parse("dpop", dpop).text();
+        if (introspection != null && template) {
+            throw new ConfigException("introspection", "is set on a multi-tenant {tenantid} issuer (expected: introspection "
+                    + "on one tenant's issuer)");
+        }
     }
 
     /** {@link #dpop} parsed. */

@@ -82,7 +82,7 @@ public final class ClientAuthentication {
      * @param headers       request headers ({@code Authorization: Basic} is added)
      * @param tokenEndpoint the audience of a client assertion (RFC 7523 §3)
      */
-    void apply(Map<String, String> form, Map<String, String> headers, String tokenEndpoint) {
+    public void apply(Map<String, String> form, Map<String, String> headers, String tokenEndpoint) {
         switch (method) {
             case CLIENT_SECRET_BASIC -> {
                 // RFC 6749 §2.3.1: both parts form-encoded before Base64.

@@ -58,7 +58,7 @@ public final class FailureResponses {
             case DPOP_NONCE_REQUIRED -> new Shape(401, "use_dpop_nonce", true, null);
             case REPLAY_CHECK_UNAVAILABLE -> new Shape(503, null, false, -32603);
             case INSUFFICIENT_SCOPE -> new Shape(403, "insufficient_scope", true, null);
-            case KEYS_UNAVAILABLE -> new Shape(503, null, false, -32603);
+            case KEYS_UNAVAILABLE, INTROSPECTION_UNAVAILABLE -> new Shape(503, null, false, -32603);
             case POLICY_DENIED -> new Shape(200, null, false, POLICY_DENIED_CODE);
             case UNKNOWN_TOOL -> new Shape(200, null, false, -32602);
             case RESOURCE_NOT_FOUND -> new Shape(200, null, false, -32002);
@@ -129,7 +129,8 @@ public final class FailureResponses {
         if (failure.reason() == Reason.METHOD_NOT_ALLOWED) {
             headers.set("Allow", "GET, POST, DELETE, OPTIONS");
         }
-        if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.EXCHANGE_UNAVAILABLE
+        if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.INTROSPECTION_UNAVAILABLE
+                || failure.reason() == Reason.EXCHANGE_UNAVAILABLE
                 || failure.reason() == Reason.REPLAY_CHECK_UNAVAILABLE) {
             headers.set("Retry-After", "5");
         }

@@ -33,6 +33,12 @@ public enum Reason {
     REPLAY_CHECK_UNAVAILABLE,
     /** The issuer's signing keys could not be loaded, so no token can be judged (503, retryable). */
     KEYS_UNAVAILABLE,
+    /**
+     * The issuer's introspection endpoint (RFC 7662) could not judge the token: unreachable, slow past its timeout,
+     * refusing the gateway's client, or answering something that is not an introspection response (503 + Retry-After,
+     * as for unavailable keys: issue 16, docs/introspection.md).
+     */
+    INTROSPECTION_UNAVAILABLE,
     /** A valid token lacking scopes the operation needs (403 insufficient_scope: CHALLENGE-04). */
     INSUFFICIENT_SCOPE,
     /** Policy forbids the operation and no token could change that (200 + JSON-RPC error -31403: JSONRPC-08b). */
