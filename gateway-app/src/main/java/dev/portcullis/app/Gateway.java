@@ -131,6 +131,11 @@ public final class Gateway implements AutoCloseable {
 
         private Assembly(GatewayConfig config, String source, PrometheusMeterRegistry registry,
                          dev.portcullis.pin.DriftWatch driftWatch) {
+            this(config, source, registry, driftWatch, true);
+        }
+
+        private Assembly(GatewayConfig config, String source, PrometheusMeterRegistry registry,
+                         dev.portcullis.pin.DriftWatch driftWatch, boolean loadPins) {
             this.config = config;
             this.registry = registry;
             this.driftWatch = driftWatch != null ? driftWatch : new dev.portcullis.pin.DriftWatch(registry);
@@ -160,7 +165,7 @@ public final class Gateway implements AutoCloseable {
                     RouteConfig route = config.routes().get(i);
                     try {
                         Route built = Route.compile(route, issuers, policyFor(route, registry), config.issuers());
-                        if (route.pinning() != null) {
+                        if (route.pinning() != null && loadPins) {
                             built = built.withPins(new dev.portcullis.pin.RoutePins(route.name(), route.pinning(),
                                     dev.portcullis.pin.PinFile.read(route.pinning().file()), this.driftWatch));
                         }
@@ -209,6 +214,15 @@ public final class Gateway implements AutoCloseable {
         /** A reload (issue 14): built into the running gateway's meter registry. */
         static Assembly build(GatewayConfig config, String source, PrometheusMeterRegistry registry) {
             return new Assembly(config, source, registry, null);
+        }
+
+        /**
+         * Issue 17: what {@code portcullis pin} and {@code check --against-upstream} reach upstreams with: the routes
+         * and their upstream credentials as {@code run} builds them, without reading the pins files (the first
+         * {@code pin} writes the file).
+         */
+        static Assembly withoutPins(GatewayConfig config, String source) {
+            return new Assembly(config, source, GatewayMetrics.registry(false), null, false);
         }
 
         /** A reload that keeps what the running gateway saw of pinned definitions (issue 17). */
