@@ -58,7 +58,7 @@ public final class Definitions {
 
     /**
      * The definition as the reviewer reads it: canonical JSON (keys sorted), indented, one member per line, every
-     * character outside printable ASCII escaped ({@code \u00e9}), so an invisible or look-alike character in a
+     * character outside printable ASCII escaped as a backslash-u escape, so an invisible or look-alike character in a
      * description cannot hide in a review.
      */
     public static String text(ObjectNode definition) {
