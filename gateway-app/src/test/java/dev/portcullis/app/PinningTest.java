@@ -127,7 +127,14 @@ class PinningTest {
             throws Exception {
         Path config = config("pinning: { file: " + dir.resolve("pins.yaml") + " }");
         assertThat(Cli.run("pin", "--config", config.toString()).exit()).isZero();
-        GatewayHarness gw = start(config);
+        // Started from the file, as run starts it: the config and its pins file are watched (hot reload).
+        try (GatewayHarness gw = GatewayHarness.wrap(Gateway.start(dev.portcullis.app.config.ConfigLoader.load(config), config))) {
+            gw.awaitReady();
+            rugPull(config, gw);
+        }
+    }
+
+    private void rugPull(Path config, GatewayHarness gw) throws Exception {
         TestMcpServer upstream = peers.upstream();
         try (McpSyncClient client = McpClients.streamable(gw.baseUrl(), "/mcp", token())) {
             client.initialize();
@@ -173,13 +180,20 @@ class PinningTest {
         assertThat(check.out()).contains("does not match the upstream of route test",
                 "tools.echo: definition changed since it was pinned (description)");
 
-        // Re-pinning (after review) is what makes the tool visible again: the reviewed file, a restart (or reload).
+        // Re-pinning (after review) is what makes the tool visible again: the running gateway reloads the pins file.
         Cli repin = Cli.run("pin", "--config", config.toString());
         assertThat(repin.out()).contains("changed since the last pin", "tools.echo: definition changed since it was pinned");
-        GatewayHarness after = start(config);
-        try (McpSyncClient client = McpClients.streamable(after.baseUrl(), "/mcp", token())) {
+        try (McpSyncClient client = McpClients.streamable(gw.baseUrl(), "/mcp", token())) {
             client.initialize();
-            assertThat(names(client)).contains("echo");
+            Instant deadline = Instant.now().plusSeconds(20);
+            List<String> names = names(client);
+            while (!names.contains("echo") && Instant.now().isBefore(deadline)) {
+                GatewayHarness.sleep(200);
+                names = names(client);
+            }
+            assertThat(names).as("after the pins file changed").contains("echo");
+            assertThat(McpClients.text(client.callTool(new McpSchema.CallToolRequest("echo", Map.of("text", "again")))))
+                    .isEqualTo("again");
         }
     }
 
