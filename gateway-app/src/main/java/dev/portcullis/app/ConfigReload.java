@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Live reload of {@code gateway.yaml} (issue 14), on SIGHUP and when the file watch sees a change: the
- * file (through its symlinks, so a Kubernetes ConfigMap's {@code ..data} swap counts) and the TLS
- * certificate and key it names (cert-manager rotates them) are hashed every {@value #WATCH_MILLIS} ms.
+ * file (through its symlinks, so a Kubernetes ConfigMap's {@code ..data} swap counts), the TLS
+ * certificate and key it names (cert-manager rotates them) and the routes' pins files (issue 17) are hashed every {@value #WATCH_MILLIS} ms.
  *
  * <p>A reload reads the file with {@link ConfigLoader}, refuses a change to what cannot change while the
  * gateway runs (listen address and port, the listener's limits, TLS on/off, admin, sessions, audit), builds
@@ -132,7 +132,7 @@ final class ConfigReload {
         }
         Gateway.Assembly built;
         try {
-            built = Gateway.Assembly.build(next, source.toString(), shared.registry());
+            built = Gateway.Assembly.build(next, source.toString(), shared.registry(), before.built().driftWatch);
         } catch (ConfigLoader.InvalidConfigException e) {
             stale("invalid", why, e.getMessage());
             return;
@@ -246,6 +246,11 @@ final class ConfigReload {
         TlsConfig tls = live.get().built().config.listen().tls();
         if (tls != null) {
             files.addAll(tls.files()); // certificate, key and client-trust bundles (issue 16)
+        }
+        for (dev.portcullis.config.RouteConfig route : live.get().built().config.routes()) {
+            if (route.pinning() != null) {
+                files.add(route.pinning().file()); // issue 17: a pins file edit (a reviewed re-pin) reloads too
+            }
         }
         for (Path file : files) {
             try {

@@ -128,10 +128,19 @@ public final class Gateway implements AutoCloseable {
         final SessionBinding sessions;
         final RequestOrigin origin;
         final ArgumentLogging argumentLogging;
+        /** Issue 17: what the gateway saw of pinned definitions; handed from each config snapshot to the next. */
+        final dev.portcullis.pin.DriftWatch driftWatch;
 
-        private Assembly(GatewayConfig config, String source, PrometheusMeterRegistry registry) {
+        private Assembly(GatewayConfig config, String source, PrometheusMeterRegistry registry,
+                         dev.portcullis.pin.DriftWatch driftWatch) {
+            this(config, source, registry, driftWatch, true);
+        }
+
+        private Assembly(GatewayConfig config, String source, PrometheusMeterRegistry registry,
+                         dev.portcullis.pin.DriftWatch driftWatch, boolean loadPins) {
             this.config = config;
             this.registry = registry;
+            this.driftWatch = driftWatch != null ? driftWatch : new dev.portcullis.pin.DriftWatch(registry);
             this.addresses = outboundAddresses(config);
             this.outbound = new OutboundHttp("portcullis-outbound", 16, config.outbound().connectTimeout(),
                     config.outbound().timeout(), addresses, null);
@@ -170,8 +179,17 @@ public final class Gateway implements AutoCloseable {
                 for (int i = 0; i < config.routes().size(); i++) {
                     RouteConfig route = config.routes().get(i);
                     try {
-                        compiled.add(Route.compile(route, issuers, policyFor(route, registry), config.issuers()));
+                        Route built = Route.compile(route, issuers, policyFor(route, registry), config.issuers());
+                        if (route.pinning() != null && loadPins) {
+                            built = built.withPins(new dev.portcullis.pin.RoutePins(route.name(), route.pinning(),
+                                    dev.portcullis.pin.PinFile.read(route.pinning().file()), this.driftWatch));
+                        }
+                        compiled.add(built);
                     } catch (InvalidPolicyException e) {
+                        problems.addAll(e.problems());
+                    } catch (dev.portcullis.pin.InvalidPinsException e) {
+                        problems.add(source + ": routes[" + i + "] (" + route.name() + "): pinning.file: the pins do not load"
+                                + " (run portcullis pin --config " + source + " --route " + route.name() + ", review, deploy)");
                         problems.addAll(e.problems());
                     } catch (RuntimeException e) {
                         problems.add(source + ": routes[" + i + "] (" + route.name() + "): cannot be built (" + e + ")");
@@ -205,12 +223,27 @@ public final class Gateway implements AutoCloseable {
 
         /** @param source the config file's name, for messages */
         static Assembly build(GatewayConfig config, String source) {
-            return new Assembly(config, source, GatewayMetrics.registry(Tracing.wanted(config.tracing(), System::getenv)));
+            return new Assembly(config, source, GatewayMetrics.registry(Tracing.wanted(config.tracing(), System::getenv)), null);
         }
 
         /** A reload (issue 14): built into the running gateway's meter registry. */
         static Assembly build(GatewayConfig config, String source, PrometheusMeterRegistry registry) {
-            return new Assembly(config, source, registry);
+            return new Assembly(config, source, registry, null);
+        }
+
+        /**
+         * Issue 17: what {@code portcullis pin} and {@code check --against-upstream} reach upstreams with: the routes
+         * and their upstream credentials as {@code run} builds them, without reading the pins files (the first
+         * {@code pin} writes the file).
+         */
+        static Assembly withoutPins(GatewayConfig config, String source) {
+            return new Assembly(config, source, GatewayMetrics.registry(false), null, false);
+        }
+
+        /** A reload that keeps what the running gateway saw of pinned definitions (issue 17). */
+        static Assembly build(GatewayConfig config, String source, PrometheusMeterRegistry registry,
+                              dev.portcullis.pin.DriftWatch driftWatch) {
+            return new Assembly(config, source, registry, driftWatch);
         }
 
         @Override

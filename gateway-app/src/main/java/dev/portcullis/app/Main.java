@@ -18,13 +18,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code portcullis run|check|explain|demo}. Every subcommand takes {@code --help}. An error the
+ * {@code portcullis run|check|explain|pin|demo}. Every subcommand takes {@code --help}. An error the
  * operator can fix (a bad config, an unreadable file, malformed JSON, a port in use) is one line on
  * stderr and a non-zero exit, never a stack trace.
  */
 @Command(name = "portcullis", mixinStandardHelpOptions = true, version = "Portcullis 0.1.0",
         description = "Identity-enforcing reverse proxy for MCP servers.",
-        subcommands = {Main.Run.class, Main.Check.class, Main.Explain.class, Main.DemoCommand.class})
+        subcommands = {Main.Run.class, Main.Check.class, Main.Explain.class, Main.PinCmd.class, Main.DemoCommand.class})
 public final class Main implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
 
@@ -149,6 +149,14 @@ public final class Main implements Callable<Integer> {
         @Option(names = {"-p", "--policy"}, description = "a policy file on its own")
         Path policy;
 
+        @Option(names = "--against-upstream", description = "also list each pinning route's upstream now and report "
+                + "pins that no longer match it (issue 17); non-zero exit on any difference")
+        boolean againstUpstream;
+
+        @Option(names = "--upstream-token-env", paramLabel = "NAME", description = "with --against-upstream: the "
+                + "environment variable holding a token the upstreams accept (routes that exchange a caller's token)")
+        String upstreamTokenEnv;
+
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
@@ -195,6 +203,19 @@ public final class Main implements Callable<Integer> {
                             out.println(route.config().policy() + ": OK (" + policy.policy().rules().size() + " rule(s))");
                             printLimits(out, policy.policy().limits());
                             policy.warnings().forEach(w -> out.println("warning: " + w));
+                        }
+                        if (route.pins() != null) {
+                            out.println(route.config().pinning().file() + ": OK (" + PinCommand.kinds(route.config()).stream()
+                                    .map(k -> route.pins().pins().of(k).size() + " " + k.text())
+                                    .collect(java.util.stream.Collectors.joining(", ")) + " pinned)");
+                        }
+                    }
+                    if (againstUpstream) {
+                        try {
+                            return PinCommand.againstUpstream(built, upstreamTokenEnv, System::getenv, out) ? 1 : 0;
+                        } catch (UpstreamLists.Unreachable | PinCommand.UsageError e) {
+                            err.println("check: " + e.getMessage());
+                            return 1;
                         }
                     }
                     return 0;
@@ -261,6 +282,52 @@ public final class Main implements Callable<Integer> {
                 return 1;
             } catch (InvalidPolicyException e) {
                 e.problems().forEach(err::println);
+                return 1;
+            } finally {
+                out.flush();
+                err.flush();
+            }
+        }
+    }
+
+    @Command(name = "pin", mixinStandardHelpOptions = true,
+            description = "Record the tool (and, where the route pins them, prompt and resource template) definitions a "
+                    + "route's upstream lists now into a pins file for review in git (issue 17, docs/pinning.md). The "
+                    + "upstream is reached as the gateway reaches it: no credential, the gateway's client-credentials "
+                    + "token, or the token in --upstream-token-env.")
+    static final class PinCmd implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = {"-c", "--config"}, required = true, description = "gateway.yaml")
+        Path config;
+
+        @Option(names = "--route", description = "route name (needed when the config has more than one)")
+        String route;
+
+        @Option(names = "--out", description = "the pins file to write (default: the route's pinning.file, else "
+                + "pins.yaml beside the route's policy, else beside the config)")
+        Path out;
+
+        @Option(names = "--upstream-token-env", paramLabel = "NAME", description = "the environment variable holding a "
+                + "token the upstream accepts (needed for routes that exchange a caller's token; never printed)")
+        String upstreamTokenEnv;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            try {
+                PinCommand.pin(config, route, this.out, upstreamTokenEnv, System::getenv, out);
+                return 0;
+            } catch (PinCommand.UsageError e) {
+                err.println("pin: " + e.getMessage());
+                return 2;
+            } catch (ConfigLoader.InvalidConfigException e) {
+                e.problems().forEach(err::println);
+                return 1;
+            } catch (UpstreamLists.Unreachable e) {
+                err.println("pin: " + e.getMessage());
                 return 1;
             } finally {
                 out.flush();

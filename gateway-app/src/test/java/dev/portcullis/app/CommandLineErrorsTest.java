@@ -27,7 +27,7 @@ class CommandLineErrorsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"run", "check", "explain", "demo"})
+    @ValueSource(strings = {"run", "check", "explain", "pin", "demo"})
     void everySubcommandAnswersHelp(String subcommand) {
         Cli result = Cli.run(subcommand, "--help");
         assertThat(result.exit()).as(result.err()).isZero();

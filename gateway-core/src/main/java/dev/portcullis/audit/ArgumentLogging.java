@@ -80,7 +80,19 @@ public final class ArgumentLogging {
         return HexFormat.of().formatHex(sha256.digest());
     }
 
-    private static void writeCanonical(JsonNode node, JsonGenerator out) throws java.io.IOException {
+    /**
+     * SHA-256 (hex) of any JSON value's canonical form, as {@link #digest}: what a pinned tool definition is
+     * hashed with (issue 17, {@code dev.portcullis.pin}), so arguments and definitions share one canonical form.
+     */
+    public static String canonicalSha256(JsonNode value) {
+        return digest(value);
+    }
+
+    /**
+     * Writes {@code node} in canonical form (object keys sorted; numbers as parsed) to {@code out}; the generator's
+     * pretty printer, if any, only adds whitespace. The one canonical JSON writer of the gateway.
+     */
+    public static void writeCanonical(JsonNode node, JsonGenerator out) throws java.io.IOException {
         if (node.isObject()) {
             List<String> names = new ArrayList<>(node.size());
             node.fieldNames().forEachRemaining(names::add);

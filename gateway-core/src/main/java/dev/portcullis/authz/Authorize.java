@@ -35,6 +35,8 @@ import java.util.TreeSet;
  * A resource URI not in normal form, and a {@code completion/complete} whose {@code ref} the caller may not
  * see, are refused before anything is forwarded ({@link Targets}: issue 12).
  * A 2026-07-28 {@code subscriptions/listen} filter is narrowed to what the caller may see (V26-22).
+ * On a route that pins definitions (issue 17), a call policy allows to a tool or prompt whose definition drifted from
+ * its pin, or that no pin names ({@code unpinned: hide}), is refused here too ({@link dev.portcullis.pin.RoutePins#refusal}).
  * Responses posted by the client (answers to server requests) carry no method and are not policy subjects.
  */
 public final class Authorize {
@@ -58,6 +60,10 @@ public final class Authorize {
                     : route.policy().decide(subject, message.operation());
             // Issue 12: a URI not in normal form is refused whatever policy says; a completion follows its ref.
             java.util.Optional<GatewayFailure> target = Targets.refusal(message, subject, route.policy(), route.filtersLists());
+            if (target.isEmpty() && decision.allowed() && route.pins() != null) {
+                // Issue 17: a call to an item whose definition drifted from its pin (or is unpinned and hidden).
+                target = route.pins().refusal(message);
+            }
             if (target.isPresent() && (decision.allowed()
                     || dev.portcullis.policy.CompiledPolicy.NOT_NORMAL.equals(target.get().decision().ruleId()))) {
                 decisions.add(target.get().decision());

@@ -5,6 +5,7 @@ import dev.portcullis.policy.ItemKind;
 import dev.portcullis.policy.Operation;
 import dev.portcullis.policy.Policy;
 import dev.portcullis.policy.Subject;
+import dev.portcullis.pin.RoutePins;
 import dev.portcullis.route.Route;
 
 /**
@@ -15,24 +16,42 @@ import dev.portcullis.route.Route;
  * answers and streams already under way, as it did before this value existed.
  */
 public final class ListVisibility {
-    private static final ListVisibility UNFILTERED = new ListVisibility(null, null);
+    private static final ListVisibility UNFILTERED = new ListVisibility(null, null, null);
 
     private final Subject subject;
     private final Policy policy;
+    /** Issue 17: the route's tool definition pins, or null. */
+    private final RoutePins pins;
 
-    private ListVisibility(Subject subject, Policy policy) {
+    private ListVisibility(Subject subject, Policy policy, RoutePins pins) {
         this.subject = subject;
         this.policy = policy;
+        this.pins = pins;
     }
 
-    /** What {@code subject} may see on {@code route}: everything when the route has no policy file. */
+    /**
+     * What {@code subject} may see on {@code route}: everything when the route has no policy file and pins nothing;
+     * with pins (issue 17), only items whose definitions match their pins.
+     */
     public static ListVisibility of(Route route, Subject subject) {
-        return route.filtersLists() ? new ListVisibility(subject, route.policy()) : UNFILTERED;
+        if (!route.filtersLists() && route.pins() == null) {
+            return UNFILTERED;
+        }
+        return new ListVisibility(subject, route.filtersLists() ? route.policy() : null, route.pins());
     }
 
-    /** Whether lists are filtered at all (the route has a policy that may hide items). */
+    /** Whether lists are filtered at all (the route has a policy that may hide items, or pins definitions). */
     public boolean filters() {
-        return policy != null;
+        return policy != null || pins != null;
+    }
+
+    /**
+     * Whether a list may show {@code item}, named {@code name}: its definition matches its pin (issue 17; checked,
+     * and what it shows remembered, whatever the policy says) and the policy lets the caller see it.
+     */
+    public boolean shows(ItemKind kind, String name, com.fasterxml.jackson.databind.JsonNode item) {
+        boolean pinned = pins == null || pins.shows(kind, name, item);
+        return pinned && sees(kind, name);
     }
 
     /** Whether a list may show the item named {@code name} of {@code kind} (argument constraints ignored). */

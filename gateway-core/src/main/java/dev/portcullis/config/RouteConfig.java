@@ -42,14 +42,26 @@ import java.util.List;
  *                        a fresh one is answered 401 {@code use_dpop_nonce} with a {@code DPoP-Nonce}
  * @param dpopProofWindow how far a proof's {@code iat} may lie from now, either way (default and at most 5m, as
  *                        SEP-1932 has it; at least 5s); a proof's {@code jti} is remembered as long as it is accepted
+ * @param pinning         tool definition pinning (issue 17, docs/pinning.md), or null (off)
  */
 public record RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
                           String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
                           Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream,
                           String stepUp, Duration policyReloadInterval, String transport, String batches,
-                          String dpop, Boolean dpopNonce, Duration dpopProofWindow) {
+                          String dpop, Boolean dpopNonce, Duration dpopProofWindow, PinningConfig pinning) {
     /** The longest proof window, and the default: SEP-1932 (DPoP for MCP) makes servers accept ±5 minutes. */
     public static final Duration MAX_DPOP_PROOF_WINDOW = Duration.ofMinutes(5);
+
+    /** Without pinning (issue 17). */
+    public RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,
+                       String resourceName, List<String> scopes, Path policy, UpstreamAuthConfig upstreamAuth,
+                       Duration connectTimeout, Duration responseTimeout, Boolean allowInsecureUpstream,
+                       String stepUp, Duration policyReloadInterval, String transport, String batches,
+                       String dpop, Boolean dpopNonce, Duration dpopProofWindow) {
+        this(name, path, upstream, resource, resourceAliases, resourceName, scopes, policy, upstreamAuth, connectTimeout,
+                responseTimeout, allowInsecureUpstream, stepUp, policyReloadInterval, transport, batches, dpop, dpopNonce,
+                dpopProofWindow, null);
+    }
 
     /** Without DPoP (tests). */
     public RouteConfig(String name, String path, String upstream, String resource, List<String> resourceAliases,

@@ -58,6 +58,14 @@ public final class ClientCredentialsCredentials implements UpstreamCredentials {
         cache.invalidate(key(RequestedScope.of(request, scopes)), rejectedBearer);
     }
 
+    /**
+     * Issue 17: the gateway's own token with the configured scopes, as {@code portcullis pin} and
+     * {@code check --against-upstream} reach the upstream (no caller, so no policy-narrowed scope).
+     */
+    public Mono<String> configuredToken() {
+        return ownToken().map(IssuedToken::value);
+    }
+
     /** The gateway's own token with the configured scopes (the {@code actor_token}). */
     Mono<IssuedToken> ownToken() {
         return token(String.join(" ", new java.util.TreeSet<>(scopes)));

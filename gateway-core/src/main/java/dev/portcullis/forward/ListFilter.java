@@ -351,7 +351,8 @@ final class ListFilter {
         ArrayNode kept = JSON.createArrayNode();
         for (JsonNode item : items) {
             JsonNode name = item.get(nameField(itemKind));
-            if (name != null && name.isTextual() && visibility.sees(itemKind, name.textValue())) {
+            // Issue 17: an item whose definition differs from its pin is hidden too (visibility.shows).
+            if (name != null && name.isTextual() && visibility.shows(itemKind, name.textValue(), item)) {
                 kept.add(item);
             }
         }

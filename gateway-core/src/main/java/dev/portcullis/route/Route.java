@@ -20,9 +20,11 @@ import java.util.Set;
  * @param upstream              the upstream URI, parsed once (requests to the route's own path with no
  *                              query are sent to exactly this URI)
  * @param dpop                  what DPoP means here (RFC 9449), from the route's and the issuers' settings
+ * @param pins                  tool definition pinning (issue 17), or null when the route pins nothing
  */
 public record Route(RouteConfig config, Set<String> acceptedAudiences, String metadataUrl, String metadataPath,
-                    List<String> authorizationServers, Policy policy, URI upstream, RouteDpop dpop) {
+                    List<String> authorizationServers, Policy policy, URI upstream, RouteDpop dpop,
+                    dev.portcullis.pin.RoutePins pins) {
 
     public Route {
         acceptedAudiences = Set.copyOf(acceptedAudiences);
@@ -44,7 +46,13 @@ public record Route(RouteConfig config, Set<String> acceptedAudiences, String me
         // ASCII (non-ASCII characters percent-encoded): it is written into a quoted WWW-Authenticate parameter.
         String url = URI.create(ProtectedResourceMetadata.wellKnownUrl(config.resourceUri())).toASCIIString();
         return new Route(config, audiences, url, URI.create(url).getRawPath(), authorizationServers, policy,
-                config.upstreamUri(), RouteDpop.of(config, issuers));
+                config.upstreamUri(), RouteDpop.of(config, issuers), null);
+    }
+
+    /** This route with tool definition pinning (issue 17). */
+    public Route withPins(dev.portcullis.pin.RoutePins pins) {
+        return new Route(config, acceptedAudiences, metadataUrl, metadataPath, authorizationServers, policy, upstream, dpop,
+                pins);
     }
 
     /**

@@ -15,14 +15,15 @@ import java.util.Map;
  * Where each key and list element of a YAML document stands: a path of segments (String keys,
  * Integer list indexes) → line number. Keys are kept as segments, never joined, so a tool named
  * {@code a.b} cannot be confused with a nested key. Also records keys written twice in one mapping.
- * (The same idea as the gateway config loader's index, without depending on gateway-app.)
+ * (The same idea as the gateway config loader's index, without depending on gateway-app.) Public for the pins file
+ * reader (issue 17), whose errors name file, line and field the same way.
  */
-final class LineIndex {
+public final class LineIndex {
     /** A key written twice in one mapping; the later value is the one that counts. */
-    record Duplicate(List<Object> path, int firstLine, int line) {}
+    public record Duplicate(List<Object> path, int firstLine, int line) {}
 
     /** A YAML alias ({@code *name}); the tree sees only its name, so the loader refuses it. */
-    record Alias(List<Object> path, int line, String name) {}
+    public record Alias(List<Object> path, int line, String name) {}
 
     private final Map<List<Object>, Integer> lines;
     private final List<Duplicate> duplicates;
@@ -34,7 +35,7 @@ final class LineIndex {
         this.aliases = aliases;
     }
 
-    static LineIndex of(String yaml) {
+    public static LineIndex of(String yaml) {
         Map<List<Object>, Integer> lines = new HashMap<>();
         List<Duplicate> duplicates = new ArrayList<>();
         List<Alias> aliases = new ArrayList<>();
@@ -106,7 +107,7 @@ final class LineIndex {
     }
 
     /** The line of {@code path}, or of its nearest ancestor that has one; 0 when none does. */
-    int lineOf(List<?> path) {
+    public int lineOf(List<?> path) {
         for (int n = path.size(); n > 0; n--) {
             Integer line = lines.get(List.copyOf(path.subList(0, n)));
             if (line != null) return line;
@@ -114,11 +115,11 @@ final class LineIndex {
         return 0;
     }
 
-    List<Duplicate> duplicates() {
+    public List<Duplicate> duplicates() {
         return duplicates;
     }
 
-    List<Alias> aliases() {
+    public List<Alias> aliases() {
         return aliases;
     }
 }
