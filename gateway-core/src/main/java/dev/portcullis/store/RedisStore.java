@@ -348,6 +348,11 @@ public final class RedisStore implements ClusterStore {
             }
             breaker.success();
             log.info("shared store {}: connected", describe());
+            // Every script loaded up front (a cluster's SCRIPT LOAD goes to every node), so even the first use of one
+            // is an EVALSHA; an UNDO answered NOSCRIPT would otherwise be sent again after checks queued behind it.
+            for (String script : List.of(CHECK, UNDO, RENEW, TAKE, ACQUIRE)) {
+                command(c -> c.scripting().scriptLoad(script), false);
+            }
         });
     }
 
