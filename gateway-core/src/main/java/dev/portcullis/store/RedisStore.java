@@ -754,6 +754,10 @@ public final class RedisStore implements ClusterStore {
             cluster.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         }
         resources.shutdown(0, 2, TimeUnit.SECONDS);
+        Consumer<Commands> unsent;
+        while ((unsent = outbox.poll()) != null) {
+            unsent.accept(null); // asked for while closing: fails (the caller's fail mode applies) instead of never answering
+        }
     }
 
     private static String rootMessage(Throwable error) {
