@@ -199,6 +199,8 @@ public final class RedisStore implements ClusterStore {
     private volatile EventExecutor writer;
     /** Commands asked for and not yet written (any thread adds, the writer drains). */
     private final ConcurrentLinkedQueue<Consumer<Commands>> outbox = new ConcurrentLinkedQueue<>();
+    /** Permits given back and not yet written: {store key, lease} (any thread adds, the writer drains). */
+    private final ConcurrentLinkedQueue<String[]> releases = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final Map<String, String> scripts = new ConcurrentHashMap<>();
     /** The leases this replica holds (lease → store key), renewed every third of the lease time. */
@@ -540,8 +542,28 @@ public final class RedisStore implements ClusterStore {
         if (storeKey == null || commands == null || closed) {
             return; // never acquired here, or the store is gone: the lease expires on its own
         }
-        // Not waited for (pipelined with the other commands): a release lost with the connection expires with its lease.
-        tracked(command(c -> c.sortedSets().zrem(storeKey, lease), false));
+        // Not waited for: queued for the writer, which gives back every permit of one key released meanwhile with one
+        // ZREM, pipelined with the other commands. A release lost with the connection expires with its lease.
+        releases.add(new String[] {storeKey, lease});
+        scheduleDrain();
+    }
+
+    /** On the writer: one {@code ZREM} per key for the releases queued; returns how many commands it wrote. */
+    private int writeReleases(Commands c) {
+        String[] release = releases.poll();
+        if (release == null) {
+            return 0;
+        }
+        Map<String, List<String>> byKey = new LinkedHashMap<>();
+        for (; release != null; release = releases.poll()) {
+            byKey.computeIfAbsent(release[0], k -> new ArrayList<>(2)).add(release[1]);
+        }
+        byKey.forEach((storeKey, members) -> {
+            Call<Long> call = new Call<>(commands -> commands.sortedSets().zrem(storeKey, members.toArray(String[]::new)), null, false);
+            tracked(call.out);
+            call.accept(c);
+        });
+        return byKey.size();
     }
 
     /** Keeps {@code sent} until it is answered, so shutdown can wait for it. */
@@ -662,6 +684,10 @@ public final class RedisStore implements ClusterStore {
     /** Queues {@code write} for the writer, which is woken once for however many commands are queued meanwhile. */
     private void send(Consumer<Commands> write) {
         outbox.add(write);
+        scheduleDrain();
+    }
+
+    private void scheduleDrain() {
         if (drainScheduled.compareAndSet(false, true)) {
             try {
                 writer.execute(this::drain);
@@ -671,6 +697,7 @@ public final class RedisStore implements ClusterStore {
                 while ((pending = outbox.poll()) != null) {
                     pending.accept(null); // fails it: the store is closed
                 }
+                releases.clear(); // the leases expire on their own
             }
         }
     }
@@ -686,7 +713,8 @@ public final class RedisStore implements ClusterStore {
                 write.accept(c);
                 written++;
             }
-        } while (!outbox.isEmpty() && drainScheduled.compareAndSet(false, true));
+            written += writeReleases(c);
+        } while ((!outbox.isEmpty() || !releases.isEmpty()) && drainScheduled.compareAndSet(false, true));
         StatefulConnection<String, String> made = connection;
         if (written > 0 && made != null && cluster == null) {
             made.flushCommands();
@@ -730,11 +758,14 @@ public final class RedisStore implements ClusterStore {
         if (closed) {
             return;
         }
-        if (commands != null && (!leases.isEmpty() || !releasing.isEmpty())) {
-            List<CompletableFuture<?>> releases = new ArrayList<>(releasing);
-            leases.forEach((lease, storeKey) -> releases.add(command(c -> c.sortedSets().zrem(storeKey, lease), false)));
+        if (commands != null && (!leases.isEmpty() || !releasing.isEmpty() || !releases.isEmpty())) {
+            List<CompletableFuture<?>> sent = new ArrayList<>();
+            leases.forEach((lease, storeKey) -> sent.add(command(c -> c.sortedSets().zrem(storeKey, lease), false)));
+            sent.add(command(c -> c.strings().get(prefix + "probe"), false)); // answered after the queued releases
+            sent.addAll(releasing);
             try {
-                CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
+                CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
+                CompletableFuture.allOf(releasing.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
             } catch (Exception e) {
                 log.warn("shared store {}: {} lease(s) not released at shutdown; they expire within {}", describe(),
                         leases.size(), leaseTime);
