@@ -38,6 +38,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -447,7 +448,7 @@ public final class RedisStore implements ClusterStore {
                 }
             }
             if (error != null) {
-                throw error instanceof java.util.concurrent.CompletionException ce ? ce : new java.util.concurrent.CompletionException(error);
+                throw error instanceof CompletionException ce ? ce : new CompletionException(error);
             }
             merged[0] = refusedAt;
             return merged;
