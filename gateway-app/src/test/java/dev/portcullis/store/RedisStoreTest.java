@@ -122,6 +122,12 @@ class RedisStoreTest {
 
     private static final Duration LEASE = Duration.ofSeconds(30);
 
+    /** As {@link #config}, with a 2 s timeout: these tests are about what a check counts, not about a slow machine. */
+    static StoreConfig patient(RedisServer server, String prefix) {
+        return new StoreConfig("redis", null, List.of(server.url()), null, null, null, null, prefix,
+                Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+    }
+
     private static long calls(String commandStats, String command) {
         return commandStats.lines().filter(l -> l.startsWith("cmdstat_" + command + ":")).findFirst()
                 .map(l -> Long.parseLong(l.replaceAll("^[^:]+:calls=(\\d+).*$", "$1"))).orElse(0L);
@@ -134,7 +140,7 @@ class RedisStoreTest {
      */
     @Test
     void aCheckCountsEveryLimitOfACallInOneScriptAllOrNothing() throws Exception {
-        try (RedisStore one = connected(config(redis, "tb:", null)); RedisStore two = connected(config(redis, "tb:", null))) {
+        try (RedisStore one = connected(patient(redis, "tb:")); RedisStore two = connected(patient(redis, "tb:"))) {
             long interval = 30_000_000; // 2/min
             List<ClusterStore.Take> rates = List.of(new ClusterStore.Take("rate-a", interval, 2 * interval),
                     new ClusterStore.Take("rate-b", interval, 4 * interval));
@@ -184,7 +190,7 @@ class RedisStoreTest {
     /** Under load the checks of many threads are pipelined and still exact (no over-admission, no lost permit). */
     @Test
     void concurrentChecksFromManyThreadsNeverOverAdmitAndGiveEveryPermitBack() throws Exception {
-        try (RedisStore one = connected(config(redis, "tp:", null)); RedisStore two = connected(config(redis, "tp:", null))) {
+        try (RedisStore one = connected(patient(redis, "tp:")); RedisStore two = connected(patient(redis, "tp:"))) {
             List<CompletableFuture<long[]>> calls = new ArrayList<>();
             List<ClusterStore.Take> rates = List.of(new ClusterStore.Take("hot", 600_000_000L / 50, 600_000_000L),
                     new ClusterStore.Take("wide", 1, 1_000_000_000L));

@@ -38,6 +38,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -199,6 +200,8 @@ public final class RedisStore implements ClusterStore {
     private volatile EventExecutor writer;
     /** Commands asked for and not yet written (any thread adds, the writer drains). */
     private final ConcurrentLinkedQueue<Consumer<Commands>> outbox = new ConcurrentLinkedQueue<>();
+    /** Permits given back and not yet written: {store key, lease} (any thread adds, the writer drains). */
+    private final ConcurrentLinkedQueue<String[]> releases = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final Map<String, String> scripts = new ConcurrentHashMap<>();
     /** The leases this replica holds (lease → store key), renewed every third of the lease time. */
@@ -348,6 +351,11 @@ public final class RedisStore implements ClusterStore {
             }
             breaker.success();
             log.info("shared store {}: connected", describe());
+            // Every script loaded up front (a cluster's SCRIPT LOAD goes to every node), so even the first use of one
+            // is an EVALSHA; an UNDO answered NOSCRIPT would otherwise be sent again after checks queued behind it.
+            for (String script : List.of(CHECK, UNDO, RENEW, TAKE, ACQUIRE)) {
+                command(c -> c.scripting().scriptLoad(script), false);
+            }
         });
     }
 
@@ -440,7 +448,7 @@ public final class RedisStore implements ClusterStore {
                 }
             }
             if (error != null) {
-                throw error instanceof java.util.concurrent.CompletionException ce ? ce : new java.util.concurrent.CompletionException(error);
+                throw error instanceof CompletionException ce ? ce : new CompletionException(error);
             }
             merged[0] = refusedAt;
             return merged;
@@ -535,8 +543,28 @@ public final class RedisStore implements ClusterStore {
         if (storeKey == null || commands == null || closed) {
             return; // never acquired here, or the store is gone: the lease expires on its own
         }
-        // Not waited for (pipelined with the other commands): a release lost with the connection expires with its lease.
-        tracked(command(c -> c.sortedSets().zrem(storeKey, lease), false));
+        // Not waited for: queued for the writer, which gives back every permit of one key released meanwhile with one
+        // ZREM, pipelined with the other commands. A release lost with the connection expires with its lease.
+        releases.add(new String[] {storeKey, lease});
+        scheduleDrain();
+    }
+
+    /** On the writer: one {@code ZREM} per key for the releases queued; returns how many commands it wrote. */
+    private int writeReleases(Commands c) {
+        String[] release = releases.poll();
+        if (release == null) {
+            return 0;
+        }
+        Map<String, List<String>> byKey = new LinkedHashMap<>();
+        for (; release != null; release = releases.poll()) {
+            byKey.computeIfAbsent(release[0], k -> new ArrayList<>(2)).add(release[1]);
+        }
+        byKey.forEach((storeKey, members) -> {
+            Call<Long> call = new Call<>(commands -> commands.sortedSets().zrem(storeKey, members.toArray(String[]::new)), null, false);
+            tracked(call.out);
+            call.accept(c);
+        });
+        return byKey.size();
     }
 
     /** Keeps {@code sent} until it is answered, so shutdown can wait for it. */
@@ -657,6 +685,10 @@ public final class RedisStore implements ClusterStore {
     /** Queues {@code write} for the writer, which is woken once for however many commands are queued meanwhile. */
     private void send(Consumer<Commands> write) {
         outbox.add(write);
+        scheduleDrain();
+    }
+
+    private void scheduleDrain() {
         if (drainScheduled.compareAndSet(false, true)) {
             try {
                 writer.execute(this::drain);
@@ -666,6 +698,7 @@ public final class RedisStore implements ClusterStore {
                 while ((pending = outbox.poll()) != null) {
                     pending.accept(null); // fails it: the store is closed
                 }
+                releases.clear(); // the leases expire on their own
             }
         }
     }
@@ -681,7 +714,8 @@ public final class RedisStore implements ClusterStore {
                 write.accept(c);
                 written++;
             }
-        } while (!outbox.isEmpty() && drainScheduled.compareAndSet(false, true));
+            written += writeReleases(c);
+        } while ((!outbox.isEmpty() || !releases.isEmpty()) && drainScheduled.compareAndSet(false, true));
         StatefulConnection<String, String> made = connection;
         if (written > 0 && made != null && cluster == null) {
             made.flushCommands();
@@ -725,11 +759,14 @@ public final class RedisStore implements ClusterStore {
         if (closed) {
             return;
         }
-        if (commands != null && (!leases.isEmpty() || !releasing.isEmpty())) {
-            List<CompletableFuture<?>> releases = new ArrayList<>(releasing);
-            leases.forEach((lease, storeKey) -> releases.add(command(c -> c.sortedSets().zrem(storeKey, lease), false)));
+        if (commands != null && (!leases.isEmpty() || !releasing.isEmpty() || !releases.isEmpty())) {
+            List<CompletableFuture<?>> sent = new ArrayList<>();
+            leases.forEach((lease, storeKey) -> sent.add(command(c -> c.sortedSets().zrem(storeKey, lease), false)));
+            sent.add(command(c -> c.strings().get(prefix + "probe"), false)); // answered after the queued releases
+            sent.addAll(releasing);
             try {
-                CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
+                CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
+                CompletableFuture.allOf(releasing.toArray(CompletableFuture[]::new)).get(2, TimeUnit.SECONDS);
             } catch (Exception e) {
                 log.warn("shared store {}: {} lease(s) not released at shutdown; they expire within {}", describe(),
                         leases.size(), leaseTime);
@@ -749,6 +786,10 @@ public final class RedisStore implements ClusterStore {
             cluster.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         }
         resources.shutdown(0, 2, TimeUnit.SECONDS);
+        Consumer<Commands> unsent;
+        while ((unsent = outbox.poll()) != null) {
+            unsent.accept(null); // asked for while closing: fails (the caller's fail mode applies) instead of never answering
+        }
     }
 
     private static String rootMessage(Throwable error) {
