@@ -2,6 +2,7 @@ package dev.portcullis.store;
 
 import dev.portcullis.config.StoreConfig;
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.MaintNotificationsConfig;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
@@ -252,11 +253,15 @@ public final class RedisStore implements ClusterStore {
         SocketOptions socket = SocketOptions.builder().connectTimeout(config.connectTimeout()).keepAlive(true).build();
         SslOptions ssl = config.caFile() == null ? null : SslOptions.builder().trustManager(config.caFile().toFile()).build();
         List<RedisURI> uris = config.addresses().stream().map(this::uri).toList();
+        // No maintenance notifications (a Redis Enterprise / Cloud feature): open-source Redis and Valkey refuse
+        // the CLIENT MAINT_NOTIFICATIONS handshake at every connect, and the maintenance-aware writer would sit
+        // in every command's path for nothing.
         if (config.cluster()) {
             // A cluster connects to each node on first use: its commands wait for that (bounded by the timeout)
             // instead of being rejected while the node's connection is made.
             ClusterClientOptions.Builder options = ClusterClientOptions.builder().autoReconnect(true)
                     .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS)
+                    .maintNotificationsConfig(MaintNotificationsConfig.disabled())
                     .timeoutOptions(TimeoutOptions.enabled(config.timeout())).socketOptions(socket);
             if (ssl != null) {
                 options.sslOptions(ssl);
@@ -267,6 +272,7 @@ public final class RedisStore implements ClusterStore {
         } else {
             ClientOptions.Builder options = ClientOptions.builder().autoReconnect(true)
                     .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                    .maintNotificationsConfig(MaintNotificationsConfig.disabled())
                     .timeoutOptions(TimeoutOptions.enabled(config.timeout())).socketOptions(socket);
             if (ssl != null) {
                 options.sslOptions(ssl);
