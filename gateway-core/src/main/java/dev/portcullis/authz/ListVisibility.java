@@ -13,7 +13,9 @@ import dev.portcullis.route.Route;
  * filters every answer with, so forward never calls the policy itself. A route without a policy file hides
  * nothing ({@link #filters()} false). The names a list will hold are not known until the upstream answers, so
  * each name is decided when it is asked about, by the route's policy as it stands then: a reload applies to
- * answers and streams already under way, as it did before this value existed.
+ * answers and streams already under way, as it did before this value existed. On a route that pins tool
+ * definitions (issue 17) it also carries the route's pins: an item whose definition differs from its pin is hidden
+ * whatever the policy says ({@link #shows}).
  */
 public final class ListVisibility {
     private static final ListVisibility UNFILTERED = new ListVisibility(null, null, null);
