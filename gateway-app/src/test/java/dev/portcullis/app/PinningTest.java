@@ -163,6 +163,9 @@ class PinningTest {
         assertThat(event.path("portcullis.pin.name").asText()).isEqualTo("echo");
         assertThat(event.path("portcullis.pin.kind").asText()).isEqualTo("tools");
         assertThat(event.path("portcullis.pin.changed_fields").toString()).isEqualTo("[\"description\"]");
+        // The list request whose answer showed the drift: its own audit event carries the same id.
+        assertThat(audit("tools/list")).extracting(e -> e.path("http.request.id").asText())
+                .contains(event.path("http.request.id").asText());
         assertThat(event.path("portcullis.pin.pinned_sha256").asText())
                 .isEqualTo(PinFile.read(dir.resolve("pins.yaml")).get(PinKind.TOOLS, "echo").sha256());
         assertThat(event.path("portcullis.pin.seen_sha256").asText()).hasSize(64)
