@@ -233,6 +233,32 @@ class PinningTest {
     }
 
     @Test
+    void onAClientCredentialsRoutePinSendsTheGatewaysOwnTokenAndNeverPrintsIt() throws Exception {
+        Path config = config("""
+                upstream-auth:
+                  type: client-credentials
+                  token-endpoint: %s
+                  client-id: portcullis
+                  client-auth: client_secret_post
+                  client-secret: gateway-secret
+                  scopes: [todo:read]
+                pinning: { file: %s }""".formatted(peers.idp().tokenEndpoint(), dir.resolve("pins.yaml")));
+        int before = peers.idp().tokenRequests().size();
+        Cli pinned = Cli.run("pin", "--config", config.toString());
+        assertThat(pinned.exit()).as(pinned.err()).isZero();
+        List<Map<String, String>> grants = peers.idp().tokenRequests().subList(before, peers.idp().tokenRequests().size());
+        assertThat(grants).singleElement().satisfies(grant -> {
+            assertThat(grant).containsEntry("grant_type", "client_credentials").containsEntry("client_id", "portcullis");
+            assertThat(grant.get("scope")).isEqualTo("todo:read");
+        });
+        List<String> bearers = peers.upstream().requests().stream().map(r -> r.header("Authorization")).distinct().toList();
+        assertThat(bearers).singleElement().asString().startsWith("Bearer ey");
+        String token = bearers.get(0).substring("Bearer ".length());
+        assertThat(pinned.out() + pinned.err()).doesNotContain(token).doesNotContain("gateway-secret");
+        assertThat(PinFile.read(dir.resolve("pins.yaml")).of(PinKind.TOOLS)).containsOnlyKeys(ALL_TOOLS);
+    }
+
+    @Test
     void aRouteWhosePinsFileIsMissingOrBadDoesNotStartAndCheckNamesFileLineAndField() throws Exception {
         Path config = config("pinning: { file: " + dir.resolve("pins.yaml") + ", kinds: [tools, widgets] }");
         Cli badKind = Cli.run("check", "--config", config.toString());
