@@ -47,7 +47,8 @@ final class UpstreamLists {
     private final String bearer;
     private final Duration timeout;
     private String session;
-    private String version = PROTOCOL_VERSION;
+    /** The negotiated revision, sent as {@code MCP-Protocol-Version} on every request after {@code initialize}. */
+    private String version;
     private int nextId = 1;
 
     private UpstreamLists(URI upstream, String bearer, Duration connectTimeout, Duration timeout) {
@@ -87,9 +88,7 @@ final class UpstreamLists {
         if (answer.session() != null) {
             session = answer.session();
         }
-        if (result.path("protocolVersion").isTextual()) {
-            version = result.path("protocolVersion").textValue();
-        }
+        version = result.path("protocolVersion").isTextual() ? result.path("protocolVersion").textValue() : PROTOCOL_VERSION;
         notifyInitialized();
         return result.path("capabilities");
     }
@@ -178,7 +177,9 @@ final class UpstreamLists {
         }
         if (session != null) {
             request.header("Mcp-Session-Id", session);
-            request.header("MCP-Protocol-Version", version);
+        }
+        if (version != null) {
+            request.header("MCP-Protocol-Version", version); // 2025-06-18 and later: on every request after initialize
         }
         return request;
     }

@@ -163,6 +163,9 @@ class PinningTest {
         assertThat(event.path("portcullis.pin.name").asText()).isEqualTo("echo");
         assertThat(event.path("portcullis.pin.kind").asText()).isEqualTo("tools");
         assertThat(event.path("portcullis.pin.changed_fields").toString()).isEqualTo("[\"description\"]");
+        // The list request whose answer showed the drift: its own audit event carries the same id.
+        assertThat(audit("tools/list")).extracting(e -> e.path("http.request.id").asText())
+                .contains(event.path("http.request.id").asText());
         assertThat(event.path("portcullis.pin.pinned_sha256").asText())
                 .isEqualTo(PinFile.read(dir.resolve("pins.yaml")).get(PinKind.TOOLS, "echo").sha256());
         assertThat(event.path("portcullis.pin.seen_sha256").asText()).hasSize(64)
@@ -227,6 +230,32 @@ class PinningTest {
             assertThat(names(client)).contains("whoami", "echo");
             assertThat(McpClients.text(client.callTool(new McpSchema.CallToolRequest("whoami", Map.of())))).isEqualTo("none");
         }
+    }
+
+    @Test
+    void onAClientCredentialsRoutePinSendsTheGatewaysOwnTokenAndNeverPrintsIt() throws Exception {
+        Path config = config("""
+                upstream-auth:
+                  type: client-credentials
+                  token-endpoint: %s
+                  client-id: portcullis
+                  client-auth: client_secret_post
+                  client-secret: gateway-secret
+                  scopes: [todo:read]
+                pinning: { file: %s }""".formatted(peers.idp().tokenEndpoint(), dir.resolve("pins.yaml")));
+        int before = peers.idp().tokenRequests().size();
+        Cli pinned = Cli.run("pin", "--config", config.toString());
+        assertThat(pinned.exit()).as(pinned.err()).isZero();
+        List<Map<String, String>> grants = peers.idp().tokenRequests().subList(before, peers.idp().tokenRequests().size());
+        assertThat(grants).singleElement().satisfies(grant -> {
+            assertThat(grant).containsEntry("grant_type", "client_credentials").containsEntry("client_id", "portcullis");
+            assertThat(grant.get("scope")).isEqualTo("todo:read");
+        });
+        List<String> bearers = peers.upstream().requests().stream().map(r -> r.header("Authorization")).distinct().toList();
+        assertThat(bearers).singleElement().asString().startsWith("Bearer ey");
+        String token = bearers.get(0).substring("Bearer ".length());
+        assertThat(pinned.out() + pinned.err()).doesNotContain(token).doesNotContain("gateway-secret");
+        assertThat(PinFile.read(dir.resolve("pins.yaml")).of(PinKind.TOOLS)).containsOnlyKeys(ALL_TOOLS);
     }
 
     @Test

@@ -84,7 +84,7 @@ public final class Authorize {
         }
         if (refusals.isEmpty()) {
             return narrowed(new AuthorizedRequest(inspected, decisions, inspected.body(), null,
-                    ListVisibility.of(route, subject)), subject);
+                    ListVisibility.of(route, subject, inspected.requestId())), subject);
         }
         if (stepUp != null) {
             // A token with more scope could make the request pass: challenge, even inside a batch.
@@ -95,7 +95,7 @@ public final class Authorize {
         }
         if (route.config().partialBatches() && refusedAt.size() < inspected.messages().size()) {
             return new AuthorizedRequest(inspected, decisions, BatchBody.keep(inspected.body(), kept(refusedAt,
-                    inspected.messages().size())), new PartialBatch(refusedAt), ListVisibility.of(route, subject));
+                    inspected.messages().size())), new PartialBatch(refusedAt), ListVisibility.of(route, subject, inspected.requestId()));
         }
         throw batchRefusal(inspected, decisions, refusals);
     }

@@ -13,20 +13,25 @@ import dev.portcullis.route.Route;
  * filters every answer with, so forward never calls the policy itself. A route without a policy file hides
  * nothing ({@link #filters()} false). The names a list will hold are not known until the upstream answers, so
  * each name is decided when it is asked about, by the route's policy as it stands then: a reload applies to
- * answers and streams already under way, as it did before this value existed.
+ * answers and streams already under way, as it did before this value existed. On a route that pins tool
+ * definitions (issue 17) it also carries the route's pins: an item whose definition differs from its pin is hidden
+ * whatever the policy says ({@link #shows}).
  */
 public final class ListVisibility {
-    private static final ListVisibility UNFILTERED = new ListVisibility(null, null, null);
+    private static final ListVisibility UNFILTERED = new ListVisibility(null, null, null, null);
 
     private final Subject subject;
     private final Policy policy;
     /** Issue 17: the route's tool definition pins, or null. */
     private final RoutePins pins;
+    /** The request whose answers this filters: named in a drift's audit event (issue 17); may be null. */
+    private final String requestId;
 
-    private ListVisibility(Subject subject, Policy policy, RoutePins pins) {
+    private ListVisibility(Subject subject, Policy policy, RoutePins pins, String requestId) {
         this.subject = subject;
         this.policy = policy;
         this.pins = pins;
+        this.requestId = requestId;
     }
 
     /**
@@ -34,10 +39,15 @@ public final class ListVisibility {
      * with pins (issue 17), only items whose definitions match their pins.
      */
     public static ListVisibility of(Route route, Subject subject) {
+        return of(route, subject, null);
+    }
+
+    /** As above, for the request {@code requestId} (a drift its answers show is audited with it). */
+    public static ListVisibility of(Route route, Subject subject, String requestId) {
         if (!route.filtersLists() && route.pins() == null) {
             return UNFILTERED;
         }
-        return new ListVisibility(subject, route.filtersLists() ? route.policy() : null, route.pins());
+        return new ListVisibility(subject, route.filtersLists() ? route.policy() : null, route.pins(), requestId);
     }
 
     /** Whether lists are filtered at all (the route has a policy that may hide items, or pins definitions). */
@@ -50,7 +60,7 @@ public final class ListVisibility {
      * and what it shows remembered, whatever the policy says) and the policy lets the caller see it.
      */
     public boolean shows(ItemKind kind, String name, com.fasterxml.jackson.databind.JsonNode item) {
-        boolean pinned = pins == null || pins.shows(kind, name, item);
+        boolean pinned = pins == null || pins.shows(kind, name, item, requestId);
         return pinned && sees(kind, name);
     }
 

@@ -57,26 +57,26 @@ public final class DriftWatch {
      * A list showed pinned item {@code pin} with definition {@code definition} (hash {@code hash}): remembered, and
      * reported when it differs from the pin and from what the last list showed.
      */
-    void sawPinned(String route, PinKind kind, Pin pin, ObjectNode definition, String hash) {
+    void sawPinned(String route, PinKind kind, Pin pin, ObjectNode definition, String hash, String requestId) {
         String before = seen.asMap().put(new Key(route, kind, pin.name()), hash);
         if (hash.equals(pin.sha256()) || hash.equals(before)) {
             return;
         }
         List<String> changed = Definitions.changedFields(kind, pin.definition(), definition);
         counter(route, kind, "changed").increment();
-        record(route, kind, pin.name(), pin.sha256(), hash, changed, "changed",
+        record(requestId, route, kind, pin.name(), pin.sha256(), hash, changed, "changed",
                 kind.singular() + " \"" + pin.name() + "\": definition changed since it was pinned (" + String.join(", ", changed)
                         + " changed); hidden from lists" + (kind.callMethod() == null ? "" : ", " + kind.callMethod() + " refused"));
     }
 
     /** A list showed an item no pin names; reported once per definition. */
-    void sawUnpinned(String route, PinKind kind, String name, String hash, boolean hidden) {
+    void sawUnpinned(String route, PinKind kind, String name, String hash, boolean hidden, String requestId) {
         String before = unpinned.asMap().put(new Key(route, kind, name), hash);
         if (hash.equals(before)) {
             return;
         }
         counter(route, kind, "unpinned").increment();
-        record(route, kind, name, null, hash, List.of(), "unpinned", kind.singular() + " \"" + name + "\" is not pinned; "
+        record(requestId, route, kind, name, null, hash, List.of(), "unpinned", kind.singular() + " \"" + name + "\" is not pinned; "
                 + (hidden ? "hidden from lists" + (kind.callMethod() == null ? "" : ", " + kind.callMethod() + " refused")
                 : "shown (unpinned: show)"));
     }
@@ -88,7 +88,7 @@ public final class DriftWatch {
                 .tag("route", route).tag("kind", kind.text()).tag("change", change).register(registry);
     }
 
-    private static void record(String route, PinKind kind, String name, String pinned, String seenHash,
+    private static void record(String requestId, String route, PinKind kind, String name, String pinned, String seenHash,
                                List<String> changed, String change, String reason) {
         LoggingEventBuilder event = audit.atInfo();
         event.addKeyValue("@timestamp", Instant.now().toString());
@@ -98,6 +98,9 @@ public final class DriftWatch {
         event.addKeyValue("rule.id", "pinning");
         event.addKeyValue("portcullis.decision", change.equals("changed") ? "hide" : "unpinned");
         event.addKeyValue("portcullis.route", route);
+        if (requestId != null) {
+            event.addKeyValue("http.request.id", requestId); // the list request whose answer showed it
+        }
         event.addKeyValue("portcullis.pin.kind", kind.text());
         event.addKeyValue("portcullis.pin.name", name);
         event.addKeyValue("portcullis.pin.change", change);

@@ -57,6 +57,8 @@ public final class PinFile {
     private static final ObjectMapper WRITER = JsonMapper.builder(YAMLFactory.builder()
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
             .enable(YAMLGenerator.Feature.LITERAL_BLOCK_STYLE)
+            // A hash or name that reads as a number (all digits) stays a string when the file is read back.
+            .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS)
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .build()).build();
 

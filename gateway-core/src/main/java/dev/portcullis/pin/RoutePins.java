@@ -104,6 +104,11 @@ public final class RoutePins {
      * remembered, and a new drift reported ({@link DriftWatch}).
      */
     public boolean shows(ItemKind kind, String name, JsonNode item) {
+        return shows(kind, name, item, null);
+    }
+
+    /** As above, in an answer to request {@code requestId} (named in the drift's audit event; may be null). */
+    public boolean shows(ItemKind kind, String name, JsonNode item, String requestId) {
         Optional<PinKind> pinKind = PinKind.of(kind);
         if (pinKind.isEmpty() || !kinds.contains(pinKind.get())) {
             return true;
@@ -114,9 +119,9 @@ public final class RoutePins {
         Pin pin = pins.get(k, name);
         Verdict verdict = verdict(pin, hash, config.hidesUnpinned());
         if (pin != null) {
-            watch.sawPinned(route, k, pin, definition, hash);
+            watch.sawPinned(route, k, pin, definition, hash, requestId);
         } else {
-            watch.sawUnpinned(route, k, name, hash, !verdict.shown());
+            watch.sawUnpinned(route, k, name, hash, !verdict.shown(), requestId);
         }
         return verdict.shown();
     }

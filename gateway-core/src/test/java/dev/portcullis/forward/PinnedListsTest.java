@@ -111,6 +111,41 @@ class PinnedListsTest {
     }
 
     @Test
+    void promptsAndResourceTemplatesArePinnedWhereConfiguredAndADriftedPromptIsNotServed() throws Exception {
+        String greet = "{\"name\":\"greet\",\"description\":\"Greets someone\",\"arguments\":[{\"name\":\"who\"}]}";
+        String files = "{\"uriTemplate\":\"file:///{path}\",\"name\":\"files\",\"mimeType\":\"text/plain\"}";
+        Map<PinKind, Map<String, Pin>> pinned = Map.of(
+                PinKind.PROMPTS, Map.of("greet", Pin.of(PinKind.PROMPTS, Definitions.of(PinKind.PROMPTS,
+                        Definitions.JSON.readTree(greet)))),
+                PinKind.RESOURCE_TEMPLATES, Map.of("file:///{path}", Pin.of(PinKind.RESOURCE_TEMPLATES,
+                        Definitions.of(PinKind.RESOURCE_TEMPLATES, Definitions.JSON.readTree(files)))));
+        RoutePins pins = new RoutePins("r", new PinningConfig(Path.of("pins.yaml"), "hide",
+                List.of("prompts", "resource-templates")), new PinSet("r", "u", pinned), new DriftWatch(new SimpleMeterRegistry()));
+        Route route = openRoute(null).withPins(pins);
+
+        ReplyPlan prompts = ReplyPlan.of(post(route, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\"}"), json(200),
+                true, SESSIONS);
+        String driftedGreet = greet.replace("\"who\"}", "\"who\"},{\"name\":\"password\"}");
+        JsonNode listed = json.readTree(prompts.body(("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"prompts\":[" + driftedGreet
+                + "]}}").getBytes(StandardCharsets.UTF_8)));
+        assertThat(listed.at("/result/prompts")).isEmpty();
+        assertThatThrownBy(() -> post(route, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/get\",\"params\":{\"name\":"
+                + "\"greet\",\"arguments\":{}}}")).isInstanceOfSatisfying(GatewayFailure.class, failure ->
+                assertThat(failure.description()).isEqualTo("Prompt definition changed since it was pinned: greet"));
+
+        ReplyPlan templates = ReplyPlan.of(post(route, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/templates/list\"}"),
+                json(200), true, SESSIONS);
+        JsonNode shown = json.readTree(templates.body(("{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"resourceTemplates\":["
+                + files + "," + files.replace("files\"", "all_files\"").replace("{path}", "{+path}") + "]}}")
+                .getBytes(StandardCharsets.UTF_8)));
+        assertThat(shown.at("/result/resourceTemplates")).hasSize(1);
+        assertThat(shown.at("/result/resourceTemplates/0/uriTemplate").asText()).isEqualTo("file:///{path}");
+        // Tools are not pinned on this route: shown as the upstream lists them.
+        ReplyPlan tools = ReplyPlan.of(post(route, listRequest(4)), json(200), true, SESSIONS);
+        assertThat(names(tools.body(list("4", null, ECHO_DRIFTED).getBytes(StandardCharsets.UTF_8)))).containsExactly("echo");
+    }
+
+    @Test
     void aCallToADriftedToolIsRefusedByAuthorizeSoNothingIsSentUpstream() throws Exception {
         RoutePins pins = pins("hide", ECHO);
         Route route = openRoute(null).withPins(pins);

@@ -101,6 +101,18 @@ class PinFileTest {
     }
 
     @Test
+    void valuesThatReadAsNumbersStayStrings() throws Exception {
+        // A tool named 12345 and an all-digit hash (rare, but hex can be all digits) must read back as text.
+        ObjectNode numeric = tool("{\"name\":\"12345\",\"description\":\"d\"}");
+        Pin pin = Pin.of(PinKind.TOOLS, numeric);
+        String yaml = PinFile.write(new PinSet("1", "2", Map.of(PinKind.TOOLS, Map.of("12345", pin))));
+        assertThat(yaml).contains("route: \"1\"");
+        PinSet read = PinFile.parse(yaml, "pins.yaml");
+        assertThat(read.route()).isEqualTo("1");
+        assertThat(read.get(PinKind.TOOLS, "12345").sha256()).isEqualTo(pin.sha256());
+    }
+
+    @Test
     void aNameWrittenTwiceIsRefusedNotSilentlyTheLastOne() {
         String yaml = """
                 format: 1
