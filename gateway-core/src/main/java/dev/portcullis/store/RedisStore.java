@@ -261,8 +261,8 @@ public final class RedisStore implements ClusterStore {
             // instead of being rejected while the node's connection is made.
             ClusterClientOptions.Builder options = ClusterClientOptions.builder().autoReconnect(true)
                     .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS)
-                    .maintNotificationsConfig(MaintNotificationsConfig.disabled())
                     .timeoutOptions(TimeoutOptions.enabled(config.timeout())).socketOptions(socket);
+            options.maintNotificationsConfig(MaintNotificationsConfig.disabled());
             if (ssl != null) {
                 options.sslOptions(ssl);
             }
