@@ -88,7 +88,7 @@ class IntrospectionBlockHoundTest {
         endpoint.stubFor(post(urlEqualTo("/introspect")).withRequestBody(containing("token=bh-html&"))
                 .willReturn(aResponse().withStatus(200).withBody("<html></html>")));
         endpoint.stubFor(post(urlEqualTo("/introspect")).withRequestBody(containing("token=bh-slow&"))
-                .willReturn(okJson(active(RESOURCE)).withFixedDelay(2_000)));
+                .willReturn(okJson(active(RESOURCE)).withFixedDelay(5_000)));
         endpoint.stubFor(post(urlEqualTo("/introspect")).withRequestBody(containing("token=bh-shared&"))
                 .willReturn(okJson(active(RESOURCE)).withFixedDelay(200)));
         ExecutorService callers = Executors.newFixedThreadPool(10);
@@ -99,7 +99,7 @@ class IntrospectionBlockHoundTest {
                        client-id: portcullis
                        client-secret: bh-secret
                        tokens: all
-                       timeout: 1s""".formatted(endpoint.port()))) {
+                       timeout: 3s""".formatted(endpoint.port()))) {
             List<String> unexpected = new ArrayList<>();
             java.util.function.BiConsumer<String, Integer> expect = (token, status) -> {
                 HttpResponse<String> r = gw.send(gw.post(GatewayHarness.toolCall(1, "echo"))
