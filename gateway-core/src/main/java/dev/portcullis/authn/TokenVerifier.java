@@ -235,7 +235,11 @@ public final class TokenVerifier {
         }
     }
 
-    /** Whether the token is a JWS in compact form (three parts, a JOSE header with an algorithm): the JWT path. */
+    /**
+     * Whether the token takes the JWT path: a JOSE object in compact form that is a JWS, or an unsecured JWT
+     * ({@code alg: none}, refused there as malformed: AUTHN-04, never sent to an introspection endpoint). A JWE is
+     * opaque to the gateway (only its issuer can read it) and, like any other token, goes to introspection.
+     */
     private static boolean isJws(BearerToken token) {
         String value = token.value();
         int first = value.indexOf('.');
@@ -243,8 +247,7 @@ public final class TokenVerifier {
             return false;
         }
         try {
-            SignedJWT.parse(value);
-            return true;
+            return !(com.nimbusds.jose.JOSEObject.parse(value) instanceof com.nimbusds.jose.JWEObject);
         } catch (ParseException | RuntimeException e) {
             return false;
         }

@@ -390,6 +390,16 @@ class IntrospectionTest {
         }
     }
 
+    /** AUTHN-04: an unsecured JWT ({@code alg: none}) is refused on the JWT path, never asked about at the issuer. */
+    @Test
+    void anUnsecuredJwtIsMalformedAndNeverIntrospected() throws Exception {
+        FakeEndpoint endpoint = new FakeEndpoint(form -> json(200, "{\"active\":true}"));
+        com.nimbusds.jwt.JWTClaimsSet claims = new com.nimbusds.jwt.JWTClaimsSet.Builder().issuer(ISSUER).subject("user-123")
+                .audience(RESOURCE).expirationTime(java.util.Date.from(time.instant().plusSeconds(600))).build();
+        refused(opaqueVerifier(endpoint), new com.nimbusds.jwt.PlainJWT(claims).serialize(), Reason.INVALID_TOKEN, "malformed");
+        assertThat(endpoint.calls()).isZero();
+    }
+
     @Test
     void aJwsOfAnUnknownIssuerIsNeverSentToTheIntrospectionEndpoint() throws Exception {
         try (LocalIssuer other = new LocalIssuer()) {
