@@ -279,22 +279,64 @@ public final class RedisStore implements ClusterStore {
                 .thenApply("OK"::equals);
     }
 
+    /** Issue 17: compare and set with a new expiry; 1 when replaced. */
+    static final String REPLACE = """
+            if redis.call('GET', KEYS[1]) == ARGV[1] then
+              redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+              return 1
+            end
+            return 0
+            """;
+
+    /** Issue 17: GET and DEL in one step (GETDEL needs Redis 6.2; this runs on any Redis or Valkey). */
+    static final String TAKE_VALUE = """
+            local v = redis.call('GET', KEYS[1])
+            if v then redis.call('DEL', KEYS[1]) end
+            return v
+            """;
+
+    @Override
+    public CompletableFuture<java.util.Optional<String>> get(String key) {
+        Commands c = commands;
+        if (c == null || !breaker.allow()) {
+            return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
+        }
+        String storeKey = key("kv:", key);
+        return guarded(onStoreThread(() -> c.strings().get(storeKey))).thenApply(java.util.Optional::ofNullable);
+    }
+
+    @Override
+    public CompletableFuture<Boolean> replace(String key, String expected, String value, Duration ttl) {
+        return this.<Long>script(REPLACE, ScriptOutputType.INTEGER, key("kv:", key), expected, value,
+                Long.toString(Math.max(1, ttl.toMillis()))).thenApply(replaced -> replaced != null && replaced == 1L);
+    }
+
+    @Override
+    public CompletableFuture<java.util.Optional<String>> take(String key) {
+        return this.<String>script(TAKE_VALUE, ScriptOutputType.VALUE, key("kv:", key))
+                .thenApply(java.util.Optional::ofNullable);
+    }
+
     /** Runs {@code script} on {@code storeKey} (already namespaced) with {@code args}. */
     private <T> CompletableFuture<T> script(String script, String storeKey, String... args) {
+        return script(script, ScriptOutputType.INTEGER, storeKey, args);
+    }
+
+    private <T> CompletableFuture<T> script(String script, ScriptOutputType output, String storeKey, String... args) {
         Commands c = commands;
         if (c == null || !breaker.allow()) {
             return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
         }
         String sha = scripts.computeIfAbsent(script, RedisStore::sha1);
         String[] keys = {storeKey};
-        CompletableFuture<T> first = onStoreThread(() -> c.scripting().<T>evalsha(sha, ScriptOutputType.INTEGER, keys, args));
+        CompletableFuture<T> first = onStoreThread(() -> c.scripting().<T>evalsha(sha, output, keys, args));
         CompletableFuture<T> withReload = first.handle((value, error) -> {
             if (error == null) {
                 return CompletableFuture.completedFuture(value);
             }
             if (String.valueOf(rootMessage(error)).startsWith("NOSCRIPT")) {
                 // Redis restarted (or its script cache was flushed): EVAL loads the script again.
-                return this.<T>onStoreThread(() -> c.scripting().<T>eval(script, ScriptOutputType.INTEGER, keys, args));
+                return this.<T>onStoreThread(() -> c.scripting().<T>eval(script, output, keys, args));
             }
             return CompletableFuture.<T>failedFuture(error);
         }).thenCompose(f -> f);
