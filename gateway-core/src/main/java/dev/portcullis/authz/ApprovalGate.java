@@ -78,6 +78,15 @@ public final class ApprovalGate {
         this.clock = clock;
     }
 
+    /**
+     * A gate for a gateway without an approval page ({@code approvals} not configured): a call that needs approval
+     * is refused (it could never be approved), never let through. A policy reload can add {@code approval} to a rule
+     * at any time, so the gate is always in place.
+     */
+    public static ApprovalGate withoutPage() {
+        return new ApprovalGate(null, new ApprovalAudit(), null, null, "", Clock.systemUTC());
+    }
+
     /** The approval page of request {@code id}. */
     public String pageUrl(String id) {
         return publicUrl + "/approvals/" + id;
@@ -102,7 +111,7 @@ public final class ApprovalGate {
         Decision decision = authorized.decisions().get(0);
         Principal principal = authorized.principal();
         // 2026-07-28: a retry may carry the state this gateway sealed; it is checked and never forwarded.
-        Optional<JsonNode> state = ourState(authorized, message);
+        Optional<JsonNode> state = seal == null ? Optional.empty() : ourState(authorized, message);
         AuthorizedRequest forwarded = state.isPresent() ? stripped(authorized) : authorized;
         if (!decision.allowed()) {
             return Step.now(forwarded);
@@ -111,6 +120,12 @@ public final class ApprovalGate {
         JsonNode arguments = message.params() == null ? null : message.params().get("arguments");
         if (rule.isEmpty() || !rule.get().applies(arguments)) {
             return Step.now(forwarded);
+        }
+        if (store == null) {
+            throw GatewayFailure.of(Reason.POLICY_DENIED, "Denied by gateway policy", "rule " + decision.ruleId()
+                    + " requires approval, and this gateway has no approvals section (no approval page)")
+                    .withJsonRpcId(message.id())
+                    .withDecision(Decision.denyVisible(decision.ruleId(), "needs approval; no approval page configured"));
         }
         String tool = message.target().orElse("");
         String digest = ApprovalBinding.argumentsDigest(arguments);
@@ -310,7 +325,7 @@ public final class ApprovalGate {
      * A 2025-03-26 batch: an element that would be held is refused with the approval error (a batch cannot carry
      * an elicitation); the rest goes on as for any refused element (POLICY-07).
      */
-    private AuthorizedRequest batch(AuthorizedRequest authorized, dev.portcullis.policy.Approvals approvals) {
+    AuthorizedRequest batch(AuthorizedRequest authorized, dev.portcullis.policy.Approvals approvals) {
         if (approvals.isEmpty()) {
             return authorized;
         }

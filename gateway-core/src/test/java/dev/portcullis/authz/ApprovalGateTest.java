@@ -343,6 +343,19 @@ class ApprovalGateTest {
     }
 
     @Test
+    void withoutAnApprovalPageACallThatNeedsApprovalIsRefusedNeverLetThrough() {
+        ApprovalGate none = ApprovalGate.withoutPage();
+        AuthorizedRequest pay = request(call(1, "pay", "{\"amount\": 5000}"), ALICE);
+        Throwable refused = catchThrowable(() -> none.apply(pay));
+        assertThat(refused).isInstanceOfSatisfying(GatewayFailure.class, f -> {
+            assertThat(f.reason()).isEqualTo(Reason.POLICY_DENIED);
+            assertThat(f.decision().ruleId()).isEqualTo("tools.pay");
+        });
+        AuthorizedRequest small = request(call(2, "pay", "{\"amount\": 10}"), ALICE);
+        assertThat(none.apply(small).value()).isSameAs(small);
+    }
+
+    @Test
     void aStoreThatIsDownHoldsTheCallWith503() {
         dev.portcullis.store.ClusterStore down = new dev.portcullis.store.ClusterStore() {
             private <T> java.util.concurrent.CompletableFuture<T> fail() {
