@@ -450,7 +450,7 @@ public final class ApprovalPages {
     }
 
     private String cookie(String name, String value, Duration maxAge) {
-        return name + "=" + value + "; Path=" + (base.isEmpty() ? "/" : base) + "/approvals; Max-Age=" + maxAge.toSeconds()
+        return name + "=" + value + "; Path=" + base + "/approvals; Max-Age=" + maxAge.toSeconds()
                 + "; HttpOnly; SameSite=Lax" + (config.secureCookies() ? "; Secure" : "");
     }
 

@@ -137,6 +137,17 @@ class ApprovalPagesTest {
     }
 
     @Test
+    void atTheRootOfItsOriginTheCookiesCoverTheApprovalPaths() throws Exception {
+        // Regression: a public-url without a path gave "Path=//approvals", which no browser sends back.
+        ApprovalPages root = new ApprovalPages(new ApprovalsConfig(null, "http://127.0.0.1:8444", "https://idp.example.com",
+                "approvals", null, null), store, audit, login, Clock.systemUTC(), Ticker.systemTicker());
+        ApprovalRequest request = held("{\"amount\": 5000}");
+        var start = root.handle(new ApprovalPages.PageRequest("GET", "/approvals/" + request.id(), Map.of(), Map.of(), null,
+                Map.of())).join();
+        assertThat(start.cookies().get(0)).contains("; Path=/approvals;").doesNotContain("Secure");
+    }
+
+    @Test
     void aCallbackThisBrowserDidNotStartIsRefused() throws Exception {
         ApprovalRequest request = held("{\"amount\": 5000}");
         send("GET", "/ops/approvals/" + request.id(), Map.of(), null, Map.of());
