@@ -419,7 +419,7 @@ public final class ApprovalPages {
                 + "</span>";
         String html = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                + "<meta name=\"referrer\" content=\"no-referrer\">"
+                + "<meta name=\"referrer\" content=\"same-origin\">"
                 + "<title>" + Html.escape(title) + " · Portcullis</title>"
                 + "<link rel=\"stylesheet\" href=\"" + Html.escape(base) + "/approvals/static/style.css\"></head>\n<body>\n"
                 + "<div class=\"bar\"><span class=\"brand\">Portcullis<small>approvals</small></span>" + who + "</div>\n"
@@ -445,7 +445,7 @@ public final class ApprovalPages {
         h.put("Cache-Control", "no-store");
         h.put("X-Content-Type-Options", "nosniff");
         h.put("X-Frame-Options", "DENY");
-        h.put("Referrer-Policy", "no-referrer");
+        h.put("Referrer-Policy", "same-origin"); // not no-referrer: Chromium then sends "Origin: null" on the form POST
         return h;
     }
 

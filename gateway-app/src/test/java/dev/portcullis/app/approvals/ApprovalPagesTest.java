@@ -185,7 +185,9 @@ class ApprovalPagesTest {
                 .contains("Alice").contains("agent-&lt;b&gt;1&lt;/b&gt;").contains("<code>pay</code>")
                 .contains("tools.pay").contains("Signed in as bob@corp").contains("Approve this call");
         assertThat(page.headers().get("Content-Security-Policy")).contains("default-src 'none'").doesNotContain("script-src");
-        assertThat(page.headers()).containsEntry("Cache-Control", "no-store").containsEntry("X-Frame-Options", "DENY");
+        assertThat(page.headers()).containsEntry("Cache-Control", "no-store").containsEntry("X-Frame-Options", "DENY")
+                // Regression (ApprovalBrowserTest): with no-referrer, Chromium posts the form with "Origin: null".
+                .containsEntry("Referrer-Policy", "same-origin");
     }
 
     @Test
