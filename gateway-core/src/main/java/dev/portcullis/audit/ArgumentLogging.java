@@ -172,6 +172,12 @@ public final class ArgumentLogging {
     }
 
     private static void redact(JsonNode node, String[] path, int at) {
+        if (node instanceof com.fasterxml.jackson.databind.node.ArrayNode array) {
+            // Issue 17: a path reaches into every element of a list on its way (items.card masks each item's card),
+            // so a secret is not shown merely because it was sent inside an array.
+            array.forEach(element -> redact(element, path, at));
+            return;
+        }
         if (!(node instanceof ObjectNode object) || !object.has(path[at])) {
             return;
         }
