@@ -356,7 +356,9 @@ public final class Gateway implements AutoCloseable {
             dev.portcullis.store.ClusterStore kv = limiter.shared() != null ? limiter.shared()
                     : new dev.portcullis.store.MemoryStore();
             var store = new dev.portcullis.approval.SharedApprovals(kv, Clock.systemUTC());
-            var audit = new dev.portcullis.approval.ApprovalAudit();
+            dev.portcullis.approval.ApprovalAudit audit = page.webhook() == null ? new dev.portcullis.approval.ApprovalAudit()
+                    : new dev.portcullis.approval.ApprovalWebhook(java.net.URI.create(page.webhook().url()),
+                    page.webhook()::secret, id -> page.publicUrl() + "/approvals/" + id, Clock.systemUTC());
             var gate = new dev.portcullis.authz.ApprovalGate(store, audit, sessions, masking, page.publicUrl(),
                     Clock.systemUTC());
             var login = new dev.portcullis.app.approvals.OidcLogin(page,

@@ -28,9 +28,51 @@ import java.nio.file.Path;
  * @param clientId         the page's OIDC client
  * @param clientSecretFile the client's secret (a mounted file); absent for a public client
  * @param sessionLifetime  how long an approver stays signed in at most (default 8h; never past the ID token's exp)
+ * @param webhook          where approval requests and outcomes are announced (JSON, HMAC-SHA256 signed), or null
  */
 public record ApprovalsConfig(Listen listen, String publicUrl, String issuer, String clientId, Path clientSecretFile,
-                              java.time.Duration sessionLifetime) {
+                              java.time.Duration sessionLifetime, Webhook webhook) {
+    public ApprovalsConfig(Listen listen, String publicUrl, String issuer, String clientId, Path clientSecretFile,
+                           java.time.Duration sessionLifetime) {
+        this(listen, publicUrl, issuer, clientId, clientSecretFile, sessionLifetime, null);
+    }
+
+    /**
+     * A chat or ticket system to notify: {@code url} gets a signed JSON POST per approval event.
+     *
+     * @param url        https (plain http only for loopback)
+     * @param secretFile the HMAC-SHA256 key (at least 32 bytes of text), a mounted secret
+     */
+    public record Webhook(String url, Path secretFile) {
+        public Webhook {
+            Checks.httpUrl("url", url, false);
+            Checks.required("secret-file", secretFile);
+            secret(secretFile);
+        }
+
+        /** The key, read on each use (rotation without restart). */
+        public byte[] secret() {
+            return secret(secretFile);
+        }
+
+        private static byte[] secret(Path file) {
+            try {
+                String text = Files.readString(file, StandardCharsets.UTF_8).strip();
+                if (text.length() < 32) {
+                    throw ConfigException.expected("secret-file", file.toString(), "a file holding at least 32 characters of secret");
+                }
+                return text.getBytes(StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw ConfigException.expected("secret-file", file.toString(), "a readable file holding the webhook secret");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Webhook[url=" + url + ", secret-file=" + secretFile + "]";
+        }
+    }
+
     /** The page's listener. */
     public record Listen(String host, Integer port) {
         public Listen {
