@@ -41,7 +41,8 @@ class ApprovalBrowserTest {
 
     @RegisterExtension
     static final GatewayExtension peers = GatewayExtension.builder().idp(TestIdp::startInteractive)
-            .policy(ApprovalFlowTest.POLICY).config(ApprovalFlowTest::config).build();
+            .policy(ApprovalFlowTest.POLICY).config(ext -> ApprovalFlowTest.config(ext, ApprovalBrowserTest.PAGE_PORT)).build();
+    static final int PAGE_PORT = GatewayHarness.freePort();
 
     private final TestIdp idp = peers.idp();
     private final TestMcpServer upstream = peers.upstream();

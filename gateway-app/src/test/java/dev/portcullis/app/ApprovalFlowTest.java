@@ -52,6 +52,10 @@ class ApprovalFlowTest {
             .config(ApprovalFlowTest::config).build();
 
     static String config(GatewayExtension ext) {
+        return config(ext, PAGE_PORT);
+    }
+
+    static String config(GatewayExtension ext, int pagePort) {
         return """
                 listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1] }
                 admin: { host: 127.0.0.1, port: 0 }
@@ -68,7 +72,7 @@ class ApprovalFlowTest {
                   public-url: http://127.0.0.1:%d
                   issuer: "%s"
                   client-id: portcullis-approvals
-                """.formatted(ext.issuerYaml(), ext.upstreamUrl(), RESOURCE, ext.policyFile(), PAGE_PORT, PAGE_PORT,
+                """.formatted(ext.issuerYaml(), ext.upstreamUrl(), RESOURCE, ext.policyFile(), pagePort, pagePort,
                 ext.idp().issuer());
     }
 
