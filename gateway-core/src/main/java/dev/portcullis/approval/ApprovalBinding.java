@@ -13,6 +13,21 @@ import dev.portcullis.authn.Principal;
 public final class ApprovalBinding {
     private ApprovalBinding() {}
 
+    /**
+     * A CSPRNG that never blocks an event loop once made: Hash_DRBG, seeded once (here, off the loop). The default
+     * {@code SecureRandom} (NativePRNG) reads {@code /dev/urandom} on every call, which BlockHound reports.
+     */
+    public static java.security.SecureRandom nonBlockingRandom() {
+        try {
+            java.security.SecureRandom random = java.security.SecureRandom.getInstance("DRBG",
+                    java.security.DrbgParameters.instantiation(256, java.security.DrbgParameters.Capability.NONE, null));
+            random.nextBytes(new byte[32]); // instantiate (and seed) now
+            return random;
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The digest of {@code arguments} ({@code params.arguments}); an absent argument object is its own value. */
     public static String argumentsDigest(JsonNode arguments) {
         return arguments == null || arguments.isMissingNode() || arguments.isNull() ? "none"

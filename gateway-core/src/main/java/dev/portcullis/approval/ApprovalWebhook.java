@@ -45,6 +45,16 @@ public final class ApprovalWebhook extends ApprovalAudit {
     private final Function<String, String> pageUrl;
     private final HttpClient http;
     private final Clock clock;
+    /**
+     * Builds, signs and sends each notification off the caller's thread (the gate runs on an event loop, and the
+     * secret is read from its file on each use): one daemon thread, a bounded queue, the oldest kept.
+     */
+    private final java.util.concurrent.ThreadPoolExecutor sender = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+            java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1_000), runnable -> {
+                Thread thread = new Thread(runnable, "portcullis-approval-webhook");
+                thread.setDaemon(true);
+                return thread;
+            }, (task, pool) -> log.warn("approval webhook: 1000 notifications waiting; one dropped"));
 
     /**
      * @param secret  the HMAC key, read on each use (a mounted secret can rotate)
@@ -63,7 +73,7 @@ public final class ApprovalWebhook extends ApprovalAudit {
     public void record(Action action, ApprovalRequest request, ApprovalRequest.Party approver, String reason, String comment) {
         super.record(action, request, approver, reason, comment);
         if (SENT.contains(action)) {
-            send(action, request, approver, comment);
+            sender.execute(() -> send(action, request, approver, comment));
         }
     }
 

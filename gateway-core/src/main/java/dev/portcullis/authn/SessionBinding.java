@@ -56,6 +56,9 @@ public final class SessionBinding {
     public SessionBinding(byte[] key, List<byte[]> previousKeys) {
         try {
             this.encrypter = new DirectEncrypter(secret(key));
+            // Issue 17 (found by ApprovalBlockHoundTest's sibling hunt): the IV of every sealed value came from the
+            // default SecureRandom, which reads /dev/urandom on each call, on the event loop. A DRBG seeded once does not.
+            this.encrypter.getJCAContext().setSecureRandom(dev.portcullis.approval.ApprovalBinding.nonBlockingRandom());
             decrypters.add(new DirectDecrypter(secret(key)));
             for (byte[] previous : previousKeys) {
                 decrypters.add(new DirectDecrypter(secret(previous)));

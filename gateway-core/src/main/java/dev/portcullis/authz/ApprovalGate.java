@@ -62,7 +62,7 @@ public final class ApprovalGate {
     private final ArgumentLogging masking;
     private final String publicUrl;
     private final Clock clock;
-    private final SecureRandom random = new SecureRandom();
+    private final SecureRandom random = ApprovalBinding.nonBlockingRandom();
 
     /**
      * @param publicUrl where approvers reach the approval page ({@code approvals.public-url}), without a trailing slash

@@ -88,7 +88,7 @@ public final class ApprovalPages {
     private final Clock clock;
     private final String base;
     private final String origin;
-    private final SecureRandom random = new SecureRandom();
+    private final SecureRandom random = dev.portcullis.approval.ApprovalBinding.nonBlockingRandom();
     private final Cache<String, Login> logins;
     private final Cache<String, Session> sessions;
     private final byte[] css;

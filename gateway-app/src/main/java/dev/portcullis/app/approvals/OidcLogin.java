@@ -125,14 +125,18 @@ public final class OidcLogin implements ApproverLogin {
 
     @Override
     public CompletableFuture<Approver> redeem(String code, String codeVerifier, String nonce) {
-        return endpoints().flatMap(e -> {
+        // The client secret is read from its file on each use (rotation): off the event loop.
+        Mono<java.util.Optional<String>> secretOf = Mono.fromCallable(() -> java.util.Optional.ofNullable(config.clientSecret()))
+                .subscribeOn(reactor.core.scheduler.Schedulers.boundedElastic());
+        return endpoints().zipWith(secretOf).flatMap(pair -> {
+            Endpoints e = pair.getT1();
             Map<String, String> form = new LinkedHashMap<>();
             form.put("grant_type", "authorization_code");
             form.put("code", code);
             form.put("redirect_uri", config.redirectUri());
             form.put("code_verifier", codeVerifier);
             Map<String, String> headers = new LinkedHashMap<>();
-            String secret = config.clientSecret();
+            String secret = pair.getT2().orElse(null);
             if (secret == null) {
                 form.put("client_id", config.clientId());
             } else {
