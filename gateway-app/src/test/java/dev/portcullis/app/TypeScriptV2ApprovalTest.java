@@ -134,9 +134,11 @@ class TypeScriptV2ApprovalTest {
         assertThat(elicitation.path("mode").asText()).as(run::diagnostics).isEqualTo("url");
         assertThat(elicitation.path("url").asText()).isEqualTo(url);
         assertThat(run.first("call").path("text").asText()).as(run::diagnostics).contains("pay 9000 to acme");
-        // Single use: the identical call again is held with a new request (the handler declines it).
+        // Single use: the identical call again is held with a new request; the handler declines it, and the
+        // gateway ends the call at once (-31403) rather than asking again until the driver gives up.
         assertThat(run.first("replay").path("outcome").asText()).as(run::diagnostics).isEqualTo("failed");
-        assertThat(run.all("elicitation")).hasSizeGreaterThan(1);
+        assertThat(run.first("replay").path("message").asText()).as(run::diagnostics).contains("Denied by gateway policy");
+        assertThat(run.all("elicitation")).as(run::diagnostics).hasSize(2);
         assertThat(run.all("elicitation").get(1).path("url").asText()).isNotEqualTo(url);
         assertThat(upstreamEchoCalls()).as("exactly the approved call reached the server").isEqualTo(1);
     }

@@ -133,6 +133,15 @@ public final class ApprovalGate {
         if (state.isPresent() && !binding.equals(state.get().path("b").asText())) {
             throw invalidState(message, "requestState was issued for another call");
         }
+        if (state.isPresent()) {
+            String action = message.params().path("inputResponses").path(INPUT_KEY).path("action").asText("");
+            if (action.equals("decline") || action.equals("cancel")) {
+                // The client's user would not go to the approval page: the call ends here (asking again would loop).
+                throw GatewayFailure.of(Reason.POLICY_DENIED, "Denied by gateway policy", "the approval request was "
+                        + action + "d by the caller's user").withJsonRpcId(message.id())
+                        .withDecision(Decision.denyVisible(decision.ruleId(), "approval " + action + "d by the caller's user"));
+            }
+        }
         CompletableFuture<AuthorizedRequest> decided = store.use(binding).thenCompose(used -> {
             if (used.isPresent()) {
                 audit.record(ApprovalAudit.Action.USED, used.get(), null, "call " + message.id() + " let through", null);

@@ -336,6 +336,19 @@ class ApprovalGateTest {
     }
 
     @Test
+    void aModernRetryWhoseUserDeclinedEndsTheCallInsteadOfAskingAgain() {
+        String[] headers = {"MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/call", "Mcp-Name", "pay"};
+        GatewayFailure held = held(request(modernCall(1, "pay", "{\"amount\": 5000}", ""), ALICE, headers));
+        String state = (String) held.data().get("requestState");
+        for (String action : List.of("decline", "cancel")) {
+            GatewayFailure ended = held(request(modernCall(2, "pay", "{\"amount\": 5000}", ",\"requestState\":\"" + state
+                    + "\",\"inputResponses\":{\"approval\":{\"action\":\"" + action + "\"}}"), ALICE, headers));
+            assertThat(ended.reason()).as(action).isEqualTo(Reason.POLICY_DENIED);
+            assertThat(ended.decision().ruleId()).isEqualTo("tools.pay");
+        }
+    }
+
+    @Test
     void anUpstreamsOwnRequestStatePassesThroughUntouched() {
         String[] headers = {"MCP-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/call", "Mcp-Name", "read"};
         AuthorizedRequest retry = request(modernCall(1, "read", "{}", ",\"requestState\":\"upstream-state\""), ALICE, headers);
