@@ -98,6 +98,8 @@ public final class McpRequestPath implements RequestHandler {
     private final Tracing tracing;
     /** Issue 18: rate and concurrency limits, decided after policy (null: none). */
     private final Limiter limiter;
+    /** Issue 17: holds calls that need human approval, after the limits (null: none). */
+    private final dev.portcullis.authz.ApprovalGate approvals;
 
     public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
                           NetworkConditions network) {
@@ -115,6 +117,14 @@ public final class McpRequestPath implements RequestHandler {
      */
     public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
                           NetworkConditions network, Tracing tracing, Limiter limiter) {
+        this(stages, auditor, legacyStreams, failures, network, tracing, limiter, null);
+    }
+
+    /** @param approvals the approval gate (issue 17), after the limits; null: no call is held */
+    public McpRequestPath(Stages stages, Auditor auditor, LegacyStreams legacyStreams, FailureResponses failures,
+                          NetworkConditions network, Tracing tracing, Limiter limiter,
+                          dev.portcullis.authz.ApprovalGate approvals) {
+        this.approvals = approvals;
         this.tracing = tracing;
         this.limiter = limiter;
         this.stages = stages;
@@ -195,7 +205,7 @@ public final class McpRequestPath implements RequestHandler {
                                 return;
                             }
                             try {
-                                exchange(limited(allowed, counted));
+                                approve(limited(allowed, counted));
                             } catch (RuntimeException e) {
                                 failed(e);
                             }
@@ -204,10 +214,31 @@ public final class McpRequestPath implements RequestHandler {
                     }
                     authorized = limited(authorized, counted);
                 }
-                exchange(authorized);
+                approve(authorized);
             } catch (RuntimeException e) {
                 failed(e);
             }
+        }
+
+        /** Issue 17: a call that needs approval is held here; the upstream is not contacted. */
+        void approve(AuthorizedRequest authorized) {
+            if (approvals == null) {
+                exchange(authorized);
+                return;
+            }
+            Step<AuthorizedRequest> step = approvals.apply(authorized);
+            if (step.ready()) {
+                proceed(authorized, step.value());
+            } else {
+                resume(step.future(), after -> proceed(authorized, after));
+            }
+        }
+
+        private void proceed(AuthorizedRequest before, AuthorizedRequest after) {
+            if (after != before) {
+                progress.reached(after);
+            }
+            exchange(after);
         }
 
         /** Issue 18: the headers the limits add to every answer, and the elements they refused. */

@@ -87,6 +87,8 @@ public final class Gateway implements AutoCloseable {
         GatewayMetrics processMetrics;
         /** Issue 18: the limits' counters (in process, or the shared store); closed last. */
         Limiter limiter;
+        /** Issue 17: the approval page's listener, or null. */
+        dev.portcullis.app.approvals.ApprovalServer approvals;
     }
 
     private Gateway(GatewayServer server, AdminServer admin, Forward forward, AtomicReference<Snapshot> live,
@@ -199,6 +201,20 @@ public final class Gateway implements AutoCloseable {
                     throw new ConfigLoader.InvalidConfigException(problems);
                 }
                 this.routes = List.copyOf(compiled);
+                if (config.approvals() == null) {
+                    // Issue 17: a rule that holds calls for approval needs the page where they are approved.
+                    for (int i = 0; i < routes.size(); i++) {
+                        var held = routes.get(i).policy().approvals().byRule().keySet();
+                        if (!held.isEmpty()) {
+                            problems.add(source + ": routes[" + i + "] (" + routes.get(i).name() + "): its policy holds calls"
+                                    + " for approval (" + String.join(", ", new java.util.TreeSet<>(held)) + "), but there is"
+                                    + " no approvals section (expected: approvals: { public-url, issuer, client-id })");
+                        }
+                    }
+                    if (!problems.isEmpty()) {
+                        throw new ConfigLoader.InvalidConfigException(problems);
+                    }
+                }
                 this.credentials = routes.stream()
                         .collect(Collectors.toMap(Route::name, route -> UpstreamCredentials.forRoute(route.name(),
                                 route.config().upstreamAuth(), keysOf(keys, config.tokenEndpointIssuer(route.config())),
@@ -308,10 +324,13 @@ public final class Gateway implements AutoCloseable {
                 : dev.portcullis.authn.DpopNonces.withRandomKey(java.time.Clock.systemUTC());
         dev.portcullis.authn.DpopProofVerifier dpop = new dev.portcullis.authn.DpopProofVerifier(java.time.Clock.systemUTC(),
                 replayGuard(limiter), dpopNonces);
+        AtomicReference<Snapshot> live = new AtomicReference<>();
+        Approvals approvals = Approvals.of(config, limiter, sessions, built.argumentLogging, json,
+                () -> live.get() != null ? live.get().built() : built);
         Shared shared = new Shared(json, registry, reloads, sessions, legacyStreams, upstreamEras, listenStreams, forward,
-                auditor, network, tracing, dpop, dpopNonces, limiter);
+                auditor, network, tracing, dpop, dpopNonces, limiter, approvals.gate());
         Snapshot first = Snapshot.of(built, shared);
-        AtomicReference<Snapshot> live = new AtomicReference<>(first);
+        live.set(first);
 
         ShutdownState state = new ShutdownState();
         state.reloads = reloads;
@@ -327,11 +346,24 @@ public final class Gateway implements AutoCloseable {
             server = bind("listen", config.listen().host(), config.listen().port(),
                     () -> GatewayServer.bind(config.listen(), 0, network, in -> live.get().path().handle(in)));
             reload.tlsTarget(server);
+            if (approvals.pages() != null) {
+                try {
+                    var page = config.approvals();
+                    state.approvals = bind("approvals", page.listen().host(), page.listen().port(),
+                            () -> dev.portcullis.app.approvals.ApprovalServer.bind(page, approvals.pages()));
+                } catch (RuntimeException e) {
+                    server.close();
+                    throw e;
+                }
+            }
             try {
                 admin = bind("admin", config.admin().host(), config.admin().port(), () -> AdminServer.bind(config.admin(),
                         () -> readiness(state, live.get(), reload), registry));
             } catch (RuntimeException e) {
                 server.close();
+                if (state.approvals != null) {
+                    state.approvals.close();
+                }
                 throw e;
             }
         } catch (RuntimeException e) {
@@ -357,7 +389,35 @@ public final class Gateway implements AutoCloseable {
                   SessionBinding sessions, LegacyStreams legacyStreams, UpstreamEras upstreamEras,
                   ListenStreams listenStreams, Forward forward, Auditor auditor, NetworkConditions network,
                   Tracing tracing, dev.portcullis.authn.DpopProofVerifier dpop, dev.portcullis.authn.DpopNonces dpopNonces,
-                  Limiter limiter) {}
+                  Limiter limiter, dev.portcullis.authz.ApprovalGate approvals) {}
+
+    /**
+     * Issue 17: the approval gate every request path shares, and the page where approvals are given (when
+     * {@code approvals} is configured). Pending approvals live in the limits' shared store when there is one (an
+     * approval given on one replica is honoured by all), else in this process. Built once; a reload keeps them.
+     */
+    record Approvals(dev.portcullis.authz.ApprovalGate gate, dev.portcullis.app.approvals.ApprovalPages pages) {
+        static Approvals of(GatewayConfig config, Limiter limiter, SessionBinding sessions, ArgumentLogging masking,
+                            ObjectMapper json, java.util.function.Supplier<Assembly> current) {
+            var page = config.approvals();
+            if (page == null) {
+                return new Approvals(dev.portcullis.authz.ApprovalGate.withoutPage(), null);
+            }
+            dev.portcullis.store.ClusterStore kv = limiter.shared() != null ? limiter.shared()
+                    : new dev.portcullis.store.MemoryStore();
+            var store = new dev.portcullis.approval.SharedApprovals(kv, Clock.systemUTC());
+            dev.portcullis.approval.ApprovalAudit audit = page.webhook() == null ? new dev.portcullis.approval.ApprovalAudit()
+                    : new dev.portcullis.approval.ApprovalWebhook(java.net.URI.create(page.webhook().url()),
+                    page.webhook()::secret, id -> page.publicUrl() + "/approvals/" + id, Clock.systemUTC());
+            var gate = new dev.portcullis.authz.ApprovalGate(store, audit, sessions, masking, page.publicUrl(),
+                    Clock.systemUTC());
+            var login = new dev.portcullis.app.approvals.OidcLogin(page,
+                    () -> current.get().keys.stream().filter(k -> k.config().issuer().equals(page.issuer())).findFirst()
+                            .orElseThrow(), () -> current.get().tokenEndpoints, json, Clock.systemUTC());
+            return new Approvals(gate, new dev.portcullis.app.approvals.ApprovalPages(page, store, audit, login,
+                    Clock.systemUTC(), Ticker.systemTicker()));
+        }
+    }
 
     /**
      * Issue 18: where the routes' limits are counted: in process ({@code store: {type: memory}}, the default), or
@@ -405,7 +465,8 @@ public final class Gateway implements AutoCloseable {
                     new FailureResponses(shared.json(), route -> shared.dpopNonces().issue(route.name())),
                     shared.network(),
                     shared.tracing(),
-                    shared.limiter());
+                    shared.limiter(),
+                    shared.approvals());
             built.outbound.traced(shared.tracing());
             built.tokenEndpoints.traced(shared.tracing());
             built.introspections.traced(shared.tracing());
@@ -598,6 +659,11 @@ public final class Gateway implements AutoCloseable {
         return server.port();
     }
 
+    /** Issue 17: the approval page's port, or -1 without one. */
+    public int approvalsPort() {
+        return state.approvals == null ? -1 : state.approvals.port();
+    }
+
     public int adminPort() {
         return admin.port();
     }
@@ -652,6 +718,9 @@ public final class Gateway implements AutoCloseable {
         }
         server.close();
         admin.close();
+        if (state.approvals != null) {
+            state.approvals.close();
+        }
         forward.close();
         state.limiter.close(); // after every call ended: a shared store gives back any lease still held
     }

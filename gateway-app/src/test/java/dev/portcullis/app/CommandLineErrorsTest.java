@@ -113,7 +113,7 @@ class CommandLineErrorsTest {
                         + " RS256, RS384, RS512] (asymmetric only; none and HS* are never accepted))",
                 config + ":6: routes[2].path: \"c\" (expected: starts with \"/\", no trailing \"/\", no query, not under /.well-known)",
                 broken + ":4: tools.echo: written twice in one mapping (first at line 3; expected: each key once)",
-                alsoBroken + ":2: tools.x.rolez: unknown key (expected one of: actors, agents, arguments, deny, limits, roles, scopes)");
+                alsoBroken + ":2: tools.x.rolez: unknown key (expected one of: actors, agents, approval, arguments, deny, limits, roles, scopes)");
         assertThat(result.out()).isEmpty();
     }
 }

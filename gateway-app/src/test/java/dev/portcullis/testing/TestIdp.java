@@ -73,17 +73,17 @@ public final class TestIdp implements AutoCloseable {
 
     private record Recorded(String method, String path, String body) {}
 
-    private enum Mode { DEFAULT, RESOURCE_AUDIENCE, TOKEN_EXCHANGE }
+    private enum Mode { DEFAULT, RESOURCE_AUDIENCE, TOKEN_EXCHANGE, INTERACTIVE }
 
     private TestIdp(int port, Mode mode) {
         Set<OAuth2TokenCallback> callbacks = switch (mode) {
-            case DEFAULT -> Set.of();
+            case DEFAULT, INTERACTIVE -> Set.of();
             case RESOURCE_AUDIENCE -> Set.of(new ResourceAudienceCallback());
             case TOKEN_EXCHANGE -> Set.of(new TokenExchangeCallback());
         };
         var httpServer = new MockWebServerWrapper();
         this.server = new MockOAuth2Server(new OAuth2Config(
-                false, null, null, false, new OAuth2TokenProvider(keys), callbacks, httpServer));
+                mode == Mode.INTERACTIVE, null, null, false, new OAuth2TokenProvider(keys), callbacks, httpServer));
         this.http = httpServer.getMockWebServer();
         server.start(LOOPBACK, port);
         this.port = server.baseUrl().port();
@@ -92,6 +92,15 @@ public final class TestIdp implements AutoCloseable {
     /** Starts on a free port. */
     public static TestIdp start() {
         return startOnFreePort(Mode.DEFAULT);
+    }
+
+    /**
+     * Issue 17: starts on a free port with mock-oauth2-server's interactive login: its authorization endpoint shows a
+     * sign-in form (fields {@code username}, the {@code sub}, and {@code claims}, a JSON object added to the tokens),
+     * as a browser-driven OpenID Connect login needs.
+     */
+    public static TestIdp startInteractive() {
+        return startOnFreePort(Mode.INTERACTIVE);
     }
 
     /** Starts on the given port, e.g. to bring an IdP back on the port of a stopped one (it has a new key). */

@@ -70,7 +70,7 @@ public final class ArgumentLogging {
      * SHA-256 of the arguments' canonical JSON (object keys sorted, no whitespace), computed while the
      * canonical form is written straight into the digest: no intermediate tree, map or byte array.
      */
-    static String digest(JsonNode arguments) {
+    public static String digest(JsonNode arguments) {
         MessageDigest sha256 = sha256();
         try (JsonGenerator out = CANONICAL.getFactory().createGenerator(new DigestSink(sha256))) {
             writeCanonical(arguments, out);
@@ -165,7 +165,31 @@ public final class ArgumentLogging {
         return copy.toString();
     }
 
+    /**
+     * Issue 17: a copy of {@code arguments} for people to read (the approval page): the audit's redacted paths
+     * and {@code more} (the approval rule's {@code mask}) replaced by {@code "[redacted]"}.
+     */
+    public JsonNode masked(JsonNode arguments, List<String> more) {
+        if (arguments == null || arguments.isMissingNode()) {
+            return null;
+        }
+        JsonNode copy = arguments.deepCopy();
+        for (String[] path : redactedPaths) {
+            redact(copy, path, 0);
+        }
+        for (String path : more) {
+            redact(copy, path.split("\\."), 0);
+        }
+        return copy;
+    }
+
     private static void redact(JsonNode node, String[] path, int at) {
+        if (node instanceof com.fasterxml.jackson.databind.node.ArrayNode array) {
+            // Issue 17: a path reaches into every element of a list on its way (items.card masks each item's card),
+            // so a secret is not shown merely because it was sent inside an array.
+            array.forEach(element -> redact(element, path, at));
+            return;
+        }
         if (!(node instanceof ObjectNode object) || !object.has(path[at])) {
             return;
         }

@@ -165,6 +165,13 @@ public final class Auditor {
     private record Outcome(String decision, String rule, String reason) {}
 
     private static Outcome outcome(GatewayFailure failure, Decision decision) {
+        if (failure != null && failure.decision() != null && switch (failure.reason()) {
+            case APPROVAL_INPUT_REQUIRED, APPROVAL_URL_REQUIRED, APPROVAL_REQUIRED -> true;
+            default -> false;
+        }) {
+            // Issue 17: held for approval, neither allowed nor denied (the approval events say the rest).
+            return new Outcome("approval_required", failure.decision().ruleId(), failure.decision().reason());
+        }
         if (failure != null && failure.decision() != null) {
             Decision d = failure.decision();
             return new Outcome(d.outcome().name().toLowerCase(Locale.ROOT), d.ruleId(), d.reason());

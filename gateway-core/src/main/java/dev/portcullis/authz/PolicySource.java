@@ -155,6 +155,18 @@ public final class PolicySource implements Policy {
         return current.get().policy().limits();
     }
 
+    /** Issue 17: the approvals of the policy in force. */
+    @Override
+    public dev.portcullis.policy.Approvals approvals() {
+        return current.get().policy().approvals();
+    }
+
+    /** Issue 17: the version of the policy in force (a reload changes it, so earlier approvals no longer pass). */
+    @Override
+    public String version() {
+        return current.get().policy().version();
+    }
+
     @Override
     public boolean visible(Subject subject, ItemKind kind, String name) {
         return current.get().policy().visible(subject, kind, name);

@@ -17,10 +17,17 @@ import java.util.Set;
  * @param outbound the gateway's own fetches (metadata, JWKS, token endpoints): allowed private addresses, timeouts
  * @param tracing  OpenTelemetry traces (off by default; {@code OTEL_*} environment variables apply too)
  * @param store    where the state the replicas share lives: rate-limit counters (issue 18); default in memory
+ * @param approvals issue 17: the approval page (null: none; a policy rule with {@code approval} then fails to start)
  */
 public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
                             AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound, TracingConfig tracing,
-                            StoreConfig store) {
+                            StoreConfig store, ApprovalsConfig approvals) {
+    public GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
+                         AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound, TracingConfig tracing,
+                         StoreConfig store) {
+        this(listen, admin, issuers, routes, audit, sessions, outbound, tracing, store, null);
+    }
+
     public GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerConfig> issuers, List<RouteConfig> routes,
                          AuditConfig audit, SessionsConfig sessions, OutboundConfig outbound, TracingConfig tracing) {
         this(listen, admin, issuers, routes, audit, sessions, outbound, tracing, null);
@@ -47,6 +54,11 @@ public record GatewayConfig(ListenConfig listen, AdminConfig admin, List<IssuerC
         }
         issuers = List.copyOf(issuers);
         routes = List.copyOf(routes);
+        if (approvals != null && issuers.stream().noneMatch(i -> i.issuer().equals(approvals.issuer()))) {
+            throw new ConfigException("approvals.issuer", "\"" + approvals.issuer()
+                    + "\" is not one of the issuers (expected: an issuer configured under issuers, whose keys verify"
+                    + " the approvers' ID tokens)");
+        }
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < issuers.size(); i++) {
             if (!seen.add(issuers.get(i).issuer())) {

@@ -26,6 +26,13 @@ public final class FailureResponses {
     public static final int POLICY_DENIED_CODE = -31403;
     /** Issue 18: a call refused by a rate or concurrency limit; outside -32768..-32000 like {@link #POLICY_DENIED_CODE}. */
     public static final int RATE_LIMITED_CODE = -31429;
+    /**
+     * Issue 17: a call held for approval, to a client older than 2025-11-25 (the message carries the URL); outside
+     * -32768..-32000 like {@link #POLICY_DENIED_CODE}.
+     */
+    public static final int APPROVAL_REQUIRED_CODE = -31428;
+    /** 2025-11-25: URL elicitation required (a client of that revision opens the URL, then retries). */
+    public static final int URL_ELICITATION_REQUIRED_CODE = -32042;
 
     private final ObjectMapper json;
     /** A fresh DPoP nonce for a route (RFC 9449 §9), or null when no route demands one. */
@@ -85,6 +92,10 @@ public final class FailureResponses {
             case EXCHANGE_CLIENT_REJECTED, EXCHANGE_INVALID_RESPONSE -> new Shape(502, null, false, -32603);
             case RATE_LIMITED -> new Shape(429, null, false, RATE_LIMITED_CODE);
             case LIMITS_UNAVAILABLE -> new Shape(503, null, false, -32603);
+            case APPROVAL_INPUT_REQUIRED -> new Shape(200, null, false, null);
+            case APPROVAL_URL_REQUIRED -> new Shape(200, null, false, URL_ELICITATION_REQUIRED_CODE);
+            case APPROVAL_REQUIRED -> new Shape(200, null, false, APPROVAL_REQUIRED_CODE);
+            case APPROVALS_UNAVAILABLE -> new Shape(503, null, false, -32603);
             case CLIENT_CLOSED_REQUEST -> new Shape(499, null, false, null);
             case INTERNAL -> new Shape(500, null, false, -32603);
         };
@@ -110,7 +121,8 @@ public final class FailureResponses {
      */
     public FullHttpResponse render(Route route, GatewayFailure failure, HttpHeaders extra) {
         Shape shape = shape(failure.reason());
-        byte[] body = shape.jsonRpcCode() == null ? null : failure.reason() == Reason.BATCH_DENIED ? batchBody(failure)
+        byte[] body = failure.reason() == Reason.APPROVAL_INPUT_REQUIRED ? resultBody(failure)
+                : shape.jsonRpcCode() == null ? null : failure.reason() == Reason.BATCH_DENIED ? batchBody(failure)
                 : errorBody(failure.jsonRpcId(), shape.jsonRpcCode(), failure.description(), data(failure));
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(shape.status()),
                 body == null ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
@@ -130,8 +142,8 @@ public final class FailureResponses {
             headers.set("Allow", "GET, POST, DELETE, OPTIONS");
         }
         if (failure.reason() == Reason.KEYS_UNAVAILABLE || failure.reason() == Reason.INTROSPECTION_UNAVAILABLE
-                || failure.reason() == Reason.EXCHANGE_UNAVAILABLE
-                || failure.reason() == Reason.REPLAY_CHECK_UNAVAILABLE) {
+                || failure.reason() == Reason.EXCHANGE_UNAVAILABLE || failure.reason() == Reason.REPLAY_CHECK_UNAVAILABLE
+                || failure.reason() == Reason.APPROVALS_UNAVAILABLE) {
             headers.set("Retry-After", "5");
         }
         if (failure.reason() == Reason.RATE_LIMITED || failure.reason() == Reason.LIMITS_UNAVAILABLE) {
@@ -301,6 +313,21 @@ public final class FailureResponses {
             failure.scopes().forEach(scopes::add);
         }
         return data;
+    }
+
+    /** Issue 17: a held call's {@code input_required} result (2026-07-28): the failure's data is the result. */
+    private byte[] resultBody(GatewayFailure failure) {
+        ObjectNode body = json.createObjectNode();
+        body.put("jsonrpc", "2.0");
+        if (failure.jsonRpcId() != null) {
+            body.set("id", failure.jsonRpcId());
+        }
+        body.set("result", json.valueToTree(failure.data()));
+        try {
+            return json.writeValueAsBytes(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     byte[] errorBody(JsonNode id, int code, String message) {

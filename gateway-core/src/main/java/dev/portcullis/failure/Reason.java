@@ -104,6 +104,17 @@ public enum Reason {
     RATE_LIMITED,
     /** Issue 18: the shared limit store is down and the route's limits fail closed (503 + {@code Retry-After}). */
     LIMITS_UNAVAILABLE,
+    /**
+     * Issue 17: the call is held for human approval; a 2026-07-28 client gets an {@code input_required} result with
+     * a URL-mode elicitation of the approval page and a sealed {@code requestState} (200, a result, not an error).
+     */
+    APPROVAL_INPUT_REQUIRED,
+    /** Issue 17: held for approval; a 2025-11-25 client gets the URL elicitation required error (200, -32042). */
+    APPROVAL_URL_REQUIRED,
+    /** Issue 17: held for approval; an older client gets an error whose message carries the URL (200, -31428). */
+    APPROVAL_REQUIRED,
+    /** Issue 17: the approval store cannot be reached, so no held call can be decided (503, retryable). */
+    APPROVALS_UNAVAILABLE,
     /** The client went away before its answer was complete (499 in the audit and metrics; nothing is sent). */
     CLIENT_CLOSED_REQUEST,
     /** A bug or an unexpected condition (500); details only in the log. */

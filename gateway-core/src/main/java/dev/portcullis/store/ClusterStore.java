@@ -63,6 +63,23 @@ public interface ClusterStore extends AutoCloseable {
      */
     CompletableFuture<Boolean> putIfAbsent(String key, String value, Duration ttl);
 
+    /** Issue 17: the value of {@code key} (as set by {@link #putIfAbsent} or {@link #replace}), if set and not expired. */
+    CompletableFuture<java.util.Optional<String>> get(String key);
+
+    /**
+     * Issue 17: sets {@code key} to {@code value} for {@code ttl} only while it holds {@code expected} (compare and
+     * set, atomic across replicas): two approvers who act at once cannot both count from the same state.
+     *
+     * @return true when this call replaced it
+     */
+    CompletableFuture<Boolean> replace(String key, String expected, String value, Duration ttl);
+
+    /**
+     * Issue 17: removes {@code key} and returns what it held, atomically: of many replicas taking the same
+     * single-use approval at once, exactly one gets it.
+     */
+    CompletableFuture<java.util.Optional<String>> take(String key);
+
     /** Whether the store answers (its circuit is closed); a {@link MemoryStore} always does. */
     boolean up();
 

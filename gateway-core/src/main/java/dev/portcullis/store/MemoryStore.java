@@ -200,6 +200,26 @@ public final class MemoryStore implements ClusterStore {
     }
 
     @Override
+    public CompletableFuture<java.util.Optional<String>> get(String key) {
+        return CompletableFuture.completedFuture(java.util.Optional.ofNullable(entries.getIfPresent(key)));
+    }
+
+    @Override
+    public CompletableFuture<Boolean> replace(String key, String expected, String value, Duration ttl) {
+        // A refused compare-and-set leaves the entry and its expiry as they were (an update keeps the expiry).
+        boolean replaced = entries.asMap().replace(key, expected, value);
+        if (replaced) {
+            entries.policy().expireVariably().orElseThrow().setExpiresAfter(key, ttl);
+        }
+        return CompletableFuture.completedFuture(replaced);
+    }
+
+    @Override
+    public CompletableFuture<java.util.Optional<String>> take(String key) {
+        return CompletableFuture.completedFuture(java.util.Optional.ofNullable(entries.asMap().remove(key)));
+    }
+
+    @Override
     public boolean up() {
         return true;
     }

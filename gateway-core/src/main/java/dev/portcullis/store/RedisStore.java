@@ -359,7 +359,7 @@ public final class RedisStore implements ClusterStore {
             log.info("shared store {}: connected", describe());
             // Every script loaded up front (a cluster's SCRIPT LOAD goes to every node), so even the first use of one
             // is an EVALSHA; an UNDO answered NOSCRIPT would otherwise be sent again after checks queued behind it.
-            for (String script : List.of(CHECK, UNDO, RENEW, TAKE, ACQUIRE)) {
+            for (String script : List.of(CHECK, UNDO, RENEW, TAKE, ACQUIRE, REPLACE, TAKE_VALUE)) {
                 command(c -> c.scripting().scriptLoad(script), false);
             }
         });
@@ -586,6 +586,43 @@ public final class RedisStore implements ClusterStore {
         }
         String storeKey = key("kv:", key);
         return command(c -> c.strings().set(storeKey, value, SetArgs.Builder.nx().px(ttl.toMillis())), true).thenApply("OK"::equals);
+    }
+
+    /** Issue 17: compare and set with a new expiry; 1 when replaced. */
+    static final String REPLACE = """
+            if redis.call('GET', KEYS[1]) == ARGV[1] then
+              redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+              return 1
+            end
+            return 0
+            """;
+
+    /** Issue 17: GET and DEL in one step (GETDEL needs Redis 6.2; this runs on any Redis or Valkey). */
+    static final String TAKE_VALUE = """
+            local v = redis.call('GET', KEYS[1])
+            if v then redis.call('DEL', KEYS[1]) end
+            return v
+            """;
+
+    @Override
+    public CompletableFuture<java.util.Optional<String>> get(String key) {
+        if (commands == null || !breaker.allow()) {
+            return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
+        }
+        String storeKey = key("kv:", key);
+        return this.<String>command(c -> c.strings().get(storeKey), true).thenApply(java.util.Optional::ofNullable);
+    }
+
+    @Override
+    public CompletableFuture<Boolean> replace(String key, String expected, String value, Duration ttl) {
+        return this.<Long>script(REPLACE, ScriptOutputType.INTEGER, new String[] {key("kv:", key)}, expected, value,
+                Long.toString(Math.max(1, ttl.toMillis()))).thenApply(replaced -> replaced != null && replaced == 1L);
+    }
+
+    @Override
+    public CompletableFuture<java.util.Optional<String>> take(String key) {
+        return this.<String>script(TAKE_VALUE, ScriptOutputType.VALUE, new String[] {key("kv:", key)})
+                .thenApply(java.util.Optional::ofNullable);
     }
 
     /** Runs {@code script} (an integer answer) on {@code storeKeys} (already namespaced) with {@code args}. */

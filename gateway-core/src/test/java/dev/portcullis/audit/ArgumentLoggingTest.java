@@ -51,4 +51,16 @@ class ArgumentLoggingTest {
         assertThat(new ArgumentLogging(ArgumentLogging.Mode.FULL, List.of("query")).render(args))
                 .isEqualTo("{\"query\":\"[redacted]\",\"limit\":5}");
     }
+
+    @Test
+    void aRedactedPathReachesIntoEveryElementOfAListOnItsWay() throws Exception {
+        // Issue 17 (the approval page masks with these paths): a secret inside an array was shown.
+        var logging = new ArgumentLogging(ArgumentLogging.Mode.FULL, java.util.List.of("items.card"));
+        var arguments = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                "{\"items\":[{\"card\":\"4111\",\"qty\":1},{\"card\":\"5500\"}],\"card\":\"top\"}");
+        org.assertj.core.api.Assertions.assertThat((String) logging.render(arguments)).doesNotContain("4111")
+                .doesNotContain("5500").contains("\"qty\":1").contains("\"card\":\"top\"");
+        org.assertj.core.api.Assertions.assertThat(logging.masked(arguments, java.util.List.of("card")).toString())
+                .doesNotContain("4111").doesNotContain("top");
+    }
 }

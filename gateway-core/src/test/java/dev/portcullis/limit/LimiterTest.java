@@ -232,6 +232,21 @@ class LimiterTest {
         }
 
         @Override
+        public CompletableFuture<java.util.Optional<String>> get(String key) {
+            return CompletableFuture.failedFuture(new StoreUnavailableException("down", null));
+        }
+
+        @Override
+        public CompletableFuture<Boolean> replace(String key, String expected, String value, Duration ttl) {
+            return CompletableFuture.failedFuture(new StoreUnavailableException("down", null));
+        }
+
+        @Override
+        public CompletableFuture<java.util.Optional<String>> take(String key) {
+            return CompletableFuture.failedFuture(new StoreUnavailableException("down", null));
+        }
+
+        @Override
         public boolean up() {
             return false;
         }

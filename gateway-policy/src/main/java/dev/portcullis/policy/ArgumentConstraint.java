@@ -45,6 +45,14 @@ public final class ArgumentConstraint {
         this.optional = optional;
     }
 
+    /**
+     * Issue 17: this condition as an approval's {@code when} uses it: an argument the call does not send
+     * counts as matching (the upstream's default is unknown, so the call is held).
+     */
+    ArgumentConstraint absentMatches() {
+        return new ArgumentConstraint(path, equalTo, oneOf, min, max, pattern, maxLength, true);
+    }
+
     /** The argument's name or dotted path, as written in the policy. */
     public String path() {
         return path;

@@ -64,8 +64,16 @@ public final class CompiledPolicy implements Policy {
     private final Map<Rule.Section, RuleSet> sections;
     private final Map<String, Rule> rulesById;
     private final Limits limits;
+    /** Issue 17: the tool rules' approvals, and the version approvals are bound to. */
+    private final Approvals approvals;
+    private final String version;
 
     CompiledPolicy(PolicyFile file) {
+        this(file, "");
+    }
+
+    /** @param version identifies the file's content (a digest of its text); approvals are bound to it */
+    CompiledPolicy(PolicyFile file, String version) {
         this.source = file.source();
         this.defaultAllow = file.defaultAllow();
         this.allowedAgents = file.allowedAgents();
@@ -81,6 +89,20 @@ public final class CompiledPolicy implements Policy {
         this.rulesById = Collections.unmodifiableMap(byId);
         this.limits = file.limits() == null ? Limits.NONE : file.limits();
         this.delegation = file.delegation();
+        this.approvals = file.approvals();
+        this.version = version;
+    }
+
+    /** Issue 17: which rules hold calls for approval. */
+    @Override
+    public Approvals approvals() {
+        return approvals;
+    }
+
+    /** Issue 17: a digest of the policy file's text; an approval given under one version does not pass another. */
+    @Override
+    public String version() {
+        return version;
     }
 
     /** Issue 18: the file's rate and concurrency limits. */

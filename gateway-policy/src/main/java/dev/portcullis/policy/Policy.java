@@ -42,6 +42,16 @@ public interface Policy {
         return Limits.NONE;
     }
 
+    /** Issue 17: which rules hold the calls they allow for human approval ({@link Approvals#NONE}: none). */
+    default Approvals approvals() {
+        return Approvals.NONE;
+    }
+
+    /** Issue 17: what approvals are bound to, so a changed policy does not honour approvals given under another. */
+    default String version() {
+        return "";
+    }
+
     /**
      * The policy of a route that names no policy file: every authenticated caller may send
      * every message. Authentication (issuer, audience, expiry, signature) still applies in

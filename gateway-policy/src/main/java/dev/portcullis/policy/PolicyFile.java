@@ -16,11 +16,17 @@ import java.util.Set;
  * @param rules         each section's rules in file order
  * @param limits        issue 18: rate and concurrency limits
  * @param delegation    issue 16: {@code delegation} and the rules' {@code actors}
- * @param limits        rate and concurrency limits (issue 18)
+ * @param approvals     issue 17: the tool rules' {@code approval}
  */
 record PolicyFile(String source, boolean defaultAllow, Optional<Set<String>> allowedAgents, ScopeHierarchy scopes,
-                  Map<Rule.Section, List<RuleSet.Entry>> rules, Limits limits, Delegation delegation) {
+                  Map<Rule.Section, List<RuleSet.Entry>> rules, Limits limits, Delegation delegation, Approvals approvals) {
+    PolicyFile(String source, boolean defaultAllow, Optional<Set<String>> allowedAgents, ScopeHierarchy scopes,
+               Map<Rule.Section, List<RuleSet.Entry>> rules, Limits limits, Delegation delegation) {
+        this(source, defaultAllow, allowedAgents, scopes, rules, limits, delegation, Approvals.NONE);
+    }
+
     PolicyFile {
+        approvals = approvals == null ? Approvals.NONE : approvals;
         allowedAgents = allowedAgents.map(Set::copyOf);
         rules = Map.copyOf(rules);
         delegation = delegation == null ? Delegation.NONE : delegation;

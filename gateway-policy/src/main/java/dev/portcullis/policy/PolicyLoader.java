@@ -88,10 +88,21 @@ public final class PolicyLoader {
         if (!reader.problems().isEmpty()) {
             throw new InvalidPolicyException(reader.problems());
         }
-        return new LoadedPolicy(sourceName, new CompiledPolicy(file), PolicyWarnings.find(file, lines));
+        return new LoadedPolicy(sourceName, new CompiledPolicy(file, version(yaml)), PolicyWarnings.find(file, lines));
     }
 
     /** The YAML parser's own line and problem, without its multi-line excerpt. */
+    /** Issue 17: SHA-256 of the file's text, the first 16 bytes in hex: what approvals are bound to. */
+    static String version(String yaml) {
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(digest, 0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private static String notYaml(JsonProcessingException e, String sourceName) {
         for (Throwable cause = e; cause != null; cause = cause.getCause()) {
             if (cause instanceof MarkedYAMLException marked && marked.getProblemMark() != null) {

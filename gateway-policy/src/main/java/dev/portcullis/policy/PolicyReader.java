@@ -25,6 +25,12 @@ final class PolicyReader {
     private static final List<String> RULE_KEYS = List.of("deny", "scopes", "roles", "agents", "actors", "limits");
     private static final List<String> RULE_KEYS_WITH_ARGUMENTS = List.of("deny", "scopes", "roles", "agents", "actors",
             "arguments", "limits");
+    /** Issue 17: tool rules may also hold {@code approval}. */
+    private static final List<String> TOOL_RULE_KEYS = List.of("deny", "scopes", "roles", "agents", "actors",
+            "arguments", "limits", "approval");
+    private static final List<String> APPROVAL_KEYS = List.of("required", "approvers", "count", "expires",
+            "self-approval", "single-use", "when", "mask");
+    private static final List<String> APPROVER_KEYS = List.of("roles", "groups", "claim");
     private static final List<String> CONSTRAINT_KEYS = List.of("equals", "one-of", "min", "max", "pattern",
             "max-length", "optional");
     static final String SCOPE_TOKEN = "a scope token: printable ASCII without spaces, quotes or backslashes";
@@ -36,6 +42,8 @@ final class PolicyReader {
     private final Map<String, List<Limit>> ruleLimits = new LinkedHashMap<>();
     /** Issue 16: each rule's {@code actors}, by rule id. */
     private final Map<String, Set<String>> ruleActors = new LinkedHashMap<>();
+    /** Issue 17: each tool rule's {@code approval}, by rule id. */
+    private final Map<String, ApprovalRule> ruleApprovals = new LinkedHashMap<>();
 
     private record Problem(int line, String text) {}
 
@@ -70,7 +78,8 @@ final class PolicyReader {
         }
         Limits limits = readLimits(root.get("limits"));
         Delegation delegation = readDelegation(root.get("delegation"));
-        return new PolicyFile(source, defaultAllow, agents, scopes, rules, limits, delegation);
+        return new PolicyFile(source, defaultAllow, agents, scopes, rules, limits, delegation,
+                new Approvals(ruleApprovals));
     }
 
     /** Issue 16: {@code delegation: { max-depth: N, narrowing: true|false }}. */
@@ -215,7 +224,21 @@ final class PolicyReader {
             problem(child(path, "arguments"), "unknown key (arguments apply to tools and prompts only; expected one of: "
                     + String.join(", ", RULE_KEYS.stream().sorted().toList()) + ")");
         }
-        onlyKeys(path, node, RULE_KEYS_WITH_ARGUMENTS); // arguments outside tools and prompts: reported just above
+        if (section != Rule.Section.TOOLS && node.has("approval")) {
+            problem(child(path, "approval"), "unknown key (approval applies to tools only; expected one of: "
+                    + String.join(", ", (arguments ? RULE_KEYS_WITH_ARGUMENTS : RULE_KEYS).stream().sorted().toList()) + ")");
+        }
+        // arguments outside tools and prompts, approval outside tools: reported just above
+        if (section == Rule.Section.TOOLS) {
+            onlyKeys(path, node, TOOL_RULE_KEYS);
+        } else {
+            for (Map.Entry<String, JsonNode> entry : fields(node)) {
+                if (!RULE_KEYS_WITH_ARGUMENTS.contains(entry.getKey()) && !entry.getKey().equals("approval")) {
+                    problem(child(path, entry.getKey()), "unknown key (expected one of: "
+                            + String.join(", ", RULE_KEYS_WITH_ARGUMENTS.stream().sorted().toList()) + ")");
+                }
+            }
+        }
         boolean deny = false;
         JsonNode denyNode = node.get("deny");
         if (denyNode != null) {
@@ -225,8 +248,8 @@ final class PolicyReader {
                 expected(child(path, "deny"), denyNode, "true or false");
             }
             if (deny && node.size() > 1) {
-                problem(child(path, "deny"), "true (expected: deny alone; a denying rule has no scopes, roles, agents"
-                        + " or arguments)");
+                problem(child(path, "deny"), "true (expected: deny alone; a denying rule has no scopes, roles, agents,"
+                        + " arguments or approval)");
             }
         }
         Set<String> scopes = optionalStrings(path, node, "scopes", "a list of scopes", SCOPE_TOKEN,
@@ -247,9 +270,143 @@ final class PolicyReader {
         if (!limits.isEmpty()) {
             ruleLimits.put(id, limits);
         }
+        if (section == Rule.Section.TOOLS && node.has("approval") && !deny) {
+            readApproval(child(path, "approval"), node.get("approval"), id).ifPresent(a -> ruleApprovals.put(id, a));
+        }
         Rule rule = new Rule(id, section, name, lines.lineOf(path), deny, scopes, roles, agents,
                 constraints);
         return Optional.of(new RuleSet.Entry(rule, glob, order));
+    }
+
+    /**
+     * Issue 17: {@code approval: { required, approvers: { roles, groups, claim }, count, expires, self-approval,
+     * single-use, when, mask }}; empty when {@code required: false} or the mapping has problems (reported).
+     */
+    private Optional<ApprovalRule> readApproval(List<Object> path, JsonNode node, String ruleId) {
+        int before = problems.size();
+        if (node.isTextual() && node.textValue().equals("required")) {
+            problem(path, "\"required\" (expected: a mapping naming the approvers, e.g."
+                    + " { approvers: { roles: [finance-lead] }, expires: 15m })");
+            return Optional.empty();
+        }
+        if (!node.isObject()) {
+            expected(path, node, "a mapping: { approvers: { roles: [...], groups: [...] }, count, expires, self-approval,"
+                    + " single-use, when, mask }");
+            return Optional.empty();
+        }
+        onlyKeys(path, node, APPROVAL_KEYS);
+        boolean required = bool(path, node, "required", true);
+        Set<String> roles = Set.of();
+        Set<String> groups = Set.of();
+        String claim = null;
+        JsonNode approvers = node.get("approvers");
+        List<Object> approversPath = child(path, "approvers");
+        if (approvers == null) {
+            if (required) {
+                problem(path, "no approvers (expected: approvers: { roles: [...] } or { groups: [...] }; nobody could approve)");
+            }
+        } else if (!approvers.isObject()) {
+            expected(approversPath, approvers, "a mapping: { roles: [role names], groups: [group names], claim: roles claim }");
+        } else {
+            onlyKeys(approversPath, approvers, APPROVER_KEYS);
+            roles = optionalStrings(approversPath, approvers, "roles", "a list of role names", "a role name",
+                    s -> !s.isEmpty());
+            groups = optionalStrings(approversPath, approvers, "groups", "a list of group names", "a group name",
+                    s -> !s.isEmpty());
+            JsonNode claimNode = approvers.get("claim");
+            if (claimNode != null) {
+                if (claimNode.isTextual() && claimNode.textValue().matches("[A-Za-z0-9_:/.-]+")
+                        && !claimNode.textValue().startsWith(".") && !claimNode.textValue().endsWith(".")) {
+                    claim = claimNode.textValue();
+                } else {
+                    expected(child(approversPath, "claim"), claimNode, "a claim name or dotted path, e.g. realm_access.roles");
+                }
+            }
+            if (roles.isEmpty() && groups.isEmpty() && problems.size() == before) {
+                problem(approversPath, "no roles or groups (expected: at least one; nobody could approve)");
+            }
+        }
+        int count = 1;
+        JsonNode countNode = node.get("count");
+        if (countNode != null) {
+            if (countNode.isIntegralNumber() && countNode.canConvertToInt() && countNode.intValue() >= 1
+                    && countNode.intValue() <= ApprovalRule.MAX_COUNT) {
+                count = countNode.intValue();
+            } else {
+                expected(child(path, "count"), countNode, "a whole number of distinct approvers, 1.." + ApprovalRule.MAX_COUNT);
+            }
+        }
+        java.time.Duration expires = ApprovalRule.DEFAULT_EXPIRY;
+        JsonNode expiresNode = node.get("expires");
+        if (expiresNode != null) {
+            Optional<java.time.Duration> parsed = expiresNode.isTextual() ? duration(expiresNode.textValue())
+                    : Optional.empty();
+            if (parsed.isPresent() && parsed.get().compareTo(ApprovalRule.MIN_EXPIRY) >= 0
+                    && parsed.get().compareTo(ApprovalRule.MAX_EXPIRY) <= 0) {
+                expires = parsed.get();
+            } else {
+                expected(child(path, "expires"), expiresNode, "a duration from 1s to 7d, such as 90s, 15m, 2h or 1d");
+            }
+        }
+        boolean selfApproval = bool(path, node, "self-approval", false);
+        boolean singleUse = bool(path, node, "single-use", true);
+        List<ArgumentConstraint> when = new ArrayList<>();
+        JsonNode whenNode = node.get("when");
+        if (whenNode != null) {
+            List<Object> whenPath = child(path, "when");
+            if (whenNode.isObject()) {
+                for (Map.Entry<String, JsonNode> entry : fields(whenNode)) {
+                    if (entry.getValue().isObject() && entry.getValue().has("optional")) {
+                        problem(child(whenPath, entry.getKey(), "optional"), "unknown key (in when, an argument the call"
+                                + " does not send always counts as matching; expected one of: equals, max, max-length, min,"
+                                + " one-of, pattern)");
+                        continue;
+                    }
+                    readConstraint(child(whenPath, entry.getKey()), entry.getKey(), entry.getValue())
+                            .ifPresent(c -> when.add(c.absentMatches()));
+                }
+                if (whenNode.isEmpty()) {
+                    expected(whenPath, whenNode, "at least one argument condition; remove when to hold every call");
+                }
+            } else {
+                expected(whenPath, whenNode, "a mapping of argument name to conditions, e.g. { amount: { min: 1000 } }");
+            }
+        }
+        Set<String> mask = optionalStrings(path, node, "mask", "a list of argument paths (dotted, e.g. card.number)",
+                "an argument name or dotted path", s -> !s.isEmpty() && !s.startsWith(".") && !s.endsWith(".")
+                        && !s.contains(".."));
+        if (problems.size() > before || !required) {
+            return Optional.empty();
+        }
+        return Optional.of(new ApprovalRule(ruleId, roles, groups, claim, count, expires, selfApproval, singleUse, when,
+                List.copyOf(mask)));
+    }
+
+    /** {@code 90s}, {@code 15m}, {@code 2h}, {@code 1d}. */
+    static Optional<java.time.Duration> duration(String text) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([1-9][0-9]{0,6})\\s*(s|m|h|d)").matcher(text.trim());
+        if (!m.matches()) {
+            return Optional.empty();
+        }
+        long n = Long.parseLong(m.group(1));
+        return Optional.of(switch (m.group(2)) {
+            case "s" -> java.time.Duration.ofSeconds(n);
+            case "m" -> java.time.Duration.ofMinutes(n);
+            case "h" -> java.time.Duration.ofHours(n);
+            default -> java.time.Duration.ofDays(n);
+        });
+    }
+
+    private boolean bool(List<Object> path, JsonNode node, String key, boolean otherwise) {
+        JsonNode value = node.get(key);
+        if (value == null) {
+            return otherwise;
+        }
+        if (value.isBoolean()) {
+            return value.booleanValue();
+        }
+        expected(child(path, key), value, "true or false");
+        return otherwise;
     }
 
     /** Issue 18: {@code limits: { default: [...], fail: local|closed }}. */

@@ -37,13 +37,16 @@ class PolicyLoaderErrorsTest {
     @Test
     void unknownRuleKey() {
         assertError("tools:\n  a: { role: [admin] }\n",
-                "todo.yaml:2: tools.a.role: unknown key (expected one of: actors, agents, arguments, deny, limits, roles, scopes)");
+                "todo.yaml:2: tools.a.role: unknown key (expected one of: actors, agents, approval, arguments, deny, limits,"
+                        + " roles, scopes)");
     }
 
     @Test
-    void unknownRuleKeyApprovalIsNotBuiltYet() {
+    void approvalRequiredWithoutApproversNamesTheMissingField() {
+        // Issue 17: the shorthand of the issue text names nobody who could approve: refused, naming the line.
         assertError("tools:\n  pay: { approval: required }\n",
-                "todo.yaml:2: tools.pay.approval: unknown key (expected one of: actors, agents, arguments, deny, limits, roles, scopes)");
+                "todo.yaml:2: tools.pay.approval: \"required\" (expected: a mapping naming the approvers, e.g."
+                        + " { approvers: { roles: [finance-lead] }, expires: 15m })");
     }
 
     @Test
@@ -95,7 +98,7 @@ class PolicyLoaderErrorsTest {
     @Test
     void denyCombinedWithOtherChecks() {
         assertError("tools:\n  a: { deny: true, scopes: [x] }\n",
-                "todo.yaml:2: tools.a.deny: true (expected: deny alone; a denying rule has no scopes, roles, agents or arguments)");
+                "todo.yaml:2: tools.a.deny: true (expected: deny alone; a denying rule has no scopes, roles, agents, arguments or approval)");
     }
 
     @Test
