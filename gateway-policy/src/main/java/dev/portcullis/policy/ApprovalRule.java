@@ -24,7 +24,7 @@ import java.util.TreeSet;
  *       self-approval: false  # the caller may approve its own call (default false)
  *       single-use: true      # one approval lets one call through (default true)
  *       when: { amount: { min: 1000 } }   # only calls whose arguments match (default: every call)
- *       mask: [card.number]   # arguments shown as [masked] on the approval page
+ *       mask: [card.number]   # arguments shown as [redacted] on the approval page
  * </pre>
  *
  * @param ruleId       the rule it belongs to

@@ -36,7 +36,12 @@ public final class Explain {
         }
         line(out, "roles", listOrNone(subject.roles()));
 
-        line(out, "decision", decision.outcome() + " (" + answer(decision, operation) + ")");
+        // Issue 17: an allowed call whose rule holds it for a human's approval (for these arguments).
+        Optional<ApprovalRule> approval = decision.allowed() ? policy.approvals().of(decision.ruleId()) : Optional.empty();
+        boolean held = approval.isPresent() && approval.get().applies(operation.arguments());
+        line(out, "decision", decision.outcome() + " (" + (held
+                ? "held for approval: the call reaches the upstream only once approved"
+                : answer(decision, operation)) + ")");
         line(out, "rule", decision.ruleId() + rule.map(r -> " (" + loaded.source() + ":" + r.line() + ")").orElse(""));
         line(out, "reason", decision.reason());
         rule.ifPresent(r -> requirements(out, r));
@@ -47,6 +52,8 @@ public final class Explain {
         if (decision.allowed() && !decision.requiredScopes().isEmpty()) {
             line(out, "upstream scopes", Text.list(decision.requiredScopes()) + " (the exchanged token needs only these)");
         }
+        approval.ifPresent(a -> line(out, "approval", (held ? "" : "not needed for these arguments; the rule asks ")
+                + a.describe()));
         listed(policy, subject, operation).ifPresent(listed -> line(out, "listed", listed));
         if (decision.allowed()) {
             // Issue 18: what this call counts against (nothing for a denied call).

@@ -76,4 +76,23 @@ class ExplainTest {
         Operation operation = Policies.tool("delete_todo");
         assertThat(Explain.explain(TODO, subject, operation)).isEqualTo(Explain.explain(TODO, subject, operation));
     }
+
+    /** Issue 17: explain says what run does: a call the rule holds is not "forwarded" until someone approves it. */
+    @Test
+    void explainsACallHeldForApprovalAndOneWhoseArgumentsNeedNone() {
+        LoadedPolicy pay = loaded("""
+                tools:
+                  pay:
+                    approval:
+                      approvers: { roles: [finance-lead] }
+                      when: { amount: { min: 1000 } }
+                """);
+        Subject subject = Policies.caller("ide", "", "");
+        assertThat(Explain.explain(pay, subject, Policies.tool("pay", "{\"amount\":5000}")))
+                .contains("decision:        ALLOW (held for approval: the call reaches the upstream only once approved)\n")
+                .contains("approval:        1 of roles finance-lead, expires 900s, single-use, when ");
+        assertThat(Explain.explain(pay, subject, Policies.tool("pay", "{\"amount\":10}")))
+                .contains("decision:        ALLOW (forwarded)\n")
+                .contains("approval:        not needed for these arguments; the rule asks 1 of roles finance-lead");
+    }
 }
