@@ -243,7 +243,11 @@ public final class TokenVerifier {
     private static boolean isJws(BearerToken token) {
         String value = token.value();
         int first = value.indexOf('.');
-        if (first < 0 || value.indexOf('.', first + 1) < 0) {
+        int second = first < 0 ? -1 : value.indexOf('.', first + 1);
+        if (second < 0 || value.indexOf('.', second + 1) >= 0) {
+            // Not three parts: neither a JWS nor an unsecured JWT (JOSEObject.parse accepts those only with three; a JWE
+            // has five). Decided from the dots alone, as the parse would decide it: a cached JWE's requests would
+            // otherwise decode and parse its header each time (issue 16, IntrospectionBenchmark.opaqueJweCachedAnswer).
             return false;
         }
         try {

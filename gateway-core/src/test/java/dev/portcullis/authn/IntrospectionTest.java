@@ -390,6 +390,35 @@ class IntrospectionTest {
         }
     }
 
+    /**
+     * A JWE access token (five parts: some IdPs issue their access tokens encrypted) is opaque to the gateway: it is
+     * introspected, and its cached answer serves the next request at once, as for any opaque token. So are a five-part
+     * token whose header names a JWS algorithm and a four-part token: only three parts take the JWT path. (What a
+     * cached JWE costs per request is measured in bench/, {@code IntrospectionBenchmark.opaqueJweCachedAnswer}.)
+     */
+    @Test
+    void aJweAndEveryTokenOfOtherThanThreePartsIsIntrospectedAndItsAnswerReused() throws Exception {
+        String body = active(Map.of());
+        FakeEndpoint endpoint = new FakeEndpoint(form -> json(200, body));
+        TokenVerifier verifier = opaqueVerifier(endpoint);
+        com.nimbusds.jose.JWEObject jwe = new com.nimbusds.jose.JWEObject(new com.nimbusds.jose.JWEHeader(
+                com.nimbusds.jose.JWEAlgorithm.DIR, com.nimbusds.jose.EncryptionMethod.A256GCM),
+                new com.nimbusds.jose.Payload("{\"sub\":\"user-123\"}"));
+        jwe.encrypt(new com.nimbusds.jose.crypto.DirectEncrypter(new byte[32]));
+        String jwsHeader = com.nimbusds.jose.util.Base64URL.encode("{\"alg\":\"RS256\"}").toString();
+        List<String> tokens = List.of(jwe.serialize(), jwsHeader + ".e30.c2ln.c2ln.c2ln", "part.two.three.four");
+        for (int i = 0; i < tokens.size(); i++) {
+            String token = tokens.get(i);
+            assertThat(checked(verifier, token).principal().subject()).as(token).isEqualTo("user-123");
+            assertThat(endpoint.calls()).as(token).isEqualTo(i + 1);
+            assertThat(endpoint.forms.get(i)).containsEntry("token", token);
+            Step<TokenVerifier.Checked> again = verifier.checkConfirmed(new BearerToken(token), AUDIENCES);
+            assertThat(again.ready()).as("the cached answer, at once: " + token).isTrue();
+            assertThat(again.value().principal().subject()).isEqualTo("user-123");
+            assertThat(endpoint.calls()).as(token).isEqualTo(i + 1);
+        }
+    }
+
     /** AUTHN-04: an unsecured JWT ({@code alg: none}) is refused on the JWT path, never asked about at the issuer. */
     @Test
     void anUnsecuredJwtIsMalformedAndNeverIntrospected() throws Exception {

@@ -1,0 +1,66 @@
+package dev.portcullis.bench.jmh;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.function.Supplier;
+
+/**
+ * {@link IntrospectionBenchmark}'s comparison by the measuring thread's own CPU time per operation (a shared machine
+ * inflates JMH's wall time), in turns after a warm-up: the authenticate stage for a cached JWT, for an opaque token
+ * whose introspection answer is cached (a random one and a JWE), and for a JWT of an issuer with {@code introspection.tokens: all} (local
+ * verification and introspection answer both cached). Fails if the fake introspection endpoint was called after the
+ * setup (the figures would be misses).
+ *
+ * <pre>java -cp bench/jmh/target/benchmarks.jar dev.portcullis.bench.jmh.IntrospectionCpuTime [seconds per turn] [turns]</pre>
+ */
+public final class IntrospectionCpuTime {
+    private IntrospectionCpuTime() {}
+
+    public static void main(String[] args) throws Exception {
+        double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 1.0;
+        int turns = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+        dev.portcullis.authn.SignatureProvider.get(); // the provider choice, made before measuring
+        IntrospectionBenchmark bench = new IntrospectionBenchmark();
+        bench.setUp();
+        String[] names = {"bearerCachedToken", "opaqueCachedAnswer", "opaqueJweCachedAnswer", "jwtIntrospectedCached"};
+        @SuppressWarnings("unchecked")
+        Supplier<Object>[] ops = new Supplier[] {bench::bearerCachedToken, bench::opaqueCachedAnswer, bench::opaqueJweCachedAnswer,
+            bench::jwtIntrospectedCached};
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        for (Supplier<Object> op : ops) {
+            run(op, 2.0, threads);
+        }
+        bench.checkNoMisses();
+        long[] count = new long[ops.length];
+        long[] cpu = new long[ops.length];
+        for (int t = 0; t < turns; t++) {
+            for (int i = 0; i < ops.length; i++) {
+                long[] r = run(ops[i], seconds, threads);
+                count[i] += r[0];
+                cpu[i] += r[1];
+            }
+            bench.checkNoMisses();
+        }
+        double base = cpu[0] / 1e3 / count[0];
+        System.out.println("operation                  ops  cpu_us_per_op  x_bearer  (introspection calls after setup: "
+                + bench.callsAfterSetup() + ")");
+        for (int i = 0; i < ops.length; i++) {
+            double perOp = cpu[i] / 1e3 / count[i];
+            System.out.printf("%-22s %10d %10.3f %9.2f%n", names[i], count[i], perOp, perOp / base);
+        }
+        bench.tearDown();
+    }
+
+    private static long[] run(Supplier<Object> op, double seconds, ThreadMXBean threads) {
+        long cpu0 = threads.getCurrentThreadCpuTime();
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        long n = 0;
+        while (System.nanoTime() < end) {
+            if (op.get() == null) {
+                throw new IllegalStateException("no result");
+            }
+            n++;
+        }
+        return new long[] {n, threads.getCurrentThreadCpuTime() - cpu0};
+    }
+}
