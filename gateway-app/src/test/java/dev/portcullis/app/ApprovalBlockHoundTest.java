@@ -1,5 +1,6 @@
 package dev.portcullis.app;
 
+import dev.portcullis.testing.BlockingCalls;
 import static dev.portcullis.app.GatewayHarness.RESOURCE;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,8 +13,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -21,7 +20,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import reactor.blockhound.BlockHound;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
@@ -36,29 +34,9 @@ import reactor.netty.http.server.HttpServer;
 @Tag("blockhound-approvals")
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class ApprovalBlockHoundTest {
-    private static final Queue<String> BLOCKING_CALLS = new ConcurrentLinkedQueue<>();
-
-    private static void installBlockHound() throws Exception {
-        BlockHound.Builder blockHound = BlockHound.builder();
-        java.util.ServiceLoader.load(reactor.blockhound.integration.BlockHoundIntegration.class).forEach(blockHound::with);
-        blockHound.blockingMethodCallback(method -> {
-            StringBuilder stack = new StringBuilder(Thread.currentThread().getName() + ": " + method);
-            for (StackTraceElement frame : new Exception().getStackTrace()) {
-                stack.append("\n    at ").append(frame);
-            }
-            BLOCKING_CALLS.add(stack.toString());
-        }).install();
-        reactor.netty.http.HttpResources.get().onServer(true).next().submit(() -> {
-            Thread.sleep(1);
-            return null;
-        }).get(5, TimeUnit.SECONDS);
-        assertThat(BLOCKING_CALLS).as("BlockHound sees event loops").singleElement().asString().contains("java.lang.Thread.sleep");
-        BLOCKING_CALLS.clear();
-    }
-
     @Test
     void holdingApprovingAndLettingACallThroughNeverBlocksAnEventLoop(@TempDir Path dir) throws Exception {
-        installBlockHound();
+        BlockingCalls blocking = BlockingCalls.install();
         DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body ->
                         GatewayExtension.isEraProbe(body) ? GatewayExtension.refuseProbeAsLegacy(res)
@@ -113,7 +91,7 @@ class ApprovalBlockHoundTest {
             HttpResponse<String> through = http.send(request, HttpResponse.BodyHandlers.ofString());
             assertThat(through.body()).contains("\"result\"");
             Thread.sleep(300); // the webhook's deliveries
-            assertThat(BLOCKING_CALLS).as(String.join("\n\n", BLOCKING_CALLS)).isEmpty();
+            assertThat(blocking.seen()).as(String.join("\n\n", blocking.seen())).isEmpty();
         } finally {
             upstream.disposeNow();
             hooks.disposeNow();

@@ -1,5 +1,6 @@
 package dev.portcullis.app;
 
+import dev.portcullis.testing.BlockingCalls;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.containing;
 import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
@@ -16,16 +17,13 @@ import java.net.http.HttpResponse;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import reactor.blockhound.BlockHound;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
@@ -41,27 +39,6 @@ import reactor.netty.http.server.HttpServer;
 @Tag("blockhound-introspection")
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class IntrospectionBlockHoundTest {
-    private static final Queue<String> BLOCKING_CALLS = new ConcurrentLinkedQueue<>();
-
-    private static void installBlockHound() throws Exception {
-        BlockHound.Builder blockHound = BlockHound.builder();
-        java.util.ServiceLoader.load(reactor.blockhound.integration.BlockHoundIntegration.class).forEach(blockHound::with);
-        blockHound.blockingMethodCallback(method -> {
-            StringBuilder stack = new StringBuilder(Thread.currentThread().getName() + ": " + method);
-            for (StackTraceElement frame : new Exception().getStackTrace()) {
-                stack.append("\n    at ").append(frame);
-            }
-            BLOCKING_CALLS.add(stack.toString());
-        }).install();
-        // BlockHound really watches: a sleep on a Reactor Netty event loop is reported.
-        reactor.netty.http.HttpResources.get().onServer(true).next().submit(() -> {
-            Thread.sleep(1);
-            return null;
-        }).get(5, TimeUnit.SECONDS);
-        assertThat(BLOCKING_CALLS).as("BlockHound sees event loops").singleElement().asString().contains("java.lang.Thread.sleep");
-        BLOCKING_CALLS.clear();
-    }
-
     private static String active(String aud) {
         long now = Instant.now().getEpochSecond();
         return "{\"active\":true,\"sub\":\"user-1\",\"aud\":\"" + aud + "\",\"scope\":\"mcp:tools\",\"iat\":" + now
@@ -70,7 +47,7 @@ class IntrospectionBlockHoundTest {
 
     @Test
     void introspectingTokensNeverBlocksAnEventLoop() throws Exception {
-        installBlockHound();
+        BlockingCalls blocking = BlockingCalls.install();
         DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body ->
                         GatewayExtension.isEraProbe(body) ? GatewayExtension.refuseProbeAsLegacy(res)
@@ -129,8 +106,8 @@ class IntrospectionBlockHoundTest {
             endpoint.verify(1, postRequestedFor(urlEqualTo("/introspect")).withRequestBody(containing("token=bh-shared&")));
             assertThat(endpoint.getAllServeEvents()).as("every token but the cached ones was introspected").hasSize(27);
             System.out.println("issue 16 introspection BlockHound run: " + endpoint.getAllServeEvents().size()
-                    + " introspection calls, " + BLOCKING_CALLS.size() + " blocking call(s)");
-            assertThat(BLOCKING_CALLS).as(String.join("\n\n", BLOCKING_CALLS)).isEmpty();
+                    + " introspection calls, " + blocking.seen().size() + " blocking call(s)");
+            assertThat(blocking.seen()).as(String.join("\n\n", blocking.seen())).isEmpty();
         } finally {
             callers.shutdownNow();
             endpoint.stop();

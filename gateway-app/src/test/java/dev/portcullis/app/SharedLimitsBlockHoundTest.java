@@ -1,5 +1,6 @@
 package dev.portcullis.app;
 
+import dev.portcullis.testing.BlockingCalls;
 import static dev.portcullis.app.GatewayHarness.RESOURCE;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -25,7 +26,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import reactor.blockhound.BlockHound;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
@@ -41,30 +41,9 @@ import reactor.netty.http.server.HttpServer;
 @Tag("blockhound-limits")
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class SharedLimitsBlockHoundTest {
-    private static final Queue<String> BLOCKING_CALLS = new ConcurrentLinkedQueue<>();
-
-    private static void installBlockHound() throws Exception {
-        BlockHound.Builder blockHound = BlockHound.builder();
-        java.util.ServiceLoader.load(reactor.blockhound.integration.BlockHoundIntegration.class).forEach(blockHound::with);
-        blockHound.blockingMethodCallback(method -> {
-            StringBuilder stack = new StringBuilder(Thread.currentThread().getName() + ": " + method);
-            for (StackTraceElement frame : new Exception().getStackTrace()) {
-                stack.append("\n    at ").append(frame);
-            }
-            BLOCKING_CALLS.add(stack.toString());
-        }).install();
-        // BlockHound really watches: a sleep on a Reactor Netty event loop is reported.
-        reactor.netty.http.HttpResources.get().onServer(true).next().submit(() -> {
-            Thread.sleep(1);
-            return null;
-        }).get(5, TimeUnit.SECONDS);
-        assertThat(BLOCKING_CALLS).as("BlockHound sees event loops").singleElement().asString().contains("java.lang.Thread.sleep");
-        BLOCKING_CALLS.clear();
-    }
-
     @Test
     void countingLimitsInRedisNeverBlocksAnEventLoopEvenWhileRedisIsDown(@TempDir Path dir) throws Exception {
-        installBlockHound();
+        BlockingCalls blocking = BlockingCalls.install();
         DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
                 .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body ->
                         GatewayExtension.isEraProbe(body) ? GatewayExtension.refuseProbeAsLegacy(res)
@@ -131,11 +110,11 @@ class SharedLimitsBlockHoundTest {
             }
             clients.shutdown();
             System.out.println("issue 18 BlockHound run: " + ok.get() + " answered, " + limited.get() + " limited, "
-                    + BLOCKING_CALLS.size() + " blocking call(s)");
+                    + blocking.seen().size() + " blocking call(s)");
             assertThat(other).isEmpty();
             assertThat(ok.get()).isPositive();
             assertThat(limited.get()).as("the limits were counted").isPositive();
-            assertThat(BLOCKING_CALLS).as(String.join("\n\n", BLOCKING_CALLS)).isEmpty();
+            assertThat(blocking.seen()).as(String.join("\n\n", blocking.seen())).isEmpty();
         } finally {
             upstream.disposeNow();
         }
