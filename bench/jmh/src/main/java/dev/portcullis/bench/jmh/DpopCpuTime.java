@@ -1,7 +1,5 @@
 package dev.portcullis.bench.jmh;
 
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.util.function.Supplier;
 
 /**
@@ -31,15 +29,14 @@ public final class DpopCpuTime {
                 throw new IllegalStateException(e);
             }
         }};
-        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         for (Supplier<Object> op : ops) {
-            run(op, 2.0, threads);
+            ThreadCpu.run(op, 2.0);
         }
         long[] count = new long[ops.length];
         long[] cpu = new long[ops.length];
         for (int t = 0; t < turns; t++) {
             for (int i = 0; i < ops.length; i++) {
-                long[] r = run(ops[i], seconds, threads);
+                long[] r = ThreadCpu.run(ops[i], seconds);
                 count[i] += r[0];
                 cpu[i] += r[1];
             }
@@ -49,18 +46,5 @@ public final class DpopCpuTime {
             System.out.printf("%-20s %8d %10.2f%n", names[i], count[i], cpu[i] / 1e3 / count[i]);
         }
         bench.tearDown();
-    }
-
-    private static long[] run(Supplier<Object> op, double seconds, ThreadMXBean threads) {
-        long cpu0 = threads.getCurrentThreadCpuTime();
-        long end = System.nanoTime() + (long) (seconds * 1e9);
-        long n = 0;
-        while (System.nanoTime() < end) {
-            if (op.get() == null) {
-                throw new IllegalStateException("no result");
-            }
-            n++;
-        }
-        return new long[] {n, threads.getCurrentThreadCpuTime() - cpu0};
     }
 }
