@@ -317,7 +317,16 @@ public final class Gateway implements AutoCloseable {
                 log.warn("an error arrived after its request had ended", e);
             }
         });
-        Limiter limiter = limiter(config.store(), registry);
+        // The worker event loops first: a Redis store's connection lives on them (issue 18), so a call's limits are
+        // written and answered on the loop its request is on (no hop to another thread).
+        io.netty.channel.EventLoopGroup workers = GatewayServer.workers(0);
+        Limiter limiter;
+        try {
+            limiter = limiter(config.store(), registry, workers);
+        } catch (RuntimeException e) {
+            workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            throw e;
+        }
         // DPoP (issue 16): one replay record for every config snapshot, so a reload never forgets a proof seen.
         dev.portcullis.authn.DpopNonces dpopNonces = config.sessions().keyFile() != null
                 ? dev.portcullis.authn.DpopNonces.derivedFrom(config.sessions().key(), java.time.Clock.systemUTC())
@@ -344,7 +353,7 @@ public final class Gateway implements AutoCloseable {
         try {
             // Issue 14: every request reads the snapshot in force when it arrives (one volatile read).
             server = bind("listen", config.listen().host(), config.listen().port(),
-                    () -> GatewayServer.bind(config.listen(), 0, network, in -> live.get().path().handle(in)));
+                    () -> GatewayServer.bind(config.listen(), workers, network, in -> live.get().path().handle(in)));
             reload.tlsTarget(server);
             if (approvals.pages() != null) {
                 try {
@@ -352,7 +361,7 @@ public final class Gateway implements AutoCloseable {
                     state.approvals = bind("approvals", page.listen().host(), page.listen().port(),
                             () -> dev.portcullis.app.approvals.ApprovalServer.bind(page, approvals.pages()));
                 } catch (RuntimeException e) {
-                    server.close();
+                    server.closeConnections(); // the workers stop below, after the store
                     throw e;
                 }
             }
@@ -360,7 +369,7 @@ public final class Gateway implements AutoCloseable {
                 admin = bind("admin", config.admin().host(), config.admin().port(), () -> AdminServer.bind(config.admin(),
                         () -> readiness(state, live.get(), reload), registry));
             } catch (RuntimeException e) {
-                server.close();
+                server.closeConnections(); // the workers stop below, after the store
                 if (state.approvals != null) {
                     state.approvals.close();
                 }
@@ -371,6 +380,7 @@ public final class Gateway implements AutoCloseable {
             upstreamEras.close();
             forward.close();
             limiter.close();
+            workers.shutdownGracefully(0, 2, TimeUnit.SECONDS); // after the store: its connection lives on them
             tracing.close();
             processMetrics.close();
             throw e;
@@ -435,8 +445,14 @@ public final class Gateway implements AutoCloseable {
     }
 
     static Limiter limiter(dev.portcullis.config.StoreConfig store, MeterRegistry registry) {
+        return limiter(store, registry, null);
+    }
+
+    /** {@code workers}: the gateway's worker loops, which a Redis store's connection lives on (null: its own). */
+    static Limiter limiter(dev.portcullis.config.StoreConfig store, MeterRegistry registry,
+                           io.netty.channel.EventLoopGroup workers) {
         dev.portcullis.store.MemoryStore local = new dev.portcullis.store.MemoryStore(store.maxLocalBuckets());
-        dev.portcullis.store.ClusterStore shared = store.redis() ? new dev.portcullis.store.RedisStore(store) : null;
+        dev.portcullis.store.ClusterStore shared = store.redis() ? new dev.portcullis.store.RedisStore(store, workers) : null;
         Limiter limiter = new Limiter(shared, local, store.replicas(), store.leaseTime(), registry);
         io.micrometer.core.instrument.Gauge.builder("portcullis.limit.store.up", limiter, l -> l.sharedUp() ? 1 : 0)
                 .description("1 while the store the limits are counted in answers (always 1 in memory)")
@@ -716,13 +732,16 @@ public final class Gateway implements AutoCloseable {
                 log.warn("Portcullis: closing {} connection(s) with a request still in progress", server.busy());
             }
         }
-        server.close();
+        server.closeConnections();
         admin.close();
         if (state.approvals != null) {
             state.approvals.close();
         }
         forward.close();
-        state.limiter.close(); // after every call ended: a shared store gives back any lease still held
+        // After every call ended: a shared store gives back any lease still held, on the worker loops its
+        // connection lives on (issue 18), which stop after it.
+        state.limiter.close();
+        server.close();
     }
 
 }

@@ -104,10 +104,36 @@ public final class GatewayServer implements AutoCloseable {
      * @param threads event loops for connections (and their upstream connections); 0 for one per CPU
      */
     public static GatewayServer bind(ListenConfig config, int threads, NetworkConditions network, RequestHandler handler) {
+        EventLoopGroup workers = workers(threads);
+        try {
+            return bind(config, workers, network, handler);
+        } catch (RuntimeException e) {
+            workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            throw e;
+        }
+    }
+
+    /**
+     * The worker event loops {@link #bind} serves connections on, made before the listener so other parts can live
+     * on them too (issue 18: the shared store's Redis connection, so a call's limits are written and answered on
+     * the gateway's own loops, with no hop to another thread).
+     *
+     * @param threads 0 for one per CPU ({@code -Dportcullis.io-threads} overrides)
+     */
+    public static EventLoopGroup workers(int threads) {
+        return Transport.group("io", threads > 0 ? threads : defaultThreads());
+    }
+
+    /**
+     * As {@link #bind(ListenConfig, int, NetworkConditions, RequestHandler)}, on {@code workers} (from
+     * {@link #workers(int)}); once bound, the server owns them ({@link #close()} stops them); when binding fails, the
+     * caller still does.
+     */
+    public static GatewayServer bind(ListenConfig config, EventLoopGroup workers, NetworkConditions network,
+                                     RequestHandler handler) {
         var tls = new java.util.concurrent.atomic.AtomicReference<>(tls(config.tls()));
         Connections connections = new Connections();
         EventLoopGroup acceptor = Transport.group("accept", 1);
-        EventLoopGroup workers = Transport.group("io", threads > 0 ? threads : defaultThreads());
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(acceptor, workers)
                 .channel(Transport.serverChannel())
@@ -140,7 +166,6 @@ public final class GatewayServer implements AutoCloseable {
             return new GatewayServer(bound.channel(), acceptor, workers, connections, tls);
         } catch (RuntimeException e) {
             acceptor.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
-            workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             throw e;
         }
     }
@@ -343,12 +368,20 @@ public final class GatewayServer implements AutoCloseable {
         workers.terminationFuture().syncUninterruptibly();
     }
 
-    /** Closes the listener and every connection, and stops the event loops. */
-    @Override
-    public void close() {
+    /**
+     * Closes the listener and every connection, and stops the acceptor; the worker loops keep running (until
+     * {@link #close()}) for what else lives on them: a shared store's connection gives its leases back on them.
+     */
+    public void closeConnections() {
         server.close().syncUninterruptibly();
         connections.open.close().awaitUninterruptibly(5000);
         acceptor.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+    }
+
+    /** Closes the listener and every connection, and stops the event loops. */
+    @Override
+    public void close() {
+        closeConnections();
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5000);
     }
 

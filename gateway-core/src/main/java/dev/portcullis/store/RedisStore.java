@@ -1,6 +1,7 @@
 package dev.portcullis.store;
 
 import dev.portcullis.config.StoreConfig;
+import dev.portcullis.listen.Transport;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.MaintNotificationsConfig;
 import io.lettuce.core.RedisClient;
@@ -25,9 +26,11 @@ import io.lettuce.core.event.DefaultEventPublisherOptions;
 import io.lettuce.core.metrics.CommandLatencyRecorder;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
+import io.lettuce.core.resource.EventLoopGroupProvider;
 import io.lettuce.core.resource.Transports;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -56,11 +59,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The shared {@link ClusterStore} in Redis or Valkey, through Lettuce (non-blocking, on Netty; one
- * multiplexed connection, which pipelines the calls of every event loop). Commands are not written by the
- * threads that ask for them: they are queued, and written in batches by Lettuce's own event loop (one
- * thread), then flushed once per batch (auto-flush off): no lock contention on Lettuce's write path (which
- * takes a lock that would park an event loop whenever two threads write at once), no extra thread, and
- * under load many commands per write system call. Each operation is one Lua script run with
+ * multiplexed connection, which pipelines the calls of every event loop). In the gateway the connection lives
+ * on one of the gateway's own worker event loops (issue 18; Lettuce's own loops only for a cluster, or
+ * without the gateway's loops): commands are queued and written in batches by the loop the connection is
+ * on, at the end of that loop's current work, then flushed once per batch (auto-flush off). A call from a
+ * request on that loop (with one worker loop, every call) is written and answered on the thread it came
+ * from: no thread hop, no wake-up. No lock contention on Lettuce's write path (which takes a lock that would
+ * park an event loop whenever two threads write at once), no extra thread, and under load many commands per
+ * write system call. Each operation is one Lua script run with
  * {@code EVALSHA} (loaded again with {@code EVAL} after a Redis restart), atomic in Redis, on Redis's clock
  * ({@code TIME}), so replicas whose clocks differ still agree. All the limits of one call are one script
  * ({@link #check}): one round trip.
@@ -196,8 +202,11 @@ public final class RedisStore implements ClusterStore {
     private final ClientResources resources;
     /** The store's own thread ({@code portcullis-store}): connects, loads a cluster's topology, schedules renewals and probes. */
     private final ScheduledExecutorService timers;
-    /** Lettuce's event loop the connection is on: writes every command, in batches. */
+    /** The event loops Lettuce's channels are on (the gateway's workers, or Lettuce's own). */
     private final EventLoopGroup ioGroup;
+    /** Whether {@link #ioGroup} is the gateway's worker loops (issue 18), not Lettuce's own. */
+    private final boolean borrowed;
+    /** The loop the connection is on: writes every command, in batches. */
     private volatile EventExecutor writer;
     /** Commands asked for and not yet written (any thread adds, the writer drains). */
     private final ConcurrentLinkedQueue<Consumer<Commands>> outbox = new ConcurrentLinkedQueue<>();
@@ -225,23 +234,43 @@ public final class RedisStore implements ClusterStore {
 
     private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> digest("SHA-256"));
 
+    /** A store on Lettuce's own event loops (two threads): for tests and tools that have no gateway loops. */
     public RedisStore(StoreConfig config) {
+        this(config, null);
+    }
+
+    /**
+     * @param loops the gateway's worker event loops ({@code GatewayServer.workers}), which the standalone connection
+     *              then lives on: a call's script is written from the loop its request is on and answered on a
+     *              gateway loop (with one loop, the same one: no thread hop at all). Not shut down by {@link #close}
+     *              (close the store first, then the loops). {@code null}, or a cluster, or a transport Lettuce does
+     *              not share with the gateway: Lettuce's own event loop group.
+     */
+    public RedisStore(StoreConfig config, EventLoopGroup loops) {
         this.config = config;
         this.prefix = config.keyPrefix();
         this.leaseTime = config.leaseTime();
         this.breaker = new Breaker(config.circuitFailures(), config.circuitOpen().toNanos(), System::nanoTime);
-        // Lettuce's own event loop group, as small as Lettuce allows (two threads; it raises a smaller size to 2): its
-        // transport must match the channels it makes (see docs/limits.md). A connection lives on one of them; answers
-        // complete there.
         // No command latency recording: with LatencyUtils on the class path (Micrometer brings it) Lettuce would
         // record every command's latency and run pause-detector threads that wake every millisecond; the gateway
         // measures its requests itself.
-        this.resources = ClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2)
+        ClientResources.Builder builder = ClientResources.builder().computationThreadPoolSize(2)
                 .commandLatencyRecorder(CommandLatencyRecorder.disabled())
                 .commandLatencyPublisherOptions(DefaultEventPublisherOptions.disabled())
-                .reconnectDelay(Delay.constant(Duration.ofMillis(500))).build();
-        // The same group Lettuce's channels use (the provider keeps one per transport); the writer is set to the
-        // connection's loop once connected.
+                .reconnectDelay(Delay.constant(Duration.ofMillis(500)));
+        this.borrowed = loops != null && !config.cluster() && sharesTransport();
+        if (borrowed) {
+            // Issue 18: the gateway's own loops. Lettuce's channel class (its transport) matches theirs.
+            builder.eventLoopGroupProvider(new BorrowedLoops(loops));
+        } else {
+            // Lettuce's own event loop group, as small as Lettuce allows (two threads; it raises a smaller size to 2):
+            // its transport must match the channels it makes (see docs/limits.md). A cluster keeps it: it connects to
+            // each node on first use and refreshes its topology on these loops.
+            builder.ioThreadPoolSize(2);
+        }
+        this.resources = builder.build();
+        // The group Lettuce's channels use (the provider keeps one per transport); the writer is set to the
+        // connection's loop once connected. A connection lives on one of its loops; answers complete there.
         this.ioGroup = resources.eventLoopGroupProvider().allocate(Transports.eventLoopGroupClass());
         this.writer = ioGroup.next();
         // The store's one thread: connects, renews leases and probes.
@@ -287,6 +316,51 @@ public final class RedisStore implements ClusterStore {
         timers.scheduleWithFixedDelay(this::renewLeases, renewEvery, renewEvery, TimeUnit.MILLISECONDS);
         long probeEvery = Math.max(100, config.circuitOpen().toMillis() / 2);
         timers.scheduleWithFixedDelay(this::probe, probeEvery, probeEvery, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Whether Lettuce makes the gateway's kind of channel ({@link Transport}: epoll, or NIO), so its channels can be
+     * registered on the gateway's loops (a loop serves the channels of its own transport only).
+     */
+    static boolean sharesTransport() {
+        return Transports.socketChannelClass() == Transport.socketChannel();
+    }
+
+    /** Whether the connection lives on the gateway's loops (else on Lettuce's own). */
+    public boolean onGatewayLoops() {
+        return borrowed;
+    }
+
+    /**
+     * Hands Lettuce the gateway's worker loops whatever group class it asks for (it only registers its channels on
+     * them: an {@link EventLoopGroup} is all it uses), and never shuts them down: the gateway owns them.
+     */
+    private record BorrowedLoops(EventLoopGroup loops) implements EventLoopGroupProvider {
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T extends EventLoopGroup> T allocate(Class<T> type) {
+            return (T) loops;
+        }
+
+        @Override
+        public int threadPoolSize() {
+            int n = 0;
+            for (EventExecutor ignored : loops) {
+                n++;
+            }
+            return n;
+        }
+
+        @Override
+        public io.netty.util.concurrent.Future<Boolean> release(io.netty.util.concurrent.EventExecutorGroup group,
+                                                                long quietPeriod, long timeout, TimeUnit unit) {
+            return ImmediateEventExecutor.INSTANCE.newSucceededFuture(true);
+        }
+
+        @Override
+        public io.netty.util.concurrent.Future<Boolean> shutdown(long quietPeriod, long timeout, TimeUnit unit) {
+            return ImmediateEventExecutor.INSTANCE.newSucceededFuture(true);
+        }
     }
 
     /** An open circuit is probed even without traffic, so {@code /readyz} and the next call see a store that is back. */
@@ -658,7 +732,7 @@ public final class RedisStore implements ClusterStore {
     }
 
     /**
-     * One command on its way: written by the writer ({@link #drain}), answered on Lettuce's event loop, where its
+     * One command on its way: written by the writer ({@link #drain}), answered on the connection's loop, where its
      * outcome is recorded in the breaker and a failure becomes {@link StoreUnavailableException}. A script Redis
      * does not know ({@code NOSCRIPT}: Redis restarted, or its script cache was flushed) is sent once more with
      * {@code EVAL}, which loads it again.
@@ -692,7 +766,7 @@ public final class RedisStore implements ClusterStore {
         public void accept(T value, Throwable error) {
             if (error == null) {
                 if (cluster == null && !writer.inEventLoop()) {
-                    followConnection(); // reconnected onto Lettuce's other loop: write from there
+                    followConnection(); // reconnected onto another loop of the group: write from there
                 }
                 if (breaker.success()) {
                     log.info("shared store {}: answering again; shared limits restored", describe());
@@ -715,7 +789,7 @@ public final class RedisStore implements ClusterStore {
         }
     }
 
-    /** Makes the loop this thread is (if it is one of Lettuce's, where the connection's answers arrive) the writer. */
+    /** Makes the loop this thread is (if it is one of {@link #ioGroup}, where the connection's answers arrive) the writer. */
     private void followConnection() {
         for (EventExecutor loop : ioGroup) {
             if (loop.inEventLoop()) {
@@ -746,7 +820,7 @@ public final class RedisStore implements ClusterStore {
         }
     }
 
-    /** On Lettuce's event loop: writes every queued command, then flushes them in one write. */
+    /** On the connection's event loop: writes every queued command, then flushes them in one write. */
     private void drain() {
         Commands c = commands;
         int written = 0;
