@@ -75,6 +75,8 @@ public final class GatewayServer implements AutoCloseable {
     private final Channel server;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
+    /** Set by {@link #closeConnections} (once: the acceptor it stops cannot close the listener twice). */
+    private boolean connectionsClosed;
     private final Connections connections;
     /** The TLS context new connections use (null: plain HTTP); replaced by {@link #replaceTls} (issue 14). */
     private final java.util.concurrent.atomic.AtomicReference<ListenerTls> tls;
@@ -372,7 +374,11 @@ public final class GatewayServer implements AutoCloseable {
      * Closes the listener and every connection, and stops the acceptor; the worker loops keep running (until
      * {@link #close()}) for what else lives on them: a shared store's connection gives its leases back on them.
      */
-    public void closeConnections() {
+    public synchronized void closeConnections() {
+        if (connectionsClosed) {
+            return;
+        }
+        connectionsClosed = true;
         server.close().syncUninterruptibly();
         connections.open.close().awaitUninterruptibly(5000);
         acceptor.shutdownGracefully(0, 2, TimeUnit.SECONDS);
