@@ -198,7 +198,8 @@ public final class McpRequestPath implements RequestHandler {
                     limits = counted;
                     AuthorizedRequest allowed = authorized;
                     if (!counted.ready()) {
-                        // The shared store answers on its own threads: continue on this request's event loop.
+                        // The shared store answers later, on the loop its connection lives on (this one, or another
+                        // worker loop, or a cluster's own): continue on this request's event loop, as a task of its own.
                         counted.future().whenComplete((done, error) -> in.loop().execute(() -> {
                             if (!in.open()) {
                                 failed(clientClosed("while its limits were counted"));

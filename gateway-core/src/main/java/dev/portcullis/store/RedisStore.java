@@ -430,7 +430,8 @@ public final class RedisStore implements ClusterStore {
                 commands = new Commands(async, async, async, async);
             }
             breaker.success();
-            log.info("shared store {}: connected", describe());
+            log.info("shared store {}: connected ({})", describe(), borrowed ? "on the gateway's event loops"
+                    : "on Lettuce's own event loops");
             // Every script loaded up front (a cluster's SCRIPT LOAD goes to every node), so even the first use of one
             // is an EVALSHA; an UNDO answered NOSCRIPT would otherwise be sent again after checks queued behind it.
             for (String script : List.of(CHECK, UNDO, RENEW, TAKE, ACQUIRE, REPLACE, TAKE_VALUE)) {
