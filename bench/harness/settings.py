@@ -37,6 +37,7 @@ class Settings:
     jmh_args: str
     loadgen_cpus: str
     proxy_cpus: str
+    store_cpus: str            # where the redis-server of portcullis-limits-redis runs (default: the load generator's)
     gateway_java_opts: str
     gateway_java: str          # the java launcher of every Portcullis target (another JDK's bin/java)
     client_java_opts: str
@@ -137,6 +138,7 @@ def from_environment(bench_dir):
         baseline_ref=_env("BASELINE_REF", ""),
         loadgen_cpus=_env("LOADGEN_CPUS", "0" if cpus > 1 else ""),
         proxy_cpus=_env("PROXY_CPUS", str(cpus - 1) if cpus > 1 else ""),
+        store_cpus=_env("STORE_CPUS", _env("LOADGEN_CPUS", "0" if cpus > 1 else "")),
         **knobs,
     )
 
@@ -153,4 +155,6 @@ def command_line(s):
         changed.append("JMH=0")
     if s.misconfigure:
         changed.append("MISCONFIGURE=" + ",".join(s.misconfigure))
+    if s.store_cpus != s.loadgen_cpus:
+        changed.append("STORE_CPUS=" + s.store_cpus)
     return " ".join(changed + ["bench/run.sh"])

@@ -257,7 +257,8 @@ class Launcher:
         return port, admin, entry.pid
 
     def _start_limits_redis(self, target):
-        """redis-server (pinned with the load generator and the stub: the target's CPU stays its own), then the gateway."""
+        """redis-server (pinned to STORE_CPUS: by default with the load generator and the stub, so the target's CPU
+        stays its own), then the gateway."""
         redis = shutil.which("redis-server")
         if not redis:
             target.skipped = "redis-server not installed (Debian: redis-server)"
@@ -266,7 +267,7 @@ class Launcher:
         port = free_port()
         entry = self.processes.start(target.name + "-redis", [redis, "--port", str(port), "--bind", "127.0.0.1",
                                                              "--save", "", "--appendonly", "no", "--dir", prefix],
-                                     os.path.join(prefix, "redis.log"), self.s.loadgen_cpus)
+                                     os.path.join(prefix, "redis.log"), self.s.store_cpus)
         wait_for_port(port, 15, entry.process)
         store = f"store: {{ type: redis, addresses: [\"redis://127.0.0.1:{port}\"] }}"
         self._start_portcullis(target, "portcullis-limits.yaml", "/mcp", store=store)
