@@ -46,6 +46,18 @@ class RedisStoreValuesTest {
     }
 
     @Test
+    void aValueWithNonAsciiTextComesBackAsWritten() throws Exception {
+        String value = "{\"approver\":\"Zoë Ångström\",\"tool\":\"日本語\",\"note\":\"🔐\"}";
+        try (RedisStore one = RedisStoreTest.connected(RedisStoreTest.config(redis, "v5:", null));
+             RedisStore two = RedisStoreTest.connected(RedisStoreTest.config(redis, "v5:", null))) {
+            one.putIfAbsent("approval-ü", value, Duration.ofMinutes(1)).get(5, TimeUnit.SECONDS);
+            assertThat(two.get("approval-ü").get(5, TimeUnit.SECONDS)).contains(value);
+            assertThat(two.replace("approval-ü", value, value + " ", Duration.ofMinutes(1)).get(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(one.take("approval-ü").get(5, TimeUnit.SECONDS)).contains(value + " ");
+        }
+    }
+
+    @Test
     void replaceIsACompareAndSetAcrossReplicas() throws Exception {
         try (RedisStore one = RedisStoreTest.connected(RedisStoreTest.config(redis, "v2:", null));
              RedisStore two = RedisStoreTest.connected(RedisStoreTest.config(redis, "v2:", null))) {

@@ -1,8 +1,8 @@
 package dev.portcullis.audit;
 
+import dev.portcullis.Caches;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jwt.JWTParser;
 import dev.portcullis.authn.Principal;
 import dev.portcullis.failure.GatewayFailure;
@@ -23,7 +23,7 @@ public final class Auditor {
     private final AuditLog log;
     private final RequestMetrics metrics;
     private final ArgumentLogging arguments;
-    private final Cache<String, Optional<String>> upstreamJtis = Caffeine.newBuilder()
+    private final Cache<String, Optional<String>> upstreamJtis = Caches.onCallingThread()
             .maximumSize(10_000).expireAfterAccess(Duration.ofMinutes(10)).build();
 
     public Auditor(AuditLog log, RequestMetrics metrics, ArgumentLogging arguments) {

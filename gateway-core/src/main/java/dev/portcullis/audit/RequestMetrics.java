@@ -1,7 +1,7 @@
 package dev.portcullis.audit;
 
+import dev.portcullis.Caches;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -54,8 +54,8 @@ public final class RequestMetrics {
      * (a registry lookup with tag sorting and hashing cost more than the rest of the metrics).
      * Cardinality is bounded by routes, methods, policy-named tools, decisions and statuses.
      */
-    private final Cache<List<Object>, Counter> requests = Caffeine.newBuilder().maximumSize(10_000).build();
-    private final Cache<List<Object>, Timer> timers = Caffeine.newBuilder().maximumSize(1_000).build();
+    private final Cache<List<Object>, Counter> requests = Caches.onCallingThread().maximumSize(10_000).build();
+    private final Cache<List<Object>, Timer> timers = Caches.onCallingThread().maximumSize(1_000).build();
 
     public RequestMetrics(MeterRegistry registry, Supplier<Number> activeStreams) {
         this.registry = registry;

@@ -1,7 +1,7 @@
 package dev.portcullis.authn;
 
+import dev.portcullis.Caches;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -87,7 +87,7 @@ public final class DpopProofVerifier {
 
     private final DefaultJWSVerifierFactory verifiers = new DefaultJWSVerifierFactory();
     /** Proof headers seen lately, by their base64url text (bounded: a client keeps one header for all its proofs). */
-    private final Cache<String, ProofHeader> headers = Caffeine.newBuilder()
+    private final Cache<String, ProofHeader> headers = Caches.onCallingThread()
             .maximumSize(4096).expireAfterAccess(Duration.ofMinutes(10)).build();
 
     public DpopProofVerifier(Clock clock, ReplayGuard replay, DpopNonces nonces) {

@@ -1,5 +1,6 @@
 package dev.portcullis.authn;
 
+import dev.portcullis.Caches;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
@@ -28,7 +29,7 @@ public final class InMemoryReplayGuard implements ReplayGuard {
     /** @param capacity the most keys held at once */
     public InMemoryReplayGuard(long capacity, Ticker ticker) {
         this.capacity = capacity;
-        this.seen = Caffeine.newBuilder()
+        this.seen = Caches.onCallingThread()
                 .ticker(ticker)
                 .expireAfter(Expiry.<String, Long>creating((key, ttlNanos) -> Duration.ofNanos(ttlNanos)))
                 .build();

@@ -1,7 +1,7 @@
 package dev.portcullis.authn;
 
+import dev.portcullis.Caches;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 import com.nimbusds.jose.JOSEException;
@@ -122,7 +122,7 @@ public final class TokenVerifier {
                 .collect(Collectors.toUnmodifiableMap(i -> i.config().issuer(), Function.identity()));
         this.templates = issuers.stream().filter(i -> i.config().isTemplate()).toList();
         this.clock = clock;
-        this.verified = Caffeine.newBuilder()
+        this.verified = Caches.onCallingThread()
                 .ticker(ticker)
                 .maximumSize(maxCachedTokens)
                 .expireAfter(Expiry.<String, VerifiedToken>creating((key, token) -> untilExpiry(token.claims())))

@@ -1,5 +1,6 @@
 package dev.portcullis.exchange;
 
+import dev.portcullis.Caches;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
@@ -62,7 +63,7 @@ public final class ExchangedTokenCache {
         this.safetyMargin = safetyMargin;
         this.negativeTtl = negativeTtl;
         this.clock = clock;
-        this.cache = Caffeine.newBuilder()
+        this.cache = Caches.onCallingThread()
                 .maximumSize(maximumSize)
                 .ticker(ticker)
                 .expireAfter(new Expiry<Key, Outcome>() {

@@ -1,7 +1,7 @@
 package dev.portcullis.limit;
 
+import dev.portcullis.Caches;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.portcullis.policy.Limit;
 import dev.portcullis.policy.Limits;
 import io.micrometer.core.instrument.Counter;
@@ -20,7 +20,7 @@ import java.util.Locale;
  */
 final class LimitMetrics {
     private final MeterRegistry registry;
-    private final Cache<List<Object>, Counter> counters = Caffeine.newBuilder().maximumSize(10_000).build();
+    private final Cache<List<Object>, Counter> counters = Caches.onCallingThread().maximumSize(10_000).build();
 
     LimitMetrics(MeterRegistry registry) {
         this.registry = registry;

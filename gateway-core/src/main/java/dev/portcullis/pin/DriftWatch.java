@@ -1,8 +1,8 @@
 package dev.portcullis.pin;
 
+import dev.portcullis.Caches;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.portcullis.audit.AuditLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -32,8 +32,8 @@ public final class DriftWatch {
 
     private record Key(String route, PinKind kind, String name) {}
 
-    private final Cache<Key, String> seen = Caffeine.newBuilder().maximumSize(MAX_PINNED).build();
-    private final Cache<Key, String> unpinned = Caffeine.newBuilder().maximumSize(MAX_UNPINNED).build();
+    private final Cache<Key, String> seen = Caches.onCallingThread().maximumSize(MAX_PINNED).build();
+    private final Cache<Key, String> unpinned = Caches.onCallingThread().maximumSize(MAX_UNPINNED).build();
     private final MeterRegistry registry;
 
     public DriftWatch(MeterRegistry registry) {

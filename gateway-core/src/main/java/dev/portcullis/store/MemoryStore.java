@@ -1,5 +1,6 @@
 package dev.portcullis.store;
 
+import dev.portcullis.Caches;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
@@ -42,7 +43,7 @@ public final class MemoryStore implements ClusterStore {
     }
 
     public MemoryStore(long maxBuckets) {
-        this.buckets = Caffeine.newBuilder().maximumSize(maxBuckets).expireAfter(new Expiry<String, Bucket>() {
+        this.buckets = Caches.onCallingThread().maximumSize(maxBuckets).expireAfter(new Expiry<String, Bucket>() {
             @Override
             public long expireAfterCreate(String key, Bucket bucket, long currentTime) {
                 return bucket.periodNanos;
@@ -58,7 +59,7 @@ public final class MemoryStore implements ClusterStore {
                 return bucket.periodNanos; // a bucket read was (almost always) just taken from: full again a period later
             }
         }).build();
-        this.entries = Caffeine.newBuilder().maximumSize(maxBuckets).expireAfter(new Expiry<String, String>() {
+        this.entries = Caches.onCallingThread().maximumSize(maxBuckets).expireAfter(new Expiry<String, String>() {
             @Override
             public long expireAfterCreate(String key, String value, long currentTime) {
                 return TimeUnit.MINUTES.toNanos(5); // replaced by putIfAbsent's own ttl
