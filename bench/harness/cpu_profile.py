@@ -78,7 +78,16 @@ def main():
         single = os.path.join(keys, "token-rs256.txt")
         rotate = target.tokens == "rotate"
         requests, took = warm_up(s, target.url, single, os.path.join(out, "warmup.txt"))
-        log(f"{target.name}: warmed up with {requests:,} requests in {took:.0f}s; profiling {seconds}s")
+        log(f"{target.name}: warmed up with {requests:,} requests in {took:.0f}s")
+        if rotate:
+            # A target that sees a new token on every request runs code a one-token warm-up never reaches
+            # (parsing, the signature check, the cache's inserts and evictions): warm that up too, with
+            # tokens of its own, or the profile is the JIT compiling it.
+            count = int(os.environ.get("PROFILE_ROTATE_WARMUP_TOKENS", str(2 * s.many_tokens)))
+            warm = fresh.slice_file(count, "profile-warm")
+            r = run_wrk(s, target.url, warm, True, max(5, count // 3000 + 2), os.path.join(out, "warmup-rotate.txt"))
+            log(f"{target.name}: then {r.get('responses', r.get('requests', 0)):,} requests with a new token each")
+        log(f"{target.name}: profiling {seconds}s")
         tokens = fresh.slice_file(s.many_tokens, "profile") if rotate else single
         perf_data = os.path.join(out, "perf.data")
         perf = subprocess.Popen(["perf", "record", "-F", "1999", "-g", "-o", perf_data, "-p", str(target.pid),
