@@ -276,6 +276,73 @@ class RedisStoreTest {
         }
     }
 
+    /**
+     * Issue 18 (full throughput with pipelined calls): the checks the event loop asks for in one turn are coalesced,
+     * one {@code CHECK_MANY} per set of limits ({@code INFO commandstats}: two script calls for eight checks of two
+     * kinds), and each call is still checked on its own, all or nothing, in the order it came: the same answers as
+     * eight scripts one after the other.
+     */
+    @Test
+    void checksOfOneTurnOfTheLoopAreCoalescedAndStillExactInTheirOrder() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(RedisStore.sharesTransport(), "Lettuce's transport is the gateway's");
+        io.netty.channel.EventLoopGroup workers = dev.portcullis.listen.GatewayServer.workers(1);
+        try (RedisStore store = new RedisStore(patient(redis, "tc:"), workers)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!store.up() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            long interval = 12_000_000; // 5/min
+            List<ClusterStore.Take> rateA = List.of(new ClusterStore.Take("a", interval, 5 * interval));
+            List<ClusterStore.Take> rateB = List.of(new ClusterStore.Take("b", interval, 2 * interval));
+            Thread.sleep(200); // the scripts loaded at connect are counted before the reset
+            redis.with(r -> r.configResetstat());
+            CompletableFuture<List<long[]>> answers = new CompletableFuture<>();
+            workers.next().execute(() -> {
+                List<CompletableFuture<long[]>> calls = new ArrayList<>();
+                for (int i = 0; i < 4; i++) { // one turn of the loop, two kinds of call interleaved
+                    calls.add(store.check(rateA, List.of(new ClusterStore.Acquire("cap", 3, "a" + i, LEASE))));
+                    calls.add(store.check(rateB, List.of()));
+                }
+                CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new))
+                        .whenComplete((all, error) -> {
+                            if (error != null) {
+                                answers.completeExceptionally(error);
+                            } else {
+                                answers.complete(calls.stream().map(CompletableFuture::join).toList());
+                            }
+                        });
+            });
+            List<long[]> got = answers.get(10, TimeUnit.SECONDS);
+            String stats = redis.with(r -> r.info("commandstats"));
+            assertThat(calls(stats, "evalsha")).as("eight checks of two kinds, two script calls:\n%s", stats).isEqualTo(2);
+            for (int i = 0; i < 3; i++) {
+                long[] a = got.get(2 * i);
+                assertThat(a[0]).as("a%d passed", i).isZero();
+                assertThat(Gcra.remaining(a[1], interval, 5 * interval)).isEqualTo(4 - i);
+                assertThat(a[2]).isEqualTo(1);
+            }
+            long[] fourthA = got.get(6);
+            assertThat(fourthA[0]).as("the fourth a refused by the cap (3 held)").isEqualTo(2);
+            assertThat(Gcra.remaining(fourthA[1], interval, 5 * interval)).as("its rate not consumed").isEqualTo(2);
+            for (int i = 0; i < 4; i++) {
+                long[] b = got.get(2 * i + 1);
+                assertThat(b[0]).as("b%d", i).isEqualTo(i < 2 ? 0 : 1);
+            }
+            assertThat(Gcra.retryAfterMicros(got.get(5)[1])).isBetween(interval - 2_000_000, interval);
+            assertThat(redis.permitsHeld("tc:")).isEqualTo(3);
+            assertThat(store.leasesHeld()).isEqualTo(3);
+            for (int i = 0; i < 3; i++) {
+                store.release("cap", "a" + i);
+            }
+            awaitPermits("tc:", 0);
+            long[] afterwards = store.check(rateA, List.of(new ClusterStore.Acquire("cap", 3, "a9", LEASE))).get(5, TimeUnit.SECONDS);
+            assertThat(afterwards[0]).isZero();
+            assertThat(Gcra.remaining(afterwards[1], interval, 5 * interval)).as("a counted three times before, not four").isEqualTo(1);
+        } finally {
+            workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void putIfAbsentSetsOnceUntilItExpires() throws Exception {
         try (RedisStore one = connected(config(redis, "t5:", null)); RedisStore two = connected(config(redis, "t5:", null))) {

@@ -69,7 +69,9 @@ import org.slf4j.LoggerFactory;
  * write system call. Each operation is one Lua script run with
  * {@code EVALSHA} (loaded again with {@code EVAL} after a Redis restart), atomic in Redis, on Redis's clock
  * ({@code TIME}), so replicas whose clocks differ still agree. All the limits of one call are one script
- * ({@link #check}): one round trip.
+ * ({@link #check}): one round trip. The checks asked for while the writer was busy are coalesced: calls with the
+ * same limits become one {@link #CHECK_MANY} that checks them one after the other, so under load a hot subject's,
+ * tool's or route's calls cost Redis and the event loop one command per batch, not one per call.
  *
  * <p>Redis Cluster: a script's keys must share a slot, and a counter's slot must depend on the counter alone
  * (a per-route counter is shared by every subject's calls), so the keys are not hash-tagged: {@link #check}
@@ -173,6 +175,86 @@ public final class RedisStore implements ClusterStore {
             return out
             """;
     /**
+     * {@link #CHECK} for {@code m} calls with the same limits at once (standalone Redis: the checks the event loops asked
+     * for while the writer was busy, coalesced by {@link #drain}): the calls are checked one after the other in the
+     * order they arrived, each all or nothing exactly as {@link #CHECK} would check it, so the outcome is the one of
+     * {@code m} scripts pipelined, in one command. KEYS: the rate buckets, then the permit sets; ARGV: the number of
+     * rates, of permits, of calls, each rate's interval and period (µs), each permit's limit and lease time (ms), then
+     * each call's lease of each permit. Returns each call's {@link #CHECK} answer, one after the other.
+     */
+    static final String CHECK_MANY = """
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+            local now_ms = math.floor(now / 1000)
+            local r = tonumber(ARGV[1])
+            local p = tonumber(ARGV[2])
+            local m = tonumber(ARGV[3])
+            local base = 3 + 2 * r
+            local leases = base + 2 * p
+            local width = 1 + r + p
+            local tats = {}
+            for i = 1, r do
+              tats[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+              if tats[i] < now then tats[i] = now end
+            end
+            local counts = {}
+            for j = 1, p do
+              redis.call('ZREMRANGEBYSCORE', KEYS[r + j], '-inf', now_ms)
+              counts[j] = redis.call('ZCARD', KEYS[r + j])
+            end
+            local out = {}
+            local passed = 0
+            for c = 0, m - 1 do
+              local at = c * width
+              for k = 1, width do out[at + k] = 0 end
+              local refused = 0
+              for i = 1, r do
+                local interval = tonumber(ARGV[2 + 2 * i])
+                local allow_at = tats[i] + interval - tonumber(ARGV[3 + 2 * i])
+                if now < allow_at then
+                  refused = i
+                  out[at + 1 + i] = -(allow_at - now) - 1
+                  break
+                end
+                out[at + 1 + i] = tats[i] - now
+              end
+              if refused == 0 then
+                for j = 1, p do
+                  if counts[j] >= tonumber(ARGV[base + 2 * j - 1]) then
+                    refused = r + j
+                    break
+                  end
+                end
+              end
+              if refused ~= 0 then
+                out[at + 1] = refused
+              else
+                for i = 1, r do
+                  tats[i] = tats[i] + tonumber(ARGV[2 + 2 * i])
+                  out[at + 1 + i] = tats[i] - now
+                end
+                for j = 1, p do
+                  redis.call('ZADD', KEYS[r + j], now_ms + tonumber(ARGV[base + 2 * j]), ARGV[leases + c * p + j])
+                  counts[j] = counts[j] + 1
+                  out[at + 1 + r + j] = 1
+                end
+                passed = passed + 1
+              end
+            end
+            if passed > 0 then
+              for i = 1, r do
+                redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.floor((tats[i] - now) / 1000) + 1)
+              end
+              for j = 1, p do
+                redis.call('PEXPIRE', KEYS[r + j], tonumber(ARGV[base + 2 * j]))
+              end
+            end
+            return out
+            """;
+    /** At most this many calls in one {@link #CHECK_MANY} (the rest go in the next one, in the same write). */
+    static final int MAX_COALESCED = 64;
+
+    /**
      * Takes back what a {@link #CHECK} counted on one slot of a cluster when another slot refused the call. KEYS: as
      * CHECK's; ARGV: the number of rates, of permits, each rate's interval (µs), each permit's lease.
      */
@@ -212,6 +294,8 @@ public final class RedisStore implements ClusterStore {
     private final ConcurrentLinkedQueue<Consumer<Commands>> outbox = new ConcurrentLinkedQueue<>();
     /** Permits given back and not yet written: {store key, lease} (any thread adds, the writer drains). */
     private final ConcurrentLinkedQueue<String[]> releases = new ConcurrentLinkedQueue<>();
+    /** Checks asked for and not yet written (standalone; any thread adds, the writer drains and coalesces them). */
+    private final ConcurrentLinkedQueue<PendingCheck> checks = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final Map<String, String> scripts = new ConcurrentHashMap<>();
     /** The leases this replica holds (lease → store key), renewed every third of the lease time. */
@@ -459,7 +543,7 @@ public final class RedisStore implements ClusterStore {
                     : "on Lettuce's own event loops");
             // Every script loaded up front (a cluster's SCRIPT LOAD goes to every node), so even the first use of one
             // is an EVALSHA; an UNDO answered NOSCRIPT would otherwise be sent again after checks queued behind it.
-            for (String script : List.of(CHECK, UNDO, RENEW, TAKE, ACQUIRE, REPLACE, TAKE_VALUE)) {
+            for (String script : List.of(CHECK, CHECK_MANY, UNDO, RENEW, TAKE, ACQUIRE, REPLACE, TAKE_VALUE)) {
                 command(c -> c.scripting().scriptLoad(script), false);
             }
         });
@@ -498,7 +582,16 @@ public final class RedisStore implements ClusterStore {
         for (int j = 0; j < permits.size(); j++) {
             keys[r + j] = key("cc:", permits.get(j).key());
         }
-        if (cluster == null || oneSlot(keys)) {
+        if (cluster == null) {
+            if (commands == null || !breaker.allow()) {
+                return CompletableFuture.failedFuture(StoreUnavailableException.CIRCUIT_OPEN);
+            }
+            PendingCheck pending = new PendingCheck(rates, permits, keys, signature(rates, permits, keys), new CompletableFuture<>());
+            checks.add(pending);
+            scheduleDrain();
+            return pending.out;
+        }
+        if (oneSlot(keys)) {
             int[] all = new int[n];
             for (int i = 0; i < n; i++) {
                 all[i] = i;
@@ -653,6 +746,114 @@ public final class RedisStore implements ClusterStore {
         // ZREM, pipelined with the other commands. A release lost with the connection expires with its lease.
         releases.add(new String[] {storeKey, lease});
         scheduleDrain();
+    }
+
+    /** One call's limits waiting for the writer: its rates, permits, store keys and what it is grouped by. */
+    private record PendingCheck(List<Take> rates, List<Acquire> permits, String[] keys, String signature,
+                                CompletableFuture<long[]> out) {}
+
+    /** What calls must share to be checked by one {@link #CHECK_MANY}: the same keys, rates and caps (not leases). */
+    private static String signature(List<Take> rates, List<Acquire> permits, String[] keys) {
+        StringBuilder text = new StringBuilder(64 * keys.length);
+        for (String key : keys) {
+            text.append(key).append(' ');
+        }
+        for (Take take : rates) {
+            text.append(take.intervalMicros()).append('/').append(take.periodMicros()).append(' ');
+        }
+        for (Acquire acquire : permits) {
+            text.append(acquire.limit()).append('/').append(acquire.leaseTime().toMillis()).append(' ');
+        }
+        return text.toString();
+    }
+
+    /**
+     * On the writer: the checks queued since the last batch, coalesced: the calls with the same limits (a hot
+     * subject's, tool's or route's) become one {@link #CHECK_MANY}, in the order they arrived. Under load this turns
+     * many commands into a few (less to encode, write, run in Redis and decode); a lone call is one command as
+     * before. Returns how many commands it wrote.
+     */
+    private int writeChecks(Commands c) {
+        PendingCheck first = checks.poll();
+        if (first == null) {
+            return 0;
+        }
+        Map<String, List<PendingCheck>> bySignature = new LinkedHashMap<>();
+        for (PendingCheck pending = first; pending != null; pending = checks.poll()) {
+            bySignature.computeIfAbsent(pending.signature(), k -> new ArrayList<>(4)).add(pending);
+        }
+        int written = 0;
+        for (List<PendingCheck> group : bySignature.values()) {
+            for (int from = 0; from < group.size(); from += MAX_COALESCED) {
+                writeCheckMany(c, group.subList(from, Math.min(group.size(), from + MAX_COALESCED)));
+                written++;
+            }
+        }
+        return written;
+    }
+
+    /** One {@link #CHECK_MANY} for {@code calls} (same signature); each call's future gets its own answer. */
+    private void writeCheckMany(Commands c, List<PendingCheck> calls) {
+        PendingCheck one = calls.get(0);
+        int r = one.rates().size();
+        int p = one.permits().size();
+        int m = calls.size();
+        String[] args = new String[3 + 2 * r + 2 * p + m * p];
+        args[0] = Integer.toString(r);
+        args[1] = Integer.toString(p);
+        args[2] = Integer.toString(m);
+        int a = 3;
+        for (Take take : one.rates()) {
+            args[a++] = Long.toString(take.intervalMicros());
+            args[a++] = Long.toString(take.periodMicros());
+        }
+        for (Acquire acquire : one.permits()) {
+            args[a++] = Long.toString(acquire.limit());
+            args[a++] = Long.toString(acquire.leaseTime().toMillis());
+        }
+        for (PendingCheck call : calls) {
+            for (Acquire acquire : call.permits()) {
+                args[a++] = acquire.lease();
+            }
+        }
+        String[] keys = one.keys();
+        Call<List<Object>> call = new Call<>(
+                commands -> commands.scripting().<List<Object>>evalsha(scripts.computeIfAbsent(CHECK_MANY, RedisStore::sha1),
+                        ScriptOutputType.MULTI, keys, args),
+                commands -> commands.scripting().<List<Object>>eval(CHECK_MANY, ScriptOutputType.MULTI, keys, args), true);
+        call.out.whenComplete((reply, error) -> {
+            int width = 1 + r + p;
+            for (int k = 0; k < m; k++) {
+                PendingCheck pending = calls.get(k);
+                if (error != null) {
+                    pending.out().completeExceptionally(error);
+                    continue;
+                }
+                long[] result = new long[width];
+                for (int i = 0; i < width; i++) {
+                    result[i] = ((Number) reply.get(k * width + i)).longValue();
+                }
+                holdLeases(pending.permits(), pending.keys(), everyPosition(width - 1), result);
+                pending.out().complete(result);
+            }
+        });
+        call.accept(c);
+    }
+
+    /** Checks that can no longer be written (the store is closed) fail: the caller's fail mode applies. */
+    private void failChecks() {
+        PendingCheck pending;
+        while ((pending = checks.poll()) != null) {
+            pending.out().completeExceptionally(new StoreUnavailableException("the store is closed", null));
+        }
+    }
+
+    private static int[] everyPosition(int n) {
+        int[] all = new int[n];
+        for (int i = 0; i < n; i++) {
+            all[i] = i;
+        }
+        return all;
     }
 
     /** On the writer: one {@code ZREM} per key for the releases queued; returns how many commands it wrote. */
@@ -842,6 +1043,7 @@ public final class RedisStore implements ClusterStore {
                     pending.accept(null); // fails it: the store is closed
                 }
                 releases.clear(); // the leases expire on their own
+                failChecks();
             }
         }
     }
@@ -858,7 +1060,8 @@ public final class RedisStore implements ClusterStore {
                 written++;
             }
             written += writeReleases(c);
-        } while ((!outbox.isEmpty() || !releases.isEmpty()) && drainScheduled.compareAndSet(false, true));
+            written += writeChecks(c);
+        } while ((!outbox.isEmpty() || !releases.isEmpty() || !checks.isEmpty()) && drainScheduled.compareAndSet(false, true));
         StatefulConnection<String, String> made = connection;
         if (written > 0 && made != null && cluster == null) {
             made.flushCommands();
@@ -933,6 +1136,7 @@ public final class RedisStore implements ClusterStore {
         while ((unsent = outbox.poll()) != null) {
             unsent.accept(null); // asked for while closing: fails (the caller's fail mode applies) instead of never answering
         }
+        failChecks();
     }
 
     private static String rootMessage(Throwable error) {
