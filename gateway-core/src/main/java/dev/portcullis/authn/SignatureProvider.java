@@ -104,6 +104,11 @@ public final class SignatureProvider {
         return verifier;
     }
 
+    /** Whether the choice is made: from then on {@link #apply} always points a verifier at the same provider. */
+    public static boolean decided() {
+        return chosen != null;
+    }
+
     /** Starts the choice on a daemon thread, once. */
     static void chooseInBackground() {
         if (chosen == null && started.compareAndSet(false, true)) {

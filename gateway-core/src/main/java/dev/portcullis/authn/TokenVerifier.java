@@ -358,15 +358,38 @@ public final class TokenVerifier {
 
     private boolean signatureValid(SignedJWT jwt, JWSHeader header, JWK jwk) {
         try {
-            List<Key> keys = KeyConverter.toJavaKeys(List.of(jwk));
-            if (keys.isEmpty()) {
-                return false;
-            }
-            JWSVerifier verifier = SignatureProvider.apply(verifiers.createJWSVerifier(header, keys.get(0)), header.getAlgorithm());
-            return jwt.verify(verifier);
+            JWSVerifier verifier = verifierFor(jwk, header);
+            return verifier != null && jwt.verify(verifier);
         } catch (JOSEException | IllegalStateException e) {
             return false;
         }
+    }
+
+    /** A verifier is made for one signing key and one algorithm (Nimbus's verifiers keep no state between calls). */
+    private record VerifierKey(JWK jwk, JWSAlgorithm alg) {}
+
+    /**
+     * Issue 13 (a never-seen token): the verifier of each signing key and algorithm, made once. Making one converts the
+     * JWK into a Java key (decoding and checking an RSA modulus or an EC point) and looks the algorithm's provider up:
+     * work that was repeated for every new token. Kept only once the signature provider is chosen (until then a verifier
+     * uses the JDK's), bounded, and dropped with keys the issuer no longer publishes by size.
+     */
+    private final com.github.benmanes.caffeine.cache.Cache<VerifierKey, java.util.Optional<JWSVerifier>> verifierCache =
+            dev.portcullis.Caches.onCallingThread().maximumSize(256).build();
+
+    private JWSVerifier verifierFor(JWK jwk, JWSHeader header) throws JOSEException {
+        VerifierKey key = new VerifierKey(jwk, header.getAlgorithm());
+        java.util.Optional<JWSVerifier> known = verifierCache.getIfPresent(key);
+        if (known != null) {
+            return known.orElse(null);
+        }
+        List<Key> keys = KeyConverter.toJavaKeys(List.of(jwk));
+        JWSVerifier verifier = keys.isEmpty() ? null
+                : SignatureProvider.apply(verifiers.createJWSVerifier(header, keys.get(0)), header.getAlgorithm());
+        if (SignatureProvider.decided()) {
+            verifierCache.put(key, java.util.Optional.ofNullable(verifier));
+        }
+        return verifier;
     }
 
     private static boolean isAccessTokenType(JOSEObjectType type) {

@@ -73,6 +73,11 @@ public final class LocalIssuer implements AutoCloseable {
         published.add(key.toPublicJWK());
     }
 
+    /** Stops publishing the key with {@code kid} (a rotation that withdraws it, or replaces it under the same kid). */
+    public void withdraw(String kid) {
+        published.removeIf(key -> kid.equals(key.getKeyID()));
+    }
+
     public void setDown(boolean down) {
         this.down = down;
     }

@@ -132,6 +132,35 @@ class TokenVerifierTest {
         assertThat(p.subject()).isEqualTo("user-123");
     }
 
+    /**
+     * Issue 13 keeps one verifier per signing key: an issuer that replaces a key under the same {@code kid} is then
+     * checked with the new key only (a token of the old key refused, one of the new accepted), as before the cache.
+     */
+    @Test
+    void aKeyReplacedUnderTheSameKidIsCheckedWithTheNewKeyOnly() throws Exception {
+        SignatureProvider.get(); // the provider chosen: verifiers are kept from now on
+        java.util.concurrent.atomic.AtomicLong nanos = new java.util.concurrent.atomic.AtomicLong(System.nanoTime());
+        JwksCache rotating = new JwksCache(issuerConfig(idp.issuer(), "1h"), http, new ObjectMapper(), nanos::get);
+        TokenVerifier uncached = new TokenVerifier(List.of(rotating), Clock.systemUTC(), Ticker.systemTicker(), 0);
+        String oldToken = idp.valid();
+        assertThat(uncached.verify(new BearerToken(oldToken), AUDIENCES).block(Duration.ofSeconds(5)).subject()).isEqualTo("user-123");
+
+        var replacement = new RSAKeyGenerator(2048).keyID(idp.rsa.getKeyID()).generate();
+        idp.withdraw(idp.rsa.getKeyID());
+        idp.publish(replacement);
+        nanos.addAndGet(Duration.ofHours(2).toNanos()); // past jwks-refresh: the next read fetches the set again
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (rotating.keys().block(Duration.ofSeconds(5)).getKeyByKeyId(idp.rsa.getKeyID()) instanceof com.nimbusds.jose.jwk.RSAKey key
+                && !key.getModulus().equals(replacement.getModulus()) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        String newToken = LocalIssuer.sign(replacement, JWSAlgorithm.RS256, idp.claims().build());
+        assertThat(uncached.verify(new BearerToken(newToken), AUDIENCES).block(Duration.ofSeconds(5)).subject()).isEqualTo("user-123");
+        assertThatThrownBy(() -> uncached.verify(new BearerToken(idp.valid()), AUDIENCES).block(Duration.ofSeconds(5)))
+                .isInstanceOfSatisfying(GatewayFailure.class,
+                        f -> assertThat(f.description()).isEqualTo("The access token signature is invalid"));
+    }
+
     @Test
     void authn08ExpiredAndMissingExpAreRefused() throws Exception {
         Instant past = Instant.now().minusSeconds(120);
