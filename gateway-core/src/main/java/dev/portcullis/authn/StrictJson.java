@@ -15,6 +15,24 @@ final class StrictJson {
 
     private StrictJson() {}
 
+    /**
+     * As {@link #requireUniqueMembers(String)} for one base64url part of a compact JWS (its header or payload), decoded
+     * with the JDK's decoder (intrinsic, several times faster than a second pass of Nimbus's) straight to bytes.
+     *
+     * @throws IllegalArgumentException when the part is not base64url
+     * @throws IllegalStateException when a member name repeats or the text is not JSON
+     */
+    static void requireUniqueMembers(com.nimbusds.jose.util.Base64URL part) {
+        byte[] json = java.util.Base64.getUrlDecoder().decode(part.toString());
+        try (JsonParser parser = STRICT.createParser(json)) {
+            while (parser.nextToken() != null) {
+                // reading every token is what triggers the duplicate check
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("not strict JSON", e);
+        }
+    }
+
     /** @throws IllegalStateException when a member name repeats or the text is not JSON */
     static void requireUniqueMembers(String json) {
         try (JsonParser parser = STRICT.createParser(json)) {

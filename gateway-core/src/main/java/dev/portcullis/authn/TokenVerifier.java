@@ -286,8 +286,8 @@ public final class TokenVerifier {
             jwt = SignedJWT.parse(token.value());
             // RFC 7519 §4: claim names are unique. Refuse duplicates rather than guess which one the
             // issuer meant (the same for header parameters).
-            StrictJson.requireUniqueMembers(jwt.getHeader().getParsedBase64URL().decodeToString());
-            StrictJson.requireUniqueMembers(jwt.getPayload().toBase64URL().decodeToString());
+            StrictJson.requireUniqueMembers(jwt.getHeader().getParsedBase64URL());
+            StrictJson.requireUniqueMembers(jwt.getPayload().toBase64URL());
             claims = jwt.getJWTClaimsSet();
         } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
             return Mono.error(invalid("malformed", "The access token is malformed", "not a signed JWT"));
