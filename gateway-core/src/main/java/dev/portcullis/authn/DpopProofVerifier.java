@@ -121,7 +121,11 @@ public final class DpopProofVerifier {
         ProofHeader parsed = headers.getIfPresent(headerSegment);
         if (parsed == null) {
             parsed = parseHeader(headerSegment);
-            headers.put(headerSegment, parsed);
+            if (SignatureProvider.decided()) {
+                // Kept once the signature provider is chosen: a verifier made before uses the JDK's provider, and an
+                // active client's header would keep it for good.
+                headers.put(headerSegment, parsed);
+            }
         }
         if (!expected.algorithms().contains(parsed.header().getAlgorithm().getName())) {
             throw invalid("proof_algorithm", "The DPoP proof is signed with an unacceptable algorithm");
