@@ -223,6 +223,14 @@ def measure_round(s, round_no, targets, keys_dir, fresh, raw_dir):
             # anything is recorded (the single token: the common path).
             requests, seconds = warm_up(s, t.url, single, stem + "-initial-warmup.txt")
             log(f"round 1/{s.rounds} {t.name}: initial warm-up: {requests:,} requests in {seconds:.0f}s")
+            if rotate:
+                # The never-seen path (parsing, the signature check, the verified-token cache's inserts) is code
+                # the one-token warm-up never runs: without this, round 1 measured the JIT compiling it.
+                tokens = fresh.slice_file(s.INITIAL_ROTATE_WARM_TOKENS, f"{t.name}-initial-warm")
+                done = run_wrk(s, t.url, tokens, True, max(5, s.INITIAL_ROTATE_WARM_TOKENS // 3000 + 2),
+                               stem + "-initial-warmup-rotate.txt")
+                log(f"round 1/{s.rounds} {t.name}: then {done.get('responses', done.get('requests', 0)):,} requests "
+                    f"with a new token each")
         log(f"round {round_no + 1}/{s.rounds} {t.name}: warm-up {s.warmup}s, throughput {s.duration}s, "
             f"{s.rate} req/s for {s.rate_duration}s")
         warm_tokens = (fresh.slice_file(s.WARM_TOKENS // max(1, s.rounds), f"{t.name}-warm-{round_no}")

@@ -68,11 +68,13 @@ class Settings:
         return math.ceil(self.rate * (self.rate_duration + self.open_loop_warmup))
 
     WARM_TOKENS = 3000
+    INITIAL_ROTATE_WARM_TOKENS = 20000  # before round 1, for a target that gets a new token per request
 
     def fresh_tokens_needed(self):
         if "portcullis-many-tokens" not in self.targets:
             return 10
-        return 10 + self.WARM_TOKENS + self.rounds * (self.many_tokens + self.rate_tokens)
+        return (10 + self.WARM_TOKENS + self.INITIAL_ROTATE_WARM_TOKENS
+                + self.rounds * (self.many_tokens + self.rate_tokens))
 
 
 # Knob (environment variable) → (Settings field, default). bench/README.md lists them.
