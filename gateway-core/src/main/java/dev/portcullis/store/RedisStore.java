@@ -125,62 +125,13 @@ public final class RedisStore implements ClusterStore {
             return renewed
             """;
     /**
-     * Every limit of one call ({@link ClusterStore#check}), all or nothing. KEYS: the rate buckets, then the permit
-     * sets; ARGV: the number of rates, of permits, each rate's interval and period (µs), each permit's limit, lease
-     * and lease time (ms). Returns {refusedAt, one result per rate, one per permit}.
-     */
-    static final String CHECK = """
-            local t = redis.call('TIME')
-            local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-            local now_ms = math.floor(now / 1000)
-            local r = tonumber(ARGV[1])
-            local p = tonumber(ARGV[2])
-            local out = {0}
-            local nxt = {}
-            for i = 1, r + p do out[i + 1] = 0 end
-            for i = 1, r do
-              local interval = tonumber(ARGV[1 + 2 * i])
-              local period = tonumber(ARGV[2 + 2 * i])
-              local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-              if tat < now then tat = now end
-              local allow_at = tat + interval - period
-              if now < allow_at then
-                out[1] = i
-                out[i + 1] = -(allow_at - now) - 1
-                return out
-              end
-              nxt[i] = tat + interval
-              out[i + 1] = tat - now
-            end
-            local base = 2 + 2 * r
-            for j = 1, p do
-              local key = KEYS[r + j]
-              redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
-              if redis.call('ZCARD', key) >= tonumber(ARGV[base + 3 * j - 2]) then
-                out[1] = r + j
-                return out
-              end
-            end
-            for i = 1, r do
-              redis.call('SET', KEYS[i], string.format('%d', nxt[i]), 'PX', math.floor((nxt[i] - now) / 1000) + 1)
-              out[i + 1] = nxt[i] - now
-            end
-            for j = 1, p do
-              local key = KEYS[r + j]
-              local ttl = tonumber(ARGV[base + 3 * j])
-              redis.call('ZADD', key, now_ms + ttl, ARGV[base + 3 * j - 1])
-              redis.call('PEXPIRE', key, ttl)
-              out[r + j + 1] = 1
-            end
-            return out
-            """;
-    /**
-     * {@link #CHECK} for {@code m} calls with the same limits at once (standalone Redis: the checks the event loops asked
-     * for while the writer was busy, coalesced by {@link #drain}): the calls are checked one after the other in the
-     * order they arrived, each all or nothing exactly as {@link #CHECK} would check it, so the outcome is the one of
-     * {@code m} scripts pipelined, in one command. KEYS: the rate buckets, then the permit sets; ARGV: the number of
-     * rates, of permits, of calls, each rate's interval and period (µs), each permit's limit and lease time (ms), then
-     * each call's lease of each permit. Returns each call's {@link #CHECK} answer, one after the other.
+     * Every limit of {@code m} calls with the same limits ({@link ClusterStore#check}; on a standalone Redis the checks
+     * the event loops asked for while the writer was busy, coalesced by {@link #drain}; on a cluster one call per slot):
+     * the calls are checked one after the other in the order they arrived, each all or nothing: a call that a limit
+     * refuses counts nothing (no rate consumed, no permit held), so the outcome is the one of {@code m} single-call
+     * scripts pipelined, in one command. KEYS: the rate buckets, then the permit sets; ARGV: the number of rates, of
+     * permits, of calls, each rate's interval and period (µs), each permit's limit and lease time (ms), then each
+     * call's lease of each permit. Returns, for each call in turn, {refusedAt, one result per rate, one per permit}.
      */
     static final String CHECK_MANY = """
             local t = redis.call('TIME')
@@ -255,8 +206,8 @@ public final class RedisStore implements ClusterStore {
     static final int MAX_COALESCED = 64;
 
     /**
-     * Takes back what a {@link #CHECK} counted on one slot of a cluster when another slot refused the call. KEYS: as
-     * CHECK's; ARGV: the number of rates, of permits, each rate's interval (µs), each permit's lease.
+     * Takes back what a {@link #CHECK_MANY} counted on one slot of a cluster when another slot refused the call. KEYS: as
+     * CHECK_MANY's; ARGV: the number of rates, of permits, each rate's interval (µs), each permit's lease.
      */
     static final String UNDO = """
             local t = redis.call('TIME')
@@ -543,7 +494,7 @@ public final class RedisStore implements ClusterStore {
                     : "on Lettuce's own event loops");
             // Every script loaded up front (a cluster's SCRIPT LOAD goes to every node), so even the first use of one
             // is an EVALSHA; an UNDO answered NOSCRIPT would otherwise be sent again after checks queued behind it.
-            for (String script : List.of(CHECK, CHECK_MANY, UNDO, RENEW, TAKE, ACQUIRE, REPLACE, TAKE_VALUE)) {
+            for (String script : List.of(CHECK_MANY, UNDO, RENEW, TAKE, ACQUIRE, REPLACE, TAKE_VALUE)) {
                 command(c -> c.scripting().scriptLoad(script), false);
             }
         });
@@ -664,7 +615,7 @@ public final class RedisStore implements ClusterStore {
         return true;
     }
 
-    /** The {@link #CHECK} script on the limits at {@code positions} (rates first, their keys in one slot). */
+    /** The {@link #CHECK_MANY} script for one call on the limits at {@code positions} (rates first, their keys in one slot). */
     private CompletableFuture<long[]> checkSlot(List<Take> rates, List<Acquire> permits, String[] keys, int[] positions) {
         int r = rates.size();
         int gr = 0;
@@ -675,10 +626,12 @@ public final class RedisStore implements ClusterStore {
         }
         int gp = positions.length - gr;
         String[] slotKeys = new String[positions.length];
-        String[] args = new String[2 + 2 * gr + 3 * gp];
+        String[] args = new String[3 + 2 * gr + 3 * gp];
         args[0] = Integer.toString(gr);
         args[1] = Integer.toString(gp);
-        int a = 2;
+        args[2] = "1"; // one call
+        int a = 3;
+        int lease = 3 + 2 * gr + 2 * gp;
         for (int k = 0; k < positions.length; k++) {
             int at = positions[k];
             slotKeys[k] = keys[at];
@@ -689,11 +642,11 @@ public final class RedisStore implements ClusterStore {
             } else {
                 Acquire acquire = permits.get(at - r);
                 args[a++] = Long.toString(acquire.limit());
-                args[a++] = acquire.lease();
                 args[a++] = Long.toString(acquire.leaseTime().toMillis());
+                args[lease++] = acquire.lease();
             }
         }
-        return this.<List<Object>>script(CHECK, ScriptOutputType.MULTI, slotKeys, args).thenApply(reply -> {
+        return this.<List<Object>>script(CHECK_MANY, ScriptOutputType.MULTI, slotKeys, args).thenApply(reply -> {
             long[] result = new long[reply.size()];
             for (int i = 0; i < result.length; i++) {
                 result[i] = ((Number) reply.get(i)).longValue();
@@ -702,7 +655,7 @@ public final class RedisStore implements ClusterStore {
         });
     }
 
-    /** The {@link #UNDO} script for the limits at {@code positions} (counted by one slot's CHECK); not waited for. */
+    /** The {@link #UNDO} script for the limits at {@code positions} (counted by one slot's CHECK_MANY); not waited for. */
     private void undo(List<Take> rates, List<Acquire> permits, String[] keys, int[] positions) {
         int r = rates.size();
         String[] slotKeys = new String[positions.length];
