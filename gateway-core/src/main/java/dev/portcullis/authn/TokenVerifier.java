@@ -8,19 +8,13 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.JWSVerifier;
-import com.nimbusds.jose.crypto.factories.DefaultJWSVerifierFactory;
 import com.nimbusds.jose.jwk.JWK;
-import com.nimbusds.jose.jwk.JWKMatcher;
-import com.nimbusds.jose.jwk.JWKSelector;
 import com.nimbusds.jose.jwk.JWKSet;
-import com.nimbusds.jose.jwk.KeyConverter;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.portcullis.config.IssuerConfig;
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.failure.Reason;
-import java.security.Key;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
@@ -57,7 +51,7 @@ public final class TokenVerifier {
     private final List<JwksCache> templates;
     private final Clock clock;
     private final Cache<String, VerifiedToken> verified;
-    private final DefaultJWSVerifierFactory verifiers = new DefaultJWSVerifierFactory();
+    private final JwsSignatures signatures = new JwsSignatures();
 
     /** Claims whose signature has been checked; still subject to per-request claim checks. */
     /**
@@ -317,9 +311,9 @@ public final class TokenVerifier {
                 .onErrorMap(e -> GatewayFailure.of(Reason.KEYS_UNAVAILABLE, "Signing keys are unavailable",
                         "issuer " + config.issuer() + ": " + e, e).withCode("keys_unavailable"))
                 .flatMap(keys -> {
-                    List<JWK> candidates = select(keys, header);
+                    List<JWK> candidates = JwsSignatures.candidates(keys, header);
                     if (candidates.isEmpty() && header.getKeyID() != null) {
-                        return issuer.refreshForUnknownKey().map(fresh -> select(fresh, header));
+                        return issuer.refreshForUnknownKey().map(fresh -> JwsSignatures.candidates(fresh, header));
                     }
                     return Mono.just(candidates);
                 })
@@ -328,7 +322,7 @@ public final class TokenVerifier {
                         return Mono.error(invalid("unknown_key", "The access token is signed with an unknown key", "no matching key"));
                     }
                     for (JWK key : candidates) {
-                        if (signatureValid(jwt, header, key)) {
+                        if (signatures.verifies(jwt, key)) {
                             return Mono.just(new VerifiedToken(issuer, claims));
                         }
                     }
@@ -349,47 +343,6 @@ public final class TokenVerifier {
             }
         }
         return null;
-    }
-
-    private static List<JWK> select(JWKSet keys, JWSHeader header) {
-        // Matches kid (when the token has one), key type and curve for the algorithm, "use": "sig".
-        return new JWKSelector(JWKMatcher.forJWSHeader(header)).select(keys);
-    }
-
-    private boolean signatureValid(SignedJWT jwt, JWSHeader header, JWK jwk) {
-        try {
-            JWSVerifier verifier = verifierFor(jwk, header);
-            return verifier != null && jwt.verify(verifier);
-        } catch (JOSEException | IllegalStateException e) {
-            return false;
-        }
-    }
-
-    /** A verifier is made for one signing key and one algorithm (Nimbus's verifiers keep no state between calls). */
-    private record VerifierKey(JWK jwk, JWSAlgorithm alg) {}
-
-    /**
-     * Issue 13 (a never-seen token): the verifier of each signing key and algorithm, made once. Making one converts the
-     * JWK into a Java key (decoding and checking an RSA modulus or an EC point) and looks the algorithm's provider up:
-     * work that was repeated for every new token. Kept only once the signature provider is chosen (until then a verifier
-     * uses the JDK's), bounded, and dropped with keys the issuer no longer publishes by size.
-     */
-    private final com.github.benmanes.caffeine.cache.Cache<VerifierKey, java.util.Optional<JWSVerifier>> verifierCache =
-            dev.portcullis.Caches.onCallingThread().maximumSize(256).build();
-
-    private JWSVerifier verifierFor(JWK jwk, JWSHeader header) throws JOSEException {
-        VerifierKey key = new VerifierKey(jwk, header.getAlgorithm());
-        java.util.Optional<JWSVerifier> known = verifierCache.getIfPresent(key);
-        if (known != null) {
-            return known.orElse(null);
-        }
-        List<Key> keys = KeyConverter.toJavaKeys(List.of(jwk));
-        JWSVerifier verifier = keys.isEmpty() ? null
-                : SignatureProvider.apply(verifiers.createJWSVerifier(header, keys.get(0)), header.getAlgorithm());
-        if (SignatureProvider.decided()) {
-            verifierCache.put(key, java.util.Optional.ofNullable(verifier));
-        }
-        return verifier;
     }
 
     private static boolean isAccessTokenType(JOSEObjectType type) {

@@ -2,16 +2,10 @@ package dev.portcullis.app.approvals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.JWSVerifier;
-import com.nimbusds.jose.crypto.factories.DefaultJWSVerifierFactory;
+import dev.portcullis.authn.JwsSignatures;
 import com.nimbusds.jose.jwk.JWK;
-import com.nimbusds.jose.jwk.JWKMatcher;
-import com.nimbusds.jose.jwk.JWKSelector;
-import com.nimbusds.jose.jwk.JWKSet;
-import com.nimbusds.jose.jwk.KeyConverter;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.portcullis.approval.ApprovalRequest;
@@ -22,7 +16,6 @@ import dev.portcullis.http.OutboundHttp;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.security.Key;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -52,7 +45,7 @@ public final class OidcLogin implements ApproverLogin {
     private final java.util.function.Supplier<OutboundHttp> httpOf;
     private final ObjectMapper json;
     private final Clock clock;
-    private final DefaultJWSVerifierFactory verifiers = new DefaultJWSVerifierFactory();
+    private final JwsSignatures signatures = new JwsSignatures();
     private final AtomicReference<Endpoints> endpoints = new AtomicReference<>();
 
     private record Endpoints(URI authorization, URI token) {}
@@ -178,10 +171,10 @@ public final class OidcLogin implements ApproverLogin {
         if (alg == null || !issuer.algorithms().contains(alg.getName())) {
             return Mono.error(new IllegalStateException("the id_token's algorithm is not accepted for this issuer"));
         }
-        return keys.keys().flatMap(set -> select(set, header).isEmpty() ? keys.refreshForUnknownKey() : Mono.just(set))
+        return keys.keys().flatMap(set -> JwsSignatures.candidates(set, header).isEmpty() ? keys.refreshForUnknownKey() : Mono.just(set))
                 .map(set -> {
-                    List<JWK> candidates = select(set, header);
-                    if (candidates.isEmpty() || !signatureValid(jwt, header, candidates.get(0))) {
+                    List<JWK> candidates = JwsSignatures.candidates(set, header);
+                    if (candidates.isEmpty() || !signatures.verifies(jwt, candidates.get(0))) {
                         throw new IllegalStateException("the id_token's signature does not verify");
                     }
                     try {
@@ -236,23 +229,6 @@ public final class OidcLogin implements ApproverLogin {
             }
         }
         return null;
-    }
-
-    private static List<JWK> select(JWKSet keys, JWSHeader header) {
-        return new JWKSelector(JWKMatcher.forJWSHeader(header)).select(keys);
-    }
-
-    private boolean signatureValid(SignedJWT jwt, JWSHeader header, JWK jwk) {
-        try {
-            List<Key> javaKeys = KeyConverter.toJavaKeys(List.of(jwk));
-            if (javaKeys.isEmpty()) {
-                return false;
-            }
-            JWSVerifier verifier = verifiers.createJWSVerifier(header, javaKeys.get(0));
-            return jwt.verify(verifier);
-        } catch (JOSEException | IllegalStateException e) {
-            return false;
-        }
     }
 
     static String form(Map<String, String> values) {
