@@ -20,7 +20,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
 
@@ -37,12 +36,7 @@ class ApprovalBlockHoundTest {
     @Test
     void holdingApprovingAndLettingACallThroughNeverBlocksAnEventLoop(@TempDir Path dir) throws Exception {
         BlockingCalls blocking = BlockingCalls.install();
-        DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
-                .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body ->
-                        GatewayExtension.isEraProbe(body) ? GatewayExtension.refuseProbeAsLegacy(res)
-                                : res.header("Content-Type", "application/json").sendString(Mono.just(
-                                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}")).then()))
-                .bindNow();
+        DisposableServer upstream = GatewayExtension.emptyResultUpstream();
         DisposableServer hooks = HttpServer.create().host("127.0.0.1").port(0)
                 .handle((req, res) -> req.receive().then(res.status(204).send())).bindNow();
         Path policy = Files.writeString(dir.resolve("policy.yaml"), """

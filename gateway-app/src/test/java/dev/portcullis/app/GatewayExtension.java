@@ -320,6 +320,19 @@ final class GatewayExtension implements BeforeAllCallback, AfterAllCallback, Bef
                         + "\"message\":\"Session ID required in mcp-session-id header\"}}")).then();
     }
 
+    /**
+     * A stub upstream on 127.0.0.1 that answers every call with an empty tool result and the era probe as a legacy
+     * server does (the BlockHound tests' upstream: what it answers is not what they are about).
+     */
+    static reactor.netty.DisposableServer emptyResultUpstream() {
+        return reactor.netty.http.server.HttpServer.create().host("127.0.0.1").port(0)
+                .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body ->
+                        isEraProbe(body) ? refuseProbeAsLegacy(res)
+                                : res.header("Content-Type", "application/json").sendString(Mono.just(
+                                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}")).then()))
+                .bindNow();
+    }
+
     private String routeYaml() {
         StringBuilder yaml = new StringBuilder();
         if (spec.policy != null) {

@@ -24,9 +24,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 
 /**
  * Issue 16: token introspection (RFC 7662) on the request path never blocks an event loop: a first call, a cached
@@ -48,12 +46,7 @@ class IntrospectionBlockHoundTest {
     @Test
     void introspectingTokensNeverBlocksAnEventLoop() throws Exception {
         BlockingCalls blocking = BlockingCalls.install();
-        DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
-                .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body ->
-                        GatewayExtension.isEraProbe(body) ? GatewayExtension.refuseProbeAsLegacy(res)
-                                : res.header("Content-Type", "application/json").sendString(Mono.just(
-                                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}")).then()))
-                .bindNow();
+        DisposableServer upstream = GatewayExtension.emptyResultUpstream();
         WireMockServer endpoint = new WireMockServer(options().bindAddress("127.0.0.1").dynamicPort());
         endpoint.start();
         // The last stub that matches wins: the default answer first, then the tokens with answers of their own.

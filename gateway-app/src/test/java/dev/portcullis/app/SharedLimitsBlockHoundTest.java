@@ -26,9 +26,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
-import reactor.netty.http.server.HttpServer;
 
 /**
  * Issue 18: the limits counted in a real Redis never block an event loop, neither while Redis answers nor
@@ -44,12 +42,7 @@ class SharedLimitsBlockHoundTest {
     @Test
     void countingLimitsInRedisNeverBlocksAnEventLoopEvenWhileRedisIsDown(@TempDir Path dir) throws Exception {
         BlockingCalls blocking = BlockingCalls.install();
-        DisposableServer upstream = HttpServer.create().host("127.0.0.1").port(0)
-                .handle((req, res) -> req.receive().aggregate().asString().defaultIfEmpty("").flatMap(body ->
-                        GatewayExtension.isEraProbe(body) ? GatewayExtension.refuseProbeAsLegacy(res)
-                                : res.header("Content-Type", "application/json").sendString(Mono.just(
-                                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}")).then()))
-                .bindNow();
+        DisposableServer upstream = GatewayExtension.emptyResultUpstream();
         Path policy = Files.writeString(dir.resolve("policy.yaml"), """
                 default: allow
                 limits: { default: 100000/min per subject, fail: local }
