@@ -29,21 +29,10 @@ public final class DpopCpuTime {
                 throw new IllegalStateException(e);
             }
         }};
-        for (Supplier<Object> op : ops) {
-            ThreadCpu.run(op, 2.0);
-        }
-        long[] count = new long[ops.length];
-        long[] cpu = new long[ops.length];
-        for (int t = 0; t < turns; t++) {
-            for (int i = 0; i < ops.length; i++) {
-                long[] r = ThreadCpu.run(ops[i], seconds);
-                count[i] += r[0];
-                cpu[i] += r[1];
-            }
-        }
+        ThreadCpu.Totals totals = ThreadCpu.turns(ops, seconds, turns, () -> { });
         System.out.println("operation            ops  cpu_us_per_op  (EC provider: " + (provider == null ? "JDK" : provider.getName()) + ")");
         for (int i = 0; i < ops.length; i++) {
-            System.out.printf("%-20s %8d %10.2f%n", names[i], count[i], cpu[i] / 1e3 / count[i]);
+            System.out.printf("%-20s %8d %10.2f%n", names[i], totals.count()[i], totals.cpuMicrosPerOp(i));
         }
         bench.tearDown();
     }

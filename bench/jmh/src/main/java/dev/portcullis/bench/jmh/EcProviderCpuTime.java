@@ -9,9 +9,8 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
-import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.security.Provider;
+import java.util.function.Supplier;
 
 /**
  * {@link EcProviderBenchmark}'s comparison on a shared machine: JMH's scores are wall time, which
@@ -39,38 +38,26 @@ public final class EcProviderCpuTime {
             verifiers[i] = new ECDSAVerifier(ec.toECPublicKey());
             verifiers[i].getJCAContext().setProvider(provider);
         }
-        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        SignedJWT signed = jwt;
+        @SuppressWarnings("unchecked")
+        Supplier<Object>[] ops = new Supplier[names.length];
         for (int i = 0; i < names.length; i++) {
-            run(jwt, verifiers[i], 2.0, threads); // warm-up
+            ECDSAVerifier verifier = verifiers[i];
+            ops[i] = () -> {
+                try {
+                    if (!signed.verify(verifier)) {
+                        throw new IllegalStateException("verification failed");
+                    }
+                    return Boolean.TRUE;
+                } catch (com.nimbusds.jose.JOSEException e) {
+                    throw new IllegalStateException(e);
+                }
+            };
         }
-        long[] ops = new long[names.length];
-        long[] cpu = new long[names.length];
-        long[] wall = new long[names.length];
-        for (int t = 0; t < turns; t++) {
-            for (int i = 0; i < names.length; i++) {
-                long[] r = run(jwt, verifiers[i], seconds, threads);
-                ops[i] += r[0];
-                cpu[i] += r[1];
-                wall[i] += r[2];
-            }
-        }
+        ThreadCpu.Totals totals = ThreadCpu.turns(ops, seconds, turns, () -> { });
         System.out.println("provider  ops  cpu_us_per_op  wall_us_per_op  (" + System.getProperty("java.vm.version") + ")");
         for (int i = 0; i < names.length; i++) {
-            System.out.printf("%-7s %6d %10.1f %10.1f%n", names[i], ops[i], cpu[i] / 1e3 / ops[i], wall[i] / 1e3 / ops[i]);
+            System.out.printf("%-7s %6d %10.1f %10.1f%n", names[i], totals.count()[i], totals.cpuMicrosPerOp(i), totals.wallMicrosPerOp(i));
         }
-    }
-
-    private static long[] run(SignedJWT jwt, ECDSAVerifier verifier, double seconds, ThreadMXBean threads) throws Exception {
-        long cpu0 = threads.getCurrentThreadCpuTime();
-        long wall0 = System.nanoTime();
-        long end = wall0 + (long) (seconds * 1e9);
-        long ops = 0;
-        while (System.nanoTime() < end) {
-            if (!jwt.verify(verifier)) {
-                throw new IllegalStateException("verification failed");
-            }
-            ops++;
-        }
-        return new long[] {ops, threads.getCurrentThreadCpuTime() - cpu0, System.nanoTime() - wall0};
     }
 }

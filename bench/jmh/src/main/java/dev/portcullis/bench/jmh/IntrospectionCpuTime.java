@@ -24,26 +24,13 @@ public final class IntrospectionCpuTime {
         @SuppressWarnings("unchecked")
         Supplier<Object>[] ops = new Supplier[] {bench::bearerCachedToken, bench::opaqueCachedAnswer, bench::opaqueJweCachedAnswer,
             bench::jwtIntrospectedCached};
-        for (Supplier<Object> op : ops) {
-            ThreadCpu.run(op, 2.0);
-        }
-        bench.checkNoMisses();
-        long[] count = new long[ops.length];
-        long[] cpu = new long[ops.length];
-        for (int t = 0; t < turns; t++) {
-            for (int i = 0; i < ops.length; i++) {
-                long[] r = ThreadCpu.run(ops[i], seconds);
-                count[i] += r[0];
-                cpu[i] += r[1];
-            }
-            bench.checkNoMisses();
-        }
-        double base = cpu[0] / 1e3 / count[0];
+        ThreadCpu.Totals totals = ThreadCpu.turns(ops, seconds, turns, bench::checkNoMisses);
+        double base = totals.cpuMicrosPerOp(0);
         System.out.println("operation                  ops  cpu_us_per_op  x_bearer  (introspection calls after setup: "
                 + bench.callsAfterSetup() + ")");
         for (int i = 0; i < ops.length; i++) {
-            double perOp = cpu[i] / 1e3 / count[i];
-            System.out.printf("%-22s %10d %10.3f %9.2f%n", names[i], count[i], perOp, perOp / base);
+            double perOp = totals.cpuMicrosPerOp(i);
+            System.out.printf("%-22s %10d %10.3f %9.2f%n", names[i], totals.count()[i], perOp, perOp / base);
         }
         bench.tearDown();
     }
