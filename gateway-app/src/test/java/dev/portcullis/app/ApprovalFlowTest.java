@@ -117,6 +117,8 @@ class ApprovalFlowTest {
                     .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(5)).build();
         }
         final java.util.List<String> hops = new java.util.ArrayList<>();
+        /** Every redirect target in full (query included): where the authorization code travels. */
+        final java.util.List<URI> locations = new java.util.ArrayList<>();
 
         /** Sends {@code request} and follows redirects (GET after 302/303), as a browser does. */
         HttpResponse<String> browse(HttpRequest request) throws Exception {
@@ -124,6 +126,7 @@ class ApprovalFlowTest {
             for (int i = 0; i < 10 && response.statusCode() / 100 == 3; i++) {
                 URI next = response.uri().resolve(response.headers().firstValue("Location").orElseThrow());
                 hops.add(response.statusCode() + " -> " + next.getScheme() + "://" + next.getAuthority() + next.getPath());
+                locations.add(next);
                 response = http().send(HttpRequest.newBuilder(next).timeout(Duration.ofSeconds(10)).GET().build(),
                         HttpResponse.BodyHandlers.ofString());
             }
@@ -191,6 +194,58 @@ class ApprovalFlowTest {
             String again = approvalUrl(held(client, "echo", Map.of("text", "pay 5000 to acme")));
             assertThat(again).isNotEqualTo(url);
             assertThat(upstreamCalls("echo")).isEqualTo(2);
+        }
+    }
+
+    /**
+     * SECURITY-05 on the approval page (issue 17): a whole sign-in and approval, with the gateway logging at DEBUG, and no
+     * log line holds the authorization code, the page's session or login cookies, its CSRF token or the agent's token.
+     */
+    @Test
+    void theSignInAndApprovalLogNoCodeCookieCsrfTokenOrBearerToken() throws Exception {
+        ch.qos.logback.classic.Logger portcullis = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("dev.portcullis");
+        ch.qos.logback.classic.Level level = portcullis.getLevel();
+        portcullis.setLevel(ch.qos.logback.classic.Level.DEBUG);
+        int linesBefore = CapturingAppender.lines().size();
+        java.util.List<String> secrets = new java.util.ArrayList<>();
+        String token = idp.accessToken(RESOURCE, "mcp:tools");
+        secrets.add(token.substring(token.lastIndexOf('.') + 1));
+        try (McpSyncClient client = McpClients.streamable(gw.baseUrl(), "/mcp", token)) {
+            client.initialize();
+            String url = approvalUrl(held(client, "echo", Map.of("text", "pay 7 to acme")));
+            Approver bob = new Approver();
+            HttpResponse<String> page = bob.open(url, "bob", "{\"roles\": [\"approver\"]}");
+            assertThat(page.statusCode()).isEqualTo(200);
+            Matcher csrf = Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"").matcher(page.body());
+            assertThat(csrf.find()).isTrue();
+            secrets.add(csrf.group(1));
+            assertThat(bob.decide(url, true, "ok").uri().getQuery()).isEqualTo("done=approved");
+            java.util.List<String> codes = new java.util.ArrayList<>();
+            for (URI location : bob.locations) {
+                Matcher code = Pattern.compile("(?:^|&)code=([^&]+)").matcher(String.valueOf(location.getRawQuery()));
+                if (code.find()) {
+                    codes.add(java.net.URLDecoder.decode(code.group(1), StandardCharsets.UTF_8));
+                }
+            }
+            assertThat(codes).as("the authorization code on its way back to the page: %s", bob.hops).isNotEmpty();
+            secrets.addAll(codes);
+            java.util.List<String> cookies = bob.cookies.getCookieStore().getCookies().stream()
+                    .map(java.net.HttpCookie::getValue).toList();
+            assertThat(cookies).as("the page's session cookie").isNotEmpty();
+            secrets.addAll(cookies);
+            assertThat(McpClients.text(client.callTool(new McpSchema.CallToolRequest("echo", Map.of("text", "pay 7 to acme")))))
+                    .contains("pay 7 to acme");
+        } finally {
+            portcullis.setLevel(level);
+        }
+        java.util.List<String> lines = CapturingAppender.lines().subList(linesBefore, CapturingAppender.lines().size()).stream()
+                .filter(line -> line.startsWith("dev.portcullis") || line.startsWith("portcullis."))
+                .toList();
+        assertThat(secrets).as("an authorization code, cookies, a CSRF token and the token's signature were seen")
+                .hasSizeGreaterThanOrEqualTo(4).allSatisfy(secret -> assertThat(secret).hasSizeGreaterThan(8));
+        assertThat(lines).as("the gateway logged the flow").isNotEmpty();
+        for (String secret : secrets) {
+            assertThat(lines).noneMatch(line -> line.contains(secret));
         }
     }
 
