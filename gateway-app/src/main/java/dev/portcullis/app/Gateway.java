@@ -453,7 +453,8 @@ public final class Gateway implements AutoCloseable {
                            io.netty.channel.EventLoopGroup workers) {
         dev.portcullis.store.MemoryStore local = new dev.portcullis.store.MemoryStore(store.maxLocalBuckets());
         dev.portcullis.store.ClusterStore shared = store.redis() ? new dev.portcullis.store.RedisStore(store, workers) : null;
-        Limiter limiter = new Limiter(shared, local, store.replicas(), store.leaseTime(), registry);
+        Limiter limiter = new Limiter(shared, local, store.replicas(), store.leaseTime(), store.reserveShare(),
+                store.reserveHold(), registry);
         io.micrometer.core.instrument.Gauge.builder("portcullis.limit.store.up", limiter, l -> l.sharedUp() ? 1 : 0)
                 .description("1 while the store the limits are counted in answers (always 1 in memory)")
                 .tag("store", store.type()).strongReference(true).register(registry);

@@ -130,11 +130,16 @@ class SharedLimitsTest {
 
     private GatewayHarness gateway(RedisServer redis, String prefix, String policy, int replicas, String extraListen)
             throws IOException {
+        return gateway(redis, prefix, policy, replicas, extraListen, "");
+    }
+
+    private GatewayHarness gateway(RedisServer redis, String prefix, String policy, int replicas, String extraListen,
+                                   String extraStore) throws IOException {
         Path file = Files.writeString(dir.resolve(prefix.replace(":", "") + "-" + opened.size() + ".yaml"), policy);
         String yaml = """
                 listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1]%s }
                 admin: { host: 127.0.0.1, port: 0 }
-                store: { type: redis, addresses: ["%s"], key-prefix: "%s", timeout: 100ms, circuit-open: 300ms, replicas: %d }
+                store: { type: redis, addresses: ["%s"], key-prefix: "%s", timeout: 100ms, circuit-open: 300ms, replicas: %d%s }
                 issuers:
                   - issuer: %s
                     require-access-token-type: false
@@ -145,7 +150,7 @@ class SharedLimitsTest {
                     resource: %s
                     policy: %s
                     response-timeout: 500ms
-                """.formatted(extraListen, redis.url(), prefix, replicas, idp.issuer(), upstream.port(), RESOURCE, file);
+                """.formatted(extraListen, redis.url(), prefix, replicas, extraStore, idp.issuer(), upstream.port(), RESOURCE, file);
         GatewayHarness gw = GatewayHarness.startYaml(yaml);
         opened.add(gw);
         awaitStore(gw, true);
@@ -270,6 +275,91 @@ class SharedLimitsTest {
         assertThat(answers.peek().headers().firstValue("RateLimit").orElseThrow()).matches("\"tools\\.echo#0\";r=\\d+;t=\\d+");
         assertThat(metric(one, "portcullis_rate_limited_total{") + metric(two, "portcullis_rate_limited_total{"))
                 .isEqualTo(refused.get());
+    }
+
+    /**
+     * Issue 18, {@code store.reserve}: each replica takes a reserve of the hot limit per round trip and spends it
+     * itself. While under the limit, far fewer scripts than calls run in Redis; at the limit, the two replicas together
+     * still admit no more than the one global limit, and no fewer than it less one reserve per replica (the stated
+     * tolerance, docs/limits.md); no call gets an error other than 429, and the concurrency cap is never exceeded.
+     */
+    @Test
+    void withReservesTwoReplicasAskRedisLessAndStillHoldOneGlobalLimit() throws Exception {
+        RedisServer redis = redis();
+        String policy = """
+                default: allow
+                tools:
+                  echo: { limits: [400/10s, 300 concurrent] }
+                """;
+        // 10% of 400: reserves of up to 40 calls (and of up to 30 permits).
+        GatewayHarness one = gateway(redis, "g7:", policy, 2, "", ", reserve: 10%");
+        GatewayHarness two = gateway(redis, "g7:", policy, 2, "", ", reserve: 10%");
+        String token = token("alice");
+        int before = upstreamSaw.getOrDefault("echo", new AtomicInteger()).get();
+        Queue<String> unexpected = new ConcurrentLinkedQueue<>();
+        AtomicInteger allowed = new AtomicInteger();
+        AtomicInteger refused = new AtomicInteger();
+        ExecutorService clients = Executors.newFixedThreadPool(8);
+        try {
+            // Under the limit: 200 calls, 25 per client, all admitted.
+            redis.with(r -> r.configResetstat());
+            long first = System.nanoTime();
+            List<Future<?>> running = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int client = t;
+                running.add(clients.submit(() -> {
+                    for (int i = 0; i < 25; i++) {
+                        expect(unexpected, post((client + i) % 2 == 0 ? one : two, token, call(client * 1000 + i, "echo")), 200);
+                    }
+                }));
+            }
+            for (Future<?> f : running) {
+                f.get(30, TimeUnit.SECONDS);
+            }
+            assertThat(unexpected).isEmpty();
+            String stats = redis.with(r -> r.info("commandstats"));
+            long scripts = calls(stats, "evalsha") + calls(stats, "eval");
+            System.out.printf("issue 18 reserves: 200 calls under the limit, %d scripts in Redis%n", scripts);
+            assertThat(scripts).as("scripts for 200 calls with reserves:\n%s", stats).isLessThan(60);
+
+            // Then at the limit, for 2.5 s.
+            running.clear();
+            long start = System.nanoTime();
+            long deadline = start + TimeUnit.MILLISECONDS.toNanos(2_500);
+            for (int t = 0; t < 8; t++) {
+                int client = t;
+                running.add(clients.submit(() -> {
+                    for (int i = 0; i < 2_000 && System.nanoTime() < deadline; i++) {
+                        HttpResponse<String> response = post((client + i) % 2 == 0 ? one : two, token,
+                                call(client * 10_000 + i, "echo"));
+                        if (response.statusCode() == 200) {
+                            allowed.incrementAndGet();
+                        } else if (response.statusCode() == 429) {
+                            refused.incrementAndGet();
+                        } else {
+                            unexpected.add(response.statusCode() + " " + response.body());
+                        }
+                    }
+                }));
+            }
+            for (Future<?> f : running) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+            long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - first);
+            // 400/10s: 400 at once, then one every 25 ms, since the first call of the test.
+            long ideal = 400 + elapsedMillis / 25;
+            long total = 200 + allowed.get();
+            System.out.printf("issue 18 reserves at the limit: %d allowed over %d ms (ideal %d, deviation %+d)%n",
+                    total, elapsedMillis, ideal, total - ideal);
+            assertThat(unexpected).isEmpty();
+            assertThat(refused.get()).isPositive();
+            // Never more than the limit (+2: the refill in flight at each end); at most one reserve per replica fewer.
+            assertThat(total).isBetween(ideal - 2 * 40 - 2, ideal + 2);
+            assertThat(upstreamSaw.get("echo").get() - before).as("a refused call never reaches the upstream")
+                    .isEqualTo(200 + allowed.get());
+        } finally {
+            clients.shutdownNow();
+        }
     }
 
     /**

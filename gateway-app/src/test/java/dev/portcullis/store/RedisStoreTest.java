@@ -38,7 +38,7 @@ class RedisStoreTest {
 
     static StoreConfig config(RedisServer server, String prefix, String password) {
         return new StoreConfig("redis", null, List.of(server.url()), null, password, null, null, prefix,
-                Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofMillis(300), 2, 1, null, null);
+                Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofMillis(300), 2, 1, null, null, null, null);
     }
 
     static RedisStore connected(StoreConfig config) throws InterruptedException {
@@ -125,7 +125,7 @@ class RedisStoreTest {
     /** As {@link #config}, with a 2 s timeout: these tests are about what a check counts, not about a slow machine. */
     static StoreConfig patient(RedisServer server, String prefix) {
         return new StoreConfig("redis", null, List.of(server.url()), null, null, null, null, prefix,
-                Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+                Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null, null, null);
     }
 
     private static long calls(String commandStats, String command) {
@@ -184,6 +184,55 @@ class RedisStoreTest {
             assertThat(one.leasesHeld()).isZero();
             long[] onlyB = one.check(List.of(rates.get(1)), List.of()).get(5, TimeUnit.SECONDS);
             assertThat(Gcra.remaining(onlyB[1], interval, 4 * interval)).as("rate-b counted twice, not three times").isEqualTo(1);
+        }
+    }
+
+    /**
+     * Issue 18, {@code store.reserve}: a check may take several calls of a rate (a GCRA call of several intervals) and
+     * several permits of a cap at once, all or none, each permit under its own lease; a reserve's unused calls go back
+     * with {@link RedisStore#refund}; and a reserve that does not fit is refused without counting anything.
+     */
+    @Test
+    void aReserveTakesSeveralCallsAndPermitsAtOnceAndGivesUnusedCallsBack() throws Exception {
+        try (RedisStore one = connected(patient(redis, "tr:")); RedisStore two = connected(patient(redis, "tr:"))) {
+            long interval = 6_000_000; // 10/min
+            long period = 10 * interval;
+            // Four calls and three of five permits in one script.
+            long[] reserve = one.check(List.of(new ClusterStore.Take("r", 4 * interval, period)),
+                    List.of(new ClusterStore.Acquire("c", 5, "block-1", LEASE, 3))).get(5, TimeUnit.SECONDS);
+            assertThat(reserve[0]).isZero();
+            assertThat(Gcra.remaining(reserve[1], interval, period)).as("10 - 4 calls").isEqualTo(6);
+            assertThat(reserve[2]).as("permits taken").isEqualTo(3);
+            assertThat(redis.permitsHeld("tr:")).isEqualTo(3);
+            assertThat(one.leasesHeld()).as("one lease per permit, each renewed and released on its own").isEqualTo(3);
+            // Three more permits do not fit in the two left: refused, nothing counted, the rate untouched.
+            String bucket = one.key("rl:", "r");
+            String before = redis.with(r -> r.get(bucket));
+            long[] tooMany = two.check(List.of(new ClusterStore.Take("r", interval, period)),
+                    List.of(new ClusterStore.Acquire("c", 5, "block-2", LEASE, 3))).get(5, TimeUnit.SECONDS);
+            assertThat(tooMany[0]).isEqualTo(2);
+            assertThat((String) redis.with(r -> r.get(bucket))).isEqualTo(before);
+            assertThat(redis.permitsHeld("tr:")).isEqualTo(3);
+            // Seven calls of the six left do not fit either; one does.
+            assertThat(two.check(List.of(new ClusterStore.Take("r", 7 * interval, period)), List.of()).get(5, TimeUnit.SECONDS)[0])
+                    .isEqualTo(1);
+            long[] single = two.check(List.of(new ClusterStore.Take("r", interval, period)), List.of()).get(5, TimeUnit.SECONDS);
+            assertThat(Gcra.remaining(single[1], interval, period)).isEqualTo(5);
+            // Three unused calls of the reserve go back: eight left.
+            one.refund("r", 3 * interval);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            long[] after;
+            do {
+                after = two.check(List.of(new ClusterStore.Take("r", 0, period)), List.of()).get(5, TimeUnit.SECONDS);
+            } while (Gcra.remaining(after[1], interval, period) < 8 && System.nanoTime() < deadline);
+            assertThat(Gcra.remaining(after[1], interval, period)).isEqualTo(8);
+            // Each permit of the block goes back on its own.
+            one.release("c", "block-1#1");
+            one.release("c", "block-1#2");
+            awaitPermits("tr:", 1);
+            one.release("c", "block-1#3");
+            awaitPermits("tr:", 0);
+            assertThat(one.leasesHeld()).isZero();
         }
     }
 
@@ -391,13 +440,13 @@ class RedisStoreTest {
         java.nio.file.Path key = java.nio.file.Files.writeString(dir.resolve("redis.key"), cert.getPrivateKeyPEM());
         try (RedisServer tls = RedisServer.startTls(crt, key)) {
             StoreConfig trusting = new StoreConfig("redis", null, List.of(tls.url()), null, null, null, crt, "t9:",
-                    Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+                    Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null, null, null);
             try (RedisStore store = connected(trusting)) {
                 assertThat(Gcra.allowed(take(store, "k", 1_000, 1_000_000))).isTrue();
             }
             // Without the CA the server's certificate is not trusted: never connected, every call fails.
             StoreConfig untrusting = new StoreConfig("redis", null, List.of(tls.url()), null, null, null, null, "t9:",
-                    Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+                    Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null, null, null);
             RedisStore refused = new RedisStore(untrusting);
             try {
                 Thread.sleep(1_000);
@@ -414,7 +463,7 @@ class RedisStoreTest {
         List<RedisServer> nodes = RedisServer.startCluster(3, dir);
         try {
             StoreConfig cluster = new StoreConfig("redis", "cluster", nodes.stream().map(RedisServer::url).toList(), null, null,
-                    null, null, "tc:", Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null);
+                    null, null, "tc:", Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofMillis(300), 2, 1, null, null, null, null);
             try (RedisStore one = connected(cluster); RedisStore two = connected(cluster)) {
                 // Many keys, so they land on every node's slots; each bucket of 3 is shared exactly.
                 for (int k = 0; k < 30; k++) {

@@ -32,11 +32,21 @@ import java.util.Locale;
  * @param leaseTime       how long a concurrency permit outlives a replica that died holding it (default 60s);
  *                        a live replica renews its permits
  * @param maxLocalBuckets bound on the in-process buckets (default 200000)
+ * @param reserve         {@code redis} only: the share of each limit a replica may take ahead of its own calls, in one
+ *                        store round trip, and spend without asking the store again (e.g. {@code 1%}; default {@code 0%}:
+ *                        every call asks the store). A reserve grows with a counter's traffic (doubling from one call,
+ *                        at most this share of the limit and {@value #MAX_RESERVE}); a limit whose share is under two calls
+ *                        stays exact. Never admits more calls than the limit over time; see docs/limits.md for the tolerance
+ * @param reserveHold     how long a reserve is kept: a rate's unused calls are then given back, a cap's idle permits
+ *                        released (default 1s)
  */
 public record StoreConfig(String type, String mode, List<String> addresses, String username, String password,
                           Path passwordFile, Path caFile, String keyPrefix, Duration timeout, Duration connectTimeout,
                           Duration circuitOpen, Integer circuitFailures, Integer replicas, Duration leaseTime,
-                          Long maxLocalBuckets) {
+                          Long maxLocalBuckets, String reserve, Duration reserveHold) {
+    /** The most calls or permits one reserve holds. */
+    public static final int MAX_RESERVE = 256;
+
     public StoreConfig {
         type = type == null ? "memory" : type;
         if (!type.equals("memory") && !type.equals("redis")) {
@@ -106,18 +116,43 @@ public record StoreConfig(String type, String mode, List<String> addresses, Stri
         if (maxLocalBuckets < 100 || maxLocalBuckets > 100_000_000L) {
             throw ConfigException.expected("max-local-buckets", maxLocalBuckets, "100..100000000");
         }
+        reserve = reserve == null ? "0%" : reserve.strip();
+        double share = share(reserve);
+        if (share > 0 && !type.equals("redis")) {
+            throw ConfigException.expected("reserve", reserve, "0% for type memory (a reserve saves round trips to a shared store)");
+        }
+        reserveHold = reserveHold == null ? Duration.ofSeconds(1) : reserveHold;
+        if (reserveHold.compareTo(Duration.ofMillis(10)) < 0 || reserveHold.compareTo(Duration.ofMinutes(1)) > 0) {
+            throw ConfigException.expected("reserve-hold", DurationText.format(reserveHold), "10ms..1m");
+        }
+    }
+
+    /** {@code reserve} as a fraction (0 when off). */
+    public double reserveShare() {
+        return share(reserve);
+    }
+
+    private static double share(String text) {
+        if (text.matches("(0|[1-9][0-9]?)(\\.[0-9]{1,2})?%")) {
+            double share = Double.parseDouble(text.substring(0, text.length() - 1)) / 100;
+            if (share <= 0.1) {
+                return share;
+            }
+        }
+        throw ConfigException.expected("reserve", text, "a share of each limit from 0% (off) to 10%, e.g. 1% or 0.5%");
     }
 
     /** Never the password. */
     @Override
     public String toString() {
         return "StoreConfig[type=" + type + ", mode=" + mode + ", addresses=" + addresses + ", key-prefix=" + keyPrefix
-                + ", timeout=" + timeout + ", replicas=" + replicas + (password != null ? ", password=(set)" : "")
+                + ", timeout=" + timeout + ", replicas=" + replicas + ", reserve=" + reserve
+                + (password != null ? ", password=(set)" : "")
                 + (passwordFile != null ? ", password-file=" + passwordFile : "") + "]";
     }
 
     public static StoreConfig defaults() {
-        return new StoreConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+        return new StoreConfig(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     public boolean redis() {

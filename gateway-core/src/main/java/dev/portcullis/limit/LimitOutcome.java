@@ -2,7 +2,6 @@ package dev.portcullis.limit;
 
 import dev.portcullis.failure.GatewayFailure;
 import dev.portcullis.policy.Limit;
-import dev.portcullis.store.ClusterStore;
 import dev.portcullis.store.Gcra;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -27,10 +26,16 @@ public final class LimitOutcome {
     private boolean released;
     private int pending;
 
-    /** A held concurrency permit and the store that granted it. */
-    record Permit(ClusterStore store, String key, String lease) {
+    /** Where a permit goes back: the store that granted it, or this replica's reserve of the cap. */
+    @FunctionalInterface
+    interface Releaser {
+        void release(String key, String lease);
+    }
+
+    /** A held concurrency permit and where it goes back. */
+    record Permit(Releaser releaser, String key, String lease) {
         void release() {
-            store.release(key, lease);
+            releaser.release(key, lease);
         }
     }
 

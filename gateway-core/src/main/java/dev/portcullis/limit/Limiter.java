@@ -48,6 +48,8 @@ public final class Limiter {
     private final LimitMetrics metrics;
     private final String replicaId = replicaId();
     private final AtomicLong leases = new AtomicLong();
+    /** This replica's reserves of the shared limits ({@code store.reserve}), or null (every call asks the store). */
+    private final Reserves reserves;
 
     /**
      * @param shared   the shared store, or null for in-process limits only
@@ -55,11 +57,28 @@ public final class Limiter {
      * @param replicas how many replicas share the limits (the fallback's divisor)
      */
     public Limiter(ClusterStore shared, MemoryStore local, int replicas, Duration leaseTime, MeterRegistry registry) {
+        this(shared, local, replicas, leaseTime, 0, Duration.ofSeconds(1), registry);
+    }
+
+    /**
+     * @param reserve     the share of each limit a replica may take ahead of its calls ({@code store.reserve}; 0: none)
+     * @param reserveHold how long a reserve is kept ({@code store.reserve-hold})
+     */
+    public Limiter(ClusterStore shared, MemoryStore local, int replicas, Duration leaseTime, double reserve,
+                   Duration reserveHold, MeterRegistry registry) {
+        this(shared, local, replicas, leaseTime, registry,
+                shared == null || reserve <= 0 ? null : new Reserves(shared, reserve, reserveHold, System::nanoTime, true));
+    }
+
+    /** With {@code reserves} made by the caller (tests: a clock of their own, no sweeping thread). */
+    Limiter(ClusterStore shared, MemoryStore local, int replicas, Duration leaseTime, MeterRegistry registry,
+            Reserves reserves) {
         this.shared = shared;
         this.local = local;
         this.replicas = replicas;
         this.leaseTime = leaseTime;
         this.metrics = new LimitMetrics(registry);
+        this.reserves = reserves;
     }
 
     /** A random id for this process's leases (so two replicas never hold the same lease name). */
@@ -166,7 +185,7 @@ public final class Limiter {
                 Limit scaled = limit.scaled(share);
                 outcome.rate(scaled, Gcra.remaining(results[j], scaled.intervalMicros(), scaled.periodMicros()), results[j]);
             } else {
-                outcome.hold(new LimitOutcome.Permit(local, keys[j], ""));
+                outcome.hold(new LimitOutcome.Permit(local::release, keys[j], ""));
             }
         }
     }
@@ -250,80 +269,243 @@ public final class Limiter {
     /**
      * One element against the shared store: all its limits in one {@link ClusterStore#check} (one round trip), its
      * outcome recorded on the store's thread that answers (the {@link LimitOutcome} is synchronized; the request
-     * continues on its own event loop once every element has answered).
+     * continues on its own event loop once every element has answered). With reserves ({@code store.reserve}), the
+     * limits this replica holds a reserve of are counted here, at once, and only the others go to the store (each
+     * asking for a reserve of its own); when the store has nothing to ask, the element is decided without it.
      */
     private void checkShared(LimitOutcome outcome, int index, McpMessage message, List<Limit> applying, Principal principal,
                              String route, Limits.FailMode fail) {
-        int n = applying.size();
-        Limit[] order = new Limit[n]; // the rates, then the caps, as the store checks them
-        String[] keys = new String[n];
-        List<ClusterStore.Take> rates = new ArrayList<>(n);
-        List<ClusterStore.Acquire> permits = new ArrayList<>(1);
-        for (Limit limit : applying) {
-            if (limit.kind() == Limit.Kind.RATE) {
-                String key = key(route, limit, principal, message);
-                keys[rates.size()] = key;
-                order[rates.size()] = limit;
-                rates.add(new ClusterStore.Take(key, limit.intervalMicros(), limit.periodMicros()));
-            }
+        SharedCheck check = new SharedCheck(outcome, index, message, applying, principal, route, fail);
+        if (reserves != null) {
+            check.spendReserves();
         }
-        int r = rates.size();
-        for (Limit limit : applying) {
-            if (limit.kind() == Limit.Kind.CONCURRENT) {
-                String key = key(route, limit, principal, message);
-                keys[r + permits.size()] = key;
-                order[r + permits.size()] = limit;
-                permits.add(new ClusterStore.Acquire(key, limit.count(), replicaId + ":" + leases.incrementAndGet(), leaseTime));
-            }
-        }
-        CompletableFuture<long[]> checked;
-        try {
-            checked = shared.check(rates, permits);
-        } catch (RuntimeException e) {
-            checked = CompletableFuture.failedFuture(e);
-        }
-        checked.whenComplete((result, error) -> {
-            try {
-                if (error == null) {
-                    counted(outcome, index, message, route, order, keys, permits, result);
-                } else {
-                    metrics.fallback(route, fail);
-                    if (fail == Limits.FailMode.CLOSED) {
-                        unavailable(outcome, index, message, applying.get(0), route);
-                    } else {
-                        checkLocal(outcome, index, message, applying, principal, route, replicas);
-                    }
-                }
-            } catch (RuntimeException e) {
-                // A defect must not leave the request waiting: refuse the element (fail closed).
-                unavailable(outcome, index, message, applying.get(0), route);
-            } finally {
-                outcome.messageDone();
-            }
-        });
+        check.ask(false);
     }
 
-    /** Records what the store answered for one element ({@link ClusterStore#check}'s result). */
-    private void counted(LimitOutcome outcome, int index, McpMessage message, String route, Limit[] order, String[] keys,
-                         List<ClusterStore.Acquire> permits, long[] result) {
-        int refusedAt = (int) result[0];
-        int r = order.length - permits.size();
-        int checkedUpTo = refusedAt == 0 ? order.length : refusedAt;
-        for (int j = 0; j < checkedUpTo; j++) {
-            Limit limit = order[j];
-            long value = result[1 + j];
-            if (j < r) {
-                if (Gcra.allowed(value)) {
-                    outcome.rate(limit, Gcra.remaining(value, limit.intervalMicros(), limit.periodMicros()), value);
-                } else {
-                    rated(outcome, index, message, limit, value, route);
+    /** One element's limits against the shared store, and the reserves it spent. */
+    private final class SharedCheck {
+        private final LimitOutcome outcome;
+        private final int index;
+        private final McpMessage message;
+        private final List<Limit> applying;
+        private final Principal principal;
+        private final String route;
+        private final Limits.FailMode fail;
+        private final String[] keys;
+        /** Per limit of {@code applying}: the rate reserve or the spare permit it was counted from here, else null. */
+        private final Reserves.RateReserve[] fromReserve;
+        private final String[] fromPool;
+        // What the store is asked: the limits not counted here, rates then caps, with how many each asks for.
+        private Limit[] order;
+        private int[] at;
+        private int[] sizes;
+        private List<ClusterStore.Take> rates;
+        private List<ClusterStore.Acquire> permits;
+
+        SharedCheck(LimitOutcome outcome, int index, McpMessage message, List<Limit> applying, Principal principal,
+                    String route, Limits.FailMode fail) {
+            this.outcome = outcome;
+            this.index = index;
+            this.message = message;
+            this.applying = applying;
+            this.principal = principal;
+            this.route = route;
+            this.fail = fail;
+            int n = applying.size();
+            this.keys = new String[n];
+            for (int j = 0; j < n; j++) {
+                keys[j] = key(route, applying.get(j), principal, message);
+            }
+            this.fromReserve = new Reserves.RateReserve[n];
+            this.fromPool = new String[n];
+        }
+
+        /** Counts the limits this replica holds a reserve of. */
+        void spendReserves() {
+            for (int j = 0; j < applying.size(); j++) {
+                Limit limit = applying.get(j);
+                if (limit.kind() == Limit.Kind.RATE) {
+                    fromReserve[j] = reserves.takeRate(keys[j]);
+                } else if (reserves.pooled(limit)) {
+                    fromPool[j] = reserves.takePermit(keys[j]);
                 }
-            } else if (value == 1) {
-                outcome.hold(new LimitOutcome.Permit(shared, keys[j], permits.get(j - r).lease()));
-            } else {
-                refuse(outcome, index, message, limit, route, 1_000_000);
             }
         }
+
+        /** Asks the store for the limits not counted from a reserve ({@code exact}: one each, no reserve asked for). */
+        void ask(boolean exact) {
+            int n = applying.size();
+            order = new Limit[n];
+            at = new int[n];
+            sizes = new int[n];
+            rates = new ArrayList<>(n);
+            permits = new ArrayList<>(1);
+            int o = 0;
+            for (int j = 0; j < n; j++) {
+                Limit limit = applying.get(j);
+                if (limit.kind() == Limit.Kind.RATE && fromReserve[j] == null) {
+                    int size = exact || reserves == null ? 1 : reserves.rateSize(keys[j], limit);
+                    order[o] = limit;
+                    at[o] = j;
+                    sizes[o++] = size;
+                    rates.add(new ClusterStore.Take(keys[j], limit.intervalMicros() * size, limit.periodMicros()));
+                }
+            }
+            for (int j = 0; j < n; j++) {
+                Limit limit = applying.get(j);
+                if (limit.kind() == Limit.Kind.CONCURRENT && fromPool[j] == null) {
+                    int size = exact || reserves == null ? 1 : reserves.permitSize(keys[j], limit);
+                    order[o] = limit;
+                    at[o] = j;
+                    sizes[o++] = size;
+                    permits.add(new ClusterStore.Acquire(keys[j], limit.count(), replicaId + ":" + leases.incrementAndGet(),
+                            leaseTime, size));
+                }
+            }
+            if (o == 0) {
+                try {
+                    passed(null);
+                } finally {
+                    outcome.messageDone();
+                }
+                return;
+            }
+            CompletableFuture<long[]> checked;
+            try {
+                checked = shared.check(rates, permits);
+            } catch (RuntimeException e) {
+                checked = CompletableFuture.failedFuture(e);
+            }
+            boolean reserving = !exact && anyReserveAskedFor(o);
+            checked.whenComplete((result, error) -> {
+                boolean again = false;
+                try {
+                    if (error != null) {
+                        giveBackReserves();
+                        metrics.fallback(route, fail);
+                        if (fail == Limits.FailMode.CLOSED) {
+                            unavailable(outcome, index, message, applying.get(0), route);
+                        } else {
+                            checkLocal(outcome, index, message, applying, principal, route, replicas);
+                        }
+                    } else if (result[0] == 0) {
+                        passed(result);
+                    } else if (reserving) {
+                        again = true; // a reserve did not fit (near the limit): the call alone, exactly
+                    } else {
+                        giveBackReserves();
+                        refused(result);
+                    }
+                } catch (RuntimeException e) {
+                    // A defect must not leave the request waiting: refuse the element (fail closed).
+                    unavailable(outcome, index, message, applying.get(0), route);
+                } finally {
+                    if (again) {
+                        ask(true);
+                    } else {
+                        outcome.messageDone();
+                    }
+                }
+            });
+        }
+
+        private boolean anyReserveAskedFor(int asked) {
+            for (int o = 0; o < asked; o++) {
+                if (sizes[o] > 1) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Every limit passed: the store's answer ({@code result}; null when it was not asked) and the reserves spent. */
+        private void passed(long[] result) {
+            int r = rates.size();
+            for (int o = 0; result != null && o < r + permits.size(); o++) {
+                Limit limit = order[o];
+                long value = result[1 + o];
+                if (o < r) {
+                    long left = 0;
+                    if (reserves != null && reserves.maxSize(limit) >= 2) {
+                        // Even a reserve of one (this call alone) is remembered: how fast it went sizes the next.
+                        left = reserves.installRate(keys[at[o]], limit, sizes[o], value).left.get();
+                    }
+                    outcome.rate(limit, Gcra.remaining(value, limit.intervalMicros(), limit.periodMicros()) + Math.max(0, left),
+                            value);
+                } else {
+                    ClusterStore.Acquire acquire = permits.get(o - r);
+                    if (reserves != null && reserves.pooled(limit)) {
+                        reserves.installPermits(acquire, limit);
+                        outcome.hold(new LimitOutcome.Permit(reserves::releasePermit, acquire.key(), acquire.member(1)));
+                    } else {
+                        outcome.hold(new LimitOutcome.Permit(shared::release, acquire.key(), acquire.lease()));
+                    }
+                }
+            }
+            for (int j = 0; j < applying.size(); j++) {
+                Reserves.RateReserve reserve = fromReserve[j];
+                if (reserve != null) {
+                    Limit limit = applying.get(j);
+                    long since = (System.nanoTime() - reserve.takenAtNanos) / 1_000;
+                    outcome.rate(limit, Gcra.remaining(reserve.bucket, limit.intervalMicros(), limit.periodMicros())
+                            + Math.max(0, reserve.left.get()), Math.max(0, reserve.bucket - since));
+                }
+                if (fromPool[j] != null) {
+                    outcome.hold(new LimitOutcome.Permit(reserves::releasePermit, keys[j], fromPool[j]));
+                }
+            }
+        }
+
+        /** The store refused: what it answered, as without reserves (the reserves spent are given back already). */
+        private void refused(long[] result) {
+            int refusedAt = (int) result[0];
+            int r = rates.size();
+            for (int o = 0; o < refusedAt; o++) {
+                Limit limit = order[o];
+                long value = result[1 + o];
+                if (o < r) {
+                    if (Gcra.allowed(value)) {
+                        outcome.rate(limit, Gcra.remaining(value, limit.intervalMicros(), limit.periodMicros()), value);
+                    } else {
+                        rated(outcome, index, message, limit, value, route);
+                    }
+                } else if (o == refusedAt - 1) {
+                    refuse(outcome, index, message, limit, route, 1_000_000);
+                }
+            }
+        }
+
+        /** The element is refused or falls back: the reserves it spent get their call or permit back. */
+        private void giveBackReserves() {
+            for (int j = 0; j < applying.size(); j++) {
+                if (fromReserve[j] != null) {
+                    fromReserve[j].putBack(shared, keys[j]);
+                    fromReserve[j] = null;
+                }
+                if (fromPool[j] != null) {
+                    reserves.releasePermit(keys[j], fromPool[j]);
+                    fromPool[j] = null;
+                }
+            }
+        }
+    }
+
+    /** Tests: the counter key of the route-wide limit {@code tools.<tool>#<index>} of {@code route}'s policy. */
+    static String keyForTest(Route route, String tool, int index) {
+        String id = "tools." + tool + "#" + index;
+        Limit limit = route.policy().limits().all().stream().filter(l -> l.id().equals(id)).findFirst().orElseThrow();
+        StringBuilder key = new StringBuilder();
+        part(key, route.name());
+        part(key, limit.id());
+        for (Limit.Key k : limit.keys()) {
+            part(key, "");
+        }
+        return key.toString();
+    }
+
+    /** Tests: this replica's reserves, or null. */
+    Reserves reservesForTest() {
+        return reserves;
     }
 
     /** The shared store, or null (tests, readiness). */
@@ -341,6 +523,9 @@ public final class Limiter {
     }
 
     public void close() {
+        if (reserves != null) {
+            reserves.close();
+        }
         if (shared != null) {
             shared.close();
         }

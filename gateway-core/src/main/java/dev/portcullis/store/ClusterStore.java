@@ -36,8 +36,27 @@ public interface ClusterStore extends AutoCloseable {
     /** One rate of a {@link #check}: a call against the GCRA bucket {@code key}, as {@link #take}. */
     record Take(String key, long intervalMicros, long periodMicros) {}
 
-    /** One concurrency cap of a {@link #check}: one of {@code limit} permits of {@code key} for {@code lease}, as {@link #acquire}. */
-    record Acquire(String key, long limit, String lease, Duration leaseTime) {}
+    /**
+     * One concurrency cap of a {@link #check}: {@code count} of {@code limit} permits of {@code key} at once, all or none,
+     * as {@link #acquire}; each held under its own lease ({@link #member}: {@code lease} itself when {@code count} is 1).
+     * A count above 1 is a replica's reserve of permits ({@code store.reserve}), spent by its own later calls.
+     */
+    record Acquire(String key, long limit, String lease, Duration leaseTime, int count) {
+        public Acquire(String key, long limit, String lease, Duration leaseTime) {
+            this(key, limit, lease, leaseTime, 1);
+        }
+
+        public Acquire {
+            if (count < 1) {
+                throw new IllegalArgumentException("count " + count);
+            }
+        }
+
+        /** The lease of the {@code i}-th permit (1-based) this acquires. */
+        public String member(int i) {
+            return count == 1 ? lease : lease + "#" + i;
+        }
+    }
 
     /**
      * Every limit of one call at once (issue 18: one store round trip per call, whatever its number of limits),
@@ -52,6 +71,12 @@ public interface ClusterStore extends AutoCloseable {
      *         {@code refusedAt} are 0 and mean nothing.
      */
     CompletableFuture<long[]> check(List<Take> rates, List<Acquire> permits);
+
+    /**
+     * Gives back {@code micros} of a rate bucket's time that this replica took and did not use (a reserve's calls left
+     * when it expires: {@code store.reserve}), as if those calls had not been made. Not waited for; never blocks.
+     */
+    void refund(String key, long micros);
 
     /** Gives back the permit {@code lease} holds (once; a lease already gone is ignored). Never blocks. */
     void release(String key, String lease);

@@ -121,10 +121,10 @@ public final class MemoryStore implements ClusterStore {
         }
         for (int j = 0; j < permits.size(); j++) {
             Acquire acquire = permits.get(j);
-            if (!acquireNow(acquire.key(), acquire.limit())) {
+            if (!acquireNow(acquire.key(), acquire.limit(), acquire.count())) {
                 return refused(result, r + j + 1, rates, r, permits, j);
             }
-            result[1 + r + j] = 1;
+            result[1 + r + j] = acquire.count();
         }
         return result;
     }
@@ -133,7 +133,9 @@ public final class MemoryStore implements ClusterStore {
     private long[] refused(long[] result, int at, List<Take> rates, int ratesTaken, List<Acquire> permits, int permitsTaken) {
         result[0] = at;
         for (int j = 0; j < permitsTaken; j++) {
-            releaseNow(permits.get(j).key());
+            for (int q = 0; q < permits.get(j).count(); q++) {
+                releaseNow(permits.get(j).key());
+            }
             result[1 + rates.size() + j] = 0;
         }
         for (int i = 0; i < ratesTaken; i++) {
@@ -146,11 +148,16 @@ public final class MemoryStore implements ClusterStore {
 
     /** As {@link #acquire}, now; leases are counted (this process holds them all, so none needs to expire). */
     public boolean acquireNow(String key, long limit) {
+        return acquireNow(key, limit, 1);
+    }
+
+    /** {@code count} permits at once, or none. */
+    public boolean acquireNow(String key, long limit, int count) {
         boolean[] taken = new boolean[1];
-        permits.compute(key, (k, count) -> {
-            AtomicLong held = count == null ? new AtomicLong() : count;
-            if (held.get() < limit) {
-                held.incrementAndGet();
+        permits.compute(key, (k, current) -> {
+            AtomicLong held = current == null ? new AtomicLong() : current;
+            if (held.get() + count <= limit) {
+                held.addAndGet(count);
                 taken[0] = true;
             }
             return held.get() == 0 ? null : held;
@@ -192,6 +199,11 @@ public final class MemoryStore implements ClusterStore {
     @Override
     public void release(String key, String lease) {
         releaseNow(key);
+    }
+
+    @Override
+    public void refund(String key, long micros) {
+        refundNow(key, micros);
     }
 
     @Override

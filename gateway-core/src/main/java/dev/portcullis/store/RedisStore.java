@@ -130,8 +130,10 @@ public final class RedisStore implements ClusterStore {
      * the calls are checked one after the other in the order they arrived, each all or nothing: a call that a limit
      * refuses counts nothing (no rate consumed, no permit held), so the outcome is the one of {@code m} single-call
      * scripts pipelined, in one command. KEYS: the rate buckets, then the permit sets; ARGV: the number of rates, of
-     * permits, of calls, each rate's interval and period (µs), each permit's limit and lease time (ms), then each
-     * call's lease of each permit. Returns, for each call in turn, {refusedAt, one result per rate, one per permit}.
+     * permits, of calls, each rate's interval and period (µs), each permit's limit, lease time (ms) and count (the
+     * permits taken at once, all or none: a replica's reserve; each held as {@code <lease>#<i>} when more than one),
+     * then each call's lease of each permit. Returns, for each call in turn, {refusedAt, one result per rate, one per
+     * permit (the permits taken)}.
      */
     static final String CHECK_MANY = """
             local t = redis.call('TIME')
@@ -141,7 +143,7 @@ public final class RedisStore implements ClusterStore {
             local p = tonumber(ARGV[2])
             local m = tonumber(ARGV[3])
             local base = 3 + 2 * r
-            local leases = base + 2 * p
+            local leases = base + 3 * p
             local width = 1 + r + p
             local tats = {}
             for i = 1, r do
@@ -171,7 +173,7 @@ public final class RedisStore implements ClusterStore {
               end
               if refused == 0 then
                 for j = 1, p do
-                  if counts[j] >= tonumber(ARGV[base + 2 * j - 1]) then
+                  if counts[j] + tonumber(ARGV[base + 3 * j]) > tonumber(ARGV[base + 3 * j - 2]) then
                     refused = r + j
                     break
                   end
@@ -185,9 +187,16 @@ public final class RedisStore implements ClusterStore {
                   out[at + 1 + i] = tats[i] - now
                 end
                 for j = 1, p do
-                  redis.call('ZADD', KEYS[r + j], now_ms + tonumber(ARGV[base + 2 * j]), ARGV[leases + c * p + j])
-                  counts[j] = counts[j] + 1
-                  out[at + 1 + r + j] = 1
+                  local n = tonumber(ARGV[base + 3 * j])
+                  local score = now_ms + tonumber(ARGV[base + 3 * j - 1])
+                  local lease = ARGV[leases + c * p + j]
+                  if n == 1 then
+                    redis.call('ZADD', KEYS[r + j], score, lease)
+                  else
+                    for q = 1, n do redis.call('ZADD', KEYS[r + j], score, lease .. '#' .. q) end
+                  end
+                  counts[j] = counts[j] + n
+                  out[at + 1 + r + j] = n
                 end
                 passed = passed + 1
               end
@@ -197,7 +206,7 @@ public final class RedisStore implements ClusterStore {
                 redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', math.floor((tats[i] - now) / 1000) + 1)
               end
               for j = 1, p do
-                redis.call('PEXPIRE', KEYS[r + j], tonumber(ARGV[base + 2 * j]))
+                redis.call('PEXPIRE', KEYS[r + j], tonumber(ARGV[base + 3 * j - 1]))
               end
             end
             return out
@@ -206,8 +215,9 @@ public final class RedisStore implements ClusterStore {
     static final int MAX_COALESCED = 64;
 
     /**
-     * Takes back what a {@link #CHECK_MANY} counted on one slot of a cluster when another slot refused the call. KEYS: as
-     * CHECK_MANY's; ARGV: the number of rates, of permits, each rate's interval (µs), each permit's lease.
+     * Takes back what a {@link #CHECK_MANY} counted on one slot of a cluster when another slot refused the call, or
+     * the unused calls of an expired reserve ({@link #refund}). KEYS: as CHECK_MANY's; ARGV: the number of rates, of
+     * permits, each rate's time to give back (µs), each permit's lease and count.
      */
     static final String UNDO = """
             local t = redis.call('TIME')
@@ -223,7 +233,13 @@ public final class RedisStore implements ClusterStore {
               end
             end
             for j = 1, p do
-              redis.call('ZREM', KEYS[r + j], ARGV[2 + r + j])
+              local lease = ARGV[1 + r + 2 * j]
+              local n = tonumber(ARGV[2 + r + 2 * j])
+              if n == 1 then
+                redis.call('ZREM', KEYS[r + j], lease)
+              else
+                for q = 1, n do redis.call('ZREM', KEYS[r + j], lease .. '#' .. q) end
+              end
             end
             return 0
             """;
@@ -626,12 +642,12 @@ public final class RedisStore implements ClusterStore {
         }
         int gp = positions.length - gr;
         String[] slotKeys = new String[positions.length];
-        String[] args = new String[3 + 2 * gr + 3 * gp];
+        String[] args = new String[3 + 2 * gr + 4 * gp];
         args[0] = Integer.toString(gr);
         args[1] = Integer.toString(gp);
         args[2] = "1"; // one call
         int a = 3;
-        int lease = 3 + 2 * gr + 2 * gp;
+        int lease = 3 + 2 * gr + 3 * gp;
         for (int k = 0; k < positions.length; k++) {
             int at = positions[k];
             slotKeys[k] = keys[at];
@@ -643,6 +659,7 @@ public final class RedisStore implements ClusterStore {
                 Acquire acquire = permits.get(at - r);
                 args[a++] = Long.toString(acquire.limit());
                 args[a++] = Long.toString(acquire.leaseTime().toMillis());
+                args[a++] = Integer.toString(acquire.count());
                 args[lease++] = acquire.lease();
             }
         }
@@ -659,16 +676,22 @@ public final class RedisStore implements ClusterStore {
     private void undo(List<Take> rates, List<Acquire> permits, String[] keys, int[] positions) {
         int r = rates.size();
         String[] slotKeys = new String[positions.length];
-        String[] args = new String[2 + positions.length];
         int gr = 0;
+        for (int at : positions) {
+            if (at < r) {
+                gr++;
+            }
+        }
+        String[] args = new String[2 + gr + 2 * (positions.length - gr)];
+        int a = 2;
         for (int k = 0; k < positions.length; k++) {
             int at = positions[k];
             slotKeys[k] = keys[at];
             if (at < r) {
-                gr++;
-                args[2 + k] = Long.toString(rates.get(at).intervalMicros());
+                args[a++] = Long.toString(rates.get(at).intervalMicros());
             } else {
-                args[2 + k] = permits.get(at - r).lease();
+                args[a++] = permits.get(at - r).lease();
+                args[a++] = Integer.toString(permits.get(at - r).count());
             }
         }
         args[0] = Integer.toString(gr);
@@ -684,9 +707,21 @@ public final class RedisStore implements ClusterStore {
         int r = keys.length - permits.size();
         for (int k : positions) {
             if (k >= r) {
-                leases.put(permits.get(k - r).lease(), keys[k]);
+                Acquire acquire = permits.get(k - r);
+                for (int q = 1; q <= acquire.count(); q++) {
+                    leases.put(acquire.member(q), keys[k]);
+                }
             }
         }
+    }
+
+    @Override
+    public void refund(String key, long micros) {
+        if (commands == null || closed || micros <= 0) {
+            return; // the reserve's calls stay counted until the bucket refills: fewer calls, never more
+        }
+        tracked(script(UNDO, ScriptOutputType.INTEGER, new String[] {key("rl:", key)},
+                new String[] {"1", "0", Long.toString(micros)}, false));
     }
 
     @Override
@@ -715,7 +750,8 @@ public final class RedisStore implements ClusterStore {
             text.append(take.intervalMicros()).append('/').append(take.periodMicros()).append(' ');
         }
         for (Acquire acquire : permits) {
-            text.append(acquire.limit()).append('/').append(acquire.leaseTime().toMillis()).append(' ');
+            text.append(acquire.limit()).append('/').append(acquire.leaseTime().toMillis()).append('x')
+                    .append(acquire.count()).append(' ');
         }
         return text.toString();
     }
@@ -751,7 +787,7 @@ public final class RedisStore implements ClusterStore {
         int r = one.rates().size();
         int p = one.permits().size();
         int m = calls.size();
-        String[] args = new String[3 + 2 * r + 2 * p + m * p];
+        String[] args = new String[3 + 2 * r + 3 * p + m * p];
         args[0] = Integer.toString(r);
         args[1] = Integer.toString(p);
         args[2] = Integer.toString(m);
@@ -763,6 +799,7 @@ public final class RedisStore implements ClusterStore {
         for (Acquire acquire : one.permits()) {
             args[a++] = Long.toString(acquire.limit());
             args[a++] = Long.toString(acquire.leaseTime().toMillis());
+            args[a++] = Integer.toString(acquire.count());
         }
         for (PendingCheck call : calls) {
             for (Acquire acquire : call.permits()) {

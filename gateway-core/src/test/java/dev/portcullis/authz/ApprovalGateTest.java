@@ -378,6 +378,7 @@ class ApprovalGateTest {
             @Override public java.util.concurrent.CompletableFuture<Long> take(String k, long i, long p) { return fail(); }
             @Override public java.util.concurrent.CompletableFuture<Boolean> acquire(String k, long l, String s, Duration t) { return fail(); }
             @Override public void release(String k, String l) {}
+            @Override public void refund(String k, long m) {}
             @Override public java.util.concurrent.CompletableFuture<long[]> check(List<dev.portcullis.store.ClusterStore.Take> r, List<dev.portcullis.store.ClusterStore.Acquire> c) { return fail(); }
             @Override public java.util.concurrent.CompletableFuture<Boolean> putIfAbsent(String k, String v, Duration t) { return fail(); }
             @Override public java.util.concurrent.CompletableFuture<Optional<String>> get(String k) { return fail(); }

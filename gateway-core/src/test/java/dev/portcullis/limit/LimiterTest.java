@@ -222,6 +222,10 @@ class LimiterTest {
         }
 
         @Override
+        public void refund(String key, long micros) {
+        }
+
+        @Override
         public void release(String key, String lease) {
             throw new AssertionError("nothing was acquired in this store");
         }
