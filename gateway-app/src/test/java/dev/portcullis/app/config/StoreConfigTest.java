@@ -81,6 +81,24 @@ class StoreConfigTest {
                 .startsWith("gateway.yaml:9: store.tyoe: unknown key");
     }
 
+    /** Issue 18, {@code store.reserve}: a share of each limit, 0% to 10%, only for a shared store. */
+    @Test
+    void aReserveIsAShareOfEachLimitForASharedStore() {
+        GatewayConfig config = ConfigLoader.parse(VALID + "store:\n  type: redis\n  addresses: [\"redis://r:6379\"]\n"
+                + "  reserve: 0.5%\n  reserve-hold: 250ms\n", "gateway.yaml");
+        assertThat(config.store().reserveShare()).isEqualTo(0.005);
+        assertThat(config.store().reserveHold()).hasMillis(250);
+        assertThat(ConfigLoader.parse(VALID, "gateway.yaml").store().reserveShare()).as("off by default").isZero();
+        assertThat(error(VALID + "store:\n  type: redis\n  addresses: [\"redis://r:6379\"]\n  reserve: 20%\n"))
+                .startsWith("gateway.yaml:11: store.reserve: \"20%\" (expected: a share of each limit from 0% (off) to 10%");
+        assertThat(error(VALID + "store:\n  type: redis\n  addresses: [\"redis://r:6379\"]\n  reserve: 5\n"))
+                .startsWith("gateway.yaml:11: store.reserve: \"5\" (expected: a share of each limit");
+        assertThat(error(VALID + "store:\n  reserve: 1%\n"))
+                .startsWith("gateway.yaml:9: store.reserve: \"1%\" (expected: 0% for type memory");
+        assertThat(error(VALID + "store:\n  type: redis\n  addresses: [\"redis://r:6379\"]\n  reserve-hold: 5m\n"))
+                .startsWith("gateway.yaml:11: store.reserve-hold: \"5m\" (expected: 10ms..1m)");
+    }
+
     @Test
     void credentialsInTheAddressAreRefusedWithoutEchoingThem() {
         String message = error(VALID + "store:\n  type: redis\n  addresses: [\"redis://:${REDIS_PASSWORD}@redis:6379\"]\n");
