@@ -64,6 +64,8 @@ CATALOGUE = [
     Target("portcullis-limits", "portcullis-full + policy limits counted in process (issue 18)", checks_scope=True),
     Target("portcullis-limits-redis", "portcullis-full + policy limits counted in redis-server (issue 18)",
            checks_scope=True),
+    Target("portcullis-limits-reserve", "portcullis-limits-redis with store.reserve: 1% (a round trip per reserve)",
+           checks_scope=True),
     # BASELINE_REF=<commit>: the same full path on an earlier build (before/after in one run).
     Target("baseline-full", "portcullis-full on the build at BASELINE_REF (before)", checks_scope=True, baseline=True),
 ]
@@ -151,6 +153,7 @@ class Launcher:
             "baseline-full": lambda t: self._start_portcullis(t, "portcullis-full.yaml", "/mcp", jar=self.s.baseline_jar),
             "portcullis-limits": lambda t: self._start_portcullis(t, "portcullis-limits.yaml", "/mcp"),
             "portcullis-limits-redis": self._start_limits_redis,
+            "portcullis-limits-reserve": lambda t: self._start_limits_redis(t, ", reserve: 1%"),
         }[target.name]
         try:
             starter(target)
@@ -256,7 +259,7 @@ class Launcher:
         _wait_ready(admin, 60)
         return port, admin, entry.pid
 
-    def _start_limits_redis(self, target):
+    def _start_limits_redis(self, target, store_extra=""):
         """redis-server (pinned to STORE_CPUS: by default with the load generator and the stub, so the target's CPU
         stays its own), then the gateway."""
         redis = shutil.which("redis-server")
@@ -269,7 +272,7 @@ class Launcher:
                                                              "--save", "", "--appendonly", "no", "--dir", prefix],
                                      os.path.join(prefix, "redis.log"), self.s.store_cpus)
         wait_for_port(port, 15, entry.process)
-        store = f"store: {{ type: redis, addresses: [\"redis://127.0.0.1:{port}\"] }}"
+        store = f"store: {{ type: redis, addresses: [\"redis://127.0.0.1:{port}\"]{store_extra} }}"
         self._start_portcullis(target, "portcullis-limits.yaml", "/mcp", store=store)
 
     def _start_portcullis(self, target, template, upstream_path, jar=None, store=""):
