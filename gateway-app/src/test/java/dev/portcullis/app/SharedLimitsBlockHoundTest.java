@@ -30,7 +30,8 @@ import reactor.netty.DisposableServer;
 
 /**
  * Issue 18: the limits counted in a real Redis never block an event loop, neither while Redis answers nor
- * while it is down (the fallback runs on the store's threads and the gateway's loops) nor when it comes back.
+ * while it is down (the fallback runs on the store's threads and the gateway's loops) nor when it comes back;
+ * with reserves ({@code store.reserve}: the default rate and the route's cap reserve, the others stay exact).
  * BlockHound watches every Netty and Reactor non-blocking thread the whole time.
  *
  * <p>Runs in a JVM of its own (surefire execution {@code blockhound-limits}): BlockHound, once installed, stays
@@ -47,13 +48,14 @@ class SharedLimitsBlockHoundTest {
                 default: allow
                 limits: { default: 100000/min per subject, fail: local }
                 tools:
-                  echo: { limits: [10/s per subject+agent, 8 concurrent per tool] }
+                  echo: { limits: [10/s per subject+agent, 8 concurrent per tool, 2000 concurrent per route] }
                 """);
         try (TestIdp idp = TestIdp.start(); RedisServer redis = RedisServer.start();
              GatewayHarness gw = GatewayHarness.startYaml("""
                      listen: { host: 127.0.0.1, port: 0, allowed-hosts: [127.0.0.1] }
                      admin: { host: 127.0.0.1, port: 0 }
-                     store: { type: redis, addresses: ["%s"], key-prefix: "bh:", timeout: 100ms, circuit-open: 300ms }
+                     store: { type: redis, addresses: ["%s"], key-prefix: "bh:", timeout: 100ms, circuit-open: 300ms,
+                             reserve: 1%%, reserve-hold: 200ms }
                      issuers:
                        - issuer: %s
                          require-access-token-type: false
