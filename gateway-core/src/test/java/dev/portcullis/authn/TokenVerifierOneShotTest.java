@@ -148,7 +148,13 @@ class TokenVerifierOneShotTest {
         assertThat(step.ready()).as("a JWKS miss waits for the fetch").isFalse();
         assertThat(step.future().get(5, TimeUnit.SECONDS).principal().subject()).isEqualTo("user-123");
         assertThat(idp.fetches() - before).isEqualTo(1);
-        // The fetched key is cached now: the next never-seen token of it is answered at once, with no fetch.
+        // Once Caffeine has swapped the fetched set in (just after the refresh's future completes), the next never-seen
+        // token of the key is answered at once, with no fetch.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (keys.keysNow().getKeyByKeyId("rsa-2") == null) {
+            assertThat(System.nanoTime()).as("the fetched set is swapped in").isLessThan(deadline);
+            Thread.sleep(5);
+        }
         Step<TokenVerifier.Checked> again = check(verifier, LocalIssuer.sign(next, JWSAlgorithm.RS256, idp.claims().build()));
         assertThat(again.ready()).isTrue();
         assertThat(idp.fetches() - before).isEqualTo(1);
