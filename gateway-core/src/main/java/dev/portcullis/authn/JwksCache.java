@@ -80,6 +80,17 @@ public final class JwksCache {
     }
 
     /**
+     * The current key set when one is loaded, without waiting; null when none is yet (the first fetch has not
+     * finished, or failed): the caller then waits on {@link #keys()}. Like {@link #keys()}, a read past
+     * {@code jwks-refresh} starts the background refresh and is answered with the cached set meanwhile. Lets a
+     * never-seen token whose key is known be checked synchronously (issue 13).
+     */
+    public JWKSet keysNow() {
+        CompletableFuture<JWKSet> current = cache.getIfPresent(config.issuer());
+        return current != null && current.isDone() && !current.isCompletedExceptionally() ? current.getNow(null) : null;
+    }
+
+    /**
      * The key set after a re-fetch for an unknown {@code kid}, or the current set when the last
      * forced re-fetch was less than the minimum interval ago.
      */

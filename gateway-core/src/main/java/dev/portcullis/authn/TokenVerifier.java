@@ -32,10 +32,18 @@ import reactor.core.publisher.Mono;
 /**
  * Verifies JWT access tokens with Nimbus against the issuers' cached keys.
  *
- * <p>The signature is checked once per token: the verified claims are cached under the token's
- * SHA-256 until the token expires (bounded size). The claim checks that depend on the route or on
- * time ({@code aud}, {@code exp}, {@code nbf}, {@code iat}) run on every request, so a cached token
- * is still refused at the wrong endpoint (PRM-08) or once it expires.
+ * <p>Answered now or later ({@link dev.portcullis.Step}): a cached token, and a never-seen token whose issuer's key
+ * is already in the JWKS cache, are answered at once on the calling thread (parse, checks, signature: no future, no
+ * operator chain). Only a JWKS miss waits: no key set loaded yet, or a {@code kid} the set lacks (a re-fetch, at most
+ * once per {@code jwks-min-refresh-interval}: SECURITY-04).
+ *
+ * <p>A verified token is cached under its SHA-256 until it expires (bounded size) from its second sight on: its
+ * first verification only remembers 64 bits of its hash in a fixed-size {@link Doorkeeper}, so one-shot tokens (a
+ * token spray) do not fill the cache and get promoted by the garbage collector, and a reused token pays one more
+ * signature check, then none (issue 13). The doorkeeper is consulted after the signature check, so it decides
+ * caching, never acceptance. The claim checks that depend on the route or on time ({@code aud}, {@code exp},
+ * {@code nbf}, {@code iat}) run on every request, so a cached token is still refused at the wrong endpoint (PRM-08)
+ * or once it expires; a JWT of an issuer that introspects its JWTs is asked about on every request as well.
  *
  * <p>Order of checks: parse (JWS only: {@code alg: none} and JWE fail here) → issuer by exact
  * {@code iss} (AUTHN-06) → {@code alg} in the issuer's allow-list, {@code typ} (AUTHN-04, -09) →
@@ -52,8 +60,9 @@ public final class TokenVerifier {
     private final Clock clock;
     private final Cache<String, VerifiedToken> verified;
     private final JwsSignatures signatures = new JwsSignatures();
+    /** Verified tokens seen once: a token is cached at its second sight (issue 13). */
+    private final Doorkeeper doorkeeper;
 
-    /** Claims whose signature has been checked; still subject to per-request claim checks. */
     /**
      * A token whose signature was verified, kept per token hash. The time- and route-dependent checks
      * run on every request ({@link #toPrincipal}); the mapping of its claims to a {@link Principal}
@@ -105,6 +114,13 @@ public final class TokenVerifier {
      */
     public TokenVerifier(List<JwksCache> issuers, List<Introspection> introspection, Clock clock, Ticker ticker,
                          long maxCachedTokens) {
+        this(issuers, introspection, clock, ticker, maxCachedTokens, Doorkeeper.DEFAULT_SLOTS);
+    }
+
+    /** @param doorkeeperSlots the doorkeeper's size, a power of two (tests make collisions with a small one) */
+    TokenVerifier(List<JwksCache> issuers, List<Introspection> introspection, Clock clock, Ticker ticker,
+                  long maxCachedTokens, int doorkeeperSlots) {
+        this.doorkeeper = new Doorkeeper(doorkeeperSlots);
         this.jwtIntrospection = introspection.stream().filter(i -> i.config().parsedTokens().jwt())
                 .collect(Collectors.toUnmodifiableMap(i -> i.issuer().issuer(), Function.identity()));
         List<Introspection> opaque = introspection.stream().filter(i -> i.config().parsedTokens().opaque()).toList();
@@ -149,15 +165,35 @@ public final class TokenVerifier {
             if (opaqueIntrospection != null && !isJws(token)) {
                 return introspected(opaqueIntrospection, token, audiences);
             }
-            CompletableFuture<Checked> checked = verifySignature(token)
-                    .doOnNext(v -> verified.put(token.sha256(), v))
-                    .map(v -> new Checked(principalOf(v, token, audiences), v.issuer().config(), v.confirmation))
-                    .toFuture();
+            dev.portcullis.Step<VerifiedToken> signed = verifySignature(token);
+            if (signed.ready()) {
+                // Issue 13: the issuer's key was in the JWKS cache, so the answer is known now: no future, no chain.
+                Checked checked = admitted(signed.value(), token, audiences);
+                return jwtIntrospection.isEmpty() ? dev.portcullis.Step.now(checked) : stillActive(checked, token, audiences);
+            }
+            CompletableFuture<Checked> checked = signed.future().thenApply(v -> admitted(v, token, audiences));
             return jwtIntrospection.isEmpty() ? dev.portcullis.Step.later(checked)
                     : dev.portcullis.Step.later(checked.thenCompose(c -> stillActive(c, token, audiences).future()));
         }
         Checked checked = new Checked(principalOf(cached, token, audiences), cached.issuer().config(), cached.confirmation);
         return jwtIntrospection.isEmpty() ? dev.portcullis.Step.now(checked) : stillActive(checked, token, audiences);
+    }
+
+    /**
+     * A token whose signature was just checked: cached if the doorkeeper saw it before (its second sight), else only
+     * remembered there; then the per-request checks. Never called for a token whose signature failed, so a forged
+     * token is neither cached nor remembered.
+     */
+    private Checked admitted(VerifiedToken v, BearerToken token, Set<String> audiences) {
+        if (doorkeeper.seenBefore(Doorkeeper.fingerprint(token.sha256()))) {
+            verified.put(token.sha256(), v);
+        }
+        return new Checked(principalOf(v, token, audiences), v.issuer().config(), v.confirmation);
+    }
+
+    /** Whether {@code token}'s verification is cached (for tests; does not count as a read of the cache). */
+    boolean cached(BearerToken token) {
+        return verified.policy().getIfPresentQuietly(token.sha256()) != null;
     }
 
     /** A verified JWT of an issuer that introspects JWTs ({@code tokens: all | jwt}): accepted only while active there. */
@@ -263,9 +299,9 @@ public final class TokenVerifier {
     }
 
     /**
-     * As {@link #verify}, answered at once when the token's signature was checked before (the fast path:
-     * no future); otherwise a future completed when the keys have been consulted. Claim failures of a
-     * cached token are thrown.
+     * As {@link #verify}, answered at once when the token is cached or its key is in the JWKS cache (the fast path:
+     * no future); otherwise a future completed when the keys have been fetched. A failure known at once (claims,
+     * signature, a malformed token) is thrown.
      */
     public dev.portcullis.Step<Principal> check(BearerToken token, Set<String> audiences) {
         dev.portcullis.Step<Checked> checked = checkConfirmed(token, audiences);
@@ -273,7 +309,50 @@ public final class TokenVerifier {
                 : dev.portcullis.Step.later(checked.future().thenApply(Checked::principal));
     }
 
-    private Mono<VerifiedToken> verifySignature(BearerToken token) {
+    /** A token parsed as a signed JWT, of a trusted issuer, with an acceptable {@code alg} and {@code typ}; signature not checked yet. */
+    private record Parsed(SignedJWT jwt, JWTClaimsSet claims, JwksCache issuer) {
+        JWSHeader header() {
+            return jwt.getHeader();
+        }
+    }
+
+    /**
+     * The token's signature checked against its issuer's keys: now when the keys it names are in the JWKS cache (the
+     * common case: no future, no operator chain), later when they must be fetched (none loaded yet, or an unknown
+     * {@code kid}, which re-fetches at most once per {@code jwks-min-refresh-interval}). A failure known at once (a
+     * malformed token, an untrusted issuer, a refused {@code alg} or {@code typ}, an unknown key, a bad signature) is
+     * thrown.
+     */
+    private dev.portcullis.Step<VerifiedToken> verifySignature(BearerToken token) {
+        Parsed parsed = parsed(token);
+        JWSHeader header = parsed.header();
+        JWKSet known = parsed.issuer().keysNow();
+        if (known != null) {
+            List<JWK> candidates = JwsSignatures.candidates(known, header);
+            if (!candidates.isEmpty() || header.getKeyID() == null) {
+                return dev.portcullis.Step.now(signed(parsed, candidates));
+            }
+            return dev.portcullis.Step.later(parsed.issuer().refreshForUnknownKey()
+                    .map(fresh -> signed(parsed, JwsSignatures.candidates(fresh, header)))
+                    .toFuture());
+        }
+        IssuerConfig config = parsed.issuer().config();
+        return dev.portcullis.Step.later(parsed.issuer().keys()
+                .onErrorMap(e -> GatewayFailure.of(Reason.KEYS_UNAVAILABLE, "Signing keys are unavailable",
+                        "issuer " + config.issuer() + ": " + e, e).withCode("keys_unavailable"))
+                .flatMap(keys -> {
+                    List<JWK> candidates = JwsSignatures.candidates(keys, header);
+                    if (candidates.isEmpty() && header.getKeyID() != null) {
+                        return parsed.issuer().refreshForUnknownKey().map(fresh -> JwsSignatures.candidates(fresh, header));
+                    }
+                    return Mono.just(candidates);
+                })
+                .map(candidates -> signed(parsed, candidates))
+                .toFuture());
+    }
+
+    /** Parse (JWS only), issuer by exact {@code iss} or template, {@code alg} and {@code typ}; throws what fails. */
+    private Parsed parsed(BearerToken token) {
         SignedJWT jwt;
         JWTClaimsSet claims;
         try {
@@ -284,50 +363,43 @@ public final class TokenVerifier {
             StrictJson.requireUniqueMembers(jwt.getPayload().toBase64URL());
             claims = jwt.getJWTClaimsSet();
         } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
-            return Mono.error(invalid("malformed", "The access token is malformed", "not a signed JWT"));
+            throw invalid("malformed", "The access token is malformed", "not a signed JWT");
         }
         JwksCache exact = claims.getIssuer() == null ? null : issuers.get(claims.getIssuer());
         JwksCache issuer = exact == null && claims.getIssuer() != null ? templateIssuer(claims) : exact;
         if (issuer == null) {
-            return Mono.error(invalid("untrusted_issuer", "The access token was not issued by a trusted issuer", "unknown or missing iss"));
+            throw invalid("untrusted_issuer", "The access token was not issued by a trusted issuer", "unknown or missing iss");
         }
         IssuerConfig config = issuer.config();
         JWSHeader header = jwt.getHeader();
         if (!config.algorithms().contains(header.getAlgorithm().getName())) {
-            return Mono.error(invalid("algorithm", "The access token is signed with an unacceptable algorithm",
-                    "alg " + header.getAlgorithm() + " not in " + config.algorithms()));
+            throw invalid("algorithm", "The access token is signed with an unacceptable algorithm",
+                    "alg " + header.getAlgorithm() + " not in " + config.algorithms());
         }
         boolean atJwt = isAccessTokenType(header.getType());
         if (config.requireAccessTokenType() && !atJwt) {
-            return Mono.error(invalid("token_type", "The token is not an access token", "typ is not at+jwt"));
+            throw invalid("token_type", "The token is not an access token", "typ is not at+jwt");
         }
         // AUTHN-09 for IdPs that issue typ: JWT: an ID or refresh token of the same issuer (whose aud is a client
         // id, as aliases often are) is told apart by the claim only the IdP's access tokens carry.
         if (!atJwt && !config.preset().looksLikeAccessToken(claims.getClaims())) {
-            return Mono.error(invalid("token_type", "The token is not an access token",
-                    "no " + config.preset().accessTokenMarker() + " and typ is not at+jwt"));
+            throw invalid("token_type", "The token is not an access token",
+                    "no " + config.preset().accessTokenMarker() + " and typ is not at+jwt");
         }
-        return issuer.keys()
-                .onErrorMap(e -> GatewayFailure.of(Reason.KEYS_UNAVAILABLE, "Signing keys are unavailable",
-                        "issuer " + config.issuer() + ": " + e, e).withCode("keys_unavailable"))
-                .flatMap(keys -> {
-                    List<JWK> candidates = JwsSignatures.candidates(keys, header);
-                    if (candidates.isEmpty() && header.getKeyID() != null) {
-                        return issuer.refreshForUnknownKey().map(fresh -> JwsSignatures.candidates(fresh, header));
-                    }
-                    return Mono.just(candidates);
-                })
-                .flatMap(candidates -> {
-                    if (candidates.isEmpty()) {
-                        return Mono.error(invalid("unknown_key", "The access token is signed with an unknown key", "no matching key"));
-                    }
-                    for (JWK key : candidates) {
-                        if (signatures.verifies(jwt, key)) {
-                            return Mono.just(new VerifiedToken(issuer, claims));
-                        }
-                    }
-                    return Mono.error(invalid("signature", "The access token signature is invalid", "signature check failed"));
-                });
+        return new Parsed(jwt, claims, issuer);
+    }
+
+    /** The signature checked with the candidate keys (AUTHN-05: chosen from the issuer's JWKS); throws when none verifies. */
+    private VerifiedToken signed(Parsed parsed, List<JWK> candidates) {
+        if (candidates.isEmpty()) {
+            throw invalid("unknown_key", "The access token is signed with an unknown key", "no matching key");
+        }
+        for (JWK key : candidates) {
+            if (signatures.verifies(parsed.jwt(), key)) {
+                return new VerifiedToken(parsed.issuer(), parsed.claims());
+            }
+        }
+        throw invalid("signature", "The access token signature is invalid", "signature check failed");
     }
 
     /**

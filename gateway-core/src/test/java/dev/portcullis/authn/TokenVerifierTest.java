@@ -217,7 +217,8 @@ class TokenVerifierTest {
         String token = idp.valid();
         verify(token);
         idp.setDown(true);
-        // Even a forced re-fetch is not needed: the verified token is cached.
+        // No fetch is needed: the second sight checks the signature again with the cached keys (a token is cached from
+        // its second sight on: TokenVerifierOneShotTest), and a third would be a cache hit.
         assertThat(verify(token).subject()).isEqualTo("user-123");
     }
 
