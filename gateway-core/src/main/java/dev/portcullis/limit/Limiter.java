@@ -299,6 +299,8 @@ public final class Limiter {
         private Limit[] order;
         private int[] at;
         private int[] sizes;
+        /** Per limit asked: whether this check is the one refilling its reserve ({@link Reserves#startRefill}). */
+        private boolean[] refill;
         private List<ClusterStore.Take> rates;
         private List<ClusterStore.Acquire> permits;
 
@@ -338,13 +340,15 @@ public final class Limiter {
             order = new Limit[n];
             at = new int[n];
             sizes = new int[n];
+            refill = new boolean[n];
             rates = new ArrayList<>(n);
             permits = new ArrayList<>(1);
             int o = 0;
             for (int j = 0; j < n; j++) {
                 Limit limit = applying.get(j);
                 if (limit.kind() == Limit.Kind.RATE && fromReserve[j] == null) {
-                    int size = exact || reserves == null ? 1 : reserves.rateSize(keys[j], limit);
+                    refill[o] = !exact && reserves != null && reserves.startRefill(keys[j], limit);
+                    int size = refill[o] ? reserves.rateSize(keys[j], limit) : 1;
                     order[o] = limit;
                     at[o] = j;
                     sizes[o++] = size;
@@ -354,7 +358,8 @@ public final class Limiter {
             for (int j = 0; j < n; j++) {
                 Limit limit = applying.get(j);
                 if (limit.kind() == Limit.Kind.CONCURRENT && fromPool[j] == null) {
-                    int size = exact || reserves == null ? 1 : reserves.permitSize(keys[j], limit);
+                    refill[o] = !exact && reserves != null && reserves.startRefill(keys[j], limit);
+                    int size = refill[o] ? reserves.permitSize(keys[j], limit) : 1;
                     order[o] = limit;
                     at[o] = j;
                     sizes[o++] = size;
@@ -400,6 +405,7 @@ public final class Limiter {
                     // A defect must not leave the request waiting: refuse the element (fail closed).
                     unavailable(outcome, index, message, applying.get(0), route);
                 } finally {
+                    endRefills();
                     if (again) {
                         ask(true);
                     } else {
@@ -407,6 +413,14 @@ public final class Limiter {
                     }
                 }
             });
+        }
+
+        private void endRefills() {
+            for (int o = 0; o < refill.length; o++) {
+                if (refill[o]) {
+                    reserves.endRefill(keys[at[o]]);
+                }
+            }
         }
 
         private boolean anyReserveAskedFor(int asked) {
@@ -426,7 +440,7 @@ public final class Limiter {
                 long value = result[1 + o];
                 if (o < r) {
                     long left = 0;
-                    if (reserves != null && reserves.maxSize(limit) >= 2) {
+                    if (refill[o]) {
                         // Even a reserve of one (this call alone) is remembered: how fast it went sizes the next.
                         left = reserves.installRate(keys[at[o]], limit, sizes[o], value).left.get();
                     }
@@ -435,7 +449,7 @@ public final class Limiter {
                 } else {
                     ClusterStore.Acquire acquire = permits.get(o - r);
                     if (reserves != null && reserves.pooled(limit)) {
-                        reserves.installPermits(acquire, limit);
+                        reserves.installPermits(acquire, limit, refill[o]);
                         outcome.hold(new LimitOutcome.Permit(reserves::releasePermit, acquire.key(), acquire.member(1)));
                     } else {
                         outcome.hold(new LimitOutcome.Permit(shared::release, acquire.key(), acquire.lease()));

@@ -43,6 +43,8 @@ final class Reserves implements AutoCloseable {
     private final LongSupplier nanos;
     private final Cache<String, RateReserve> rates;
     private final ConcurrentHashMap<String, PermitPool> pools = new ConcurrentHashMap<>();
+    /** Counters whose next reserve is being asked for: one call refills, the others meanwhile ask for themselves. */
+    private final java.util.Set<String> refilling = ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService sweeper;
     private volatile boolean closed;
 
@@ -150,7 +152,20 @@ final class Reserves implements AutoCloseable {
         return reserve.take() ? reserve : null;
     }
 
-    /** How many calls of {@code key} to ask the store for now. */
+    /**
+     * Whether the calling check asks for {@code key}'s next reserve: only one check at a time does (the others that find
+     * no reserve meanwhile ask for their call alone, and do not install what they get), so a burst of calls that all
+     * find the reserve empty takes one reserve, not one each. Ended by {@link #endRefill}, whatever the store answered.
+     */
+    boolean startRefill(String key, Limit limit) {
+        return maxSize(limit) >= 2 && refilling.add(key);
+    }
+
+    void endRefill(String key) {
+        refilling.remove(key);
+    }
+
+    /** How many calls of {@code key} to ask the store for now (by the check that {@link #startRefill started} its refill). */
     int rateSize(String key, Limit limit) {
         int max = maxSize(limit);
         if (max < 2) {
@@ -208,7 +223,7 @@ final class Reserves implements AutoCloseable {
         return member;
     }
 
-    /** How many permits of {@code key} to ask the store for now. */
+    /** How many permits of {@code key} to ask the store for now (by the check that {@link #startRefill started} its refill). */
     int permitSize(String key, Limit limit) {
         int max = maxSize(limit);
         if (max < 2) {
@@ -230,14 +245,17 @@ final class Reserves implements AutoCloseable {
     /**
      * The store granted {@code acquire}'s permits to the call that asked: its first is the call's, the others become
      * spares. All of them are this replica's from now on: a call's permit comes back to the pool when it ends.
+     * {@code refilled}: asked for as the counter's next reserve ({@link #startRefill}), not for the call alone.
      */
-    void installPermits(ClusterStore.Acquire acquire, Limit limit) {
+    void installPermits(ClusterStore.Acquire acquire, Limit limit, boolean refilled) {
         long now = nanos.getAsLong();
         PermitPool pool = pools.compute(acquire.key(), (k, p) -> {
             PermitPool target = p == null ? new PermitPool(maxSize(limit)) : p;
             target.held.addAndGet(acquire.count());
-            target.size = acquire.count();
-            target.refilledAtNanos = now;
+            if (refilled) { // the size and time of the last reserve size the next one
+                target.size = acquire.count();
+                target.refilledAtNanos = now;
+            }
             target.usedAtNanos = now;
             return target;
         });

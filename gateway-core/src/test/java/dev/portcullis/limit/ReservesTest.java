@@ -212,6 +212,33 @@ class ReservesTest {
         assertThat(shared.checks.get() - before).isLessThanOrEqualTo(1);
     }
 
+    @Test
+    void callsThatFindNoReserveWhileOneIsAskedForAskForThemselvesAndKeepIt() {
+        Limiter limiter = replica(0.01);
+        for (int i = 0; i < 3; i++) { // reserves of 1 and 2, used up: the next is 4
+            decided(limiter.apply(call(i, "hot"))).release();
+        }
+        shared.deferred = new ArrayList<>();
+        List<LimitOutcome> burst = new ArrayList<>();
+        for (int i = 0; i < 5; i++) { // five calls at once, none answered yet
+            burst.add(limiter.apply(call(10 + i, "hot")));
+        }
+        assertThat(shared.deferred).hasSize(5);
+        assertThat(shared.deferredCalls).as("one asks for the next reserve, the other four for themselves alone")
+                .containsExactly(4L, 1L, 1L, 1L, 1L);
+        List<Runnable> answers = shared.deferred;
+        shared.deferred = null;
+        answers.forEach(Runnable::run);
+        burst.forEach(o -> assertThat(decided(o).refused()).isEmpty());
+        burst.forEach(LimitOutcome::release);
+        assertThat(shared.refunds.get()).as("no reserve replaced by a call's own").isZero();
+        int checks = shared.checks.get();
+        for (int i = 0; i < 3; i++) { // the reserve of 4 (three left) serves the next three calls
+            decided(limiter.apply(call(20 + i, "hot"))).release();
+        }
+        assertThat(shared.checks.get()).isEqualTo(checks);
+    }
+
     /** The shared store: a {@link MemoryStore} that counts what it is asked. */
     static final class CountingStore implements ClusterStore {
         final MemoryStore memory = new MemoryStore();
@@ -220,11 +247,24 @@ class ReservesTest {
         final AtomicInteger refunds = new AtomicInteger();
         final AtomicLong refundedMicros = new AtomicLong();
         final AtomicInteger releases = new AtomicInteger();
+        /** When set, checks are answered only when the test runs these (in order); the calls of the hot rate asked. */
+        volatile List<Runnable> deferred;
+        final List<Long> deferredCalls = new ArrayList<>();
 
         /** Counts calls by the time charged: both rates of the policy are per minute, 10000 or 300 of them. */
         @Override
         public CompletableFuture<long[]> check(List<Take> rates, List<Acquire> permits) {
             checks.incrementAndGet();
+            if (deferred != null) {
+                CompletableFuture<long[]> later = new CompletableFuture<>();
+                deferredCalls.add(rates.get(0).intervalMicros() / 6_000);
+                deferred.add(() -> later.complete(answer(rates, permits)));
+                return later;
+            }
+            return CompletableFuture.completedFuture(answer(rates, permits));
+        }
+
+        private long[] answer(List<Take> rates, List<Acquire> permits) {
             long[] result = memory.checkNow(rates, permits);
             if (result[0] == 0) {
                 for (Take take : rates) {
@@ -232,7 +272,7 @@ class ReservesTest {
                     callsCounted.addAndGet(take.intervalMicros() / oneCall);
                 }
             }
-            return CompletableFuture.completedFuture(result);
+            return result;
         }
 
         @Override
