@@ -67,7 +67,8 @@ public final class Limiter {
     public Limiter(ClusterStore shared, MemoryStore local, int replicas, Duration leaseTime, double reserve,
                    Duration reserveHold, MeterRegistry registry) {
         this(shared, local, replicas, leaseTime, registry,
-                shared == null || reserve <= 0 ? null : new Reserves(shared, reserve, reserveHold, System::nanoTime, true));
+                shared == null || reserve <= 0 ? null
+                        : new Reserves(shared, reserve, reserveHold, leaseTime.dividedBy(2), System::nanoTime, true));
     }
 
     /** With {@code reserves} made by the caller (tests: a clock of their own, no sweeping thread). */

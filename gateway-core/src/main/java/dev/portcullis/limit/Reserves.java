@@ -30,7 +30,9 @@ import java.util.function.LongSupplier;
  *
  * <p>Giving back: a rate's reserve is spendable for {@code hold} after it was taken; the calls left then are given
  * back to the bucket ({@link ClusterStore#refund}), as are those of a reserve replaced by a newer one. A cap's spare
- * permits are released when they were not used for {@code hold}, and at once beyond one reserve's worth of spares.
+ * permits are released when they were not used for {@code hold}, and at once beyond one reserve's worth of spares;
+ * a permit is reused for at most {@code maxPermitAge} after the store granted it (half the lease time), so a permit
+ * the store lost (a Redis restart without persistence) is not counted by this replica for longer than that.
  * What another replica may find missing at a moment: at most one reserve per counter per replica.
  *
  * <p>Thread-safe and lock-free on the request path (atomics and a concurrent queue); the sweep of idle permits runs
@@ -40,6 +42,7 @@ final class Reserves implements AutoCloseable {
     private final ClusterStore shared;
     private final double share;
     private final long holdNanos;
+    private final long maxPermitAgeNanos;
     private final LongSupplier nanos;
     private final Cache<String, RateReserve> rates;
     private final ConcurrentHashMap<String, PermitPool> pools = new ConcurrentHashMap<>();
@@ -49,9 +52,14 @@ final class Reserves implements AutoCloseable {
     private volatile boolean closed;
 
     Reserves(ClusterStore shared, double share, Duration hold, LongSupplier nanos, boolean sweep) {
+        this(shared, share, hold, Duration.ofSeconds(30), nanos, sweep);
+    }
+
+    Reserves(ClusterStore shared, double share, Duration hold, Duration maxPermitAge, LongSupplier nanos, boolean sweep) {
         this.shared = shared;
         this.share = share;
         this.holdNanos = hold.toNanos();
+        this.maxPermitAgeNanos = maxPermitAge.toNanos();
         this.nanos = nanos;
         this.rates = Caches.onCallingThread()
                 .maximumSize(100_000)
@@ -197,6 +205,8 @@ final class Reserves implements AutoCloseable {
     /** A cap's permits held by this replica: {@code held} in all, those in {@code free} not used by a call now. */
     static final class PermitPool {
         final ConcurrentLinkedQueue<String> free = new ConcurrentLinkedQueue<>();
+        /** When the store granted each permit held (by lease). */
+        final ConcurrentHashMap<String, Long> grantedAt = new ConcurrentHashMap<>();
         final AtomicInteger spare = new AtomicInteger();
         final AtomicInteger held = new AtomicInteger();
         final int max;
@@ -257,6 +267,9 @@ final class Reserves implements AutoCloseable {
                 target.refilledAtNanos = now;
             }
             target.usedAtNanos = now;
+            for (int i = 1; i <= acquire.count(); i++) {
+                target.grantedAt.put(acquire.member(i), now);
+            }
             return target;
         });
         for (int i = 2; i <= acquire.count(); i++) {
@@ -276,7 +289,9 @@ final class Reserves implements AutoCloseable {
     }
 
     private void giveBack(PermitPool pool, String key, String member) {
-        if (closed || pool.spare.get() >= pool.max) {
+        Long granted = pool.grantedAt.get(member);
+        if (closed || pool.spare.get() >= pool.max || granted == null || nanos.getAsLong() - granted >= maxPermitAgeNanos) {
+            pool.grantedAt.remove(member);
             pool.held.decrementAndGet();
             shared.release(key, member);
             dropIfEmpty(key);
@@ -297,6 +312,7 @@ final class Reserves implements AutoCloseable {
             if (closed || now - pool.usedAtNanos >= holdNanos) {
                 String member;
                 while ((member = pool.free.poll()) != null) {
+                    pool.grantedAt.remove(member);
                     pool.spare.decrementAndGet();
                     pool.held.decrementAndGet();
                     shared.release(key, member);

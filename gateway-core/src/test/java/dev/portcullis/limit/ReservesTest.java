@@ -175,6 +175,25 @@ class ReservesTest {
         assertThat(reserves.held(cap)).isZero();
     }
 
+    /** A permit the store lost (a Redis restart) is not counted by its replica for longer than its maximum age. */
+    @Test
+    void aSparePermitIsReusedForAtMostItsMaximumAgeThenGoesBack() {
+        Reserves reserves = new Reserves(shared, 0.01, HOLD, Duration.ofSeconds(10), clock::get, false);
+        Limiter limiter = new Limiter(shared, new MemoryStore(), 1, Duration.ofSeconds(60), registry, reserves);
+        String cap = Limiter.keyForTest(route, "hot", 1);
+        decided(limiter.apply(call(1, "hot"))).release();
+        assertThat(reserves.spare(cap)).isEqualTo(1);
+        clock.addAndGet(Duration.ofSeconds(9).toNanos());
+        decided(limiter.apply(call(2, "hot"))).release(); // nine seconds old: reused and kept
+        assertThat(shared.releases.get()).isZero();
+        assertThat(reserves.spare(cap)).isEqualTo(1);
+        clock.addAndGet(Duration.ofSeconds(1).toNanos());
+        decided(limiter.apply(call(3, "hot"))).release(); // ten: used once more, then given back to the store
+        assertThat(shared.releases.get()).isEqualTo(1);
+        assertThat(reserves.held(cap)).isZero();
+        assertThat(shared.memory.held(cap)).isZero();
+    }
+
     @Test
     void callsOfAReserveNotSpentWithinTheHoldGoBackToTheBucket() {
         Limiter limiter = replica(0.01);
