@@ -210,46 +210,18 @@ class SharedLimitsTest {
 
     @Test
     void twoReplicasEnforceOneGlobalLimitUnderConcurrentClients() throws Exception {
-        RedisServer redis = redis();
-        String policy = """
-                default: allow
-                tools:
-                  echo: { limits: 20/5s }
-                """;
-        GatewayHarness one = gateway(redis, "g1:", policy, 2, "");
-        GatewayHarness two = gateway(redis, "g1:", policy, 2, "");
+        GatewayHarness[] pair = twoReplicas(redis(), "g1:", "20/5s", "");
+        GatewayHarness one = pair[0];
+        GatewayHarness two = pair[1];
         String token = token("alice");
         int before = upstreamSaw.getOrDefault("echo", new AtomicInteger()).get();
-        AtomicInteger allowed = new AtomicInteger();
-        AtomicInteger refused = new AtomicInteger();
-        Queue<String> unexpected = new ConcurrentLinkedQueue<>();
-        Queue<HttpResponse<String>> refusals = new ConcurrentLinkedQueue<>();
-        Queue<HttpResponse<String>> answers = new ConcurrentLinkedQueue<>();
-        ExecutorService clients = Executors.newFixedThreadPool(8);
         long start = System.nanoTime();
-        long deadline = start + TimeUnit.MILLISECONDS.toNanos(2_500);
-        List<Future<?>> running = new ArrayList<>();
-        for (int t = 0; t < 8; t++) {
-            int client = t;
-            running.add(clients.submit(() -> {
-                for (int i = 0; i < 400 && System.nanoTime() < deadline; i++) {
-                    HttpResponse<String> response = post((client + i) % 2 == 0 ? one : two, token, call(client * 1000 + i, "echo"));
-                    if (response.statusCode() == 200) {
-                        allowed.incrementAndGet();
-                        answers.add(response);
-                    } else if (response.statusCode() == 429) {
-                        refused.incrementAndGet();
-                        refusals.add(response);
-                    } else {
-                        unexpected.add(response.statusCode() + " " + response.body());
-                    }
-                }
-            }));
-        }
-        for (Future<?> f : running) {
-            f.get(30, TimeUnit.SECONDS);
-        }
-        clients.shutdown();
+        Load load = atTheLimit(one, two, token, 2_500, 0);
+        AtomicInteger allowed = load.allowed;
+        AtomicInteger refused = load.refused;
+        Queue<String> unexpected = load.unexpected;
+        Queue<HttpResponse<String>> refusals = load.refusals;
+        Queue<HttpResponse<String>> answers = load.answers;
         long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         // GCRA 20/5s: 20 at once, then one every 250 ms, shared by both replicas; each replica alone would let
         // 20 + elapsed/250ms through (twice the total). Tolerance: the refill in flight at each end, +-2.
@@ -277,6 +249,53 @@ class SharedLimitsTest {
                 .isEqualTo(refused.get());
     }
 
+    /** Two gateways sharing {@code redis} ({@code store.replicas: 2}) whose policy limits the tool {@code echo}. */
+    private GatewayHarness[] twoReplicas(RedisServer redis, String prefix, String echoLimits, String extraStore)
+            throws IOException {
+        String policy = "default: allow\ntools:\n  echo: { limits: " + echoLimits + " }\n";
+        return new GatewayHarness[] {gateway(redis, prefix, policy, 2, "", extraStore), gateway(redis, prefix, policy, 2, "", extraStore)};
+    }
+
+    /** What 8 clients calling {@code echo} on two gateways in turn got: answers, refusals (429), anything else. */
+    private record Load(AtomicInteger allowed, AtomicInteger refused, Queue<String> unexpected,
+                        Queue<HttpResponse<String>> answers, Queue<HttpResponse<String>> refusals) {}
+
+    /** 8 clients, each alternating between {@code one} and {@code two}, for {@code millis} (at most 2,000 calls each). */
+    private static Load atTheLimit(GatewayHarness one, GatewayHarness two, String token, long millis, int idBase)
+            throws Exception {
+        Load load = new Load(new AtomicInteger(), new AtomicInteger(), new ConcurrentLinkedQueue<>(),
+                new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>());
+        ExecutorService clients = Executors.newFixedThreadPool(8);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            List<Future<?>> running = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int client = t;
+                running.add(clients.submit(() -> {
+                    for (int i = 0; i < 2_000 && System.nanoTime() < deadline; i++) {
+                        HttpResponse<String> response = post((client + i) % 2 == 0 ? one : two, token,
+                                call(idBase + client * 10_000 + i, "echo"));
+                        if (response.statusCode() == 200) {
+                            load.allowed.incrementAndGet();
+                            load.answers.add(response);
+                        } else if (response.statusCode() == 429) {
+                            load.refused.incrementAndGet();
+                            load.refusals.add(response);
+                        } else {
+                            load.unexpected.add(response.statusCode() + " " + response.body());
+                        }
+                    }
+                }));
+            }
+            for (Future<?> f : running) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            clients.shutdownNow();
+        }
+        return load;
+    }
+
     /**
      * Issue 18, {@code store.reserve}: each replica takes a reserve of the hot limit per round trip and spends it
      * itself. While under the limit, far fewer scripts than calls run in Redis; at the limit, the two replicas together
@@ -286,19 +305,13 @@ class SharedLimitsTest {
     @Test
     void withReservesTwoReplicasAskRedisLessAndStillHoldOneGlobalLimit() throws Exception {
         RedisServer redis = redis();
-        String policy = """
-                default: allow
-                tools:
-                  echo: { limits: [400/10s, 300 concurrent] }
-                """;
         // 10% of 400: reserves of up to 40 calls (and of up to 30 permits).
-        GatewayHarness one = gateway(redis, "g7:", policy, 2, "", ", reserve: 10%");
-        GatewayHarness two = gateway(redis, "g7:", policy, 2, "", ", reserve: 10%");
+        GatewayHarness[] pair = twoReplicas(redis, "g7:", "[400/10s, 300 concurrent]", ", reserve: 10%");
+        GatewayHarness one = pair[0];
+        GatewayHarness two = pair[1];
         String token = token("alice");
         int before = upstreamSaw.getOrDefault("echo", new AtomicInteger()).get();
         Queue<String> unexpected = new ConcurrentLinkedQueue<>();
-        AtomicInteger allowed = new AtomicInteger();
-        AtomicInteger refused = new AtomicInteger();
         ExecutorService clients = Executors.newFixedThreadPool(8);
         try {
             // Under the limit: 200 calls, 25 per client, all admitted.
@@ -323,40 +336,21 @@ class SharedLimitsTest {
             assertThat(scripts).as("scripts for 200 calls with reserves:\n%s", stats).isLessThan(60);
 
             // Then at the limit, for 2.5 s.
-            running.clear();
-            long start = System.nanoTime();
-            long deadline = start + TimeUnit.MILLISECONDS.toNanos(2_500);
-            for (int t = 0; t < 8; t++) {
-                int client = t;
-                running.add(clients.submit(() -> {
-                    for (int i = 0; i < 2_000 && System.nanoTime() < deadline; i++) {
-                        HttpResponse<String> response = post((client + i) % 2 == 0 ? one : two, token,
-                                call(client * 10_000 + i, "echo"));
-                        if (response.statusCode() == 200) {
-                            allowed.incrementAndGet();
-                        } else if (response.statusCode() == 429) {
-                            refused.incrementAndGet();
-                        } else {
-                            unexpected.add(response.statusCode() + " " + response.body());
-                        }
-                    }
-                }));
-            }
-            for (Future<?> f : running) {
-                f.get(60, TimeUnit.SECONDS);
-            }
+            Load load = atTheLimit(one, two, token, 2_500, 100_000);
+            unexpected.addAll(load.unexpected());
+            int allowed = load.allowed().get();
             long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - first);
             // 400/10s: 400 at once, then one every 25 ms, since the first call of the test.
             long ideal = 400 + elapsedMillis / 25;
-            long total = 200 + allowed.get();
+            long total = 200 + allowed;
             System.out.printf("issue 18 reserves at the limit: %d allowed over %d ms (ideal %d, deviation %+d)%n",
                     total, elapsedMillis, ideal, total - ideal);
             assertThat(unexpected).isEmpty();
-            assertThat(refused.get()).isPositive();
+            assertThat(load.refused().get()).isPositive();
             // Never more than the limit (+2: the refill in flight at each end); at most one reserve per replica fewer.
             assertThat(total).isBetween(ideal - 2 * 40 - 2, ideal + 2);
             assertThat(upstreamSaw.get("echo").get() - before).as("a refused call never reaches the upstream")
-                    .isEqualTo(200 + allowed.get());
+                    .isEqualTo(200 + allowed);
         } finally {
             clients.shutdownNow();
         }
