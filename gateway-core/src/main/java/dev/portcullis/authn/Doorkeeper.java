@@ -8,8 +8,8 @@ package dev.portcullis.authn;
  *
  * <p>It decides caching only, never acceptance: a token is looked up here after its signature has been checked.
  * A collision (two tokens in one slot) costs one more signature check (the slot was overwritten) or caches a token
- * at its first sight (same 64 bits, or 64 zero bits: an empty slot), never a wrong answer: the cache is keyed by the full SHA-256 and the claim
- * checks that depend on time and route run on every request.
+ * at its first sight (same 64 bits, or 64 zero bits: an empty slot), never a wrong answer: the cache is keyed by the
+ * full SHA-256 and the claim checks that depend on time and route run on every request.
  *
  * <p>Thread-safe without locks: plain stores to the table. A lost race costs a signature check; a torn
  * {@code long} (allowed by JLS §17.7 on 32-bit JVMs) matches no token's fingerprint and costs the same.

@@ -325,29 +325,33 @@ public final class TokenVerifier {
      */
     private dev.portcullis.Step<VerifiedToken> verifySignature(BearerToken token) {
         Parsed parsed = parsed(token);
-        JWSHeader header = parsed.header();
         JWKSet known = parsed.issuer().keysNow();
         if (known != null) {
-            List<JWK> candidates = JwsSignatures.candidates(known, header);
-            if (!candidates.isEmpty() || header.getKeyID() == null) {
-                return dev.portcullis.Step.now(signed(parsed, candidates));
-            }
-            return dev.portcullis.Step.later(parsed.issuer().refreshForUnknownKey()
-                    .map(fresh -> signed(parsed, JwsSignatures.candidates(fresh, header)))
-                    .toFuture());
+            return withKeys(parsed, known);
         }
         IssuerConfig config = parsed.issuer().config();
         return dev.portcullis.Step.later(parsed.issuer().keys()
                 .onErrorMap(e -> GatewayFailure.of(Reason.KEYS_UNAVAILABLE, "Signing keys are unavailable",
                         "issuer " + config.issuer() + ": " + e, e).withCode("keys_unavailable"))
                 .flatMap(keys -> {
-                    List<JWK> candidates = JwsSignatures.candidates(keys, header);
-                    if (candidates.isEmpty() && header.getKeyID() != null) {
-                        return parsed.issuer().refreshForUnknownKey().map(fresh -> JwsSignatures.candidates(fresh, header));
-                    }
-                    return Mono.just(candidates);
+                    dev.portcullis.Step<VerifiedToken> signed = withKeys(parsed, keys);
+                    return signed.ready() ? Mono.just(signed.value()) : Mono.fromFuture(signed.future());
                 })
-                .map(candidates -> signed(parsed, candidates))
+                .toFuture());
+    }
+
+    /**
+     * The signature checked against {@code keys}: now when they hold the key the token names (or it names none), else
+     * after one re-fetch for its unknown {@code kid}.
+     */
+    private dev.portcullis.Step<VerifiedToken> withKeys(Parsed parsed, JWKSet keys) {
+        JWSHeader header = parsed.header();
+        List<JWK> candidates = JwsSignatures.candidates(keys, header);
+        if (!candidates.isEmpty() || header.getKeyID() == null) {
+            return dev.portcullis.Step.now(signed(parsed, candidates));
+        }
+        return dev.portcullis.Step.later(parsed.issuer().refreshForUnknownKey()
+                .map(fresh -> signed(parsed, JwsSignatures.candidates(fresh, header)))
                 .toFuture());
     }
 

@@ -461,9 +461,8 @@ public final class Limiter {
                 Reserves.RateReserve reserve = fromReserve[j];
                 if (reserve != null) {
                     Limit limit = applying.get(j);
-                    long since = (System.nanoTime() - reserve.takenAtNanos) / 1_000;
                     outcome.rate(limit, Gcra.remaining(reserve.bucket, limit.intervalMicros(), limit.periodMicros())
-                            + Math.max(0, reserve.left.get()), Math.max(0, reserve.bucket - since));
+                            + Math.max(0, reserve.left.get()), Math.max(0, reserve.bucket - reserves.ageMicros(reserve)));
                 }
                 if (fromPool[j] != null) {
                     outcome.hold(new LimitOutcome.Permit(reserves::releasePermit, keys[j], fromPool[j]));
@@ -503,19 +502,6 @@ public final class Limiter {
                 }
             }
         }
-    }
-
-    /** Tests: the counter key of the route-wide limit {@code tools.<tool>#<index>} of {@code route}'s policy. */
-    static String keyForTest(Route route, String tool, int index) {
-        String id = "tools." + tool + "#" + index;
-        Limit limit = route.policy().limits().all().stream().filter(l -> l.id().equals(id)).findFirst().orElseThrow();
-        StringBuilder key = new StringBuilder();
-        part(key, route.name());
-        part(key, limit.id());
-        for (Limit.Key k : limit.keys()) {
-            part(key, "");
-        }
-        return key.toString();
     }
 
     /** Tests: this replica's reserves, or null. */

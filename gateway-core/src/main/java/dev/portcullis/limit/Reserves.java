@@ -173,6 +173,11 @@ final class Reserves implements AutoCloseable {
         refilling.remove(key);
     }
 
+    /** How long ago {@code reserve} was taken, in microseconds. */
+    long ageMicros(RateReserve reserve) {
+        return (nanos.getAsLong() - reserve.takenAtNanos) / 1_000;
+    }
+
     /** How many calls of {@code key} to ask the store for now (by the check that {@link #startRefill started} its refill). */
     int rateSize(String key, Limit limit) {
         int max = maxSize(limit);

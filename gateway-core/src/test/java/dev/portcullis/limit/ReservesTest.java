@@ -71,6 +71,13 @@ class ReservesTest {
                 new JsonRpcInspector().inspect(bytes), false));
     }
 
+    /** The counter of the route-wide limit {@code tools.<tool>#<index>}, as the limiter names it. */
+    private String counterKey(String tool, int index) {
+        String id = "tools." + tool + "#" + index;
+        return Limiter.key(route.name(), route.policy().limits().all().stream().filter(l -> l.id().equals(id))
+                .findFirst().orElseThrow(), null, null);
+    }
+
     private static LimitOutcome decided(LimitOutcome outcome) {
         assertThat(outcome.future()).isCompleted(); // the MemoryStore answers at once
         return outcome;
@@ -93,7 +100,7 @@ class ReservesTest {
         // The store counted every admitted call before it was admitted (and the reserve's rest): never fewer.
         assertThat(shared.callsCounted.get()).isGreaterThanOrEqualTo(200).isLessThanOrEqualTo(200 + 100);
         // The permits: one held since the first call, kept as this replica's spare, no release in between.
-        assertThat(shared.memory.held(Limiter.keyForTest(route, "hot", 1))).isEqualTo(1);
+        assertThat(shared.memory.held(counterKey("hot", 1))).isEqualTo(1);
         assertThat(shared.releases.get()).isZero();
     }
 
@@ -116,7 +123,7 @@ class ReservesTest {
         }
         assertThat(held.stream().filter(o -> o.refused().isEmpty()).count()).isEqualTo(2); // the cap of 2 exactly
         held.forEach(LimitOutcome::release);
-        assertThat(shared.memory.held(Limiter.keyForTest(route, "small", 1))).isZero(); // released at once, no spare kept
+        assertThat(shared.memory.held(counterKey("small", 1))).isZero(); // released at once, no spare kept
     }
 
     @Test
@@ -149,7 +156,7 @@ class ReservesTest {
             }
         }
         assertThat(held).hasSize(200);
-        String key = Limiter.keyForTest(route, "capped", 0);
+        String key = counterKey("capped", 0);
         assertThat(shared.memory.held(key)).isEqualTo(200);
         assertThat(shared.checks.get()).isLessThan(200); // spares served some of the calls
         held.forEach(LimitOutcome::release);
@@ -161,7 +168,7 @@ class ReservesTest {
     void sparePermitsIdleForTheHoldGoBackToTheStore() {
         Limiter limiter = replica(0.01);
         Reserves reserves = limiter.reservesForTest();
-        String cap = Limiter.keyForTest(route, "hot", 1);
+        String cap = counterKey("hot", 1);
         for (int i = 0; i < 3; i++) {
             decided(limiter.apply(call(i, "hot"))).release();
         }
@@ -180,7 +187,7 @@ class ReservesTest {
     void aSparePermitIsReusedForAtMostItsMaximumAgeThenGoesBack() {
         Reserves reserves = new Reserves(shared, 0.01, HOLD, Duration.ofSeconds(10), clock::get, false);
         Limiter limiter = new Limiter(shared, new MemoryStore(), 1, Duration.ofSeconds(60), registry, reserves);
-        String cap = Limiter.keyForTest(route, "hot", 1);
+        String cap = counterKey("hot", 1);
         decided(limiter.apply(call(1, "hot"))).release();
         assertThat(reserves.spare(cap)).isEqualTo(1);
         clock.addAndGet(Duration.ofSeconds(9).toNanos());
