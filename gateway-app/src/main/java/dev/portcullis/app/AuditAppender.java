@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Why not Logback's AsyncAppender: its queue wakes the writer thread for every event (a futex call
  * and a context switch each), and its writer flushes every event with its own write call. Here the
- * writer sleeps between batches ({@link #WAIT_STRATEGY}: nothing signals it) and a file is flushed once
- * per batch, which took the audit trail from the largest cost of a proxied request to a small one
+ * writer sleeps between batches ({@link #WAIT_STRATEGY}: nothing signals it) and a file or the console
+ * ({@link BatchedConsoleAppender}) is flushed once per batch, which took the audit trail from the largest cost of a proxied request to a small one
  * (bench/README.md). An event reaches the file at most ~20 ms after its request ends.
  */
 final class AuditAppender {
@@ -58,7 +58,8 @@ final class AuditAppender {
             file.setImmediateFlush(false);
             writer = file;
         } else {
-            ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+            // One write per batch, like the file (flushed at the batch's end), not one per event.
+            ConsoleAppender<ILoggingEvent> console = new BatchedConsoleAppender<>();
             // stdout unless audit.output says stderr; the operational log goes to the other stream (logback.xml).
             console.setTarget("stderr".equals(config.output()) ? "System.err" : "System.out");
             writer = console;
