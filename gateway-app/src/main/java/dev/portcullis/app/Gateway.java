@@ -743,6 +743,7 @@ public final class Gateway implements AutoCloseable {
         // connection lives on (issue 18), which stop after it.
         state.limiter.close();
         server.close();
+        log.info("Portcullis stopped");
     }
 
 }

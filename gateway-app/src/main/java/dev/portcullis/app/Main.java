@@ -143,7 +143,11 @@ public final class Main implements Callable<Integer> {
                 err.flush();
                 return 1;
             }
-            Runtime.getRuntime().addShutdownHook(new Thread(gateway::close, "portcullis-shutdown"));
+            Gateway running = gateway;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                running.close();
+                stopLogging();
+            }, "portcullis-shutdown"));
             gateway.awaitShutdown();
             return 0;
         }
@@ -381,6 +385,16 @@ public final class Main implements Callable<Integer> {
             demo.printGuide(System.out);
             demo.awaitShutdown();
             return 0;
+        }
+    }
+
+    /**
+     * After the drain: the log and audit writers (ring buffers, written a batch at a time) write what they still
+     * hold, so the audit events of the last calls and the last log lines are not lost when the JVM exits.
+     */
+    static void stopLogging() {
+        if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext logback) {
+            logback.stop();
         }
     }
 }

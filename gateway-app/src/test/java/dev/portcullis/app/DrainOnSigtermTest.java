@@ -75,6 +75,11 @@ class DrainOnSigtermTest {
             long tookMillis = (System.nanoTime() - signalled) / 1_000_000;
             // Drained when the call ended, not at the end of the 10 s grace.
             assertThat(tookMillis).as(gw.log()).isLessThan(9000);
+            // Nothing is lost at exit: the streamed call's audit event (recorded when its stream ended, just before
+            // the JVM exits) and the last log line reach the output; the writers are stopped after the drain.
+            assertThat(gw.count(java.util.regex.Pattern.compile(
+                    "\"event.action\":\"tools/call\".*\"jsonrpc.request.id\":\"42\""))).as(gw.log()).isEqualTo(1);
+            assertThat(gw.log()).contains("Portcullis stopped");
         }
     }
 
