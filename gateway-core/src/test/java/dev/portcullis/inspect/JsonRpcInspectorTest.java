@@ -103,22 +103,15 @@ class JsonRpcInspectorTest {
         assertThat(batch).extracting(McpMessage::method).containsExactly("tools/list", "tools/call");
     }
 
-    /**
-     * A plain-ASCII body is parsed from its bytes; every other goes through the strict UTF-8 decoder first. Bodies Jackson's
-     * byte parser would read as UTF-16 or UTF-32 (it guesses from zero bytes) are refused, never read as a tool call.
-     */
+    /** Bodies Jackson's byte parser would read as UTF-16 or UTF-32 (it guesses from zero bytes) are refused, never read as a tool call. */
     @Test
-    void onlyPlainAsciiSkipsTheStrictDecoderAndUtf16Or32BodiesAreRefusedAsParseErrors() {
+    void utf16Or32BodiesAreRefusedAsParseErrorsAndNonAsciiUtf8StillReads() {
         String call = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}";
-        assertThat(JsonRpcInspector.plainAscii(call.getBytes(StandardCharsets.US_ASCII))).isTrue();
-        assertThat(JsonRpcInspector.plainAscii("{\"a\":\"\u00e9\"}".getBytes(StandardCharsets.UTF_8))).isFalse();
-        assertThat(JsonRpcInspector.plainAscii(new byte[] {'{', 0, '}'})).isFalse();
         for (java.nio.charset.Charset wide : List.of(StandardCharsets.UTF_16BE, StandardCharsets.UTF_16LE,
                 java.nio.charset.Charset.forName("UTF-32BE"), java.nio.charset.Charset.forName("UTF-32LE"))) {
             assertThatThrownBy(() -> inspector.inspect(call.getBytes(wide))).as(wide.name())
                     .isInstanceOfSatisfying(GatewayFailure.class, f -> assertThat(f.reason()).isEqualTo(Reason.PARSE_ERROR));
         }
-        // Non-ASCII UTF-8 still reads as UTF-8 (through the strict decoder).
         McpMessage m = inspect("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"caf\u00e9\"}}").get(0);
         assertThat(m.target()).contains("caf\u00e9");
     }

@@ -1,6 +1,7 @@
 package dev.portcullis.bench.jmh;
 
 import dev.portcullis.forward.HeaderRewrite;
+import dev.portcullis.audit.ArgumentLogging;
 import dev.portcullis.inspect.JsonRpcInspector;
 import dev.portcullis.inspect.McpMessage;
 import dev.portcullis.policy.Decision;
@@ -41,7 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       deciding the same call: what a route with a {@code policy:} key will decide once the gateway
  *       wires policy files in;</li>
  *   <li>{@code headerRewriteToUpstream}: {@link HeaderRewrite#toUpstream} on a typical MCP request's
- *       headers.</li>
+ *       headers;</li>
+ *   <li>{@code auditArgumentDigest}: the audit trail's default record of the call's arguments (SHA-256 of their
+ *       canonical JSON, {@link ArgumentLogging#digest}).</li>
  * </ul>
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -114,6 +117,11 @@ public class HotPathBenchmark {
     @Benchmark
     public Decision policyCompiledRule() {
         return compiled.decide(subject, operation);
+    }
+
+    @Benchmark
+    public String auditArgumentDigest() {
+        return ArgumentLogging.digest(operation.arguments());
     }
 
     @Benchmark
