@@ -54,8 +54,10 @@ final class AuditAppender {
             FileAppender<ILoggingEvent> file = new FileAppender<>();
             file.setFile(config.file().toString());
             file.setAppend(true);
-            // Flushed at the end of each batch by the ring buffer's handler, not after every event.
+            // Flushed at the end of each batch by the ring buffer's handler, not after every event; a buffer as large
+            // as the console's, so a batch is one write call (Logback's default of 8 KiB wrote every ten events).
             file.setImmediateFlush(false);
+            file.setBufferSize(new ch.qos.logback.core.util.FileSize(BatchedConsoleAppender.BUFFER_BYTES));
             writer = file;
         } else {
             // One write per batch, like the file (flushed at the batch's end), not one per event.

@@ -31,6 +31,8 @@ public final class ArgumentLogging {
     private static final ObjectMapper CANONICAL = JsonMapper.builder()
             .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS).build();
 
+    private static final MessageDigest SHA256 = newSha256();
+
     static {
         // Build Jackson's (lock-guarded) deserializers and serializers now, not on an event loop.
         digest(CANONICAL.createObjectNode().put("warm", 1).set("up", CANONICAL.createArrayNode().add(1.5)));
@@ -94,13 +96,13 @@ public final class ArgumentLogging {
      */
     public static void writeCanonical(JsonNode node, JsonGenerator out) throws java.io.IOException {
         if (node.isObject()) {
-            List<String> names = new ArrayList<>(node.size());
-            node.fieldNames().forEachRemaining(names::add);
-            names.sort(null);
+            List<java.util.Map.Entry<String, JsonNode>> members = new ArrayList<>(node.size());
+            node.fields().forEachRemaining(members::add);
+            members.sort(java.util.Map.Entry.comparingByKey());
             out.writeStartObject();
-            for (String name : names) {
-                out.writeFieldName(name);
-                writeCanonical(node.get(name), out);
+            for (java.util.Map.Entry<String, JsonNode> member : members) {
+                out.writeFieldName(member.getKey());
+                writeCanonical(member.getValue(), out);
             }
             out.writeEndObject();
         } else if (node.isArray()) {
@@ -149,7 +151,16 @@ public final class ArgumentLogging {
         }
     }
 
+    /** A fresh SHA-256: a copy of one made at start (the provider is looked up once, not per audit event). */
     private static MessageDigest sha256() {
+        try {
+            return (MessageDigest) SHA256.clone();
+        } catch (CloneNotSupportedException e) {
+            return newSha256();
+        }
+    }
+
+    private static MessageDigest newSha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
