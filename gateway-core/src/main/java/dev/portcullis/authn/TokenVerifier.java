@@ -364,8 +364,10 @@ public final class TokenVerifier {
             // RFC 7519 §4: claim names are unique. Refuse duplicates rather than guess which one the
             // issuer meant (the same for header parameters).
             StrictJson.requireUniqueMembers(jwt.getHeader().getParsedBase64URL());
-            StrictJson.requireUniqueMembers(jwt.getPayload().toBase64URL());
-            claims = jwt.getJWTClaimsSet();
+            // The claims are read from the payload decoded once, by the JDK's (strict) decoder, for both the duplicate
+            // check and Nimbus's claims parser; jwt.getJWTClaimsSet() would decode it again with Nimbus's own.
+            String payload = StrictJson.requireUniqueMembers(jwt.getPayload().toBase64URL());
+            claims = JWTClaimsSet.parse(payload);
         } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
             throw invalid("malformed", "The access token is malformed", "not a signed JWT");
         }
