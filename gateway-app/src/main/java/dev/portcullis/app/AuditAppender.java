@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
  * <p>Why not Logback's AsyncAppender: its queue wakes the writer thread for every event (a futex call
  * and a context switch each), and its writer flushes every event with its own write call. Here the
  * writer sleeps between batches ({@link #WAIT_STRATEGY}: nothing signals it) and a file or the console
- * ({@link BatchedConsoleAppender}) is flushed once per batch, which took the audit trail from the largest cost of a proxied request to a small one
- * (bench/README.md). An event reaches the file at most ~20 ms after its request ends.
+ * ({@link BatchedConsoleAppender}) is flushed once per batch, which took the audit trail from the largest
+ * cost of a proxied request to a small one (bench/README.md). An event reaches the file at most ~20 ms after its request ends.
  */
 final class AuditAppender {
     /** Park 20 ms between batches: producers never signal (no syscall on the request path), and an idle gateway spends ~0.1% of a CPU on each writer. */
