@@ -46,19 +46,7 @@ public final class JsonRpcInspector {
     /** Messages of the body; a batch (JSON array) gives one per element, in order. */
     public List<McpMessage> inspect(byte[] body) {
         JsonNode root;
-        String text;
-        try {
-            // Strict UTF-8 first (MCP requires it): overlong forms, encoded surrogates, code points past
-            // U+10FFFF and UTF-16/32 bodies are refused here, so the gateway and the upstream cannot read
-            // the same bytes as different names (Jackson's byte parser would accept some of them).
-            text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
-                    .decode(java.nio.ByteBuffer.wrap(body)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw GatewayFailure.of(Reason.PARSE_ERROR, "Parse error", "body is not valid UTF-8");
-        }
-        try (JsonParser parser = mapper.createParser(text)) {
+        try (JsonParser parser = plainAscii(body) ? mapper.createParser(body) : mapper.createParser(strictUtf8(body))) {
             root = mapper.readTree(parser);
         } catch (IOException e) {
             if (e.getMessage() != null && e.getMessage().startsWith("Duplicate field")) {
@@ -81,6 +69,36 @@ public final class JsonRpcInspector {
             return List.copyOf(messages);
         }
         return List.of(classify(root));
+    }
+
+    /**
+     * Bytes 0x01-0x7F only: valid UTF-8 that reads the same as ASCII, which Jackson's byte parser takes as UTF-8
+     * (its encoding detection looks for a byte-order mark or zero bytes, neither possible here). Such a body
+     * is parsed from its bytes; any other goes through {@link #strictUtf8} first.
+     */
+    static boolean plainAscii(byte[] body) {
+        for (byte b : body) {
+            if (b <= 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Strict UTF-8 (MCP requires it): overlong forms, encoded surrogates, code points past U+10FFFF and UTF-16/32
+     * bodies are refused here, so the gateway and the upstream cannot read the same bytes as different names
+     * (Jackson's byte parser would accept some of them, and guesses UTF-16/32 from zero bytes).
+     */
+    static String strictUtf8(byte[] body) {
+        try {
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(body)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw GatewayFailure.of(Reason.PARSE_ERROR, "Parse error", "body is not valid UTF-8");
+        }
     }
 
     /** JSONRPC-01: request, notification or response; anything else is -32600. */

@@ -103,10 +103,17 @@ class JsonRpcInspectorTest {
         assertThat(batch).extracting(McpMessage::method).containsExactly("tools/list", "tools/call");
     }
 
-    /** Bodies Jackson's byte parser would read as UTF-16 or UTF-32 (it guesses from zero bytes) are refused, never read as a tool call. */
+    /**
+     * A plain-ASCII body is parsed from its bytes; every other goes through the strict UTF-8 decoder first. Bodies
+     * Jackson's byte parser would read as UTF-16 or UTF-32 (it guesses from zero bytes) are refused, never read as a
+     * tool call.
+     */
     @Test
     void utf16Or32BodiesAreRefusedAsParseErrorsAndNonAsciiUtf8StillReads() {
         String call = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}";
+        assertThat(JsonRpcInspector.plainAscii(call.getBytes(StandardCharsets.US_ASCII))).isTrue();
+        assertThat(JsonRpcInspector.plainAscii("{\"a\":\"\u00e9\"}".getBytes(StandardCharsets.UTF_8))).isFalse();
+        assertThat(JsonRpcInspector.plainAscii(new byte[] {'{', 0, '}'})).isFalse();
         for (java.nio.charset.Charset wide : List.of(StandardCharsets.UTF_16BE, StandardCharsets.UTF_16LE,
                 java.nio.charset.Charset.forName("UTF-32BE"), java.nio.charset.Charset.forName("UTF-32LE"))) {
             assertThatThrownBy(() -> inspector.inspect(call.getBytes(wide))).as(wide.name())
