@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -235,12 +234,7 @@ final class ConfigReload {
 
     /** The config file's real path and content, and the TLS files' (real paths and contents), hashed. */
     private String fingerprint() {
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        MessageDigest sha = dev.portcullis.Sha256.newDigest();
         List<Path> files = new ArrayList<>();
         files.add(source);
         TlsConfig tls = live.get().built().config.listen().tls();

@@ -6,9 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -30,8 +28,6 @@ public final class ArgumentLogging {
 
     private static final ObjectMapper CANONICAL = JsonMapper.builder()
             .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS).build();
-
-    private static final MessageDigest SHA256 = newSha256();
 
     static {
         // Build Jackson's (lock-guarded) deserializers and serializers now, not on an event loop.
@@ -73,7 +69,7 @@ public final class ArgumentLogging {
      * canonical form is written straight into the digest: no intermediate tree, map or byte array.
      */
     public static String digest(JsonNode arguments) {
-        MessageDigest sha256 = sha256();
+        MessageDigest sha256 = dev.portcullis.Sha256.newDigest();
         try (JsonGenerator out = CANONICAL.getFactory().createGenerator(new DigestSink(sha256))) {
             writeCanonical(arguments, out);
         } catch (java.io.IOException e) {
@@ -151,22 +147,6 @@ public final class ArgumentLogging {
         }
     }
 
-    /** A fresh SHA-256: a copy of one made at start (the provider is looked up once, not per audit event). */
-    private static MessageDigest sha256() {
-        try {
-            return (MessageDigest) SHA256.clone();
-        } catch (CloneNotSupportedException e) {
-            return newSha256();
-        }
-    }
-
-    private static MessageDigest newSha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private String redacted(JsonNode arguments) {
         JsonNode copy = arguments.deepCopy();
@@ -213,6 +193,6 @@ public final class ArgumentLogging {
 
 
     public static String sha256(String value) {
-        return HexFormat.of().formatHex(sha256().digest(value.getBytes(StandardCharsets.UTF_8)));
+        return dev.portcullis.Sha256.hex(value);
     }
 }

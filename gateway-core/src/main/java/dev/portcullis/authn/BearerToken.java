@@ -1,9 +1,5 @@
 package dev.portcullis.authn;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 
 /**
  * A raw bearer token. Its value is reachable only through {@link #value()} (for verification and,
@@ -34,15 +30,6 @@ public final class BearerToken {
     }
 
     static String sha256Hex(String value) {
-        return sha256Hex(value.getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static String sha256Hex(byte[] value) {
-        try {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            return HexFormat.of().formatHex(digest.digest(value));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return dev.portcullis.Sha256.hex(value);
     }
 }

@@ -7,7 +7,6 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.MessageDigest;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.CertificateParsingException;
@@ -146,7 +145,7 @@ public final class ClientTrust {
     /** RFC 8705 §3.1: base64url(SHA-256(DER of the certificate)), no padding. */
     public static String thumbprint(X509Certificate certificate) {
         try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(certificate.getEncoded());
+            byte[] hash = dev.portcullis.Sha256.of(certificate.getEncoded());
             return Base64.getUrlEncoder().withoutPadding().encodeToString(hash);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
