@@ -58,7 +58,12 @@ public final class JwksCache {
         this.ticker = ticker;
         this.jwksUri = config.jwksUri() == null ? null : URI.create(config.jwksUri());
         this.lastForcedRefreshNanos = new AtomicLong(ticker.read() - config.jwksMinRefreshInterval().toNanos());
+        // Upkeep on the calling thread (dev.portcullis.Caches): a never-seen token reads this cache on the event loop
+        // (keysNow), and the default executor handed a task to the common pool every few reads (issue 13: the pool's
+        // thread at ~1.7% of the CPU of a new token per request, plus the wake-ups). The loader does not block: it
+        // returns the fetch's future at once, so a refresh started by a read starts the fetch and returns.
         this.cache = Caffeine.newBuilder()
+                .executor(Runnable::run)
                 .ticker(ticker)
                 .maximumSize(1)
                 .refreshAfterWrite(config.jwksRefresh())

@@ -16,7 +16,12 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
+import java.security.GeneralSecurityException;
+import java.security.Key;
+import java.security.KeyFactory;
 import java.security.Provider;
+import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.RSAPublicKey;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -104,6 +109,26 @@ public final class SignatureProvider {
         return verifier;
     }
 
+    /**
+     * {@code key} as the chosen provider's own key object when that provider verifies {@code alg} (for ACCP: a native
+     * key, made once here instead of on every signature check); otherwise, or if the provider cannot translate it,
+     * {@code key} unchanged. Never blocks: before the choice is made it returns {@code key}.
+     */
+    public static Key providerKey(Key key, JWSAlgorithm alg) {
+        Choice choice = chosen;
+        Provider provider = choice == null ? null : choice.providerFor(alg);
+        return provider == null ? key : translated(provider, key);
+    }
+
+    /** {@code key} translated by {@code provider}'s key factory, or {@code key} itself if it cannot be. */
+    static Key translated(Provider provider, Key key) {
+        try {
+            return KeyFactory.getInstance(key.getAlgorithm(), provider).translateKey(key);
+        } catch (GeneralSecurityException | RuntimeException e) {
+            return key;
+        }
+    }
+
     /** Whether the choice is made: from then on {@link #apply} always points a verifier at the same provider. */
     public static boolean decided() {
         return chosen != null;
@@ -179,11 +204,16 @@ public final class SignatureProvider {
         }
     }
 
-    /** A JDK-made signature for {@code alg} must verify through {@code provider}, and one over another payload must not. */
+    /**
+     * A JDK-made signature for {@code alg} must verify through {@code provider}, and one over another payload must not,
+     * with the key as the request path gives it to the verifier: translated by the provider ({@link #providerKey}).
+     */
     private static void selfTest(Provider provider, JWSAlgorithm alg, Keys keys) throws JOSEException, java.text.ParseException {
         boolean ec = JWSAlgorithm.Family.EC.contains(alg);
         JWSSigner signer = ec ? new ECDSASigner(keys.ec(alg)) : new RSASSASigner(keys.rsa());
-        JWSVerifier verifier = ec ? new ECDSAVerifier(keys.ec(alg)) : new RSASSAVerifier(keys.rsa());
+        JWSVerifier verifier = ec
+                ? new ECDSAVerifier((ECPublicKey) translated(provider, keys.ec(alg).toECPublicKey()))
+                : new RSASSAVerifier((RSAPublicKey) translated(provider, keys.rsa().toRSAPublicKey()));
         verifier.getJCAContext().setProvider(provider);
         JWSObject good = new JWSObject(new JWSHeader(alg), new Payload("portcullis signature provider self-test"));
         good.sign(signer);

@@ -94,6 +94,37 @@ class SignatureProviderTest {
         assertThat(otherKey(alg).verify(verifier)).isFalse();
     }
 
+    /**
+     * Issue 13: the verifier of a signing key gets the chosen provider's own key object, made once (for ACCP a native
+     * key, which it would otherwise rebuild on every check), and verifies with it exactly as with the JDK's key.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"ES256", "RS256", "PS256"})
+    void theVerifierGetsTheProvidersOwnKeyAndStillTellsGoodFromBad(String name) throws Exception {
+        Assumptions.assumeTrue(AmazonCorrettoCryptoProvider.INSTANCE.getLoadingError() == null,
+                "ACCP's native library does not load on this platform");
+        JWSAlgorithm alg = JWSAlgorithm.parse(name);
+        SignatureProvider.get();
+        boolean ec = JWSAlgorithm.Family.EC.contains(alg);
+        java.security.Key jdkKey = ec ? EC.toECPublicKey() : RSA.toRSAPublicKey();
+        java.security.Key key = SignatureProvider.providerKey(jdkKey, alg);
+        assertThat(key).isNotSameAs(jdkKey);
+        assertThat(key.getClass().getName()).startsWith("com.amazon.corretto.crypto.provider.");
+
+        JWSVerifier verifier = SignatureProvider.apply(ec ? new ECDSAVerifier((java.security.interfaces.ECPublicKey) key)
+                : new RSASSAVerifier((java.security.interfaces.RSAPublicKey) key), alg);
+        assertThat(signed(alg).verify(verifier)).isTrue();
+        assertThat(tampered(alg).verify(verifier)).isFalse();
+        assertThat(otherKey(alg).verify(verifier)).isFalse();
+    }
+
+    @Test
+    void aKeyTheProviderCannotTranslateIsKeptAsItIs() throws Exception {
+        Provider empty = new Provider("Empty", "1.0", "no key factories") {};
+        java.security.Key key = RSA.toRSAPublicKey();
+        assertThat(SignatureProvider.translated(empty, key)).isSameAs(key);
+    }
+
     @Test
     void aCandidateWithoutAnAlgorithmKeepsTheJdkProviderForIt() {
         // A provider with no signature services fails every self-test: nothing is pointed at it.
