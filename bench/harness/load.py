@@ -103,13 +103,21 @@ def warm_up(settings, url, token_file, log_path):
     return requests, time.monotonic() - began
 
 
+def prioritised(settings, argv):
+    """argv at CLIENT_NICE when that raises its priority and the harness may (root): the open-loop client then
+    runs ahead of the stub upstream on their shared CPU, and its own lag stays ~0.15 ms at p99 instead of ms."""
+    if settings.client_nice < 0 and os.geteuid() != 0:
+        return list(argv)
+    return ["nice", "-n", str(settings.client_nice), *argv] if settings.client_nice else list(argv)
+
+
 def run_open_loop(settings, url, token_file, rate, duration, log_path, extra=()):
     """The open-loop client; returns its JSON (percentiles in microseconds, statuses)."""
-    argv = pinned(settings.loadgen_cpus, [
+    argv = prioritised(settings, pinned(settings.loadgen_cpus, [
         "java", *settings.client_java_opts.split(), "-jar", settings.tools_jar, "open-loop",
         "--url", url, "--rate", str(rate), "--duration", str(duration), "--warmup", str(settings.open_loop_warmup),
         "--connections", str(settings.open_loop_connections), "--body", settings.body_file, "--tokens", token_file,
-        "--header", "MCP-Protocol-Version: 2025-11-25", *extra])
+        "--header", "MCP-Protocol-Version: 2025-11-25", *extra]))
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + settings.open_loop_warmup + 90)
     with open(log_path, "w") as f:
         f.write(done.stdout + done.stderr)

@@ -68,6 +68,8 @@ CATALOGUE = [
            checks_scope=True),
     # BASELINE_REF=<commit>: the same full path on an earlier build (before/after in one run).
     Target("baseline-full", "portcullis-full on the build at BASELINE_REF (before)", checks_scope=True, baseline=True),
+    Target("baseline-many-tokens", "portcullis-many-tokens on the build at BASELINE_REF (before)", tokens="rotate",
+           baseline=True),
 ]
 
 
@@ -151,6 +153,8 @@ class Launcher:
             "portcullis-many-tokens": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp"),
             "portcullis-sse": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp-sse"),
             "baseline-full": lambda t: self._start_portcullis(t, "portcullis-full.yaml", "/mcp", jar=self.s.baseline_jar),
+            "baseline-many-tokens": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp",
+                                                                     jar=self.s.baseline_jar),
             "portcullis-limits": lambda t: self._start_portcullis(t, "portcullis-limits.yaml", "/mcp"),
             "portcullis-limits-redis": self._start_limits_redis,
             "portcullis-limits-reserve": lambda t: self._start_limits_redis(t, ", reserve: 1%"),

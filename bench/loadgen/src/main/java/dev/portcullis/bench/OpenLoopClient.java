@@ -33,7 +33,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * An open-loop HTTP/1.1 load generator: requests are sent on a fixed schedule (request i at
@@ -46,9 +45,11 @@ import java.util.concurrent.locks.LockSupport;
  * a due request goes out on any idle connection, and when none is idle it waits in a queue, the
  * wait counted in its latency. {@code max_queue_wait_us} in the result says whether that happened.
  *
- * <p>Threads: one scheduler thread parks until the next send time and hands due requests to one
- * Netty event loop, which owns all other state (so nothing here is shared between threads except
- * through {@code execute}).
+ * <p>Threads: one Netty event loop owns all state and is its own scheduler: it sends what is due, then
+ * sleeps until the next send time (a scheduled task; with epoll, a timer of nanosecond resolution). An
+ * earlier version parked a second thread and handed due requests over: on the load generator's one
+ * CPU, the two threads' wake-ups (and the JIT's compiler threads) put the client's own lag at a p99 of
+ * 4–6 ms at 1,000 req/s, above the latencies it was there to measure (bench/RESULTS.md, 2026-12-06).
  *
  * <p>Output (stdout, one JSON object): requests scheduled and completed in the measured window,
  * status counts, p50/p90/p99/p99.9/max latency in microseconds, the achieved rate, and the client's
@@ -115,10 +116,13 @@ final class OpenLoopClient {
     }
 
     private void execute() throws Exception {
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        boolean epoll = io.netty.channel.epoll.Epoll.isAvailable();
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
+                epoll ? io.netty.channel.epoll.EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         try {
             loop = group.next();
-            bootstrap = new Bootstrap().group(loop).channel(NioSocketChannel.class)
+            bootstrap = new Bootstrap().group(loop)
+                    .channel(epoll ? io.netty.channel.epoll.EpollSocketChannel.class : NioSocketChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .handler(new ChannelInitializer<SocketChannel>() {
                         @Override
@@ -136,7 +140,7 @@ final class OpenLoopClient {
             schedule();
             // Requests still unanswered this long after the last send are counted as unfinished.
             try {
-                drained.get(10, TimeUnit.SECONDS);
+                drained.get((long) ((warmupCount + measuredCount) / rate * 1000) + 10_000, TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.TimeoutException e) {
                 // reported below
             }
@@ -147,34 +151,39 @@ final class OpenLoopClient {
         }
     }
 
-    /** The scheduler thread: hands each due request to the event loop at (or just after) its send time. */
+    // The schedule, owned by the event loop.
+    private long total;
+    private double interval;
+    private long start;
+    private long next;
+
+    /** Starts the schedule on the event loop: request i is due at {@code start + i / rate}. */
     private void schedule() {
-        long total = warmupCount + measuredCount;
-        double interval = 1e9 / rate;
-        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
+        total = warmupCount + measuredCount;
+        interval = 1e9 / rate;
+        start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
         measuredStartNanos = start + (long) (warmupCount * interval);
         measuredEndNanos = start + (long) (total * interval);
-        long next = 0;
-        while (next < total) {
-            long now = System.nanoTime();
-            long dueAt = start + (long) (next * interval);
-            if (dueAt > now) {
-                LockSupport.parkNanos(dueAt - now);
-                continue;
-            }
-            long upTo = Math.min(total, (long) ((now - start) / interval) + 1);
-            long from = next;
-            next = upTo;
-            loop.execute(() -> {
-                for (long i = from; i < upTo; i++) {
-                    dispatch(start + (long) (i * interval), i);
-                }
-            });
+        loop.execute(this::tick);
+    }
+
+    /** On the event loop: sends every request due by now, then sleeps until the next one is due. */
+    private void tick() {
+        long now = System.nanoTime();
+        long upTo = Math.min(total, Math.max(next, (long) ((now - start) / interval) + 1));
+        if (now < start) {
+            upTo = next;
         }
-        loop.execute(() -> {
+        for (long i = next; i < upTo; i++) {
+            dispatch(start + (long) (i * interval), i);
+        }
+        next = upTo;
+        if (next < total) {
+            loop.schedule(this::tick, Math.max(0, start + (long) (next * interval) - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } else {
             schedulingDone = true;
             completeIfDrained();
-        });
+        }
     }
 
     /** On the event loop: send request {@code index} now, or queue it until a connection is idle. */
