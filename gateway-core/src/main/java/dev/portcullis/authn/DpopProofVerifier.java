@@ -252,7 +252,10 @@ public final class DpopProofVerifier {
     record ProofHeader(JWSHeader header, String thumbprint, JWSVerifier verifier) {
         boolean signatureValid(String signingInput, String signature) {
             try {
-                return verifier.verify(header, signingInput.getBytes(StandardCharsets.US_ASCII), new Base64URL(signature));
+                // Decoded strictly, as an access token's signature is (JwsSignatures): Nimbus's decoder skips
+                // characters outside the alphabet, so one valid proof had many spellings.
+                return verifier.verify(header, signingInput.getBytes(StandardCharsets.US_ASCII),
+                        JwsSignatures.decoded(new Base64URL(signature)));
             } catch (JOSEException | IllegalStateException | IllegalArgumentException e) {
                 return false;
             }
@@ -268,7 +271,8 @@ public final class DpopProofVerifier {
         String headerJson;
         JWSHeader header;
         try {
-            headerJson = new Base64URL(segment).decodeToString();
+            // The JDK's strict decoder (Nimbus's skips characters outside the alphabet): one header, one spelling.
+            headerJson = new String(java.util.Base64.getUrlDecoder().decode(segment), StandardCharsets.UTF_8);
             Map<String, Object> members = JSONObjectUtils.parse(headerJson);
             if (members.get("jwk") instanceof Map<?, ?> jwk && jwk.keySet().stream().anyMatch(PRIVATE_MEMBERS::contains)) {
                 throw invalid("proof_private_key", "The DPoP proof's key is not a public key");

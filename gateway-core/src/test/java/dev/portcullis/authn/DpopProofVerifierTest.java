@@ -304,6 +304,20 @@ class DpopProofVerifierTest {
         assertRefused(tampered, Reason.INVALID_DPOP_PROOF, "proof_signature");
     }
 
+    /**
+     * One valid proof has one spelling: a character outside base64url inserted into its signature (which Nimbus's own
+     * decoder skips, leaving the same bytes) fails the signature check. The sibling of an access token's strict
+     * signature decoding (JwsSignaturesTest).
+     */
+    @Test
+    void aSignatureWithACharacterOutsideTheAlphabetIsRefused() {
+        String proof = valid().sign();
+        int dot = proof.lastIndexOf('.');
+        String respelled = proof.substring(0, dot + 6) + "*" + proof.substring(dot + 6);
+        assertRefused(respelled, Reason.INVALID_DPOP_PROOF, "proof_signature");
+        assertRefused("*" + proof, Reason.INVALID_DPOP_PROOF, "proof_malformed");
+    }
+
     // --- structure and claims (§4.3 checks 2, 3) -------------------------------------------------------
 
     @ParameterizedTest
