@@ -54,8 +54,7 @@ class SignatureProviderTest {
     @ParameterizedTest
     @ValueSource(strings = {"ES256", "RS256", "PS256"})
     void adoptedNativeProviderVerifiesAndRejectsABadSignature(String name) throws Exception {
-        Assumptions.assumeTrue(AmazonCorrettoCryptoProvider.INSTANCE.getLoadingError() == null,
-                "ACCP's native library does not load on this platform");
+        assumeAccpLoads();
         JWSAlgorithm alg = JWSAlgorithm.parse(name);
         SignatureProvider.Choice choice = SignatureProvider.choose(() -> AmazonCorrettoCryptoProvider.INSTANCE);
         assertThat(choice.provider()).isSameAs(AmazonCorrettoCryptoProvider.INSTANCE);
@@ -63,15 +62,12 @@ class SignatureProviderTest {
 
         JWSVerifier verifier = SignatureProvider.apply(verifier(alg), alg);
         assertThat(verifier.getJCAContext().getProvider()).isEqualTo(choice.providerFor(alg));
-        assertThat(signed(alg).verify(verifier)).isTrue();
-        assertThat(tampered(alg).verify(verifier)).isFalse();
-        assertThat(otherKey(alg).verify(verifier)).isFalse();
+        tellsGoodFromBad(verifier, alg);
     }
 
     @Test
     void rs256GoesToTheNativeProviderOnceChosen() {
-        Assumptions.assumeTrue(AmazonCorrettoCryptoProvider.INSTANCE.getLoadingError() == null,
-                "ACCP's native library does not load on this platform");
+        assumeAccpLoads();
         SignatureProvider.Choice choice = SignatureProvider.get();
         assertThat(choice.providerFor(JWSAlgorithm.RS256)).isSameAs(AmazonCorrettoCryptoProvider.INSTANCE);
         JWSVerifier rsa = SignatureProvider.apply(verifier(JWSAlgorithm.RS256), JWSAlgorithm.RS256);
@@ -89,9 +85,7 @@ class SignatureProviderTest {
         assertThat(choice.providerFor(alg)).isNull();
 
         JWSVerifier verifier = verifier(alg);
-        assertThat(signed(alg).verify(verifier)).isTrue();
-        assertThat(tampered(alg).verify(verifier)).isFalse();
-        assertThat(otherKey(alg).verify(verifier)).isFalse();
+        tellsGoodFromBad(verifier, alg);
     }
 
     /**
@@ -101,8 +95,7 @@ class SignatureProviderTest {
     @ParameterizedTest
     @ValueSource(strings = {"ES256", "RS256", "PS256"})
     void theVerifierGetsTheProvidersOwnKeyAndStillTellsGoodFromBad(String name) throws Exception {
-        Assumptions.assumeTrue(AmazonCorrettoCryptoProvider.INSTANCE.getLoadingError() == null,
-                "ACCP's native library does not load on this platform");
+        assumeAccpLoads();
         JWSAlgorithm alg = JWSAlgorithm.parse(name);
         SignatureProvider.get();
         boolean ec = JWSAlgorithm.Family.EC.contains(alg);
@@ -113,9 +106,7 @@ class SignatureProviderTest {
 
         JWSVerifier verifier = SignatureProvider.apply(ec ? new ECDSAVerifier((java.security.interfaces.ECPublicKey) key)
                 : new RSASSAVerifier((java.security.interfaces.RSAPublicKey) key), alg);
-        assertThat(signed(alg).verify(verifier)).isTrue();
-        assertThat(tampered(alg).verify(verifier)).isFalse();
-        assertThat(otherKey(alg).verify(verifier)).isFalse();
+        tellsGoodFromBad(verifier, alg);
     }
 
     @Test
@@ -139,6 +130,18 @@ class SignatureProviderTest {
         assertThat(choice.providerFor(JWSAlgorithm.ES256)).isSameAs(some);
         assertThat(choice.providerFor(JWSAlgorithm.RS256)).isNull();
         assertThat(choice.providerFor(JWSAlgorithm.PS256)).isNull();
+    }
+
+    private static void assumeAccpLoads() {
+        Assumptions.assumeTrue(AmazonCorrettoCryptoProvider.INSTANCE.getLoadingError() == null,
+                "ACCP's native library does not load on this platform");
+    }
+
+    /** A good signature verifies; one with a bit flipped, or another key's, does not. */
+    private static void tellsGoodFromBad(JWSVerifier verifier, JWSAlgorithm alg) throws Exception {
+        assertThat(signed(alg).verify(verifier)).isTrue();
+        assertThat(tampered(alg).verify(verifier)).isFalse();
+        assertThat(otherKey(alg).verify(verifier)).isFalse();
     }
 
     private static JWSVerifier verifier(JWSAlgorithm alg) {
