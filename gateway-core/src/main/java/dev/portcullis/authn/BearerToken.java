@@ -15,6 +15,12 @@ public final class BearerToken {
         this.sha256 = sha256Hex(value);
     }
 
+    /** {@code value} whose bytes were already read: {@code ascii} is its ASCII, i.e. its UTF-8 (a checked b64token). */
+    BearerToken(String value, byte[] ascii) {
+        this.value = value;
+        this.sha256 = dev.portcullis.Sha256.hex(ascii);
+    }
+
     public String value() {
         return value;
     }

@@ -77,9 +77,21 @@ class BearerTokenExtractorTest {
     @org.junit.jupiter.params.provider.CsvSource({
             "abc, true", "aB9-._~+/, true", "eyJ.eyJ.sig==, true", "a=, true", "a==, true",
             "'', false", "=, false", "==a, false", "a=b, false", "a b, false", "a\"b, false", "a%20, false",
-            "'a,b', false", "é, false", "'a\tb', false"})
+            "'a,b', false", "é, false", "'a\tb', false",
+            // checked over Latin-1 bytes: beyond Latin-1 a character becomes '?', itself no b64token character;
+            // a byte from 0x80 on (ÿ is 0xFF, negative as a Java byte) is refused too
+            "a€b, false", "日本, false", "a?b, false", "aÿ, false", "ÿ, false"})
     void b64TokenGrammarOfRfc6750(String token, boolean valid) {
         assertThat(BearerTokenExtractor.isB64Token(token)).isEqualTo(valid);
+    }
+
+    /** The cache key is the SHA-256 of the token's UTF-8, whether computed from the checked bytes or the text. */
+    @Test
+    void theTokensHashIsItsUtf8Sha256() {
+        BearerToken token = extractor.extract(headers("Bearer eyJ.abc-_~+/.sig=="), "/mcp");
+        assertThat(token.value()).isEqualTo("eyJ.abc-_~+/.sig==");
+        assertThat(token.sha256()).isEqualTo(new BearerToken("eyJ.abc-_~+/.sig==").sha256())
+                .isEqualTo(dev.portcullis.Sha256.hex("eyJ.abc-_~+/.sig==".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
 
     @Test
