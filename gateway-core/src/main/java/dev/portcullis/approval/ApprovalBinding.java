@@ -45,6 +45,6 @@ public final class ApprovalBinding {
             String value = part == null ? "" : part;
             text.append('|').append(value.length()).append(':').append(value);
         }
-        return ArgumentLogging.sha256(text.toString());
+        return dev.portcullis.Sha256.hex(text.toString());
     }
 }

@@ -190,9 +190,4 @@ public final class ArgumentLogging {
             redact(object.get(path[at]), path, at + 1);
         }
     }
-
-
-    public static String sha256(String value) {
-        return dev.portcullis.Sha256.hex(value);
-    }
 }

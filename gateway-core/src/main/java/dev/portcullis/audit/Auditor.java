@@ -56,7 +56,7 @@ public final class Auditor {
         String route = p.routed.route().name();
         Principal principal = p.authenticated == null ? null : p.authenticated.principal();
         String session = request.headers().get("Mcp-Session-Id");
-        String sessionHash = session == null ? null : "sha256:" + ArgumentLogging.sha256(session).substring(0, 16);
+        String sessionHash = session == null ? null : "sha256:" + dev.portcullis.Sha256.hex(session).substring(0, 16);
         String jti = p.upstream == null ? null : p.upstream.upstreamBearer().map(this::jtiOf).orElse(null);
         long duration = p.elapsedNanos();
         String httpMethod = request.method().name();

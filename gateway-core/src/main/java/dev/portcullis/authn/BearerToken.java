@@ -12,7 +12,7 @@ public final class BearerToken {
 
     public BearerToken(String value) {
         this.value = value;
-        this.sha256 = sha256Hex(value);
+        this.sha256 = dev.portcullis.Sha256.hex(value);
     }
 
     /** {@code value} whose bytes were already read: {@code ascii} is its ASCII, i.e. its UTF-8 (a checked b64token). */
@@ -33,9 +33,5 @@ public final class BearerToken {
     @Override
     public String toString() {
         return "BearerToken[sha256:" + sha256.substring(0, 12) + "]";
-    }
-
-    static String sha256Hex(String value) {
-        return dev.portcullis.Sha256.hex(value);
     }
 }

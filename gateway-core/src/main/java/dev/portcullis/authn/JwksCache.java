@@ -2,7 +2,6 @@ package dev.portcullis.authn;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import com.nimbusds.jose.jwk.JWKSet;
 import dev.portcullis.config.IssuerConfig;
@@ -62,8 +61,7 @@ public final class JwksCache {
         // (keysNow), and the default executor handed a task to the common pool every few reads (issue 13: the pool's
         // thread at ~1.7% of the CPU of a new token per request, plus the wake-ups). The loader does not block: it
         // returns the fetch's future at once, so a refresh started by a read starts the fetch and returns.
-        this.cache = Caffeine.newBuilder()
-                .executor(Runnable::run)
+        this.cache = dev.portcullis.Caches.onCallingThread()
                 .ticker(ticker)
                 .maximumSize(1)
                 .refreshAfterWrite(config.jwksRefresh())

@@ -59,7 +59,8 @@ public final class JwsSignatures {
 
     /** {@code signature} decoded once, by the JDK's strict decoder (throws {@link IllegalArgumentException} if malformed). */
     static Base64URL decoded(Base64URL signature) {
-        return new Decoded(signature.toString(), java.util.Base64.getUrlDecoder().decode(signature.toString()));
+        String text = signature.toString();
+        return new Decoded(text, java.util.Base64.getUrlDecoder().decode(text));
     }
 
     /** A signature whose bytes are already decoded: Nimbus's verifiers read them through {@link #decode()}. */

@@ -189,7 +189,7 @@ public final class SessionBinding {
 
     /** Issuer, subject and agent: the same user through another agent is another principal. */
     static String fingerprint(Principal principal) {
-        return BearerToken.sha256Hex(principal.issuer() + "\n" + principal.subject() + "\n" + principal.agent()).substring(0, 32);
+        return dev.portcullis.Sha256.hex(principal.issuer() + "\n" + principal.subject() + "\n" + principal.agent()).substring(0, 32);
     }
 
 }

@@ -170,10 +170,8 @@ final class OpenLoopClient {
     /** On the event loop: sends every request due by now, then sleeps until the next one is due. */
     private void tick() {
         long now = System.nanoTime();
-        long upTo = Math.min(total, Math.max(next, (long) ((now - start) / interval) + 1));
-        if (now < start) {
-            upTo = next;
-        }
+        long due = now < start ? 0 : (long) ((now - start) / interval) + 1; // requests due by now
+        long upTo = Math.min(total, Math.max(next, due));
         for (long i = next; i < upTo; i++) {
             dispatch(start + (long) (i * interval), i);
         }
