@@ -13,7 +13,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import net.logstash.logback.appender.LoggingEventAsyncDisruptorAppender;
 import net.logstash.logback.appender.listener.AppenderListener;
-import net.logstash.logback.composite.loggingevent.KeyValuePairsJsonProvider;
 import net.logstash.logback.composite.loggingevent.LoggingEventJsonProviders;
 import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
 import org.slf4j.LoggerFactory;
@@ -22,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * Wires the {@code portcullis.audit} logger: a bounded ring buffer (logstash-logback-encoder's
  * Disruptor appender) in front of a JSON (logstash-logback-encoder) writer to its own sink ({@code audit.output}:
  * stdout, stderr or a file), one object per line holding the event's fields only (ECS / OpenTelemetry names, see
- * {@link dev.portcullis.audit.AuditEvent}). The
+ * {@link dev.portcullis.audit.AuditEvent}), written from the event itself ({@link AuditJson}). The
  * request path never waits for it: when the buffer is full the event is dropped and
  * {@code portcullis_audit_events_dropped_total} counts it (a documented choice: availability of the
  * gateway over completeness of the trail; alert on the counter).
@@ -41,13 +40,7 @@ final class AuditAppender {
 
     static void install(AuditConfig config, MeterRegistry metrics) {
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        // The event's own fields only (issue 15): no second timestamp, no @version, logger, thread or level.
-        LoggingEventCompositeJsonEncoder encoder = new LoggingEventCompositeJsonEncoder();
-        encoder.setContext(context);
-        LoggingEventJsonProviders providers = new LoggingEventJsonProviders();
-        providers.addKeyValuePairs(new KeyValuePairsJsonProvider());
-        encoder.setProviders(providers);
-        encoder.start();
+        LoggingEventCompositeJsonEncoder encoder = encoder(context);
 
         OutputStreamAppender<ILoggingEvent> writer;
         if (config.file() != null) {
@@ -92,6 +85,18 @@ final class AuditAppender {
         audit.detachAndStopAllAppenders();
         audit.setAdditive(false);
         audit.addAppender(async);
+    }
+
+    /** The event's own fields only (issue 15): no second timestamp, no @version, logger, thread or level. */
+    static LoggingEventCompositeJsonEncoder encoder(LoggerContext context) {
+        LoggingEventCompositeJsonEncoder encoder = new LoggingEventCompositeJsonEncoder();
+        encoder.setContext(context);
+        LoggingEventJsonProviders providers = new LoggingEventJsonProviders();
+        providers.addProvider(new AuditJson.Timestamp());
+        providers.addProvider(new AuditJson.Fields());
+        encoder.setProviders(providers);
+        encoder.start();
+        return encoder;
     }
 
     /** The ring buffer needs a power of two: the configured size, rounded up. */

@@ -15,6 +15,10 @@ public final class CapturingAppender extends AppenderBase<ILoggingEvent> {
     protected void append(ILoggingEvent event) {
         StringBuilder text = new StringBuilder(event.getLoggerName()).append(' ').append(event.getFormattedMessage());
         event.getMDCPropertyMap().forEach((k, v) -> text.append(' ').append(k).append('=').append(v));
+        dev.portcullis.audit.AuditEvent audit = dev.portcullis.audit.AuditLog.carried(event.getArgumentArray());
+        if (audit != null) {
+            audit.fields().forEach((k, v) -> text.append(' ').append(k).append('=').append(v));
+        }
         if (event.getKeyValuePairs() != null) {
             event.getKeyValuePairs().forEach(kv -> text.append(' ').append(kv.key).append('=').append(kv.value));
         }

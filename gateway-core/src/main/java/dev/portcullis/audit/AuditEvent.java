@@ -1,5 +1,9 @@
 package dev.portcullis.audit;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.SerializedString;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -43,55 +47,110 @@ public record AuditEvent(Instant timestamp, String requestId, String route, Stri
                          long durationNanos, String exchangedJti, String clientAddress, String userAgent, String traceId,
                          String spanId, Object arguments, Map<String, Object> batch, String userName) {
 
-    /** The event as ordered fields, nulls left out; what the JSON encoder writes. */
+    private static final JsonMapper MAPPER = JsonMapper.builder().build();
+    private static final SerializedString ACTION = name("event.action"), OUTCOME = name("event.outcome"),
+            REASON = name("event.reason"), DURATION = name("event.duration"), RULE = name("rule.id"),
+            DECISION = name("portcullis.decision"), ROUTE = name("portcullis.route"), REQUEST_ID = name("http.request.id"),
+            HTTP_METHOD = name("http.request.method"), STATUS = name("http.response.status_code"),
+            UPSTREAM_STATUS = name("portcullis.upstream.status_code"), CLIENT = name("client.address"),
+            USER_AGENT = name("user_agent.original"), USER_ID = name("user.id"), USER_NAME = name("user.name"),
+            ISSUER = name("portcullis.token.issuer"), AGENT = name("portcullis.agent"), ACTOR = name("portcullis.actor"),
+            SESSION = name("mcp.session.id"), TOOL = name("gen_ai.tool.name"), PROMPT = name("gen_ai.prompt.name"),
+            RESOURCE = name("mcp.resource.uri"), TARGET = name("portcullis.target"), JSONRPC_ID = name("jsonrpc.request.id"),
+            TRACE = name("trace.id"), SPAN = name("span.id"), JTI = name("portcullis.upstream.token.jti"),
+            ARGUMENTS = name("portcullis.arguments"), BATCH = name("portcullis.batch");
+
+    /**
+     * Writes the event's fields, nulls left out, into the JSON object {@code out} is inside; {@code @timestamp} (from
+     * {@link #timestamp}) is the audit encoder's to write first. The one list of the audit trail's field names and
+     * their order: the audit writer encodes each event with it, with no map or key-value list in between.
+     */
+    public void writeFields(JsonGenerator out) throws IOException {
+        string(out, ACTION, method != null ? method : httpMethod);
+        string(out, OUTCOME, "allow".equals(decision) ? "success" : "failure");
+        string(out, REASON, reason);
+        out.writeFieldName(DURATION);
+        out.writeNumber(durationNanos);
+        string(out, RULE, ruleId);
+        string(out, DECISION, decision);
+        string(out, ROUTE, route);
+        string(out, REQUEST_ID, requestId);
+        string(out, HTTP_METHOD, httpMethod);
+        out.writeFieldName(STATUS);
+        out.writeNumber(status);
+        if (upstreamStatus != null) {
+            out.writeFieldName(UPSTREAM_STATUS);
+            out.writeNumber(upstreamStatus.intValue());
+        }
+        string(out, CLIENT, clientAddress);
+        string(out, USER_AGENT, userAgent);
+        string(out, USER_ID, subject);
+        string(out, USER_NAME, userName);
+        string(out, ISSUER, issuer);
+        string(out, AGENT, agent == null || agent.isEmpty() ? null : agent);
+        object(out, ACTOR, actor == null || actor.isEmpty() ? null : actor);
+        string(out, SESSION, sessionId);
+        string(out, targetName(method), target);
+        string(out, JSONRPC_ID, jsonrpcId);
+        string(out, TRACE, traceId);
+        string(out, SPAN, spanId);
+        string(out, JTI, exchangedJti);
+        object(out, ARGUMENTS, arguments);
+        object(out, BATCH, batch);
+    }
+
+    /** The event as ordered fields, nulls left out, exactly as the audit writer encodes them (for tests and other appenders). */
     public Map<String, Object> fields() {
         Map<String, Object> f = new LinkedHashMap<>();
-        put(f, "@timestamp", timestamp.toString());
-        put(f, "event.action", method != null ? method : httpMethod);
-        put(f, "event.outcome", "allow".equals(decision) ? "success" : "failure");
-        put(f, "event.reason", reason);
-        put(f, "event.duration", durationNanos);
-        put(f, "rule.id", ruleId);
-        put(f, "portcullis.decision", decision);
-        put(f, "portcullis.route", route);
-        put(f, "http.request.id", requestId);
-        put(f, "http.request.method", httpMethod);
-        put(f, "http.response.status_code", status);
-        put(f, "portcullis.upstream.status_code", upstreamStatus);
-        put(f, "client.address", clientAddress);
-        put(f, "user_agent.original", userAgent);
-        put(f, "user.id", subject);
-        put(f, "user.name", userName);
-        put(f, "portcullis.token.issuer", issuer);
-        put(f, "portcullis.agent", agent == null || agent.isEmpty() ? null : agent);
-        put(f, "portcullis.actor", actor == null || actor.isEmpty() ? null : actor);
-        put(f, "mcp.session.id", sessionId);
-        put(f, targetField(method), target);
-        put(f, "jsonrpc.request.id", jsonrpcId);
-        put(f, "trace.id", traceId);
-        put(f, "span.id", spanId);
-        put(f, "portcullis.upstream.token.jti", exchangedJti);
-        put(f, "portcullis.arguments", arguments);
-        put(f, "portcullis.batch", batch);
+        f.put("@timestamp", timestamp.toString());
+        java.io.StringWriter json = new java.io.StringWriter();
+        try (JsonGenerator out = MAPPER.createGenerator(json)) {
+            out.writeStartObject();
+            writeFields(out);
+            out.writeEndObject();
+            out.flush();
+            f.putAll(MAPPER.readValue(json.toString(), new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() {}));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         return f;
+    }
+
+    private static void string(JsonGenerator out, SerializedString name, String value) throws IOException {
+        if (value != null) {
+            out.writeFieldName(name);
+            out.writeString(value);
+        }
+    }
+
+    private static void object(JsonGenerator out, SerializedString name, Object value) throws IOException {
+        if (value instanceof String text) {
+            string(out, name, text);
+        } else if (value != null) {
+            out.writeFieldName(name);
+            out.writeObject(value); // the actor chain, the argument keys, a batch summary: maps, lists, strings, numbers
+        }
+    }
+
+    private static SerializedString name(String name) {
+        return new SerializedString(name);
+    }
+
+    private static SerializedString targetName(String method) {
+        if (method == null) {
+            return TARGET;
+        }
+        return switch (method) {
+            case "tools/call" -> TOOL;
+            case "prompts/get" -> PROMPT;
+            case "resources/read", "resources/subscribe", "resources/unsubscribe" -> RESOURCE;
+            default -> TARGET;
+        };
     }
 
     /** The OpenTelemetry attribute naming the target of {@code method}. */
     static String targetField(String method) {
-        if (method == null) {
-            return "portcullis.target";
-        }
-        return switch (method) {
-            case "tools/call" -> "gen_ai.tool.name";
-            case "prompts/get" -> "gen_ai.prompt.name";
-            case "resources/read", "resources/subscribe", "resources/unsubscribe" -> "mcp.resource.uri";
-            default -> "portcullis.target";
-        };
+        return targetName(method).getValue();
     }
 
-    private static void put(Map<String, Object> f, String key, Object value) {
-        if (value != null) {
-            f.put(key, value);
-        }
-    }
 }
