@@ -97,6 +97,9 @@ def main():
             result = run_wrk(s, target.url, tokens, rotate, seconds, os.path.join(out, "wrk.txt"))
         perf_err = perf.communicate(timeout=seconds + 60)[1].decode(errors="replace")
         subprocess.run(["jcmd", str(target.pid), "Compiler.perfmap"], capture_output=True, timeout=60)
+        # Which tier each method ran at (a hot method left at C1, tier 3, runs several times slower than at C2).
+        with open(os.path.join(out, "codelist.txt"), "w") as f:
+            subprocess.run(["jcmd", str(target.pid), "Compiler.codelist"], stdout=f, stderr=subprocess.DEVNULL, timeout=60)
         report = subprocess.run(["perf", "report", "-i", perf_data, "--stdio", "--no-children", "-g", "none",
                                  "--sort", "dso,sym", "--percent-limit", "0.05"],
                                 capture_output=True, text=True, timeout=300)

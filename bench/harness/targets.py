@@ -52,6 +52,9 @@ CATALOGUE = [
     Target("nginx", "nginx proxy_pass, upstream keep-alive, no authentication", authenticates=False),
     Target("apache-oidc", "Apache httpd + mod_auth_openidc: JWT (RS256) checked against the JWKS, then mod_proxy"),
     Target("haproxy-jwt", "HAProxy jwt_verify (RS256, PEM key) + iss/aud/exp checks"),
+    # Issue 13's reference point: the same JVM and options as the gateway, the plainest Netty proxy, no gateway logic.
+    Target("netty-proxy", "plain Netty reverse proxy in the gateway's JVM, no gateway logic (bench/loadgen NettyProxy)",
+           authenticates=False),
     Target("portcullis", "Portcullis: authentication (principal cache hit), inspection, forward"),
     Target("portcullis-policy", "Portcullis + per-tool policy file", checks_scope=True),
     Target("portcullis-exchange", "Portcullis + RFC 8693 token exchange (cached)"),
@@ -146,6 +149,7 @@ class Launcher:
             "nginx": self._start_nginx,
             "apache-oidc": self._start_apache,
             "haproxy-jwt": self._start_haproxy,
+            "netty-proxy": self._start_netty_proxy,
             "portcullis": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp"),
             "portcullis-policy": lambda t: self._start_portcullis(t, "portcullis-policy.yaml", "/mcp"),
             "portcullis-exchange": lambda t: self._start_portcullis(t, "portcullis-exchange.yaml", "/mcp"),
@@ -176,6 +180,15 @@ class Launcher:
         entry = self.processes.start(target.name, ["nginx", "-p", prefix, "-c", conf],
                                      os.path.join(prefix, "stdout.log"), self.s.proxy_cpus)
         wait_for_port(target.port, 15, entry.process)
+        target.pid = entry.pid
+
+    def _start_netty_proxy(self, target):
+        prefix = self._prefix("netty-proxy")
+        target.port = free_port()
+        command = [*self.gateway_command(jar=self.s.tools_jar), "netty-proxy",
+                   "--port", str(target.port), "--upstream-port", str(self.upstream_port)]
+        entry = self.processes.start(target.name, command, os.path.join(prefix, "stdout.log"), self.s.proxy_cpus)
+        wait_for_port(target.port, 30, entry.process)
         target.pid = entry.pid
 
     def _start_apache(self, target):

@@ -10,6 +10,7 @@ import java.util.Arrays;
  *   java -jar portcullis-bench.jar mint      --out DIR --issuer ISS --audience AUD --tokens N
  *   java -jar portcullis-bench.jar open-loop --url URL --rate R --duration S --body FILE --tokens FILE ...
  *   java -jar portcullis-bench.jar sse-hold  --url URL --streams N --hold S --tokens FILE
+ *   java -jar portcullis-bench.jar netty-proxy --port P --upstream-port U
  * </pre>
  */
 public final class BenchTool {
@@ -17,7 +18,7 @@ public final class BenchTool {
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            System.err.println("usage: portcullis-bench (mint | open-loop | sse-hold) --option value ...");
+            System.err.println("usage: portcullis-bench (mint | open-loop | sse-hold | netty-proxy) --option value ...");
             System.exit(2);
         }
         Options options = Options.parse(Arrays.copyOfRange(args, 1, args.length));
@@ -25,6 +26,7 @@ public final class BenchTool {
             case "mint" -> MintTokens.run(options);
             case "open-loop" -> OpenLoopClient.run(options);
             case "sse-hold" -> IdleSseClient.run(options);
+            case "netty-proxy" -> NettyProxy.run(options);
             default -> {
                 System.err.println("unknown tool: " + args[0]);
                 System.exit(2);
