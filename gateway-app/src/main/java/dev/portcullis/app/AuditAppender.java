@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import net.logstash.logback.appender.LoggingEventAsyncDisruptorAppender;
 import net.logstash.logback.appender.listener.AppenderListener;
+import net.logstash.logback.composite.loggingevent.KeyValuePairsJsonProvider;
 import net.logstash.logback.composite.loggingevent.LoggingEventJsonProviders;
 import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
 import org.slf4j.LoggerFactory;
@@ -94,6 +95,7 @@ final class AuditAppender {
         LoggingEventJsonProviders providers = new LoggingEventJsonProviders();
         providers.addProvider(new AuditJson.Timestamp());
         providers.addProvider(new AuditJson.Fields());
+        providers.addKeyValuePairs(new KeyValuePairsJsonProvider()); // approval and pin-drift events
         encoder.setProviders(providers);
         encoder.start();
         return encoder;

@@ -11,8 +11,10 @@ import net.logstash.logback.composite.AbstractJsonProvider;
 import net.logstash.logback.fieldnames.LogstashFieldNames;
 
 /**
- * The audit trail's two logstash-logback-encoder providers: the event's {@code @timestamp} (when its request arrived),
- * then its fields, both read from the {@link AuditEvent} the logging event carries ({@link AuditLog#carried}).
+ * The audit trail's logstash-logback-encoder providers for a request's event: its {@code @timestamp} (when its request
+ * arrived), then its fields, both read from the {@link AuditEvent} the logging event carries ({@link AuditLog#carried}).
+ * The trail's other events (approval steps, pin drift) are key-value pairs, their {@code @timestamp} included: for
+ * them both providers write nothing and the encoder's key-value provider writes the pairs.
  *
  * <p>Why not key-value pairs: the request path built a map and a key-value list of every event, and the encoder wrote
  * each name and value through its generic object writer (~2.5 µs an event, one JVM); written from the record, with
@@ -31,9 +33,15 @@ final class AuditJson {
         }
 
         @Override
+        public void writeTo(JsonGenerator out, ILoggingEvent event) throws IOException {
+            if (AuditLog.carried(event.getArgumentArray()) != null) {
+                super.writeTo(out, event);
+            }
+        }
+
+        @Override
         protected Instant getTimestampAsInstant(ILoggingEvent event) {
-            AuditEvent audit = AuditLog.carried(event.getArgumentArray());
-            return audit != null ? audit.timestamp() : event.getInstant();
+            return AuditLog.carried(event.getArgumentArray()).timestamp();
         }
     }
 

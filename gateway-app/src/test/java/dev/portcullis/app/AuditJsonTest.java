@@ -52,6 +52,18 @@ class AuditJsonTest {
     }
 
     @Test
+    void theTrailsKeyValueEventsAreWrittenAsTheirPairs() {
+        // Approval steps and pin drift (ApprovalAudit, DriftWatch) log key-value pairs, their @timestamp among them.
+        LoggingEvent logged = new LoggingEvent(AuditLog.class.getName(), CONTEXT.getLogger(AuditLog.LOGGER), Level.INFO,
+                "mcp {} {}", null, new Object[] {"approval.requested", "deploy"});
+        logged.addKeyValuePair(new org.slf4j.event.KeyValuePair("@timestamp", "2026-12-06T06:31:40Z"));
+        logged.addKeyValuePair(new org.slf4j.event.KeyValuePair("event.action", "approval.requested"));
+        logged.prepareForDeferredProcessing();
+        assertThat(new String(AuditAppender.encoder(CONTEXT).encode(logged), StandardCharsets.UTF_8).strip())
+                .isEqualTo("{\"@timestamp\":\"2026-12-06T06:31:40Z\",\"event.action\":\"approval.requested\"}");
+    }
+
+    @Test
     void theTimestampIsWrittenAsInstantToStringWritesIt() {
         for (String at : List.of("2026-12-06T06:31:40Z", "2026-12-06T06:31:40.001Z", "2026-12-06T06:31:40.000000100Z",
                 "2026-12-06T23:59:59.999999999Z")) {
