@@ -1,11 +1,13 @@
 package dev.portcullis.forward;
 
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
-import java.util.HashSet;
-import java.util.Locale;
+import io.netty.util.AsciiString;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * What crosses the gateway in each direction.
@@ -26,15 +28,17 @@ import java.util.Set;
  * stores MCP responses.
  */
 public final class HeaderRewrite {
-    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection", "te",
+    private static final HttpHeaders HOP_BY_HOP = names("connection", "keep-alive", "proxy-connection", "te",
             "trailer", "transfer-encoding", "upgrade", "proxy-authenticate", "proxy-authorization");
-    private static final Set<String> NEVER_UPSTREAM = Set.of("authorization", "dpop", "cookie", "host", "origin",
+    private static final HttpHeaders NEVER_UPSTREAM = names("authorization", "dpop", "cookie", "host", "origin",
             "forwarded", "content-length", "expect", "x-real-ip",
             // The gateway reads what the upstream answers (list filtering): no compressed answers (issue 12).
             "accept-encoding");
     // dpop-nonce: a nonce is good only at the server that issued it (RFC 9449 §9); the upstream's would have the
     // client sign proofs for the gateway with it, and the gateway hands out its own (issue 16).
-    private static final Set<String> NEVER_DOWNSTREAM = Set.of("www-authenticate", "set-cookie", "dpop-nonce");
+    private static final HttpHeaders NEVER_DOWNSTREAM = names("www-authenticate", "set-cookie", "dpop-nonce");
+    private static final String X_FORWARDED = "x-forwarded-";
+    private static final String ACCESS_CONTROL = "access-control-";
 
     private HeaderRewrite() {}
 
@@ -47,20 +51,21 @@ public final class HeaderRewrite {
      */
     public static void toUpstream(HttpHeaders in, HttpHeaders out, Optional<String> upstreamBearer,
                                   String clientAddress, boolean secure) {
-        Set<String> dropped = connectionNamed(in);
-        // The client's value replaces a default the HTTP client put there (Accept, User-Agent); a header
-        // the client repeats keeps all its values.
-        Set<String> copied = new java.util.HashSet<>();
-        for (Map.Entry<String, String> header : in) {
-            String name = header.getKey().toLowerCase(Locale.ROOT);
+        HttpHeaders dropped = connectionNamed(in);
+        // The client's value replaces one {@code out} already holds; a header the client repeats keeps all its values.
+        HttpHeaders copied = out.isEmpty() ? null : nameSet();
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = in.iteratorCharSequence(); it.hasNext(); ) {
+            Map.Entry<CharSequence, CharSequence> header = it.next();
+            CharSequence name = header.getKey();
             if (HOP_BY_HOP.contains(name) || NEVER_UPSTREAM.contains(name) || dropped.contains(name)
-                    || name.startsWith("x-forwarded-")) {
+                    || startsWithIgnoreCase(name, X_FORWARDED)) {
                 continue;
             }
-            if (copied.add(name)) {
-                out.set(header.getKey(), header.getValue());
+            if (copied != null && !copied.contains(name)) {
+                copied.add(name, "");
+                out.set(name, header.getValue());
             } else {
-                out.add(header.getKey(), header.getValue());
+                out.add(name, header.getValue());
             }
         }
         if (clientAddress != null) {
@@ -76,30 +81,55 @@ public final class HeaderRewrite {
 
     /** Copies an upstream response's headers for the client. */
     public static void toClient(HttpHeaders upstream, HttpHeaders out, boolean eventStream) {
-        Set<String> dropped = connectionNamed(upstream);
-        for (Map.Entry<String, String> header : upstream) {
-            String name = header.getKey().toLowerCase(Locale.ROOT);
+        HttpHeaders dropped = connectionNamed(upstream);
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = upstream.iteratorCharSequence(); it.hasNext(); ) {
+            Map.Entry<CharSequence, CharSequence> header = it.next();
+            CharSequence name = header.getKey();
             if (HOP_BY_HOP.contains(name) || NEVER_DOWNSTREAM.contains(name) || dropped.contains(name)
-                    || name.startsWith("access-control-")) {
+                    || startsWithIgnoreCase(name, ACCESS_CONTROL)) {
                 continue;
             }
-            out.add(header.getKey(), header.getValue());
+            out.add(name, header.getValue());
         }
         if (!out.contains("Cache-Control")) {
             out.set("Cache-Control", eventStream ? "no-cache" : "no-store");
         }
     }
 
-    private static Set<String> connectionNamed(HttpHeaders headers) {
-        Set<String> names = new HashSet<>();
-        for (String value : headers.getAll("Connection")) {
+    /**
+     * The names a {@code Connection} header lists (PROXY-03), as a set that ignores ASCII case: Netty's header map,
+     * which hashes and compares names without lowercasing them (no string is made per header checked).
+     */
+    private static HttpHeaders connectionNamed(HttpHeaders headers) {
+        if (!headers.contains(HttpHeaderNames.CONNECTION)) {
+            return EmptyHttpHeaders.INSTANCE;
+        }
+        HttpHeaders names = nameSet();
+        for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
             for (String token : value.split(",")) {
-                String name = token.strip().toLowerCase(Locale.ROOT);
+                String name = token.strip();
                 if (!name.isEmpty()) {
-                    names.add(name);
+                    names.add(name, "");
                 }
             }
         }
         return names;
+    }
+
+    /** A set of header names that ignores ASCII case; unvalidated, as a {@code Connection} value may name anything. */
+    private static HttpHeaders nameSet() {
+        return DefaultHttpHeadersFactory.headersFactory().withNameValidation(false).withValidation(false).newHeaders();
+    }
+
+    private static HttpHeaders names(String... names) {
+        HttpHeaders set = nameSet();
+        for (String name : names) {
+            set.add(name, "");
+        }
+        return set;
+    }
+
+    private static boolean startsWithIgnoreCase(CharSequence name, String prefix) {
+        return AsciiString.regionMatches(name, true, 0, prefix, 0, prefix.length());
     }
 }

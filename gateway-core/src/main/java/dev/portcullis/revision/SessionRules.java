@@ -64,10 +64,11 @@ final class SessionRules {
     static void removeMirrored(HttpHeaders upstream) {
         upstream.remove("Mcp-Method");
         upstream.remove("Mcp-Name");
-        List<String> params = null;
-        for (var header : upstream) { // no names() set per request: this runs on every session-revision call
-            String name = header.getKey();
-            if (name.regionMatches(true, 0, "mcp-param-", 0, 10)) {
+        List<CharSequence> params = null;
+        // No names() set and no String per header: this runs on every session-revision call.
+        for (var it = upstream.iteratorCharSequence(); it.hasNext(); ) {
+            CharSequence name = it.next().getKey();
+            if (io.netty.util.AsciiString.regionMatches(name, true, 0, "mcp-param-", 0, 10)) {
                 (params == null ? params = new ArrayList<>() : params).add(name);
             }
         }

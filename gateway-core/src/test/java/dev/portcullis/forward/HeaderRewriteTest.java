@@ -42,6 +42,35 @@ class HeaderRewriteTest {
         assertThat(out.getAll("Authorization")).containsExactly("Bearer minted");
     }
 
+    /** PROXY-03: what Connection names is dropped whatever its case, and a token no header could have is harmless. */
+    @Test
+    void proxy03ConnectionNamedHeadersAreDroppedInAnyCase() {
+        HttpHeaders in = new DefaultHttpHeaders()
+                .add("Connection", "x-foo, not a name, X-BAR").add("X-Foo", "1").add("x-bar", "2").add("X-Baz", "3");
+        HttpHeaders out = new DefaultHttpHeaders();
+        HeaderRewrite.toUpstream(in, out, Optional.empty(), null, false);
+        assertThat(out.names()).map(String::toLowerCase).doesNotContain("x-foo", "x-bar", "connection").contains("x-baz");
+
+        HttpHeaders client = new DefaultHttpHeaders();
+        HeaderRewrite.toClient(new DefaultHttpHeaders().add("connection", "X-Upstream-Only").add("x-upstream-only", "1")
+                .add("ACCESS-CONTROL-ALLOW-ORIGIN", "*").add("Content-Type", "application/json"), client, false);
+        assertThat(client.names()).map(String::toLowerCase).containsExactlyInAnyOrder("content-type", "cache-control");
+    }
+
+    /** A header the caller repeats keeps all its values; one the headers already held is replaced by the caller's. */
+    @Test
+    void repeatedHeadersKeepEveryValueAndReplaceWhatWasThere() {
+        HttpHeaders in = new DefaultHttpHeaders().add("Accept", "a").add("accept", "b").add("X-Forwarded-Prefix", "/p");
+        HttpHeaders empty = new DefaultHttpHeaders();
+        HeaderRewrite.toUpstream(in, empty, Optional.empty(), null, false);
+        assertThat(empty.getAll("Accept")).containsExactly("a", "b");
+        assertThat(empty.contains("X-Forwarded-Prefix")).isFalse();
+        HttpHeaders prefilled = new DefaultHttpHeaders().add("Accept", "default").add("User-Agent", "client");
+        HeaderRewrite.toUpstream(in, prefilled, Optional.empty(), null, false);
+        assertThat(prefilled.getAll("Accept")).containsExactly("a", "b");
+        assertThat(prefilled.get("User-Agent")).isEqualTo("client");
+    }
+
     /** Issue 16: an upstream's DPoP nonce is good only at the upstream; the client gets the gateway's own. */
     @Test
     void upstreamDpopNonceNeverReachesTheClient() {
