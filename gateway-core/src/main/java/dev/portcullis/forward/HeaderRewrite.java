@@ -52,7 +52,7 @@ public final class HeaderRewrite {
     public static void toUpstream(HttpHeaders in, HttpHeaders out, Optional<String> upstreamBearer,
                                   String clientAddress, boolean secure) {
         HttpHeaders dropped = connectionNamed(in);
-        // The client's value replaces one {@code out} already holds; a header the client repeats keeps all its values.
+        // The client's value replaces one that out already holds; a header the client repeats keeps all its values.
         HttpHeaders copied = out.isEmpty() ? null : nameSet();
         for (Iterator<Map.Entry<CharSequence, CharSequence>> it = in.iteratorCharSequence(); it.hasNext(); ) {
             Map.Entry<CharSequence, CharSequence> header = it.next();
