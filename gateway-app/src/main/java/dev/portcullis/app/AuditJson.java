@@ -19,7 +19,7 @@ import net.logstash.logback.fieldnames.LogstashFieldNames;
  * <p>Why not key-value pairs: the request path built a map and a key-value list of every event, and the encoder wrote
  * each name and value through its generic object writer (~2.5 µs an event, one JVM); written from the record, with
  * pre-encoded names and logstash's cached timestamp formatter, ~1.3 µs, and nothing is built on the request path
- * but the event (bench/RESULTS.md).
+ * but the event. End to end, 3.6 to 5.6 µs less CPU per proxied request (bench/RESULTS.md, 2026-12-06 06:30).
  */
 final class AuditJson {
     private AuditJson() {}
