@@ -104,11 +104,20 @@ class ConformanceTest {
 
         TestIdp idp = peers.idp();
         int gatewayPort = NodeProcesses.freePort();
-        int forwarderPort = NodeProcesses.freePort();
-        forwarderBase = "http://127.0.0.1:" + forwarderPort;
         String resource = "http://127.0.0.1:" + gatewayPort + "/mcp";
         String resourceV2 = "http://127.0.0.1:" + gatewayPort + "/mcp-v2";
         String resourceV2Policy = "http://127.0.0.1:" + gatewayPort + "/mcp-v2-policy";
+        // One token for every route (aud names all resources); it lives an hour, the run takes seconds.
+        String token = idp.accessToken(resource, SCOPE, Map.of("aud", List.of(resource, resourceV2, resourceV2Policy)));
+        // The forwarder binds a port of its own choosing (0) and says which, before the gateway starts: a port picked
+        // here and bound only after the gateway's start could be taken meanwhile by any outbound connection
+        // (EADDRINUSE seen once). It calls the gateway only when the suite calls it.
+        forwarderLog = RESULTS.resolve("forwarder.log");
+        forwarder = NodeProcesses.start(List.of(node, "forwarder.mjs"), CONFORMANCE_DIR,
+                Map.of("FORWARD_TARGET", "http://127.0.0.1:" + gatewayPort, "FORWARD_TOKEN", token, "FORWARD_PORT", "0"),
+                forwarderLog, "forwarder listening on http://127.0.0.1:", STARTUP_TIMEOUT);
+        forwarderBase = NodeProcesses.printed(forwarderLog, Pattern.compile("forwarder listening on (http://127\\.0\\.0\\.1:\\d+)\n"),
+                STARTUP_TIMEOUT);
         // The suite addresses the forwarder, which keeps Host and Origin: those are the names the
         // gateway must accept (its defaults would be the resource's host and origin).
         String yaml = """
@@ -141,14 +150,6 @@ class ConformanceTest {
                 serverV2Url, resourceV2, SCOPE, serverV2Url, resourceV2Policy, SCOPE, writeAllowEverythingPolicy());
         Files.writeString(RESULTS.resolve("gateway.yaml"), yaml);
         peers.startGatewayYaml(yaml);
-
-        // One token for every route (aud names all resources); it lives an hour, the run takes seconds.
-        String token = idp.accessToken(resource, SCOPE, Map.of("aud", List.of(resource, resourceV2, resourceV2Policy)));
-        forwarderLog = RESULTS.resolve("forwarder.log");
-        forwarder = NodeProcesses.start(List.of(node, "forwarder.mjs"), CONFORMANCE_DIR,
-                Map.of("FORWARD_TARGET", "http://127.0.0.1:" + gatewayPort, "FORWARD_TOKEN", token,
-                        "FORWARD_PORT", Integer.toString(forwarderPort)),
-                forwarderLog, "forwarder listening on " + forwarderBase, STARTUP_TIMEOUT);
     }
 
     @AfterAll

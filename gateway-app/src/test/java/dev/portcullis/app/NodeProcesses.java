@@ -97,6 +97,19 @@ final class NodeProcesses {
         return fail(command + " did not print \"" + marker + "\" within " + timeout + "\n" + tailOf(log));
     }
 
+    /** The first group of {@code line} once a whole line of {@code log} matches it (a process that says where it listens). */
+    static String printed(Path log, java.util.regex.Pattern line, Duration timeout) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            java.util.regex.Matcher m = line.matcher(Files.readString(log, StandardCharsets.UTF_8));
+            if (m.find()) {
+                return m.group(1);
+            }
+            Thread.sleep(20);
+        }
+        return fail(log + " has no line matching " + line + " within " + timeout + "\n" + tailOf(log));
+    }
+
     /** One finished run of a script: exit code, the JSON lines of its stdout, and both streams. */
     record Run(String name, int exitCode, List<JsonNode> records, String stdout, String stderr, Supplier<String> context) {
         List<JsonNode> all(String step) {
