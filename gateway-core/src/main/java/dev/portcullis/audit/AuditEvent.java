@@ -136,6 +136,7 @@ public record AuditEvent(Instant timestamp, String requestId, String route, Stri
         return new SerializedString(name);
     }
 
+    /** The OpenTelemetry attribute naming the target of {@code method}. */
     private static SerializedString targetName(String method) {
         if (method == null) {
             return TARGET;
@@ -146,11 +147,6 @@ public record AuditEvent(Instant timestamp, String requestId, String route, Stri
             case "resources/read", "resources/subscribe", "resources/unsubscribe" -> RESOURCE;
             default -> TARGET;
         };
-    }
-
-    /** The OpenTelemetry attribute naming the target of {@code method}. */
-    static String targetField(String method) {
-        return targetName(method).getValue();
     }
 
 }

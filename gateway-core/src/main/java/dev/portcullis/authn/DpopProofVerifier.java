@@ -253,7 +253,7 @@ public final class DpopProofVerifier {
         boolean signatureValid(String signingInput, String signature) {
             try {
                 // Decoded strictly, as an access token's signature is (JwsSignatures): Nimbus's decoder skips
-                // characters outside the alphabet, so one valid proof had many spellings.
+                // characters outside the alphabet, so any number of them could be inserted into a valid proof.
                 return verifier.verify(header, signingInput.getBytes(StandardCharsets.US_ASCII),
                         JwsSignatures.decoded(new Base64URL(signature)));
             } catch (JOSEException | IllegalStateException | IllegalArgumentException e) {
@@ -271,7 +271,7 @@ public final class DpopProofVerifier {
         String headerJson;
         JWSHeader header;
         try {
-            // The JDK's strict decoder (Nimbus's skips characters outside the alphabet): one header, one spelling.
+            // The JDK's strict decoder (Nimbus's skips characters outside the alphabet): such a character fails.
             headerJson = new String(java.util.Base64.getUrlDecoder().decode(segment), StandardCharsets.UTF_8);
             Map<String, Object> members = JSONObjectUtils.parse(headerJson);
             if (members.get("jwk") instanceof Map<?, ?> jwk && jwk.keySet().stream().anyMatch(PRIVATE_MEMBERS::contains)) {

@@ -305,7 +305,7 @@ class DpopProofVerifierTest {
     }
 
     /**
-     * One valid proof has one spelling: a character outside base64url inserted into its signature (which Nimbus's own
+     * Strict decoding: a character outside base64url inserted into a valid proof's signature (which Nimbus's own
      * decoder skips, leaving the same bytes) fails the signature check. The sibling of an access token's strict
      * signature decoding (JwsSignaturesTest).
      */
