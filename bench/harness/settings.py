@@ -39,6 +39,7 @@ class Settings:
     proxy_cpus: str
     store_cpus: str            # where the redis-server of portcullis-limits-redis runs (default: the load generator's)
     gateway_java_opts: str
+    baseline_java_opts: str    # the baseline targets' JVM options ("": gateway_java_opts)
     gateway_java: str          # the java launcher of every Portcullis target (another JDK's bin/java)
     client_java_opts: str
     client_nice: int           # the open-loop client's niceness when the harness may raise priority (root)
@@ -102,6 +103,8 @@ KNOBS = {
     "COLD_START_TIMEOUT": ("cold_start_timeout", 30),
     "JMH_ARGS": ("jmh_args", "-f 1 -wi 3 -i 5 -w 1s -r 1s"),
     "GATEWAY_JAVA_OPTS": ("gateway_java_opts", "-Xms256m -Xmx1g -Dportcullis.io-threads=1"),  # the target is pinned to one CPU
+    # The baseline targets' JVM options ("": GATEWAY_JAVA_OPTS): BASELINE_REF=HEAD with other options A/Bs a JVM option.
+    "BASELINE_JAVA_OPTS": ("baseline_java_opts", ""),
     "GATEWAY_JAVA": ("gateway_java", "java"),
     # C1 only: the client is a fresh JVM per run, and C2's compiler threads on the load generator's CPU put its own
     # lag at a p99 of 3-4 ms at 1,000 req/s (bench/RESULTS.md, 2026-12-06); C1 code is fast enough for 1,000 req/s.

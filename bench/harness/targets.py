@@ -260,7 +260,10 @@ class Launcher:
         return conf, port, admin, dict(os.environ, BENCH_CLIENT_SECRET=CLIENT_SECRET)
 
     def gateway_command(self, extra_java_opts=(), jar=None):
-        return [self.s.gateway_java, *self.s.gateway_java_opts.split(), *extra_java_opts, "-jar", jar or self.s.gateway_jar]
+        opts = self.s.gateway_java_opts
+        if jar and jar == self.s.baseline_jar and self.s.baseline_java_opts:
+            opts = self.s.baseline_java_opts
+        return [self.s.gateway_java, *opts.split(), *extra_java_opts, "-jar", jar or self.s.gateway_jar]
 
     def start_portcullis(self, name, template, upstream_path, cpus, jar=None, store=""):
         """A gateway process; returns (port, admin_port, pid) or raises with the gateway's own error."""

@@ -83,8 +83,7 @@ public final class ClaimsMapping {
      */
     public static JWTClaimsSet parseClaims(String json) {
         try {
-            StrictJson.requireUniqueMembers(json);
-            return JWTClaimsSet.parse(json);
+            return JWTClaimsSet.parse(StrictJson.object(json));
         } catch (IllegalStateException e) {
             throw new IllegalArgumentException("not a JSON object with each member once");
         } catch (java.text.ParseException e) {

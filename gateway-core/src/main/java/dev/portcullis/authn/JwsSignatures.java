@@ -49,9 +49,17 @@ public final class JwsSignatures {
 
     /** Whether {@code key} verifies {@code jwt}'s signature (false for a key that cannot verify its algorithm). */
     public boolean verifies(SignedJWT jwt, JWK key) {
+        return verifies(jwt.getHeader(), jwt.getSigningInput(), jwt.getSignature(), key);
+    }
+
+    /**
+     * Whether {@code key} verifies {@code signature} over {@code signingInput} (a compact JWS's ASCII bytes up to its
+     * second dot) for a JWS with {@code header}; false for a key that cannot verify its algorithm.
+     */
+    public boolean verifies(JWSHeader header, byte[] signingInput, Base64URL signature, JWK key) {
         try {
-            JWSVerifier verifier = verifierFor(key, jwt.getHeader());
-            return verifier != null && verifier.verify(jwt.getHeader(), jwt.getSigningInput(), decoded(jwt.getSignature()));
+            JWSVerifier verifier = verifierFor(key, header);
+            return verifier != null && verifier.verify(header, signingInput, decoded(signature));
         } catch (JOSEException | IllegalArgumentException | IllegalStateException e) {
             return false;
         }

@@ -99,6 +99,34 @@ class TokenVerifierTest {
         assertInvalid(jwt.serialize(), "The access token is signed with an unacceptable algorithm");
     }
 
+    /** A token signed by the issuer's key over exactly these header and claims texts (what a JSON library would not write). */
+    private String signedRaw(String headerJson, String claimsJson) throws Exception {
+        String input = Base64URL.encode(headerJson) + "." + Base64URL.encode(claimsJson);
+        Base64URL signature = new com.nimbusds.jose.crypto.RSASSASigner(idp.rsa)
+                .sign(new JWSHeader(JWSAlgorithm.RS256), input.getBytes(StandardCharsets.US_ASCII));
+        return input + "." + signature;
+    }
+
+    private String headerOfAValidToken() throws Exception {
+        return new String(Base64URL.from(idp.valid().split("\\.")[0]).decode(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void theHeaderAndClaimsAreReadStrictly() throws Exception {
+        String header = headerOfAValidToken();
+        String claims = idp.claims().build().toString();
+        // The control: the same texts, signed the same way, pass; so each refusal below is the strictness's doing.
+        assertThat(verify(signedRaw(header, claims)).subject()).isEqualTo("user-123");
+        assertInvalid(signedRaw(header, "{\"cnf\":{\"jkt\":\"a\",\"jkt\":\"b\"}," + claims.substring(1)),
+                "The access token is malformed");
+        assertInvalid(signedRaw(header, claims + " {}"), "The access token is malformed");
+        assertInvalid(signedRaw(header, "{\"exp2\":1e999," + claims.substring(1)), "The access token is malformed");
+        assertInvalid(signedRaw("{\"kid\":\"x\"," + header.substring(1), claims), // kid twice
+                "The access token is malformed");
+        String[] parts = signedRaw(header, claims).split("\\.");
+        assertInvalid(parts[0] + "." + parts[1] + ".", "The access token is malformed");
+    }
+
     @Test
     void tamperedPayloadFailsTheSignature() throws Exception {
         String[] parts = idp.valid().split("\\.");
