@@ -2,8 +2,6 @@ package dev.portcullis.app;
 
 import dev.portcullis.app.config.ConfigLoader;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -121,11 +119,7 @@ final class GatewayHarness implements AutoCloseable {
     }
 
     static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return dev.portcullis.testing.Ports.free(); // below the ephemeral range: no outgoing connection takes it
     }
 
     static void sleep(long millis) {

@@ -2,8 +2,6 @@ package dev.portcullis.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -18,10 +16,7 @@ class PinCommandLineTest {
     Path dir;
 
     private Path config(String upstreamAuth) throws Exception {
-        int closed;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closed = socket.getLocalPort();
-        }
+        int closed = dev.portcullis.testing.Ports.free(); // nothing listens there
         return Files.writeString(dir.resolve("gateway.yaml"), """
                 listen: { host: 127.0.0.1, port: 0 }
                 admin: { host: 127.0.0.1, port: 0 }
