@@ -4,6 +4,7 @@ Every process the harness starts goes through ProcessSet.start, which records it
 ends exactly those PIDs (and their own children, found by parent PID), never anything by name.
 """
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,8 +15,33 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+_HANDED_OUT = set()
+
+
+def _ephemeral_start():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's ephemeral range: a server is
+    started on it later, and a port from that range (what binding port 0 hands out) could meanwhile become the local
+    port of a connection the load generator or a target opens (the tests choose theirs the same way: Ports.free)."""
+    start = _ephemeral_start()
+    for _ in range(200 if start - 10000 >= 1000 else 0):
+        port = random.randrange(10000, start)
+        if port in _HANDED_OUT:
+            continue
+        _HANDED_OUT.add(port)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
