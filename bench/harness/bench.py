@@ -30,12 +30,12 @@ def log(message):
 
 # --- keys and tokens -------------------------------------------------------------------------------
 
-def prepare_tokens(s):
+def prepare_tokens(s, at_least=0):
     """Keys and tokens, minted once and kept in bench/.cache while they stay valid for hours
     (RSA signing makes minting tens of thousands of tokens take a minute)."""
     cache = os.path.join(s.bench_dir, ".cache", "tokens")
     meta_path = os.path.join(cache, "meta.json")
-    needed = s.fresh_tokens_needed()
+    needed = max(s.fresh_tokens_needed(), at_least)
     try:
         with open(meta_path) as f:
             meta = json.load(f)
