@@ -177,11 +177,17 @@ public final class OidcLogin implements ApproverLogin {
                     if (candidates.isEmpty() || !signatures.verifies(jwt, candidates.get(0))) {
                         throw new IllegalStateException("the id_token's signature does not verify");
                     }
+                    JWTClaimsSet claims;
                     try {
-                        return approver(jwt.getJWTClaimsSet(), nonce, issuer);
-                    } catch (java.text.ParseException e) {
+                        // Read as strictly as an access token's claims (a member named twice at any depth refused), by
+                        // the one reader of claims (ClaimsMapping.parseClaims), from the payload decoded strictly.
+                        byte[] payload = java.util.Base64.getUrlDecoder().decode(jwt.getPayload().toBase64URL().toString());
+                        claims = dev.portcullis.authn.ClaimsMapping.parseClaims(
+                                new String(payload, java.nio.charset.StandardCharsets.UTF_8));
+                    } catch (IllegalArgumentException e) {
                         throw new IllegalStateException("the id_token's claims cannot be read");
                     }
+                    return approver(claims, nonce, issuer);
                 });
     }
 
