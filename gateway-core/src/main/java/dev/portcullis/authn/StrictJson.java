@@ -1,7 +1,6 @@
 package dev.portcullis.authn;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -69,17 +68,6 @@ final class StrictJson {
      */
     static Map<String, Object> object(com.nimbusds.jose.util.Base64URL part) {
         return object(java.util.Base64.getUrlDecoder().decode(part.toString()));
-    }
-
-    /** @throws IllegalStateException when a member name repeats or the text is not JSON */
-    static void requireUniqueMembers(String json) {
-        try (JsonParser parser = STRICT.createParser(json)) {
-            while (parser.nextToken() != null) {
-                // reading every token is what triggers the duplicate check
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("not strict JSON", e);
-        }
     }
 
     /** Jackson's numbers as Gson's LONG_OR_DOUBLE gives them: Long, or Double (finite); in place, at every depth. */
