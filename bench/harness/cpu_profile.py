@@ -88,9 +88,8 @@ def main():
             # A target that sees a new token on every request runs code a one-token warm-up never reaches
             # (parsing, the signature check, the cache's inserts and evictions): warm that up too, with
             # tokens of its own, or the profile is the JIT compiling it.
-            count = warm_count
-            warm = fresh.slice_file(count, "profile-warm")
-            r = run_wrk(s, target.url, warm, True, max(5, count // 3000 + 2), os.path.join(out, "warmup-rotate.txt"))
+            warm = fresh.slice_file(warm_count, "profile-warm")
+            r = run_wrk(s, target.url, warm, True, max(5, warm_count // 3000 + 2), os.path.join(out, "warmup-rotate.txt"))
             log(f"{target.name}: then {r.get('responses', r.get('requests', 0)):,} requests with a new token each")
         log(f"{target.name}: profiling {seconds}s")
         tokens = fresh.slice_file(profile_count, "profile") if rotate else single

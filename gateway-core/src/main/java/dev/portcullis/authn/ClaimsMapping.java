@@ -82,8 +82,22 @@ public final class ClaimsMapping {
      * @throws IllegalArgumentException with a one-line reason
      */
     public static JWTClaimsSet parseClaims(String json) {
+        return claims(() -> StrictJson.object(json));
+    }
+
+    /**
+     * As {@link #parseClaims(String)} for a compact JWS's payload part (an approver's ID token), decoded strictly: a
+     * character outside the base64url alphabet is refused too.
+     *
+     * @throws IllegalArgumentException with a one-line reason
+     */
+    public static JWTClaimsSet parseClaims(com.nimbusds.jose.util.Base64URL payload) {
+        return claims(() -> StrictJson.object(payload));
+    }
+
+    private static JWTClaimsSet claims(java.util.function.Supplier<Map<String, Object>> members) {
         try {
-            return JWTClaimsSet.parse(StrictJson.object(json));
+            return JWTClaimsSet.parse(members.get());
         } catch (IllegalStateException e) {
             throw new IllegalArgumentException("not a JSON object with each member once");
         } catch (java.text.ParseException e) {

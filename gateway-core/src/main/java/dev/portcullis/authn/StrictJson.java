@@ -8,8 +8,6 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.math.BigInteger;
 import java.util.List;
 import java.util.Map;
 
@@ -73,48 +71,27 @@ final class StrictJson {
     /** Jackson's numbers as Gson's LONG_OR_DOUBLE gives them: Long, or Double (finite); in place, at every depth. */
     @SuppressWarnings("unchecked")
     private static Object normalized(Object value) {
-        if (value instanceof Long || value instanceof Double || value instanceof String || value instanceof Boolean
-                || value == null) {
-            if (value instanceof Double d && !Double.isFinite(d)) {
-                throw new IllegalStateException("number out of range");
-            }
-            return value;
-        }
         if (value instanceof Map<?, ?> map) {
             normalizeNumbers((Map<String, Object>) map);
-            return map;
-        }
-        if (value instanceof List<?> list) {
+        } else if (value instanceof List<?> list) {
             List<Object> items = (List<Object>) list;
             for (int i = 0; i < items.size(); i++) {
-                Object item = items.get(i);
-                Object same = normalized(item);
-                if (same != item) {
-                    items.set(i, same);
-                }
+                items.set(i, normalized(items.get(i)));
             }
-            return list;
-        }
-        if (value instanceof Integer i) {
+        } else if (value instanceof Integer i) {
             return i.longValue();
-        }
-        if (value instanceof BigInteger || value instanceof BigDecimal || value instanceof Number) {
-            double d = ((Number) value).doubleValue();
+        } else if (value instanceof Number n && !(value instanceof Long)) {
+            // a Double, or a BigInteger beyond a long (Gson: a Double); BigDecimal is never made (floats are doubles)
+            double d = n.doubleValue();
             if (!Double.isFinite(d)) {
                 throw new IllegalStateException("number out of range");
             }
-            return d;
+            return value instanceof Double ? value : d;
         }
         return value;
     }
 
     private static void normalizeNumbers(Map<String, Object> members) {
-        for (Map.Entry<String, Object> member : members.entrySet()) {
-            Object value = member.getValue();
-            Object same = normalized(value);
-            if (same != value) {
-                member.setValue(same);
-            }
-        }
+        members.replaceAll((name, value) -> normalized(value));
     }
 }

@@ -271,20 +271,24 @@ public final class TokenVerifier {
      * opaque to the gateway (only its issuer can read it) and, like any other token, goes to introspection.
      */
     private static boolean isJws(BearerToken token) {
-        String value = token.value();
-        int first = value.indexOf('.');
-        int second = first < 0 ? -1 : value.indexOf('.', first + 1);
-        if (second < 0 || value.indexOf('.', second + 1) >= 0) {
+        if (secondDot(token.value()) < 0) {
             // Not three parts: neither a JWS nor an unsecured JWT (JOSEObject.parse accepts those only with three; a JWE
             // has five). Decided from the dots alone, as the parse would decide it: a cached JWE's requests would
             // otherwise decode and parse its header each time (issue 16, IntrospectionBenchmark.opaqueJweCachedAnswer).
             return false;
         }
         try {
-            return !(com.nimbusds.jose.JOSEObject.parse(value) instanceof com.nimbusds.jose.JWEObject);
+            return !(com.nimbusds.jose.JOSEObject.parse(token.value()) instanceof com.nimbusds.jose.JWEObject);
         } catch (ParseException | RuntimeException e) {
             return false;
         }
+    }
+
+    /** Where the second of exactly two dots is in {@code value} (a compact JWS or unsecured JWT: three parts), or -1. */
+    private static int secondDot(String value) {
+        int first = value.indexOf('.');
+        int second = first < 0 ? -1 : value.indexOf('.', first + 1);
+        return second < 0 || value.indexOf('.', second + 1) >= 0 ? -1 : second;
     }
 
     /** {@link #toPrincipal}, with a claim of an unexpected type refused as {@code claim_type} (never a 500). */
@@ -366,8 +370,8 @@ public final class TokenVerifier {
     private Parsed parsed(BearerToken token) {
         String value = token.value();
         int first = value.indexOf('.');
-        int second = first < 0 ? -1 : value.indexOf('.', first + 1);
-        if (second < 0 || value.indexOf('.', second + 1) >= 0) {
+        int second = secondDot(value);
+        if (second < 0 || second == value.length() - 1) { // not three parts, or no signature
             throw invalid("malformed", "The access token is malformed", "not a signed JWT");
         }
         JWSHeader header;
@@ -379,9 +383,6 @@ public final class TokenVerifier {
             header = JWSHeader.parse(StrictJson.object(headerPart), headerPart);
             claims = JWTClaimsSet.parse(StrictJson.object(new Base64URL(value.substring(first + 1, second))));
         } catch (ParseException | IllegalArgumentException | IllegalStateException e) {
-            throw invalid("malformed", "The access token is malformed", "not a signed JWT");
-        }
-        if (second == value.length() - 1) {
             throw invalid("malformed", "The access token is malformed", "not a signed JWT");
         }
         JwksCache exact = claims.getIssuer() == null ? null : issuers.get(claims.getIssuer());

@@ -180,10 +180,8 @@ public final class OidcLogin implements ApproverLogin {
                     JWTClaimsSet claims;
                     try {
                         // Read as strictly as an access token's claims (a member named twice at any depth refused), by
-                        // the one reader of claims (ClaimsMapping.parseClaims), from the payload decoded strictly.
-                        byte[] payload = java.util.Base64.getUrlDecoder().decode(jwt.getPayload().toBase64URL().toString());
-                        claims = dev.portcullis.authn.ClaimsMapping.parseClaims(
-                                new String(payload, java.nio.charset.StandardCharsets.UTF_8));
+                        // the one reader of claims, from the payload decoded strictly.
+                        claims = dev.portcullis.authn.ClaimsMapping.parseClaims(jwt.getPayload().toBase64URL());
                     } catch (IllegalArgumentException e) {
                         throw new IllegalStateException("the id_token's claims cannot be read");
                     }
