@@ -52,6 +52,10 @@ CATALOGUE = [
     Target("nginx", "nginx proxy_pass, upstream keep-alive, no authentication", authenticates=False),
     Target("apache-oidc", "Apache httpd + mod_auth_openidc: JWT (RS256) checked against the JWKS, then mod_proxy"),
     Target("haproxy-jwt", "HAProxy jwt_verify (RS256, PEM key) + iss/aud/exp checks"),
+    # Issue 13's peer for a never-seen token: HAProxy checks every signature anyway, but the client that sends a new
+    # token per request (a Lua request() per call) costs the proxy more than one prebuilt request: this peer pays it too.
+    Target("haproxy-jwt-many-tokens", "haproxy-jwt sent a new token on every request (the same client as "
+           "portcullis-many-tokens)", tokens="rotate"),
     # Issue 13's reference point: the same JVM and options as the gateway, the plainest Netty proxy, no gateway logic.
     Target("netty-proxy", "plain Netty reverse proxy in the gateway's JVM, no gateway logic (bench/loadgen NettyProxy)",
            authenticates=False),
@@ -149,6 +153,7 @@ class Launcher:
             "nginx": self._start_nginx,
             "apache-oidc": self._start_apache,
             "haproxy-jwt": self._start_haproxy,
+            "haproxy-jwt-many-tokens": self._start_haproxy,
             "netty-proxy": self._start_netty_proxy,
             "portcullis": lambda t: self._start_portcullis(t, "portcullis-auth.yaml", "/mcp"),
             "portcullis-policy": lambda t: self._start_portcullis(t, "portcullis-policy.yaml", "/mcp"),
@@ -220,7 +225,7 @@ class Launcher:
         if not shutil.which("haproxy"):
             target.skipped = "haproxy not installed"
             return
-        prefix = self._prefix("haproxy")
+        prefix = self._prefix("haproxy" if target.name == "haproxy-jwt" else target.name)
         target.port = free_port()
         conf = render(os.path.join(self.conf, "haproxy-jwt.cfg"), os.path.join(prefix, "haproxy.cfg"), {
             "PREFIX": prefix, "PORT": target.port, "UPSTREAM_PORT": self.upstream_port, "KEYS": self.keys,
@@ -229,7 +234,7 @@ class Launcher:
             # Deliberately broken (MISCONFIGURE=haproxy-jwt): no signature check, no expiry check.
             _drop_lines(conf, ("jwt_verify", "txn.exp),sub"))
             target.misconfigured = "jwt_verify and the exp check removed"
-        self._keep_config(conf, "haproxy.cfg")
+        self._keep_config(conf, "haproxy.cfg" if target.name == "haproxy-jwt" else target.name + ".cfg")
         check = subprocess.run(["haproxy", "-c", "-f", conf], capture_output=True, text=True)
         if check.returncode != 0:
             target.skipped = "haproxy refused the config: " + _first_error(check.stdout + check.stderr)
