@@ -6,7 +6,7 @@ process (kernel and user stacks; the JVM writes its JIT symbol map with `jcmd <p
 so compiled Java frames have names). The CPU time the process used in that window divided by the
 requests wrk completed is the CPU per request; the samples split it by where they fell (self time):
 kernel, Netty, the gateway's own code, Jackson, Nimbus/crypto, logging, metrics, the JVM itself (GC,
-JIT, runtime), and the rest of the JDK. Writes profile.md (the table plus the top symbols) and the raw
+JIT, runtime), and the rest of the JDK; /proc/PID/task splits the same window's CPU by thread. Writes profile.md (the table plus the top symbols) and the raw
 perf report into bench/results/profile-<stamp>/. Every process it starts is stopped, by PID.
 """
 import os
@@ -20,7 +20,7 @@ import time
 import settings as settings_module
 from bench import BENCH_DIR, FreshTokens, log, prepare_tokens
 from load import ProcessMeter, run_wrk, warm_up
-from processes import ProcessSet
+from processes import ProcessSet, thread_seconds
 from targets import CATALOGUE, Launcher
 
 # Checked in order: the first matching pattern names a sample's category.
@@ -54,6 +54,19 @@ def categorise(report_text):
                 break
         top.append((percent, f"{symbol}  ({dso})"))
     return shares, top
+
+
+def thread_split(before, after, answered):
+    """[(thread name, user µs/req, system µs/req)] for the threads that used at least 0.05 µs per request, busiest first."""
+    rows = []
+    if not answered:
+        return rows
+    for name, (user, system) in after.items():
+        user0, system0 = before.get(name, (0.0, 0.0))
+        u, k = (user - user0) * 1e6 / answered, (system - system0) * 1e6 / answered
+        if u + k >= 0.05:
+            rows.append((name, u, k))
+    return sorted(rows, key=lambda row: -(row[1] + row[2]))
 
 
 def main():
@@ -97,8 +110,10 @@ def main():
         perf = subprocess.Popen(["perf", "record", "-F", "1999", "-g", "-o", perf_data, "-p", str(target.pid),
                                  "--", "sleep", str(seconds + 1)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(0.5)
+        threads_before = thread_seconds(target.pid)
         with ProcessMeter(target.pid) as meter:
             result = run_wrk(s, target.url, tokens, rotate, seconds, os.path.join(out, "wrk.txt"))
+        threads_after = thread_seconds(target.pid)
         perf_err = perf.communicate(timeout=seconds + 60)[1].decode(errors="replace")
         subprocess.run(["jcmd", str(target.pid), "Compiler.perfmap"], capture_output=True, timeout=60)
         # Which tier each method ran at (a hot method left at C1, tier 3, runs several times slower than at C2).
@@ -124,6 +139,11 @@ def main():
         for name, percent in sorted(shares.items(), key=lambda kv: -kv[1]):
             if percent > 0:
                 lines.append(f"| {name} | {100 * percent / total:.1f}% | {cpu_us * percent / total:.1f} |")
+        lines += ["", "By thread (/proc/PID/task; the event loop answers requests, the writers encode and write the audit "
+                  "trail and the log, `VM Thread` is the collector's pauses):", "",
+                  "| thread | user µs/req | system µs/req |", "|---|--:|--:|"]
+        for name, user, system in thread_split(threads_before, threads_after, answered):
+            lines.append(f"| {name} | {user:.1f} | {system:.1f} |")
         lines += ["", "Top symbols (self):", "", "| share | symbol |", "|--:|---|"]
         for percent, symbol in sorted(top, key=lambda t: -t[0])[:25]:
             lines.append(f"| {100 * percent / total:.1f}% | `{symbol[:110]}` |")

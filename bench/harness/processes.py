@@ -165,6 +165,27 @@ def cpu_seconds(root):
     return total / CLOCK_TICKS
 
 
+def thread_seconds(pid):
+    """{thread name: (user, system) CPU seconds} of one process, from /proc/PID/task/*/stat. The kernel keeps 15
+    characters of a name (portcullis-io-2, portcullis-audi); threads of one name (a pool's) are summed under it."""
+    by_name = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return by_name
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        user, system = by_name.get(name, (0.0, 0.0))
+        by_name[name] = (user + int(fields[11]) / CLOCK_TICKS, system + int(fields[12]) / CLOCK_TICKS)
+    return by_name
+
+
 def rss_kib(root):
     """Resident set size of the process tree, in KiB (summed: shared pages count once per process)."""
     total = 0
