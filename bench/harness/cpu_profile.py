@@ -6,8 +6,8 @@ process (kernel and user stacks; the JVM writes its JIT symbol map with `jcmd <p
 so compiled Java frames have names). The CPU time the process used in that window divided by the
 requests wrk completed is the CPU per request; the samples split it by where they fell (self time):
 kernel, Netty, the gateway's own code, Jackson, Nimbus/crypto, logging, metrics, the JVM itself (GC,
-JIT, runtime), and the rest of the JDK; /proc/PID/task splits the same window's CPU by thread. Writes profile.md (the table plus the top symbols) and the raw
-perf report into bench/results/profile-<stamp>/. Every process it starts is stopped, by PID.
+JIT, runtime), and the rest of the JDK; /proc/PID/task splits the same window's CPU by thread. Writes
+profile.md (the tables plus the top symbols) and the raw perf report into bench/results/profile-<stamp>/. Every process it starts is stopped, by PID.
 """
 import os
 import re

@@ -129,10 +129,16 @@ def _alive(pid):
         return False
 
 
+def _stat(path):
+    """A /proc stat file (a process's or a thread's): its command name, and the fields after it (index 0: the state)."""
+    with open(path) as f:
+        text = f.read()
+    return text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 1:].split()
+
+
 def _stat_fields(pid):
     """Fields of /proc/PID/stat after the command name (index 0 is the state)."""
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()
+    return _stat(f"/proc/{pid}/stat")[1]
 
 
 def process_tree(root):
@@ -175,12 +181,9 @@ def thread_seconds(pid):
         return by_name
     for tid in tids:
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                text = f.read()
+            name, fields = _stat(f"/proc/{pid}/task/{tid}/stat")
         except OSError:
             continue  # the thread ended meanwhile
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text.rsplit(")", 1)[1].split()
         user, system = by_name.get(name, (0.0, 0.0))
         by_name[name] = (user + int(fields[11]) / CLOCK_TICKS, system + int(fields[12]) / CLOCK_TICKS)
     return by_name

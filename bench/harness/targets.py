@@ -225,7 +225,8 @@ class Launcher:
         if not shutil.which("haproxy"):
             target.skipped = "haproxy not installed"
             return
-        prefix = self._prefix("haproxy" if target.name == "haproxy-jwt" else target.name)
+        label = "haproxy" if target.name == "haproxy-jwt" else target.name  # its directory and its kept config's name
+        prefix = self._prefix(label)
         target.port = free_port()
         conf = render(os.path.join(self.conf, "haproxy-jwt.cfg"), os.path.join(prefix, "haproxy.cfg"), {
             "PREFIX": prefix, "PORT": target.port, "UPSTREAM_PORT": self.upstream_port, "KEYS": self.keys,
@@ -234,7 +235,7 @@ class Launcher:
             # Deliberately broken (MISCONFIGURE=haproxy-jwt): no signature check, no expiry check.
             _drop_lines(conf, ("jwt_verify", "txn.exp),sub"))
             target.misconfigured = "jwt_verify and the exp check removed"
-        self._keep_config(conf, "haproxy.cfg" if target.name == "haproxy-jwt" else target.name + ".cfg")
+        self._keep_config(conf, label + ".cfg")
         check = subprocess.run(["haproxy", "-c", "-f", conf], capture_output=True, text=True)
         if check.returncode != 0:
             target.skipped = "haproxy refused the config: " + _first_error(check.stdout + check.stderr)
